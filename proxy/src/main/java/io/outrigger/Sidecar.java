@@ -1,0 +1,86 @@
+package io.outrigger;
+
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.listener.Transports;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One running sidecar: the event loops and every configured listener over one shared
+ * {@link SidecarContext}. {@link #start()} binds the listeners; {@link #close()} closes them
+ * and shuts the event loops down.
+ */
+public final class Sidecar implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Sidecar.class);
+
+    private final SidecarContext context;
+    private final Transports transport;
+    private final EventLoopGroup group;
+    private final List<Channel> serverChannels = new ArrayList<>();
+    private final Map<String, Integer> boundPorts = new LinkedHashMap<>();
+
+    public Sidecar(SidecarContext context) {
+        this(context, Transports.best(), 0);
+    }
+
+    /** @param threads event loop threads; 0 means Netty's default */
+    public Sidecar(SidecarContext context, Transports transport, int threads) {
+        this.context = context;
+        this.transport = transport;
+        this.group = transport.newGroup(threads, "outrigger");
+    }
+
+    public SidecarContext context() {
+        return context;
+    }
+
+    public Transports transport() {
+        return transport;
+    }
+
+    public EventLoopGroup group() {
+        return group;
+    }
+
+    /** Binds every configured listener; throws when one cannot be bound (the others are closed). */
+    public void start() throws Exception {
+        SidecarConfig.Listeners l = context.config().listeners();
+        try {
+            // Each listener kind binds here, in the order of the config's listeners section.
+        } catch (Exception e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** Records a bound server channel under a listener name (admin, outbound, ...). */
+    public void register(String listener, Channel serverChannel) {
+        serverChannels.add(serverChannel);
+        int port = ((InetSocketAddress) serverChannel.localAddress()).getPort();
+        boundPorts.put(listener, port);
+        log.info("{} listener bound on {}:{}", listener, context.config().bindAddress(), port);
+    }
+
+    /** The bound port of each listener, by name; port 0 in the config shows the port picked. */
+    public Map<String, Integer> boundPorts() {
+        return Map.copyOf(boundPorts);
+    }
+
+    @Override
+    public void close() {
+        for (Channel ch : serverChannels) {
+            ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        context.registry().close();
+    }
+}

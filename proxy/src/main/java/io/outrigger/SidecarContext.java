@@ -1,0 +1,67 @@
+package io.outrigger;
+
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.HealthTracker;
+import io.outrigger.discovery.Registry;
+import io.outrigger.discovery.RoundRobinSelector;
+import io.outrigger.resilience.Backoff;
+import io.outrigger.resilience.CircuitBreakers;
+import io.outrigger.time.Ticker;
+
+/**
+ * The state every edge of one sidecar shares: configuration, registry, health, breakers and
+ * the instance selector. The HTTP, TCP and line-JSON edges all route through these, so a
+ * failure seen on one edge is visible to the others. Thread-safe; built once at start.
+ */
+public final class SidecarContext {
+    private final SidecarConfig config;
+    private final Ticker ticker;
+    private final Registry registry;
+    private final HealthTracker health;
+    private final CircuitBreakers breakers;
+    private final RoundRobinSelector selector;
+
+    public SidecarContext(SidecarConfig config, Registry registry, Ticker ticker) {
+        this.config = config;
+        this.ticker = ticker;
+        this.registry = registry;
+        this.health = new HealthTracker();
+        this.breakers = new CircuitBreakers(config.resilience().breaker(), ticker);
+        this.selector = new RoundRobinSelector(registry, health, breakers);
+    }
+
+    public SidecarConfig config() {
+        return config;
+    }
+
+    public String name() {
+        return config.name();
+    }
+
+    public Ticker ticker() {
+        return ticker;
+    }
+
+    public Registry registry() {
+        return registry;
+    }
+
+    public HealthTracker health() {
+        return health;
+    }
+
+    public CircuitBreakers breakers() {
+        return breakers;
+    }
+
+    public RoundRobinSelector selector() {
+        return selector;
+    }
+
+    /** The configured retry backoff, without a retry limit. */
+    public Backoff backoff() {
+        SidecarConfig.Retry r = config.resilience().retry();
+        return r.fullJitter() ? Backoff.exponentialWithFullJitter(r.baseMillis(), r.maxMillis())
+                : Backoff.exponential(r.baseMillis(), r.maxMillis());
+    }
+}

@@ -1,0 +1,44 @@
+package io.outrigger.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code outrigger} command: {@code run} starts the sidecar, {@code stdin} the line-JSON
+ * node on standard input and output.
+ */
+@Command(name = "outrigger", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        description = "A sidecar reverse proxy: discovery, load balancing, retries, circuit breaking, tracing.",
+        subcommands = {RunCommand.class, StdinCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args)); // allowed: the CLI entry point owns the exit code
+    }
+
+    /** The command line with the project's error handling: one line on stderr, no stack trace for user mistakes. */
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
+            if (ex instanceof UserException) {
+                cmd.getErr().println("outrigger: " + ex.getMessage());
+                return 1;
+            }
+            throw ex;
+        });
+        cl.setParameterExceptionHandler((ex, args) -> {
+            CommandLine cmd = ex.getCommandLine();
+            cmd.getErr().println("outrigger: " + ex.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+            return CommandLine.ExitCode.USAGE;
+        });
+        return cl;
+    }
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: run or stdin");
+    }
+}

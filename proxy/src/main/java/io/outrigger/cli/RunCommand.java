@@ -1,0 +1,74 @@
+package io.outrigger.cli;
+
+import io.outrigger.Sidecar;
+import io.outrigger.SidecarContext;
+import io.outrigger.config.ConfigException;
+import io.outrigger.config.ConfigLoader;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.Registries;
+import io.outrigger.discovery.Registry;
+import io.outrigger.discovery.RegistryException;
+import io.outrigger.time.Ticker;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code outrigger run --config FILE}: the sidecar beside a service. */
+@Command(name = "run", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        description = "Run the sidecar with a YAML config (every key has a default).")
+public final class RunCommand implements Callable<Integer> {
+
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML config file (see config/sidecar.yaml).")
+    Path config;
+
+    @Option(names = "--name", description = "Overrides name.")
+    String name;
+
+    @Option(names = "--registry", description = "Overrides registry: file:PATH, http://HOST:PORT or embedded.")
+    String registry;
+
+    @Option(names = "--admin-port", description = "Overrides listeners.admin.port.")
+    Integer adminPort;
+
+    @Option(names = "--outbound-port", description = "Overrides listeners.outbound.port.")
+    Integer outboundPort;
+
+    @Option(names = "--inbound-port", description = "Overrides listeners.inbound.port.")
+    Integer inboundPort;
+
+    @Option(names = "--app", paramLabel = "HOST:PORT", description = "Overrides listeners.inbound.app.")
+    String app;
+
+    @Override
+    public Integer call() throws Exception {
+        SidecarConfig cfg = loadConfig();
+        Registry reg;
+        try {
+            reg = Registries.open(cfg.registry());
+        } catch (RegistryException e) {
+            throw new UserException(e.getMessage());
+        }
+        Sidecar sidecar = new Sidecar(new SidecarContext(cfg, reg, Ticker.system()));
+        sidecar.start();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            sidecar.close();
+            stopped.countDown();
+        }, "outrigger-shutdown"));
+        stopped.await();
+        return 0;
+    }
+
+    /** The config file with the command-line overrides applied, validated. */
+    SidecarConfig loadConfig() {
+        try {
+            SidecarConfig cfg = config == null ? ConfigLoader.parse("", "(defaults)") : ConfigLoader.load(config);
+            return ConfigOverrides.apply(cfg, name, registry, adminPort, outboundPort, inboundPort, app);
+        } catch (ConfigException e) {
+            throw new UserException(e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,253 @@
+package io.outrigger.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.MissingNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.resilience.CircuitBreakerConfig;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reads the YAML sidecar configuration, fills in defaults and validates every key.
+ *
+ * <p>Unknown keys are errors (a typo must not silently fall back to a default). Messages name
+ * the key path, the value and the expectation.
+ */
+public final class ConfigLoader {
+    private final String source;
+
+    private ConfigLoader(String source) {
+        this.source = source;
+    }
+
+    /** Loads and validates a YAML file. */
+    public static SidecarConfig load(Path file) throws ConfigException {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(file + ": file not found");
+        } catch (IOException e) {
+            throw new ConfigException(file + ": cannot read (" + e.getMessage() + ")");
+        }
+        return parse(text, file.toString());
+    }
+
+    /** Parses and validates YAML text; {@code source} names it in messages. */
+    public static SidecarConfig parse(String yaml, String source) throws ConfigException {
+        JsonNode root;
+        try {
+            root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
+            throw new ConfigException(source + ": not valid YAML" + where + " (" + e.getOriginalMessage() + ")");
+        }
+        if (root == null || root.isMissingNode() || root.isNull()) {
+            root = MissingNode.getInstance();
+        } else if (!root.isObject()) {
+            throw new ConfigException(source + ": the document is " + root.getNodeType().name().toLowerCase() + " (expected: a mapping of keys)");
+        }
+        return new ConfigLoader(source).read(root);
+    }
+
+    private SidecarConfig read(JsonNode root) throws ConfigException {
+        SidecarConfig d = SidecarConfig.defaults();
+        allowOnly(root, "", "name", "service", "registry", "bind_address", "listeners", "resilience", "http", "health", "drain_ms");
+
+        JsonNode l = object(root, "listeners");
+        allowOnly(l, "listeners.", "admin", "outbound", "inbound", "jsonline", "tcp");
+        SidecarConfig.Port admin = port(l, "listeners.admin");
+        SidecarConfig.Port outbound = port(l, "listeners.outbound");
+        SidecarConfig.Port jsonline = port(l, "listeners.jsonline");
+        SidecarConfig.Inbound inbound = null;
+        JsonNode in = l.path("inbound");
+        if (!in.isMissingNode() && !in.isNull()) {
+            requireObject(in, "listeners.inbound");
+            allowOnly(in, "listeners.inbound.", "port", "app");
+            inbound = new SidecarConfig.Inbound(intIn(in, "listeners.inbound.port", "port", 15006, 0, 65535),
+                    endpoint(in, "listeners.inbound.app", "127.0.0.1:8080"));
+        }
+        List<SidecarConfig.Tcp> tcp = new ArrayList<>();
+        JsonNode tcpNode = l.path("tcp");
+        if (!tcpNode.isMissingNode() && !tcpNode.isNull()) {
+            if (!tcpNode.isArray()) {
+                throw error("listeners.tcp", tcpNode, "a list of {port, service}");
+            }
+            for (int i = 0; i < tcpNode.size(); i++) {
+                JsonNode t = tcpNode.get(i);
+                String key = "listeners.tcp[" + i + "]";
+                requireObject(t, key);
+                allowOnly(t, key + ".", "port", "service", "idle_timeout_ms");
+                tcp.add(new SidecarConfig.Tcp(intIn(t, key + ".port", "port", -1, 0, 65535),
+                        requiredText(t, key + ".service", "service"),
+                        longIn(t, key + ".idle_timeout_ms", "idle_timeout_ms", 300_000, 1, Long.MAX_VALUE)));
+            }
+        }
+
+        JsonNode res = object(root, "resilience");
+        allowOnly(res, "resilience.", "breaker", "retry", "timeouts");
+        JsonNode br = object(res, "breaker", "resilience.breaker");
+        allowOnly(br, "resilience.breaker.", "failure_threshold", "open_ms", "half_open_probes");
+        CircuitBreakerConfig db = d.resilience().breaker();
+        CircuitBreakerConfig breaker = new CircuitBreakerConfig(
+                intIn(br, "resilience.breaker.failure_threshold", "failure_threshold", db.failureThreshold(), 1, Integer.MAX_VALUE),
+                longIn(br, "resilience.breaker.open_ms", "open_ms", db.openMillis(), 0, Long.MAX_VALUE),
+                intIn(br, "resilience.breaker.half_open_probes", "half_open_probes", db.halfOpenProbes(), 1, Integer.MAX_VALUE));
+        JsonNode rt = object(res, "retry", "resilience.retry");
+        allowOnly(rt, "resilience.retry.", "max_retries", "base_ms", "max_ms", "jitter", "budget_percent");
+        SidecarConfig.Retry dr = d.resilience().retry();
+        long baseMs = longIn(rt, "resilience.retry.base_ms", "base_ms", dr.baseMillis(), 0, Long.MAX_VALUE);
+        long maxMs = longIn(rt, "resilience.retry.max_ms", "max_ms", Math.max(dr.maxMillis(), baseMs), baseMs, Long.MAX_VALUE);
+        String jitter = textIn(rt, "resilience.retry.jitter", "jitter", "full", Set.of("full", "none"));
+        SidecarConfig.Retry retry = new SidecarConfig.Retry(
+                intIn(rt, "resilience.retry.max_retries", "max_retries", dr.maxRetries(), 0, 100),
+                baseMs, maxMs, "full".equals(jitter),
+                intIn(rt, "resilience.retry.budget_percent", "budget_percent", dr.budgetPercent(), 0, 100));
+        JsonNode to = object(res, "timeouts", "resilience.timeouts");
+        allowOnly(to, "resilience.timeouts.", "connect_ms", "request_ms");
+        SidecarConfig.Timeouts timeouts = new SidecarConfig.Timeouts(
+                longIn(to, "resilience.timeouts.connect_ms", "connect_ms", d.resilience().timeouts().connectMillis(), 1, Integer.MAX_VALUE),
+                longIn(to, "resilience.timeouts.request_ms", "request_ms", d.resilience().timeouts().requestMillis(), 1, Long.MAX_VALUE));
+
+        JsonNode h = object(root, "http");
+        allowOnly(h, "http.", "max_header_bytes", "header_timeout_ms", "retry_buffer_bytes", "max_body_bytes", "idle_timeout_ms", "pool_max_idle");
+        SidecarConfig.Http dh = d.http();
+        SidecarConfig.Http http = new SidecarConfig.Http(
+                intIn(h, "http.max_header_bytes", "max_header_bytes", dh.maxHeaderBytes(), 1024, 1 << 20),
+                longIn(h, "http.header_timeout_ms", "header_timeout_ms", dh.headerTimeoutMillis(), 1, Long.MAX_VALUE),
+                intIn(h, "http.retry_buffer_bytes", "retry_buffer_bytes", dh.retryBufferBytes(), 0, 64 << 20),
+                longIn(h, "http.max_body_bytes", "max_body_bytes", dh.maxBodyBytes(), 0, Long.MAX_VALUE),
+                longIn(h, "http.idle_timeout_ms", "idle_timeout_ms", dh.idleTimeoutMillis(), 1, Long.MAX_VALUE),
+                intIn(h, "http.pool_max_idle", "pool_max_idle", dh.poolMaxIdle(), 0, 10_000));
+
+        JsonNode hc = object(root, "health");
+        allowOnly(hc, "health.", "interval_ms", "path", "unhealthy_after", "healthy_after");
+        SidecarConfig.Health dhc = d.health();
+        String path = textIn(hc, "health.path", "path", dhc.path(), null);
+        if (!path.startsWith("/")) {
+            throw error("health.path", hc.get("path"), "a path starting with /");
+        }
+        SidecarConfig.Health health = new SidecarConfig.Health(
+                longIn(hc, "health.interval_ms", "interval_ms", dhc.intervalMillis(), 0, Long.MAX_VALUE), path,
+                intIn(hc, "health.unhealthy_after", "unhealthy_after", dhc.unhealthyAfter(), 1, 1000),
+                intIn(hc, "health.healthy_after", "healthy_after", dhc.healthyAfter(), 1, 1000));
+
+        String registry = textIn(root, "registry", "registry", d.registry(), null);
+        if (!registry.equals("embedded") && !registry.startsWith("file:") && !registry.startsWith("http://")) {
+            throw error("registry", root.get("registry"), "file:PATH, http://HOST:PORT or embedded");
+        }
+        return new SidecarConfig(
+                textIn(root, "name", "name", d.name(), null),
+                textIn(root, "service", "service", d.service(), null),
+                registry,
+                textIn(root, "bind_address", "bind_address", d.bindAddress(), null),
+                new SidecarConfig.Listeners(admin, outbound, inbound, jsonline, List.copyOf(tcp)),
+                new SidecarConfig.Resilience(breaker, retry, timeouts), http, health,
+                longIn(root, "drain_ms", "drain_ms", d.drainMillis(), 0, Long.MAX_VALUE));
+    }
+
+    private ConfigException error(String key, JsonNode value, String expected) {
+        return new ConfigException(source + ": " + key + ": " + (value == null ? "missing" : value.toString()) + " (expected: " + expected + ")");
+    }
+
+    private void allowOnly(JsonNode node, String prefix, String... keys) throws ConfigException {
+        Set<String> allowed = Set.of(keys);
+        for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!allowed.contains(k)) {
+                throw new ConfigException(source + ": " + prefix + k + ": unknown key (expected one of: " + String.join(", ", keys) + ")");
+            }
+        }
+    }
+
+    private JsonNode object(JsonNode parent, String key) throws ConfigException {
+        return object(parent, key, key);
+    }
+
+    private JsonNode object(JsonNode parent, String field, String key) throws ConfigException {
+        JsonNode n = parent.path(field);
+        if (n.isMissingNode() || n.isNull()) {
+            return MissingNode.getInstance();
+        }
+        requireObject(n, key);
+        return n;
+    }
+
+    private void requireObject(JsonNode n, String key) throws ConfigException {
+        if (!n.isObject()) {
+            throw error(key, n, "a mapping");
+        }
+    }
+
+    private SidecarConfig.Port port(JsonNode listeners, String key) throws ConfigException {
+        String field = key.substring(key.indexOf('.') + 1);
+        JsonNode n = listeners.path(field);
+        if (n.isMissingNode() || n.isNull()) {
+            return null;
+        }
+        requireObject(n, key);
+        allowOnly(n, key + ".", "port");
+        return new SidecarConfig.Port(intIn(n, key + ".port", "port", -1, 0, 65535));
+    }
+
+    private int intIn(JsonNode parent, String key, String field, int dflt, int min, int max) throws ConfigException {
+        return (int) longIn(parent, key, field, dflt, min, max);
+    }
+
+    private long longIn(JsonNode parent, String key, String field, long dflt, long min, long max) throws ConfigException {
+        JsonNode n = parent.path(field);
+        String expected = max == Long.MAX_VALUE || max == Integer.MAX_VALUE ? "an integer >= " + min : "an integer in " + min + ".." + max;
+        if (n.isMissingNode() || n.isNull()) {
+            if (dflt < min) {
+                throw error(key, null, expected);
+            }
+            return dflt;
+        }
+        if (!n.isIntegralNumber() || !n.canConvertToLong()) {
+            throw error(key, n, expected);
+        }
+        long v = n.asLong();
+        if (v < min || v > max) {
+            throw error(key, n, expected);
+        }
+        return v;
+    }
+
+    private String textIn(JsonNode parent, String key, String field, String dflt, Set<String> allowed) throws ConfigException {
+        JsonNode n = parent.path(field);
+        if (n.isMissingNode() || n.isNull()) {
+            return dflt;
+        }
+        if (!n.isTextual() || n.asText().isBlank() || (allowed != null && !allowed.contains(n.asText()))) {
+            throw error(key, n, allowed == null ? "a non-empty string" : "one of " + String.join(", ", allowed));
+        }
+        return n.asText();
+    }
+
+    private String requiredText(JsonNode parent, String key, String field) throws ConfigException {
+        JsonNode n = parent.path(field);
+        if (!n.isTextual() || n.asText().isBlank()) {
+            throw error(key, n.isMissingNode() ? null : n, "a service name");
+        }
+        return n.asText();
+    }
+
+    private Endpoint endpoint(JsonNode parent, String key, String dflt) throws ConfigException {
+        String text = textIn(parent, key, "app", dflt, null);
+        try {
+            return Endpoint.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw error(key, parent.get("app"), "host:port");
+        }
+    }
+}

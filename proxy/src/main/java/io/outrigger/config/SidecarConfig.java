@@ -1,0 +1,79 @@
+package io.outrigger.config;
+
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.resilience.CircuitBreakerConfig;
+
+import java.util.List;
+
+/**
+ * The effective sidecar configuration: immutable once loaded. Every key has a default
+ * ({@link #defaults()}); see {@code config/sidecar.yaml} for the documented example.
+ *
+ * @param name        this sidecar's name, used in logs, metrics and {@code proxied_by} (default {@code sidecar})
+ * @param service     the service this sidecar sits beside (default {@code local})
+ * @param registry    {@code file:PATH}, {@code http://host:port} (Consul-style), or {@code embedded} (default)
+ * @param bindAddress the address every listener binds (default {@code 127.0.0.1})
+ * @param drainMillis how long draining may take after SIGTERM (default 10000)
+ */
+public record SidecarConfig(String name, String service, String registry, String bindAddress,
+                            Listeners listeners, Resilience resilience, Http http, Health health,
+                            long drainMillis) {
+
+    /** Ports of the listeners; a null listener is not opened. Port 0 picks a free port. */
+    public record Listeners(Port admin, Port outbound, Inbound inbound, Port jsonline, List<Tcp> tcp) {}
+
+    public record Port(int port) {}
+
+    /** @param app the local application the inbound listener forwards to */
+    public record Inbound(int port, Endpoint app) {}
+
+    /** A raw TCP relay to a service. @param idleTimeoutMillis idle time before both sides close (default 300000) */
+    public record Tcp(int port, String service, long idleTimeoutMillis) {}
+
+    public record Resilience(CircuitBreakerConfig breaker, Retry retry, Timeouts timeouts) {}
+
+    /**
+     * @param maxRetries    retries after the first attempt (default 2)
+     * @param baseMillis    first backoff delay (default 25)
+     * @param maxMillis     backoff cap (default 250)
+     * @param fullJitter    full jitter on ({@code jitter: full}, default) or off ({@code none})
+     * @param budgetPercent retries allowed as a share of live requests (default 20)
+     */
+    public record Retry(int maxRetries, long baseMillis, long maxMillis, boolean fullJitter, int budgetPercent) {}
+
+    /** @param connectMillis upstream connect timeout (default 1000) @param requestMillis whole exchange, retries included (default 15000) */
+    public record Timeouts(long connectMillis, long requestMillis) {}
+
+    /**
+     * HTTP edge limits.
+     *
+     * @param maxHeaderBytes     largest request header block, else 431 (default 16384)
+     * @param headerTimeoutMillis time allowed to receive a request's headers (default 10000)
+     * @param retryBufferBytes   largest request body kept for replay (default 65536)
+     * @param maxBodyBytes       largest request body accepted, 0 = unlimited (default 0), else 413
+     * @param idleTimeoutMillis  idle keep-alive connection lifetime, client and upstream side (default 60000)
+     * @param poolMaxIdle        idle upstream connections kept per event loop and instance (default 32)
+     */
+    public record Http(int maxHeaderBytes, long headerTimeoutMillis, int retryBufferBytes, long maxBodyBytes,
+                       long idleTimeoutMillis, int poolMaxIdle) {}
+
+    /**
+     * Active health checks by the sidecar; {@code intervalMillis} 0 disables them.
+     *
+     * @param intervalMillis  time between checks of one instance (default 0: off unless configured)
+     * @param path            HTTP path checked (default {@code /health})
+     * @param unhealthyAfter  consecutive failed checks that mark an instance unhealthy (default 3)
+     * @param healthyAfter    consecutive passed checks that mark it healthy again (default 1)
+     */
+    public record Health(long intervalMillis, String path, int unhealthyAfter, int healthyAfter) {}
+
+    /** Every default, with no listener opened. */
+    public static SidecarConfig defaults() {
+        return new SidecarConfig("sidecar", "local", "embedded", "127.0.0.1",
+                new Listeners(null, null, null, null, List.of()),
+                new Resilience(CircuitBreakerConfig.DEFAULT, new Retry(2, 25, 250, true, 20), new Timeouts(1000, 15_000)),
+                new Http(16_384, 10_000, 65_536, 0, 60_000, 32),
+                new Health(0, "/health", 3, 1),
+                10_000);
+    }
+}

@@ -1,0 +1,36 @@
+package io.outrigger.discovery;
+
+/**
+ * One network address of a service instance.
+ *
+ * @param host a host name or IP literal
+ * @param port a TCP port, 1..65535
+ */
+public record Endpoint(String host, int port) {
+    public Endpoint {
+        if (host == null || host.isEmpty()) {
+            throw new IllegalArgumentException("host: " + host + " (expected: a host name or IP address)");
+        }
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port: " + port + " (expected: 1..65535)");
+        }
+    }
+
+    /** Parses {@code host:port}. */
+    public static Endpoint parse(String hostPort) {
+        int colon = hostPort == null ? -1 : hostPort.lastIndexOf(':');
+        if (colon <= 0 || colon == hostPort.length() - 1) {
+            throw new IllegalArgumentException(hostPort + " (expected: host:port)");
+        }
+        try {
+            return new Endpoint(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(hostPort + " (expected: host:port)");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return host + ':' + port;
+    }
+}

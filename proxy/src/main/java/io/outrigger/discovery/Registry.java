@@ -1,0 +1,39 @@
+package io.outrigger.discovery;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Where service instances come from: a file, or a Consul-style registry.
+ *
+ * <p>Reads never block and never fail: an implementation that follows a remote registry
+ * answers from its last known state. Implementations are thread-safe.
+ */
+public interface Registry extends AutoCloseable {
+
+    /** The instances of a service in registration order; empty for an unknown service. */
+    List<Endpoint> endpoints(String service);
+
+    /** Whether the registry knows this service (it may still have no instance). */
+    boolean contains(String service);
+
+    /** The names of all known services. */
+    Set<String> services();
+
+    /** Completes once the registry has answered once (at once for a file). */
+    default CompletableFuture<Void> ready() {
+        return CompletableFuture.completedFuture(null);
+    }
+
+    /** Registers a callback run (on any thread) after the set of instances changed. */
+    default void onChange(Runnable listener) {
+    }
+
+    /** A short description for logs and {@code /config}, such as {@code file:config/registry.json}. */
+    String describe();
+
+    @Override
+    default void close() {
+    }
+}

@@ -1,0 +1,76 @@
+package io.outrigger.discovery;
+
+import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.resilience.CircuitBreakers;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Picks an instance of a service round-robin over the healthy instances whose breaker would
+ * let a call through. Thread-safe and lock-free.
+ */
+public final class RoundRobinSelector {
+    private final Registry registry;
+    private final HealthTracker health;
+    private final CircuitBreakers breakers;
+    private final Map<String, AtomicInteger> cursors = new ConcurrentHashMap<>();
+
+    public RoundRobinSelector(Registry registry, HealthTracker health, CircuitBreakers breakers) {
+        this.registry = registry;
+        this.health = health;
+        this.breakers = breakers;
+    }
+
+    /** The healthy instances of a service, in registration order (breaker state not considered). */
+    public List<Endpoint> healthy(String service) {
+        List<Endpoint> all = registry.endpoints(service);
+        List<Endpoint> out = new ArrayList<>(all.size());
+        for (Endpoint e : all) {
+            if (health.isHealthy(service, e)) {
+                out.add(e);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The next healthy instance whose breaker permits a call, skipping {@code exclude} when
+     * another choice exists; null when none is left.
+     */
+    public Endpoint next(String service, Collection<Endpoint> exclude) {
+        List<Endpoint> all = registry.endpoints(service);
+        int n = all.size();
+        if (n == 0) {
+            return null;
+        }
+        int start = Math.floorMod(cursors.computeIfAbsent(service, s -> new AtomicInteger()).getAndIncrement(), n);
+        Endpoint fallback = null;
+        for (int i = 0; i < n; i++) {
+            Endpoint e = all.get((start + i) % n);
+            if (!health.isHealthy(service, e)) {
+                continue;
+            }
+            CircuitBreaker b = breakers.find(CircuitBreakers.instanceKey(service, e));
+            if (b != null && !b.isCallPermitted()) {
+                continue;
+            }
+            if (exclude.contains(e)) {
+                if (fallback == null) {
+                    fallback = e;
+                }
+                continue;
+            }
+            return e;
+        }
+        return fallback;
+    }
+
+    public Endpoint next(String service) {
+        return next(service, List.of());
+    }
+}

@@ -1,0 +1,252 @@
+package io.outrigger.resilience;
+
+import io.outrigger.time.Ticker;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A lock-free circuit breaker: closed, open, half-open.
+ *
+ * <pre>
+ *   CLOSED --(failureThreshold consecutive failures)--> OPEN
+ *   OPEN   --(openMillis elapsed, next permission)----> HALF_OPEN (halfOpenProbes calls let through)
+ *   HALF_OPEN --(a probe succeeds)--> CLOSED
+ *   HALF_OPEN --(a probe fails)-----> OPEN
+ * </pre>
+ *
+ * <p>The whole state is one immutable snapshot swapped by compare-and-set, so the breaker is
+ * safe to share between event loops without locks. Time comes from the injected {@link Ticker}.
+ * Callers ask {@link #tryAcquirePermission()} before an attempt and report its outcome with
+ * {@link #onSuccess()} or {@link #onFailure()}. Listeners run after a transition took effect.
+ */
+public final class CircuitBreaker {
+    private static final Logger log = LoggerFactory.getLogger(CircuitBreaker.class);
+
+    /** The three states of a breaker. */
+    public enum State {
+        CLOSED, OPEN, HALF_OPEN;
+
+        /** The lower-case name used on the wire ({@code closed}, {@code open}, {@code half_open}). */
+        public String wireName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        /** Parses a wire name; returns null when it names no state. */
+        public static State fromWireName(String name) {
+            for (State s : values()) {
+                if (s.wireName().equals(name)) {
+                    return s;
+                }
+            }
+            return null;
+        }
+    }
+
+    /**
+     * One immutable reading of the breaker.
+     *
+     * @param state               the state
+     * @param consecutiveFailures failures since the last success (kept while open, for reporting)
+     * @param sinceNanos          ticker time the state was entered (or probes were last granted)
+     * @param probesLeft          probe permissions still available while half-open
+     * @param reason              why the breaker is in this state
+     */
+    public record Snapshot(State state, int consecutiveFailures, long sinceNanos, int probesLeft, String reason) {}
+
+    private final String name;
+    private final CircuitBreakerConfig config;
+    private final Ticker ticker;
+    private final long openNanos;
+    private final AtomicReference<Snapshot> ref;
+    private final List<CircuitBreakerListener> listeners = new CopyOnWriteArrayList<>();
+
+    public CircuitBreaker(String name, CircuitBreakerConfig config, Ticker ticker) {
+        this.name = name;
+        this.config = config;
+        this.ticker = ticker;
+        this.openNanos = TimeUnit.MILLISECONDS.toNanos(config.openMillis());
+        this.ref = new AtomicReference<>(new Snapshot(State.CLOSED, 0, ticker.nanos(), 0, "no failures"));
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public CircuitBreakerConfig config() {
+        return config;
+    }
+
+    public void addListener(CircuitBreakerListener listener) {
+        listeners.add(listener);
+    }
+
+    /** The current snapshot (an open breaker whose time is up still reads OPEN until a call asks). */
+    public Snapshot snapshot() {
+        return ref.get();
+    }
+
+    public State state() {
+        return ref.get().state();
+    }
+
+    public int consecutiveFailures() {
+        return ref.get().consecutiveFailures();
+    }
+
+    /**
+     * Whether a call would be let through now, without taking a permission: closed, half-open
+     * with probes left, or open with its open time elapsed. Load balancers use this to skip
+     * instances whose breaker would reject.
+     */
+    public boolean isCallPermitted() {
+        Snapshot s = ref.get();
+        switch (s.state()) {
+            case CLOSED:
+                return true;
+            case OPEN:
+                return ticker.nanos() - s.sinceNanos() >= openNanos;
+            default:
+                return s.probesLeft() > 0 || ticker.nanos() - s.sinceNanos() >= openNanos;
+        }
+    }
+
+    /**
+     * Takes a permission for one call. Returns false when the breaker rejects it (fail fast).
+     * An open breaker whose open time elapsed moves to half-open and grants the first probe.
+     */
+    public boolean tryAcquirePermission() {
+        for (;;) {
+            Snapshot s = ref.get();
+            long now;
+            switch (s.state()) {
+                case CLOSED:
+                    return true;
+                case OPEN:
+                    now = ticker.nanos();
+                    if (now - s.sinceNanos() < openNanos) {
+                        return false;
+                    }
+                    Snapshot half = new Snapshot(State.HALF_OPEN, s.consecutiveFailures(), now,
+                            config.halfOpenProbes() - 1, "probing after " + config.openMillis() + " ms open");
+                    if (ref.compareAndSet(s, half)) {
+                        notifyListeners(s, half);
+                        return true;
+                    }
+                    break;
+                default: // HALF_OPEN
+                    if (s.probesLeft() > 0) {
+                        if (ref.compareAndSet(s, withProbes(s, s.probesLeft() - 1, s.sinceNanos()))) {
+                            return true;
+                        }
+                        break;
+                    }
+                    now = ticker.nanos();
+                    // A probe that never reported back must not wedge the breaker: re-grant after openMillis.
+                    if (now - s.sinceNanos() < openNanos) {
+                        return false;
+                    }
+                    if (ref.compareAndSet(s, withProbes(s, config.halfOpenProbes() - 1, now))) {
+                        return true;
+                    }
+                    break;
+            }
+        }
+    }
+
+    /** Reports a successful call: resets the failure count; a half-open breaker closes. */
+    public void onSuccess() {
+        for (;;) {
+            Snapshot s = ref.get();
+            Snapshot next;
+            switch (s.state()) {
+                case CLOSED:
+                    if (s.consecutiveFailures() == 0) {
+                        return;
+                    }
+                    next = new Snapshot(State.CLOSED, 0, s.sinceNanos(), 0, "no failures");
+                    break;
+                case HALF_OPEN:
+                    next = new Snapshot(State.CLOSED, 0, ticker.nanos(), 0, "half-open probe succeeded");
+                    break;
+                default: // OPEN: a late answer of a call admitted before the breaker opened
+                    return;
+            }
+            if (ref.compareAndSet(s, next)) {
+                if (next.state() != s.state()) {
+                    notifyListeners(s, next);
+                }
+                return;
+            }
+        }
+    }
+
+    /** Reports a failed call: counts toward the threshold; a failed half-open probe re-opens. */
+    public void onFailure() {
+        for (;;) {
+            Snapshot s = ref.get();
+            Snapshot next;
+            int failures = s.consecutiveFailures() + 1;
+            switch (s.state()) {
+                case CLOSED:
+                    next = failures >= config.failureThreshold()
+                            ? new Snapshot(State.OPEN, failures, ticker.nanos(), 0, failures + " consecutive failures")
+                            : new Snapshot(State.CLOSED, failures, s.sinceNanos(), 0, failures + " consecutive failures");
+                    break;
+                case HALF_OPEN:
+                    next = new Snapshot(State.OPEN, failures, ticker.nanos(), 0, "half-open probe failed");
+                    break;
+                default: // OPEN: not counted
+                    return;
+            }
+            if (ref.compareAndSet(s, next)) {
+                if (next.state() != s.state()) {
+                    notifyListeners(s, next);
+                }
+                return;
+            }
+        }
+    }
+
+    /** Forces a state (operator action or the line-JSON {@code state} field). */
+    public void transitionTo(State state, String reason) {
+        for (;;) {
+            Snapshot s = ref.get();
+            if (s.state() == state) {
+                return;
+            }
+            int probes = state == State.HALF_OPEN ? config.halfOpenProbes() : 0;
+            int failures = state == State.CLOSED ? 0 : s.consecutiveFailures();
+            Snapshot next = new Snapshot(state, failures, ticker.nanos(), probes, reason);
+            if (ref.compareAndSet(s, next)) {
+                notifyListeners(s, next);
+                return;
+            }
+        }
+    }
+
+    private static Snapshot withProbes(Snapshot s, int probesLeft, long sinceNanos) {
+        return new Snapshot(s.state(), s.consecutiveFailures(), sinceNanos, probesLeft, s.reason());
+    }
+
+    private void notifyListeners(Snapshot from, Snapshot to) {
+        log.info("breaker {}: {} -> {} ({})", name, from.state(), to.state(), to.reason());
+        for (CircuitBreakerListener l : listeners) {
+            try {
+                l.onStateChanged(this, from.state(), to.state(), to.reason());
+            } catch (Throwable t) {
+                log.warn("breaker listener failed on {}", name, t);
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        Snapshot s = ref.get();
+        return "CircuitBreaker(" + name + ", " + s.state() + ", failures=" + s.consecutiveFailures() + ')';
+    }
+}

@@ -1,0 +1,72 @@
+package io.outrigger.resilience;
+
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.time.Ticker;
+
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * One {@link CircuitBreaker} per key, created on first use: a service name, or
+ * {@link #instanceKey(String, Endpoint) service/host:port} for one instance. Thread-safe.
+ */
+public final class CircuitBreakers {
+    private final CircuitBreakerConfig config;
+    private final Ticker ticker;
+    private final Map<String, CircuitBreaker> breakers = new ConcurrentHashMap<>();
+    private final List<CircuitBreakerListener> listeners = new CopyOnWriteArrayList<>();
+
+    public CircuitBreakers(CircuitBreakerConfig config, Ticker ticker) {
+        this.config = config;
+        this.ticker = ticker;
+    }
+
+    /** The key of one instance's breaker. */
+    public static String instanceKey(String service, Endpoint endpoint) {
+        return service + '/' + endpoint.host() + ':' + endpoint.port();
+    }
+
+    /** Adds a listener to every breaker, present and future. */
+    public void addListener(CircuitBreakerListener listener) {
+        listeners.add(listener);
+        breakers.values().forEach(b -> b.addListener(listener));
+    }
+
+    /** The breaker of a service. */
+    public CircuitBreaker forService(String service) {
+        return get(service);
+    }
+
+    /** The breaker of one instance of a service. */
+    public CircuitBreaker forInstance(String service, Endpoint endpoint) {
+        return get(instanceKey(service, endpoint));
+    }
+
+    /** The breaker for a key, created closed on first use. */
+    public CircuitBreaker get(String key) {
+        CircuitBreaker b = breakers.get(key);
+        return b != null ? b : breakers.computeIfAbsent(key, this::create);
+    }
+
+    /** The breaker for a key if one was created, else null. */
+    public CircuitBreaker find(String key) {
+        return breakers.get(key);
+    }
+
+    public Collection<CircuitBreaker> all() {
+        return breakers.values();
+    }
+
+    public CircuitBreakerConfig config() {
+        return config;
+    }
+
+    private CircuitBreaker create(String key) {
+        CircuitBreaker b = new CircuitBreaker(key, config, ticker);
+        listeners.forEach(b::addListener);
+        return b;
+    }
+}

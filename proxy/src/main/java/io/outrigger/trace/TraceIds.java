@@ -1,0 +1,66 @@
+package io.outrigger.trace;
+
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Random identifiers for traces, spans and requests.
+ *
+ * <p>Uses {@link ThreadLocalRandom}: trace ids must be unique, not secret, and a secure random
+ * source would cost a lock and far more time per request. Thread-safe.
+ */
+public final class TraceIds {
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+    private TraceIds() {
+    }
+
+    /** A random version-4 UUID in the canonical 8-4-4-4-12 lower-case hex form. */
+    public static String randomUuid() {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        long hi = (r.nextLong() & 0xffffffffffff0fffL) | 0x0000000000004000L; // version 4
+        long lo = (r.nextLong() & 0x3fffffffffffffffL) | 0x8000000000000000L; // IETF variant
+        char[] out = new char[36];
+        hex(hi >>> 32, 8, out, 0);
+        out[8] = '-';
+        hex(hi >>> 16, 4, out, 9);
+        out[13] = '-';
+        hex(hi, 4, out, 14);
+        out[18] = '-';
+        hex(lo >>> 48, 4, out, 19);
+        out[23] = '-';
+        hex(lo, 12, out, 24);
+        return new String(out);
+    }
+
+    /** A random non-zero 16-hex-digit span id (W3C parent-id). */
+    public static String randomSpanId() {
+        return randomHex(1);
+    }
+
+    /** A random non-zero 32-hex-digit trace id (W3C trace-id). */
+    public static String randomTraceId() {
+        return randomHex(2);
+    }
+
+    private static String randomHex(int longs) {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        char[] out = new char[16 * longs];
+        long last;
+        do {
+            last = 0;
+            for (int i = 0; i < longs; i++) {
+                long v = r.nextLong();
+                hex(v, 16, out, 16 * i);
+                last |= v;
+            }
+        } while (last == 0);
+        return new String(out);
+    }
+
+    private static void hex(long value, int digits, char[] out, int offset) {
+        for (int i = digits - 1; i >= 0; i--) {
+            out[offset + i] = HEX[(int) (value & 0xf)];
+            value >>>= 4;
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package io.outrigger.trace;
+
+/**
+ * A W3C Trace Context {@code traceparent} header: {@code 00-<trace-id>-<parent-id>-<flags>}.
+ *
+ * @param traceId  32 lower-case hex digits, not all zero
+ * @param parentId 16 lower-case hex digits, not all zero
+ * @param flags    the trace-flags byte (bit 0: sampled)
+ */
+public record TraceParent(String traceId, String parentId, int flags) {
+    public static final String HEADER = "traceparent";
+
+    /** Starts a new trace with a random trace id and span id, sampled. */
+    public static TraceParent newRoot() {
+        return new TraceParent(TraceIds.randomTraceId(), TraceIds.randomSpanId(), 1);
+    }
+
+    /** The same trace, with a new span of this hop as the parent of the next one. */
+    public TraceParent newChild() {
+        return new TraceParent(traceId, TraceIds.randomSpanId(), flags);
+    }
+
+    /**
+     * Parses a header value; returns null when it is not a valid version-00 (or later
+     * version, read by its first four fields) traceparent, as the W3C spec says to then
+     * start a new trace.
+     */
+    public static TraceParent parse(CharSequence value) {
+        if (value == null) {
+            return null;
+        }
+        String v = value.toString().trim();
+        if (v.length() < 55 || v.charAt(2) != '-' || v.charAt(35) != '-' || v.charAt(52) != '-') {
+            return null;
+        }
+        String version = v.substring(0, 2);
+        if (!isHex(version) || "ff".equals(version) || ("00".equals(version) && v.length() != 55)) {
+            return null;
+        }
+        if (v.length() > 55 && v.charAt(55) != '-') {
+            return null;
+        }
+        String traceId = v.substring(3, 35);
+        String parentId = v.substring(36, 52);
+        String flags = v.substring(53, 55);
+        if (!isHex(traceId) || !isHex(parentId) || !isHex(flags) || isZero(traceId) || isZero(parentId)) {
+            return null;
+        }
+        return new TraceParent(traceId, parentId, Integer.parseInt(flags, 16));
+    }
+
+    /** The header value, always written as version 00. */
+    public String format() {
+        StringBuilder sb = new StringBuilder(55).append("00-").append(traceId).append('-').append(parentId).append('-');
+        if (flags < 16) {
+            sb.append('0');
+        }
+        return sb.append(Integer.toHexString(flags & 0xff)).toString();
+    }
+
+    @Override
+    public String toString() {
+        return format();
+    }
+
+    private static boolean isHex(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean isZero(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) != '0') {
+                return false;
+            }
+        }
+        return true;
+    }
+}
