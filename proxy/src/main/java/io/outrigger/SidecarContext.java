@@ -4,6 +4,7 @@ import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.HealthTracker;
 import io.outrigger.discovery.Registry;
 import io.outrigger.discovery.RoundRobinSelector;
+import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.resilience.Backoff;
 import io.outrigger.resilience.CircuitBreakers;
 import io.outrigger.time.Ticker;
@@ -20,9 +21,15 @@ public final class SidecarContext {
     private final HealthTracker health;
     private final CircuitBreakers breakers;
     private final RoundRobinSelector selector;
+    private final ProxyMetrics metrics;
 
     public SidecarContext(SidecarConfig config, Registry registry, Ticker ticker) {
+        this(config, registry, ticker, ProxyMetrics.NONE);
+    }
+
+    public SidecarContext(SidecarConfig config, Registry registry, Ticker ticker, ProxyMetrics metrics) {
         this.config = config;
+        this.metrics = metrics;
         this.ticker = ticker;
         this.registry = registry;
         this.health = new HealthTracker();
@@ -52,6 +59,10 @@ public final class SidecarContext {
 
     public CircuitBreakers breakers() {
         return breakers;
+    }
+
+    public ProxyMetrics metrics() {
+        return metrics;
     }
 
     public RoundRobinSelector selector() {

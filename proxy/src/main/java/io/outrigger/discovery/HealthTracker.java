@@ -31,4 +31,18 @@ public final class HealthTracker {
     public void mark(String service, Endpoint endpoint, boolean healthy, String reason) {
         byService.computeIfAbsent(service, s -> new ConcurrentHashMap<>()).put(endpoint, new Health(healthy, reason));
     }
+
+    /**
+     * Reports a successful exchange with an instance in real traffic (input to passive
+     * outlier detection). Called on event loops; never blocks.
+     */
+    public void onSuccess(String service, Endpoint endpoint) {
+    }
+
+    /**
+     * Reports a failed exchange with an instance in real traffic (connect error, reset,
+     * timeout, 5xx): input to passive outlier detection. Called on event loops; never blocks.
+     */
+    public void onFailure(String service, Endpoint endpoint, String cause) {
+    }
 }

@@ -1,0 +1,34 @@
+package io.outrigger.metrics;
+
+import io.outrigger.discovery.Endpoint;
+
+/**
+ * What the edges report for metrics. The admin listener's implementation records them in a
+ * Prometheus registry; {@link #NONE} drops them (the stdin node). Implementations are
+ * thread-safe and never block: they are called on event loops.
+ */
+public interface ProxyMetrics {
+    ProxyMetrics NONE = new ProxyMetrics() {
+    };
+
+    /**
+     * One finished exchange.
+     *
+     * @param edge          {@code outbound}, {@code inbound}, {@code tcp} or {@code jsonline}
+     * @param service       the target service
+     * @param instance      the instance that answered last, or null when none was tried
+     * @param status        the HTTP status sent to the caller (0 for TCP and line-JSON outcomes without one)
+     * @param attempts      attempts made, retries included
+     * @param durationNanos time from request start to the end of the response
+     */
+    default void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
+    }
+
+    /** A retry was scheduled for {@code service}. */
+    default void onRetry(String edge, String service) {
+    }
+
+    /** A retry was refused by the retry budget. */
+    default void onRetryBudgetExhausted(String edge, String service) {
+    }
+}
