@@ -29,7 +29,7 @@ public final class Sidecar implements AutoCloseable {
     private final Map<String, Integer> boundPorts = new LinkedHashMap<>();
 
     public Sidecar(SidecarContext context) {
-        this(context, Transports.best(), 0);
+        this(context, Transports.best(), context.config().ioThreads());
     }
 
     /** @param threads event loop threads; 0 means Netty's default */

@@ -62,7 +62,7 @@ public final class ConfigLoader {
 
     private SidecarConfig read(JsonNode root) throws ConfigException {
         SidecarConfig d = SidecarConfig.defaults();
-        allowOnly(root, "", "name", "service", "registry", "bind_address", "listeners", "resilience", "http", "health", "drain_ms");
+        allowOnly(root, "", "name", "service", "registry", "bind_address", "listeners", "resilience", "http", "health", "drain_ms", "io_threads");
 
         JsonNode l = object(root, "listeners");
         allowOnly(l, "listeners.", "admin", "outbound", "inbound", "jsonline", "tcp");
@@ -153,7 +153,8 @@ public final class ConfigLoader {
                 textIn(root, "bind_address", "bind_address", d.bindAddress(), null),
                 new SidecarConfig.Listeners(admin, outbound, inbound, jsonline, List.copyOf(tcp)),
                 new SidecarConfig.Resilience(breaker, retry, timeouts), http, health,
-                longIn(root, "drain_ms", "drain_ms", d.drainMillis(), 0, Long.MAX_VALUE));
+                longIn(root, "drain_ms", "drain_ms", d.drainMillis(), 0, Long.MAX_VALUE),
+                intIn(root, "io_threads", "io_threads", d.ioThreads(), 0, 1024));
     }
 
     private ConfigException error(String key, JsonNode value, String expected) {

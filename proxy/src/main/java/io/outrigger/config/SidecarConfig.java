@@ -14,10 +14,11 @@ import java.util.List;
  * @param registry    {@code file:PATH}, {@code http://host:port} (Consul-style), or {@code embedded} (default)
  * @param bindAddress the address every listener binds (default {@code 127.0.0.1})
  * @param drainMillis how long draining may take after SIGTERM (default 10000)
+ * @param ioThreads   event loop threads; 0 = Netty's default of twice the cores (default 0)
  */
 public record SidecarConfig(String name, String service, String registry, String bindAddress,
                             Listeners listeners, Resilience resilience, Http http, Health health,
-                            long drainMillis) {
+                            long drainMillis, int ioThreads) {
 
     /** Ports of the listeners; a null listener is not opened. Port 0 picks a free port. */
     public record Listeners(Port admin, Port outbound, Inbound inbound, Port jsonline, List<Tcp> tcp) {}
@@ -74,6 +75,6 @@ public record SidecarConfig(String name, String service, String registry, String
                 new Resilience(CircuitBreakerConfig.DEFAULT, new Retry(2, 25, 250, true, 20), new Timeouts(1000, 15_000)),
                 new Http(16_384, 10_000, 65_536, 0, 60_000, 32),
                 new Health(0, "/health", 3, 1),
-                10_000);
+                10_000, 0);
     }
 }
