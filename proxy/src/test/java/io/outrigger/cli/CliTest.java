@@ -1,0 +1,72 @@
+package io.outrigger.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CliTest {
+
+    private record Outcome(int code, String out, String err) {}
+
+    private static Outcome run(String... args) {
+        CommandLine cl = Main.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int code = cl.execute(args);
+        return new Outcome(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void usageErrorIsOneLineAndExitTwo() {
+        Outcome o = run("run", "--bogus");
+        assertEquals(2, o.code());
+        assertEquals("outrigger: Unknown option: '--bogus' (see 'outrigger run --help')", o.err().strip());
+    }
+
+    @Test
+    void configErrorIsOneLineAndExitOne(@TempDir Path dir) throws Exception {
+        Path cfg = dir.resolve("bad.yaml");
+        Files.writeString(cfg, "resilience:\n  retry: { max_retries: -2 }\n");
+        Outcome o = run("run", "--config", cfg.toString());
+        assertEquals(1, o.code());
+        assertEquals("outrigger: " + cfg + ": resilience.retry.max_retries: -2 (expected: an integer in 0..100)", o.err().strip());
+        assertFalse(o.err().contains("Exception"));
+    }
+
+    @Test
+    void badOverrideIsAConfigError() {
+        Outcome o = run("run", "--admin-port", "70000");
+        assertEquals(1, o.code());
+        assertEquals("outrigger: --admin-port: 70000 (expected: 0..65535)", o.err().strip());
+        o = run("run", "--app", "nohost");
+        assertEquals("outrigger: --app: nohost (expected: host:port)", o.err().strip());
+    }
+
+    @Test
+    void missingRegistryFileIsAConfigError() {
+        Outcome o = run("run", "--registry", "file:/nonexistent/registry.json");
+        assertEquals(1, o.code());
+        assertEquals("outrigger: registry file /nonexistent/registry.json: not found", o.err().strip());
+    }
+
+    @Test
+    void helpAndVersion() {
+        Outcome o = run("--help");
+        assertEquals(0, o.code());
+        assertTrue(o.out().contains("run") && o.out().contains("stdin"));
+        o = run("run", "--version");
+        assertEquals(0, o.code());
+        assertTrue(o.out().startsWith("outrigger "));
+    }
+}

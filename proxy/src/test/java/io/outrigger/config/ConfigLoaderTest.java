@@ -1,0 +1,90 @@
+package io.outrigger.config;
+
+import io.outrigger.discovery.Endpoint;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ConfigLoaderTest {
+
+    @Test
+    void emptyDocumentGivesEveryDefault() throws Exception {
+        SidecarConfig c = ConfigLoader.parse("", "t.yaml");
+        assertEquals(SidecarConfig.defaults(), c);
+        assertNull(c.listeners().admin(), "a listener left out is not opened");
+        assertEquals(5, c.resilience().breaker().failureThreshold());
+        assertEquals(65_536, c.http().retryBufferBytes());
+    }
+
+    @Test
+    void theDocumentedExampleLoads() throws Exception {
+        SidecarConfig c = ConfigLoader.load(Path.of("../config/sidecar.yaml"));
+        assertEquals("sidecar-a", c.name());
+        assertEquals("service-a", c.service());
+        assertEquals("file:config/registry.json", c.registry());
+        assertEquals(15000, c.listeners().admin().port());
+        assertEquals(15001, c.listeners().outbound().port());
+        assertEquals(new Endpoint("127.0.0.1", 8080), c.listeners().inbound().app());
+        assertEquals(15020, c.listeners().jsonline().port());
+        assertEquals("service-c", c.listeners().tcp().get(0).service());
+        assertEquals(30_000, c.resilience().breaker().openMillis());
+        assertEquals(250, c.resilience().retry().maxMillis());
+        assertTrue(c.resilience().retry().fullJitter());
+        assertEquals(15_000, c.resilience().timeouts().requestMillis());
+    }
+
+    @Test
+    void partialSectionsKeepOtherDefaults() throws Exception {
+        SidecarConfig c = ConfigLoader.parse("resilience:\n  breaker: { failure_threshold: 3 }\n  retry: { jitter: none }\n", "t.yaml");
+        assertEquals(3, c.resilience().breaker().failureThreshold());
+        assertEquals(30_000, c.resilience().breaker().openMillis());
+        assertEquals(false, c.resilience().retry().fullJitter());
+        assertEquals(2, c.resilience().retry().maxRetries());
+    }
+
+    @Test
+    void errorsNameFileKeyValueAndExpectation() {
+        assertError("t.yaml: listeners.admin.port: -1 (expected: an integer in 0..65535)", "listeners:\n  admin: { port: -1 }\n");
+        assertError("t.yaml: listeners.outbound.port: \"x\" (expected: an integer in 0..65535)", "listeners:\n  outbound: { port: x }\n");
+        assertError("t.yaml: resilience.breaker.failure_threshold: 0 (expected: an integer >= 1)", "resilience:\n  breaker: { failure_threshold: 0 }\n");
+        assertError("t.yaml: resilience.retry.jitter: \"some\" (expected: one of full, none)", "resilience:\n  retry: { jitter: some }\n");
+        assertError("t.yaml: listeners.inbound.app: \"nohost\" (expected: host:port)", "listeners:\n  inbound: { port: 1, app: nohost }\n");
+        assertError("t.yaml: listeners.tcp[0].service: missing (expected: a service name)", "listeners:\n  tcp: [ { port: 1 } ]\n");
+        assertError("t.yaml: registry: \"consul\" (expected: file:PATH, http://HOST:PORT or embedded)", "registry: consul\n");
+        assertError("t.yaml: listeners.admin.port: missing (expected: an integer in 0..65535)", "listeners:\n  admin: {}\n");
+    }
+
+    @Test
+    void unknownKeysAreErrorsNotSilentDefaults() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("resilience:\n  breaker: { failure_treshold: 3 }\n", "t.yaml"));
+        assertEquals("t.yaml: resilience.breaker.failure_treshold: unknown key (expected one of: failure_threshold, open_ms, half_open_probes)", e.getMessage());
+    }
+
+    @Test
+    void retryMaxBelowBaseIsRejected() {
+        assertError("t.yaml: resilience.retry.max_ms: 10 (expected: an integer >= 100)", "resilience:\n  retry: { base_ms: 100, max_ms: 10 }\n");
+    }
+
+    @Test
+    void notYamlOrNotAMapping() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("a: [1, 2\n", "t.yaml"));
+        assertTrue(e.getMessage().startsWith("t.yaml: not valid YAML"), e.getMessage());
+        assertError("t.yaml: the document is array (expected: a mapping of keys)", "- 1\n- 2\n");
+    }
+
+    @Test
+    void missingFile() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(Path.of("/nonexistent/x.yaml")));
+        assertEquals("/nonexistent/x.yaml: file not found", e.getMessage());
+    }
+
+    private static void assertError(String expected, String yaml) {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml, "t.yaml"));
+        assertEquals(expected, e.getMessage());
+    }
+}
