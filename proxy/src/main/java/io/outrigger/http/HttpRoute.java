@@ -1,0 +1,119 @@
+package io.outrigger.http;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
+import io.outrigger.SidecarContext;
+import io.outrigger.discovery.Endpoint;
+
+import java.util.List;
+
+/**
+ * Where one HTTP listener sends its requests: the outbound listener to the service named by
+ * the request (Host header or proxy-form URI) and a round-robin pick of its instances; the
+ * inbound listener to the local app as the sidecar's own service. Immutable and thread-safe.
+ */
+abstract class HttpRoute {
+    private final String edge;
+
+    private HttpRoute(String edge) {
+        this.edge = edge;
+    }
+
+    /** {@code outbound} or {@code inbound}, for logs and metrics. */
+    final String edge() {
+        return edge;
+    }
+
+    /**
+     * The service a request is for, or null when it names none. Rewrites a proxy-form URI
+     * ({@code http://service-b/path}) to origin form ({@code /path}) and sets {@code Host} from it.
+     */
+    abstract String service(HttpRequest request);
+
+    /** Whether the service exists (it may have no instance left). */
+    abstract boolean knows(String service);
+
+    /** The instance for the next attempt, avoiding {@code tried} when another exists; null when none is left. */
+    abstract Endpoint pick(String service, List<Endpoint> tried);
+
+    static HttpRoute outbound(SidecarContext context) {
+        return new HttpRoute("outbound") {
+            @Override
+            String service(HttpRequest request) {
+                String authority = toOriginForm(request);
+                if (authority == null) {
+                    authority = request.headers().get(HttpHeaderNames.HOST);
+                }
+                return authority == null ? null : hostOf(authority);
+            }
+
+            @Override
+            boolean knows(String service) {
+                return context.registry().contains(service);
+            }
+
+            @Override
+            Endpoint pick(String service, List<Endpoint> tried) {
+                return context.selector().next(service, tried);
+            }
+        };
+    }
+
+    static HttpRoute inbound(SidecarContext context, Endpoint app) {
+        String service = context.config().service();
+        return new HttpRoute("inbound") {
+            @Override
+            String service(HttpRequest request) {
+                toOriginForm(request);
+                return service;
+            }
+
+            @Override
+            boolean knows(String s) {
+                return true;
+            }
+
+            @Override
+            Endpoint pick(String s, List<Endpoint> tried) {
+                return app;
+            }
+        };
+    }
+
+    /** Rewrites an absolute-form URI to origin form; returns its authority, or null when the URI was not absolute. */
+    static String toOriginForm(HttpRequest request) {
+        String uri = request.uri();
+        int schemeEnd = uri.indexOf("://");
+        if (uri.startsWith("/") || schemeEnd <= 0) {
+            return null;
+        }
+        int authorityStart = schemeEnd + 3;
+        int pathStart = authorityStart;
+        while (pathStart < uri.length() && "/?#".indexOf(uri.charAt(pathStart)) < 0) {
+            pathStart++;
+        }
+        String authority = uri.substring(authorityStart, pathStart);
+        int at = authority.lastIndexOf('@');
+        if (at >= 0) {
+            authority = authority.substring(at + 1);
+        }
+        String path = pathStart == uri.length() ? "/" : uri.charAt(pathStart) == '/' ? uri.substring(pathStart) : "/" + uri.substring(pathStart);
+        request.setUri(path);
+        if (!authority.isEmpty()) {
+            request.headers().set(HttpHeaderNames.HOST, authority);
+        }
+        return authority.isEmpty() ? null : authority;
+    }
+
+    /** The host of {@code host[:port]} or {@code [v6]:port}; null when empty. */
+    static String hostOf(String authority) {
+        String a = authority.trim();
+        if (a.startsWith("[")) {
+            int close = a.indexOf(']');
+            return close > 1 ? a.substring(1, close) : null;
+        }
+        int colon = a.indexOf(':');
+        String host = colon >= 0 ? a.substring(0, colon) : a;
+        return host.isEmpty() ? null : host;
+    }
+}
