@@ -152,7 +152,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             } else {
                 closing = true;
                 ctx.writeAndFlush(HttpErrors.response(ctx.alloc(), error, null, true)).addListener(ChannelFutureListener.CLOSE);
-                AccessLog.log(route.edge(), null, null, null, null, null, null, error.status().code(), 0, 0);
+                context.metrics().onExchange(route.edge(), ProxyExchange.UNKNOWN_SERVICE, null, error.status().code(), 0, 0);
+                if (AccessLog.enabled()) {
+                    AccessLog.log(route.edge(), null, null, null, null, null, null, error.status().code(), 0, 0);
+                }
             }
             return;
         }

@@ -41,7 +41,8 @@ final class HttpProxyInitializer extends ChannelInitializer<SocketChannel> {
         SidecarConfig.Http http = context.config().http();
         ChannelPipeline p = ch.pipeline();
         HeaderTimeoutHandler headerTimeout = new HeaderTimeoutHandler(http.headerTimeoutMillis());
-        p.addLast("idle", new IdleStateHandler(0, 0, http.idleTimeoutMillis(), TimeUnit.MILLISECONDS));
+        // Reader-idle only: an all-idle or writer-idle handler would add a listener to every write.
+        p.addLast("idle", new IdleStateHandler(http.idleTimeoutMillis(), 0, 0, TimeUnit.MILLISECONDS));
         p.addLast("header-timeout", headerTimeout);
         p.addLast("codec", new HttpServerCodec(decoderConfig(http)));
         p.addLast("guard", new HttpRequestGuard(headerTimeout, http.maxBodyBytes()));

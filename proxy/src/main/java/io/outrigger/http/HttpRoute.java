@@ -2,21 +2,50 @@ package io.outrigger.http;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.util.AsciiString;
 import io.outrigger.SidecarContext;
 import io.outrigger.discovery.Endpoint;
+import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.resilience.CircuitBreakers;
 
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Where one HTTP listener sends its requests: the outbound listener to the service named by
  * the request (Host header or proxy-form URI) and a round-robin pick of its instances; the
- * inbound listener to the local app as the sidecar's own service. Immutable and thread-safe.
+ * inbound listener to the local app as the sidecar's own service. Thread-safe (the breaker cache is concurrent).
  */
 abstract class HttpRoute {
     private final String edge;
+    private final AsciiString via;
+    private final CircuitBreakers breakers;
+    /** Instance breakers by service and endpoint, so the hot path builds no key strings. */
+    private final Map<String, Map<Endpoint, CircuitBreaker>> instanceBreakers = new ConcurrentHashMap<>();
 
-    private HttpRoute(String edge) {
+    private HttpRoute(String edge, SidecarContext context) {
         this.edge = edge;
+        this.via = AsciiString.cached("1.1 " + context.name());
+        this.breakers = context.breakers();
+    }
+
+    /** The {@code Via} value this sidecar adds. */
+    final AsciiString via() {
+        return via;
+    }
+
+    /** The breaker of one instance of a service. */
+    final CircuitBreaker instanceBreaker(String service, Endpoint endpoint) {
+        Map<Endpoint, CircuitBreaker> byEndpoint = instanceBreakers.get(service);
+        if (byEndpoint == null) {
+            byEndpoint = instanceBreakers.computeIfAbsent(service, s -> new ConcurrentHashMap<>());
+        }
+        CircuitBreaker b = byEndpoint.get(endpoint);
+        if (b == null) {
+            b = byEndpoint.computeIfAbsent(endpoint, e -> breakers.forInstance(service, e));
+        }
+        return b;
     }
 
     /** {@code outbound} or {@code inbound}, for logs and metrics. */
@@ -37,7 +66,7 @@ abstract class HttpRoute {
     abstract Endpoint pick(String service, List<Endpoint> tried);
 
     static HttpRoute outbound(SidecarContext context) {
-        return new HttpRoute("outbound") {
+        return new HttpRoute("outbound", context) {
             @Override
             String service(HttpRequest request) {
                 String authority = toOriginForm(request);
@@ -61,7 +90,7 @@ abstract class HttpRoute {
 
     static HttpRoute inbound(SidecarContext context, Endpoint app) {
         String service = context.config().service();
-        return new HttpRoute("inbound") {
+        return new HttpRoute("inbound", context) {
             @Override
             String service(HttpRequest request) {
                 toOriginForm(request);

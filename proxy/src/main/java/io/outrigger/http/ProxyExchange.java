@@ -64,6 +64,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
     static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    /** The service label of requests that named none (metrics labels cannot be null). */
+    static final String UNKNOWN_SERVICE = "unknown";
 
     private final HttpProxyHandler conn;
     private final ChannelHandlerContext ctx;
@@ -163,7 +165,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         h.remove(HttpHeaderNames.EXPECT);
         String xff = h.get(X_FORWARDED_FOR);
         h.set(X_FORWARDED_FOR, xff == null ? conn.remoteIp : xff + ", " + conn.remoteIp);
-        h.add(HttpHeaderNames.VIA, "1.1 " + context.name());
+        h.add(HttpHeaderNames.VIA, conn.route.via());
         request.setProtocolVersion(HttpVersion.HTTP_1_1);
         if (buffered) {
             if (contentLength > 0) {
@@ -263,7 +265,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return;
         }
         CircuitBreaker sb = context.breakers().forService(service);
-        CircuitBreaker ib = context.breakers().forInstance(service, picked);
+        CircuitBreaker ib = conn.route.instanceBreaker(service, picked);
         if (!sb.tryAcquirePermission() || !ib.tryAcquirePermission()) {
             sendError(ProxyError.BREAKER_OPEN);
             return;
@@ -670,7 +672,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         context.retryBudget().onRequestEnd();
         long nanos = System.nanoTime() - startNanos;
         String edge = conn.route.edge();
-        context.metrics().onExchange(edge, service, endpoint, status, attempts, nanos);
+        context.metrics().onExchange(edge, service == null ? UNKNOWN_SERVICE : service, endpoint, status, attempts, nanos);
         if (AccessLog.enabled()) {
             AccessLog.log(edge, traceId, requestId, method, path, service, endpoint, status, attempts, nanos);
         }

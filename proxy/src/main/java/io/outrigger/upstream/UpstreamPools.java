@@ -60,7 +60,7 @@ public final class UpstreamPools {
                         protected void initChannel(Channel ch) {
                             HttpDecoderConfig decoder = new HttpDecoderConfig().setMaxHeaderSize(maxResponseHeaderBytes);
                             ch.pipeline().addLast("codec", new HttpClientCodec(decoder, false, false))
-                                    .addLast("idle", new IdleStateHandler(0, 0, idleTimeoutMillis, TimeUnit.MILLISECONDS))
+                                    .addLast("idle", new IdleStateHandler(idleTimeoutMillis, 0, 0, TimeUnit.MILLISECONDS))
                                     .addLast("upstream", new UpstreamHandler());
                         }
                     });

@@ -78,7 +78,7 @@ class LargeBodyTest {
                 assertTrue(response.startsWith("HTTP/1.1 200"), response);
                 assertTrue(response.contains("\"bytes\": " + ONE_GIB), response);
                 assertTrue(child.isAlive(), "the sidecar survived");
-                assertTrue(seconds < 30, "took " + seconds + " s");
+                assertTrue(seconds < 60, "took " + seconds + " s (a few seconds on an idle machine)");
             } finally {
                 child.destroy();
                 if (!child.waitFor(10, TimeUnit.SECONDS)) {
