@@ -7,9 +7,14 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.resolver.dns.DnsAddressResolverGroup;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.resolver.dns.DnsServerAddressStreamProviders;
 import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.EventExecutor;
@@ -49,9 +54,13 @@ public final class UpstreamPools {
     public UpstreamPools(EventLoopGroup group, Transports transport, int maxIdle, long idleTimeoutMillis,
                          long connectMillis, int maxResponseHeaderBytes) {
         this.maxIdle = maxIdle;
+        // Host names resolve asynchronously (the JDK's lookup would block the event loop).
+        DnsAddressResolverGroup resolver = new DnsAddressResolverGroup(new DnsNameResolverBuilder()
+                .datagramChannelType(transport == Transports.EPOLL ? EpollDatagramChannel.class : NioDatagramChannel.class)
+                .nameServerProvider(DnsServerAddressStreamProviders.platformDefault()));
         for (EventExecutor executor : group) {
             EventLoop loop = (EventLoop) executor;
-            Bootstrap b = new Bootstrap().group(loop).channel(transport.clientChannel())
+            Bootstrap b = new Bootstrap().group(loop).channel(transport.clientChannel()).resolver(resolver)
                     .option(ChannelOption.AUTO_READ, false)
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectMillis))
@@ -132,7 +141,7 @@ public final class UpstreamPools {
         return p;
     }
 
-    /** Resolves IP literals without a name lookup; host names go through the bootstrap's resolver. */
+    /** Resolves IP literals without a name lookup; host names go through the asynchronous DNS resolver. */
     private static InetSocketAddress address(Endpoint endpoint) {
         byte[] ip = NetUtil.createByteArrayFromIpAddressString(endpoint.host());
         if (ip != null) {

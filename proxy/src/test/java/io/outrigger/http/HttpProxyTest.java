@@ -108,6 +108,15 @@ class HttpProxyTest {
     }
 
     @Test
+    void resolvesInstanceHostNamesWithoutBlocking() throws Exception {
+        TestUpstream b = upstream();
+        int port = sidecar("\"service-b\": [{\"host\": \"localhost\", \"port\": " + b.port() + "}]");
+
+        assertEquals(200, get(proxyClient(port), "http://service-b/by-name").statusCode());
+        assertEquals("/by-name", b.requests.poll().uri());
+    }
+
+    @Test
     void unknownServiceIs404WithJsonBody() throws Exception {
         TestUpstream b = upstream();
         int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
