@@ -2,6 +2,7 @@ package io.outrigger.http;
 
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.outrigger.Sidecar;
+import io.outrigger.discovery.Endpoint;
 import io.outrigger.trace.TraceParent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -114,6 +115,21 @@ class HttpProxyTest {
 
         assertEquals(200, get(proxyClient(port), "http://service-b/by-name").statusCode());
         assertEquals("/by-name", b.requests.poll().uri());
+    }
+
+    @Test
+    void noHealthyInstanceIs503AndNotBlamedOnTheBreaker() throws Exception {
+        TestUpstream b = upstream();
+        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(b.port()) + "]"), RESILIENCE);
+        closeables.add(s);
+        s.context().health().mark("service-b", new Endpoint("127.0.0.1", b.port()), false, "test says so");
+
+        HttpResponse<String> res = get(proxyClient(s.boundPorts().get("outbound")), "http://service-b/x");
+
+        assertEquals(503, res.statusCode());
+        assertEquals("{\"error\": \"no healthy instance\", \"service\": \"service-b\"}", res.body().trim());
+        assertTrue(res.headers().firstValue("x-outrigger-breaker").isEmpty());
+        assertEquals(0, b.requestCount());
     }
 
     @Test
