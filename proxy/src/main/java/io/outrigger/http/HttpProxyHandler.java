@@ -62,7 +62,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (closing) {
+        if (closing && current == null) {
             ReferenceCountUtil.release(msg);
         } else if ((queued != null && !queued.isEmpty()) || (current != null && current.requestComplete())) {
             if (queued == null) {
@@ -106,10 +106,11 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     /** Reads from the client when the current state can take more: a new request, or body the upstream can absorb. */
     void updateClientRead() {
-        if (closing || !ctx.channel().isActive()) {
+        if (!ctx.channel().isActive()) {
             return;
         }
-        if (current == null || current.wantsRequestData()) {
+        // A closing connection still reads the body of the request in flight (the upstream may be waiting for it).
+        if (current == null ? !closing : current.wantsRequestData()) {
             ctx.read();
         }
     }

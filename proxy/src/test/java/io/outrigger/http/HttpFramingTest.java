@@ -94,6 +94,28 @@ class HttpFramingTest {
     }
 
     @Test
+    void bodyKeepsStreamingAfterAnEarlyResponseHeadOnAClosingConnection() throws Exception {
+        upstream.respondHeadEarly = true;
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(3000);
+            OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            out.write("POST /echo HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            StringBuilder head = new StringBuilder();
+            while (!head.toString().endsWith("\r\n\r\n")) {
+                head.append((char) in.read());
+            }
+            assertTrue(head.toString().startsWith("HTTP/1.1 200"), head.toString());
+            out.write("6\r\n world\r\n0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            String rest = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+            assertTrue(rest.contains("{\"bytes\": 11}"), rest);
+        }
+    }
+
+    @Test
     void http10ClientGetsAnAnswerAndClose() throws Exception {
         String res = raw(port, "GET /old HTTP/1.0\r\nHost: service-b\r\n\r\n");
         assertTrue(res.startsWith("HTTP/1.1 200"), res);

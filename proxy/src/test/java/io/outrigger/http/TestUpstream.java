@@ -47,6 +47,8 @@ final class TestUpstream implements AutoCloseable {
     volatile boolean closeBeforeResponse;
     volatile boolean closeMidResponse;
     volatile HttpHeaders extraResponseHeaders;
+    /** Answers the head at once (chunked) and the byte count once the whole body is in, like a streaming echo. */
+    volatile boolean respondHeadEarly;
 
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel server;
@@ -87,12 +89,22 @@ final class TestUpstream implements AutoCloseable {
                 if (msg instanceof HttpRequest) {
                     head = (HttpRequest) msg;
                     bytes = 0;
+                    if (respondHeadEarly) {
+                        DefaultHttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+                        res.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
+                        ctx.writeAndFlush(res);
+                    }
                 }
                 if (msg instanceof HttpContent) {
                     bytes += ((HttpContent) msg).content().readableBytes();
                 }
                 if (msg instanceof LastHttpContent) {
                     requests.add(new Seen(head.method().name(), head.uri(), head.headers(), bytes));
+                    if (respondHeadEarly) {
+                        ByteBuf count = ByteBufUtil.writeAscii(ctx.alloc(), "{\"bytes\": " + bytes + "}");
+                        ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultLastHttpContent(count));
+                        return;
+                    }
                     long delay = delayMillis;
                     long count = bytes;
                     if (delay > 0) {
