@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 public enum ProxyError {
     MALFORMED_REQUEST(HttpResponseStatus.BAD_REQUEST, "malformed request"),
     MISSING_HOST(HttpResponseStatus.BAD_REQUEST, "no service named: Host header or absolute URI missing"),
+    CONNECT_UNSUPPORTED(HttpResponseStatus.BAD_REQUEST, "CONNECT tunnels are not supported: send plain HTTP"),
     HEADERS_TOO_LARGE(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request header block too large"),
     BODY_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large"),
     UNKNOWN_SERVICE(HttpResponseStatus.NOT_FOUND, "unknown service"),

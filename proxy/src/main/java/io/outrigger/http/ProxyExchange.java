@@ -151,6 +151,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
         SidecarConfig.Http limits = context.config().http();
         buffered = !chunked && contentLength <= limits.retryBufferBytes();
+        if (m == HttpMethod.CONNECT) {
+            sendError(ProxyError.CONNECT_UNSUPPORTED);
+            return;
+        }
         if (service == null) {
             sendError(ProxyError.MISSING_HOST);
             return;

@@ -75,6 +75,15 @@ class HttpProtectionTest {
     }
 
     @Test
+    void connectIsRefusedWith400() throws Exception {
+        start();
+        String res = raw(port, "CONNECT service-b:443 HTTP/1.1\r\nHost: service-b:443\r\nConnection: close\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
+        assertTrue(res.contains("CONNECT tunnels are not supported"), res);
+        assertEquals(0, upstream.requestCount());
+    }
+
+    @Test
     void headerBlockTooLargeIs431AndClosed() throws Exception {
         start();
         String res = raw(port, "GET / HTTP/1.1\r\nHost: service-b\r\nX-Big: " + "a".repeat(8000) + "\r\n\r\n");
