@@ -19,8 +19,9 @@ import static io.outrigger.http.SidecarHarness.instance;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A 1 GiB request body streams through a sidecar JVM whose heap is capped at 256 MiB: the
- * body is never aggregated and backpressure holds memory bounded.
+ * A 1 GiB request body and a 1 GiB response body stream through a sidecar JVM whose heap is
+ * capped at 256 MiB (direct memory at 128 MiB): bodies are never aggregated and backpressure
+ * holds memory bounded.
  */
 class LargeBodyTest {
     private static final long ONE_GIB = 1L << 30;
@@ -28,6 +29,35 @@ class LargeBodyTest {
 
     @TempDir
     Path dir;
+
+    /** GETs a generated body of {@code size} bytes and counts it without keeping it. */
+    private static long download(int port, long size) throws Exception {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(30_000);
+            s.getOutputStream().write(("GET /download?bytes=" + size + " HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            java.io.InputStream in = new java.io.BufferedInputStream(s.getInputStream(), 256 * 1024);
+            int matched = 0;
+            StringBuilder head = new StringBuilder();
+            while (matched < 4) {
+                int c = in.read();
+                if (c < 0) {
+                    throw new AssertionError("closed in the head: " + head);
+                }
+                head.append((char) c);
+                matched = (c == '\r' || c == '\n') && "\r\n\r\n".charAt(matched) == c ? matched + 1 : 0;
+            }
+            assertTrue(head.toString().startsWith("HTTP/1.1 200"), head.toString());
+            byte[] buf = new byte[256 * 1024];
+            long total = 0;
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                total += n;
+            }
+            return total;
+        }
+    }
 
     @Test
     void oneGibBodyStreamsThroughCappedHeap() throws Exception {
@@ -77,8 +107,14 @@ class LargeBodyTest {
                 long seconds = (System.nanoTime() - start) / 1_000_000_000;
                 assertTrue(response.startsWith("HTTP/1.1 200"), response);
                 assertTrue(response.contains("\"bytes\": " + ONE_GIB), response);
+                assertTrue(seconds < 60, "upload took " + seconds + " s (a few seconds on an idle machine)");
+
+                start = System.nanoTime();
+                long received = download(p, ONE_GIB);
+                seconds = (System.nanoTime() - start) / 1_000_000_000;
+                assertTrue(received == ONE_GIB, "downloaded " + received + " bytes");
+                assertTrue(seconds < 60, "download took " + seconds + " s");
                 assertTrue(child.isAlive(), "the sidecar survived");
-                assertTrue(seconds < 60, "took " + seconds + " s (a few seconds on an idle machine)");
             } finally {
                 child.destroy();
                 if (!child.waitFor(10, TimeUnit.SECONDS)) {

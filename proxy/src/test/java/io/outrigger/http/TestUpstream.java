@@ -118,7 +118,37 @@ final class TestUpstream implements AutoCloseable {
             }
         }
 
+        private long downloadLeft;
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (downloadLeft > 0 && ctx.channel().isWritable()) {
+                streamDownload(ctx);
+            }
+            ctx.fireChannelWritabilityChanged();
+        }
+
+        /** Writes the rest of a {@code /download?bytes=N} body while the socket takes it: memory stays bounded. */
+        private void streamDownload(ChannelHandlerContext ctx) {
+            while (downloadLeft > 0 && ctx.channel().isWritable()) {
+                int n = (int) Math.min(64 * 1024, downloadLeft);
+                downloadLeft -= n;
+                ByteBuf chunk = ctx.alloc().buffer(n).writeZero(n);
+                ctx.write(downloadLeft == 0 ? new io.netty.handler.codec.http.DefaultLastHttpContent(chunk)
+                        : new io.netty.handler.codec.http.DefaultHttpContent(chunk));
+            }
+            ctx.flush();
+        }
+
         private void respond(ChannelHandlerContext ctx, long count) {
+            if (head.uri().startsWith("/download?bytes=")) {
+                downloadLeft = Long.parseLong(head.uri().substring("/download?bytes=".length()));
+                DefaultHttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+                res.headers().set(HttpHeaderNames.CONTENT_LENGTH, downloadLeft);
+                ctx.write(res);
+                streamDownload(ctx);
+                return;
+            }
             if (closeBeforeResponse) {
                 ctx.close();
                 return;
