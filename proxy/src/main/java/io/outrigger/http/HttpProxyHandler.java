@@ -110,7 +110,11 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         // A closing connection still reads the body of the request in flight (the upstream may be waiting for it).
-        if (current == null ? !closing : current.wantsRequestData()) {
+        // While a whole request waits for its answer, one more read stays armed so a client that hangs up
+        // is noticed at once (and the upstream side dropped). What it brings in waits in the queue, which
+        // stops further reads.
+        if (current == null ? !closing
+                : current.wantsRequestData() || (current.requestComplete() && (queued == null || queued.isEmpty()))) {
             ctx.read();
         }
     }

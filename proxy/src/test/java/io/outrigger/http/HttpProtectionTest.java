@@ -183,6 +183,19 @@ class HttpProtectionTest {
         assertStillServes();
     }
 
+    @Test
+    void clientGoneWhileWaitingForTheAnswerClosesTheUpstreamConnection() throws Exception {
+        start();
+        upstream.delayMillis = 800;
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.getOutputStream().write("GET /slow HTTP/1.1\r\nHost: service-b\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            SidecarHarness.await(Duration.ofSeconds(3), () -> upstream.requestCount() == 1, "the request upstream");
+        }
+        SidecarHarness.await(Duration.ofMillis(600), () -> upstream.closedConnections.get() == 1,
+                "the upstream connection to close before the answer was due");
+    }
+
     /** Sends a request that the sidecar may cut off early; returns what was answered before the close. */
     private String rawLenient(String request) throws Exception {
         try (Socket s = new Socket("127.0.0.1", port)) {
