@@ -76,7 +76,7 @@ class HttpFramingTest {
             s.setSoTimeout(3000);
             OutputStream out = s.getOutputStream();
             InputStream in = s.getInputStream();
-            out.write("POST /e HTTP/1.1\r\nHost: service-b\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+            out.write("POST /e HTTP/1.1\r\nHost: service-b\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
                     .getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
             byte[] head = new byte[25];
@@ -85,10 +85,12 @@ class HttpFramingTest {
                 n += in.read(head, n, head.length - n);
             }
             assertTrue(new String(head, StandardCharsets.ISO_8859_1).startsWith("HTTP/1.1 100 Continue"));
-            out.write("body".getBytes(StandardCharsets.ISO_8859_1));
+            // The body, then a pipelined HEAD: each answer must keep its own framing.
+            out.write("bodyHEAD /h HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
             String rest = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
             assertTrue(rest.contains("HTTP/1.1 200") && rest.contains("\"bytes\": 4"), rest);
+            assertEquals(2, rest.split("HTTP/1.1 200").length - 1, rest);
             assertFalse(upstream.requests.poll().headers().contains("expect"));
         }
     }
