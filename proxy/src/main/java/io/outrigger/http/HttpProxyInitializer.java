@@ -25,8 +25,6 @@ final class HttpProxyInitializer extends ChannelInitializer<SocketChannel> {
     static final int MAX_REQUEST_LINE = 8192;
     /** Largest body piece handed on at once: bigger pieces mean fewer messages per byte. */
     static final int MAX_CHUNK = 64 * 1024;
-    /** The name of the HTTP codec in the pipeline. */
-    static final String CODEC = "codec";
 
     private final SidecarContext context;
     private final HttpRoute route;
@@ -46,7 +44,7 @@ final class HttpProxyInitializer extends ChannelInitializer<SocketChannel> {
         // Reader-idle only: an all-idle or writer-idle handler would add a listener to every write.
         p.addLast("idle", new IdleStateHandler(http.idleTimeoutMillis(), 0, 0, TimeUnit.MILLISECONDS));
         p.addLast("header-timeout", headerTimeout);
-        p.addLast(CODEC, new HttpServerCodec(decoderConfig(http)));
+        p.addLast("codec", new HttpServerCodec(decoderConfig(http)));
         p.addLast("guard", new HttpRequestGuard(headerTimeout, http.maxBodyBytes()));
         p.addLast("proxy", new HttpProxyHandler(context, route, pools));
     }

@@ -7,6 +7,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
@@ -16,6 +17,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -33,8 +35,6 @@ import io.outrigger.upstream.UpstreamHandler;
 import io.outrigger.upstream.UpstreamListener;
 
 import java.net.ConnectException;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,8 +63,6 @@ import java.util.concurrent.TimeUnit;
 final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
     static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
-    private static final ByteBuffer CONTINUE = ByteBuffer.wrap("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.US_ASCII))
-            .asReadOnlyBuffer();
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
     /** The service label of requests that named none (metrics labels cannot be null). */
     static final String UNKNOWN_SERVICE = "unknown";
@@ -181,9 +179,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             HttpUtil.setTransferEncodingChunked(request, true);
         }
         if (expectContinue) {
-            // The client waits for this before it sends the body. Written as bytes below the codec: through
-            // the codec it would take the request's entry in the HEAD bookkeeping of the response encoder.
-            ctx.pipeline().context(HttpProxyInitializer.CODEC).writeAndFlush(Unpooled.wrappedBuffer(CONTINUE.duplicate()));
+            // The client waits for this before it sends the body we need (buffered) or stream (streaming).
+            ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
         }
         if (!buffered) {
             startAttempt();
