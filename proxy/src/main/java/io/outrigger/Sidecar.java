@@ -3,6 +3,7 @@ package io.outrigger;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.outrigger.config.SidecarConfig;
+import io.outrigger.http.HttpListeners;
 import io.outrigger.listener.Transports;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,6 +57,12 @@ public final class Sidecar implements AutoCloseable {
         SidecarConfig.Listeners l = context.config().listeners();
         try {
             // Each listener kind binds here, in the order of the config's listeners section.
+            if (l.outbound() != null) {
+                register("outbound", HttpListeners.bindOutbound(this, l.outbound().port()));
+            }
+            if (l.inbound() != null) {
+                register("inbound", HttpListeners.bindInbound(this, l.inbound().port(), l.inbound().app()));
+            }
         } catch (Exception e) {
             close();
             throw e;

@@ -7,6 +7,7 @@ import io.outrigger.discovery.RoundRobinSelector;
 import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.resilience.Backoff;
 import io.outrigger.resilience.CircuitBreakers;
+import io.outrigger.resilience.RetryBudget;
 import io.outrigger.time.Ticker;
 
 /**
@@ -22,6 +23,7 @@ public final class SidecarContext {
     private final CircuitBreakers breakers;
     private final RoundRobinSelector selector;
     private final ProxyMetrics metrics;
+    private final RetryBudget retryBudget;
 
     public SidecarContext(SidecarConfig config, Registry registry, Ticker ticker) {
         this(config, registry, ticker, ProxyMetrics.NONE);
@@ -35,6 +37,7 @@ public final class SidecarContext {
         this.health = new HealthTracker();
         this.breakers = new CircuitBreakers(config.resilience().breaker(), ticker);
         this.selector = new RoundRobinSelector(registry, health, breakers);
+        this.retryBudget = new RetryBudget(config.resilience().retry().budgetPercent(), RetryBudget.DEFAULT_MIN_RETRIES);
     }
 
     public SidecarConfig config() {
@@ -74,5 +77,10 @@ public final class SidecarContext {
         SidecarConfig.Retry r = config.resilience().retry();
         return r.fullJitter() ? Backoff.exponentialWithFullJitter(r.baseMillis(), r.maxMillis())
                 : Backoff.exponential(r.baseMillis(), r.maxMillis());
+    }
+
+    /** The retry budget every edge of this sidecar shares ({@code resilience.retry.budget_percent}). */
+    public RetryBudget retryBudget() {
+        return retryBudget;
     }
 }

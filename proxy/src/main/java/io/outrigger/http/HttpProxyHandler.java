@@ -1,0 +1,200 @@
+package io.outrigger.http;
+
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.outrigger.SidecarContext;
+import io.outrigger.upstream.UpstreamPools;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.ArrayDeque;
+
+/**
+ * One client connection of an HTTP listener: takes requests one at a time, gives each to a
+ * {@link ProxyExchange} and decides when to read from the client ({@code AUTO_READ} is off).
+ *
+ * <pre>
+ *   ... -> HttpServerCodec -> HttpRequestGuard -> HttpProxyHandler ==(ProxyExchange)==> upstream pool
+ * </pre>
+ *
+ * Pipelined requests that arrive while an exchange runs wait in a queue (at most one read's
+ * worth, since nothing more is read). One per connection, used on its event loop only.
+ */
+final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(HttpProxyHandler.class);
+
+    final SidecarContext context;
+    final HttpRoute route;
+    final UpstreamPools pools;
+    ChannelHandlerContext ctx;
+    String remoteIp;
+    /** The connection closes once the current response is written. */
+    boolean closing;
+
+    private ProxyExchange current;
+    private ArrayDeque<Object> queued;
+
+    HttpProxyHandler(SidecarContext context, HttpRoute route, UpstreamPools pools) {
+        this.context = context;
+        this.route = route;
+        this.pools = pools;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        SocketAddress remote = ctx.channel().remoteAddress();
+        remoteIp = remote instanceof InetSocketAddress ? ((InetSocketAddress) remote).getAddress().getHostAddress() : String.valueOf(remote);
+        ctx.read();
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (closing && current == null) {
+            ReferenceCountUtil.release(msg);
+        } else if ((queued != null && !queued.isEmpty()) || (current != null && current.requestComplete())) {
+            if (queued == null) {
+                queued = new ArrayDeque<>(4);
+            }
+            queued.add(msg);
+        } else {
+            dispatch(msg);
+        }
+    }
+
+    private void dispatch(Object msg) {
+        if (msg instanceof HttpRequest) {
+            HttpRequest request = (HttpRequest) msg;
+            ProxyExchange ex = new ProxyExchange(this, request);
+            current = ex;
+            ex.start();
+            // An answered request may still have its body on the way; the content branch below drains it.
+            if (msg instanceof HttpContent) {
+                ex.onRequestContent((HttpContent) msg);
+            }
+        } else if (msg instanceof HttpContent) {
+            if (current != null) {
+                current.onRequestContent((HttpContent) msg);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (current != null) {
+            current.flushUpstream();
+        }
+        updateClientRead();
+        ctx.fireChannelReadComplete();
+    }
+
+    /** Reads from the client when the current state can take more: a new request, or body the upstream can absorb. */
+    void updateClientRead() {
+        if (!ctx.channel().isActive()) {
+            return;
+        }
+        // A closing connection still reads the body of the request in flight (the upstream may be waiting for it).
+        // While a whole request waits for its answer, one more read stays armed so a client that hangs up
+        // is noticed at once (and the upstream side dropped). What it brings in waits in the queue, which
+        // stops further reads.
+        if (current == null ? !closing
+                : current.wantsRequestData() || (current.requestComplete() && (queued == null || queued.isEmpty()))) {
+            ctx.read();
+        }
+    }
+
+    /** The exchange is over on both sides; serves queued pipelined requests, then reads the next. */
+    void exchangeDone(ProxyExchange ex) {
+        if (current != ex) {
+            return;
+        }
+        current = null;
+        if (closing) {
+            releaseQueued();
+            return;
+        }
+        while (queued != null && !queued.isEmpty()) {
+            Object next = queued.peek();
+            if (next instanceof HttpRequest && current != null) {
+                break;
+            }
+            queued.poll();
+            dispatch(next);
+        }
+        updateClientRead();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (current != null && ctx.channel().isWritable()) {
+            current.onClientWritable();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof RejectedRequest) {
+            ProxyError error = ((RejectedRequest) evt).error();
+            if (current != null) {
+                current.reject(error);
+            } else {
+                closing = true;
+                ctx.writeAndFlush(HttpErrors.response(ctx.alloc(), error, null, true)).addListener(ChannelFutureListener.CLOSE);
+                context.metrics().onExchange(route.edge(), ProxyExchange.UNKNOWN_SERVICE, null, error.status().code(), 0, 0);
+                if (AccessLog.enabled()) {
+                    AccessLog.log(route.edge(), null, null, null, null, null, null, error.status().code(), 0, 0);
+                }
+            }
+            return;
+        }
+        if (evt instanceof IdleStateEvent) {
+            if (current == null) {
+                ctx.close(); // an idle keep-alive connection; a running exchange has its own deadline
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        closing = true;
+        if (current != null) {
+            current.clientGone();
+        }
+        releaseQueued();
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("{}: client connection failed", ctx.channel(), cause);
+        ctx.close();
+    }
+
+    private void releaseQueued() {
+        if (queued != null) {
+            Object msg;
+            while ((msg = queued.poll()) != null) {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+package io.outrigger.http;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns what the codec rejected, and bodies over the limit, into a {@link RejectedRequest}
+ * event, then drops everything the connection still sends (it is about to be closed).
+ *
+ * <p>The codec itself ({@code HttpServerCodec} with header validation, strict line parsing and
+ * RFC 9112 transfer-encoding rules) refuses malformed request lines and headers, conflicting
+ * {@code Content-Length} values and {@code Content-Length} together with
+ * {@code Transfer-Encoding} (request smuggling); a too large header block becomes 431. Bodies
+ * larger than {@code maxBodyBytes} (0 = unlimited, the default; {@code http.max_body_bytes})
+ * become 413, by their declared length or by counting chunked bytes. Also tells the
+ * {@link HeaderTimeoutHandler} when a head and a whole request arrived.
+ *
+ * One per connection; event loop only.
+ */
+final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(HttpRequestGuard.class);
+
+    private final HeaderTimeoutHandler headerTimeout;
+    private final long maxBodyBytes;
+    private boolean rejected;
+    private long bodyBytes;
+
+    HttpRequestGuard(HeaderTimeoutHandler headerTimeout, long maxBodyBytes) {
+        this.headerTimeout = headerTimeout;
+        this.maxBodyBytes = maxBodyBytes;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (rejected) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (msg instanceof HttpObject) {
+            DecoderResult result = ((HttpObject) msg).decoderResult();
+            if (result.isFailure()) {
+                ReferenceCountUtil.release(msg);
+                log.debug("{}: rejected request: {}", ctx.channel(), result.cause().toString());
+                reject(ctx, result.cause() instanceof TooLongHttpHeaderException
+                        ? ProxyError.HEADERS_TOO_LARGE : ProxyError.MALFORMED_REQUEST);
+                return;
+            }
+        }
+        if (msg instanceof HttpRequest) {
+            headerTimeout.headReceived();
+            bodyBytes = 0;
+            if (maxBodyBytes > 0 && HttpUtil.getContentLength((HttpRequest) msg, -1L) > maxBodyBytes) {
+                ReferenceCountUtil.release(msg);
+                reject(ctx, ProxyError.BODY_TOO_LARGE);
+                return;
+            }
+        }
+        if (msg instanceof HttpContent) {
+            if (maxBodyBytes > 0) {
+                bodyBytes += ((HttpContent) msg).content().readableBytes();
+                if (bodyBytes > maxBodyBytes) {
+                    ReferenceCountUtil.release(msg);
+                    reject(ctx, ProxyError.BODY_TOO_LARGE);
+                    return;
+                }
+            }
+            if (msg instanceof LastHttpContent) {
+                headerTimeout.requestReceived();
+            }
+        }
+        ctx.fireChannelRead(msg);
+    }
+
+    private void reject(ChannelHandlerContext ctx, ProxyError error) {
+        rejected = true;
+        ctx.fireUserEventTriggered(new RejectedRequest(error));
+    }
+}

@@ -1,0 +1,148 @@
+package io.outrigger.http;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.util.AsciiString;
+import io.outrigger.SidecarContext;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.resilience.CircuitBreakers;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Where one HTTP listener sends its requests: the outbound listener to the service named by
+ * the request (Host header or proxy-form URI) and a round-robin pick of its instances; the
+ * inbound listener to the local app as the sidecar's own service. Thread-safe (the breaker cache is concurrent).
+ */
+abstract class HttpRoute {
+    private final String edge;
+    private final AsciiString via;
+    private final CircuitBreakers breakers;
+    /** Instance breakers by service and endpoint, so the hot path builds no key strings. */
+    private final Map<String, Map<Endpoint, CircuitBreaker>> instanceBreakers = new ConcurrentHashMap<>();
+
+    private HttpRoute(String edge, SidecarContext context) {
+        this.edge = edge;
+        this.via = AsciiString.cached("1.1 " + context.name());
+        this.breakers = context.breakers();
+    }
+
+    /** The {@code Via} value this sidecar adds. */
+    final AsciiString via() {
+        return via;
+    }
+
+    /** The breaker of one instance of a service. */
+    final CircuitBreaker instanceBreaker(String service, Endpoint endpoint) {
+        Map<Endpoint, CircuitBreaker> byEndpoint = instanceBreakers.get(service);
+        if (byEndpoint == null) {
+            byEndpoint = instanceBreakers.computeIfAbsent(service, s -> new ConcurrentHashMap<>());
+        }
+        CircuitBreaker b = byEndpoint.get(endpoint);
+        if (b == null) {
+            b = byEndpoint.computeIfAbsent(endpoint, e -> breakers.forInstance(service, e));
+        }
+        return b;
+    }
+
+    /** {@code outbound} or {@code inbound}, for logs and metrics. */
+    final String edge() {
+        return edge;
+    }
+
+    /**
+     * The service a request is for, or null when it names none. Rewrites a proxy-form URI
+     * ({@code http://service-b/path}) to origin form ({@code /path}) and sets {@code Host} from it.
+     */
+    abstract String service(HttpRequest request);
+
+    /** Whether the service exists (it may have no instance left). */
+    abstract boolean knows(String service);
+
+    /** The instance for the next attempt, avoiding {@code tried} when another exists; null when none is left. */
+    abstract Endpoint pick(String service, List<Endpoint> tried);
+
+    static HttpRoute outbound(SidecarContext context) {
+        return new HttpRoute("outbound", context) {
+            @Override
+            String service(HttpRequest request) {
+                String authority = toOriginForm(request);
+                if (authority == null) {
+                    authority = request.headers().get(HttpHeaderNames.HOST);
+                }
+                return authority == null ? null : hostOf(authority);
+            }
+
+            @Override
+            boolean knows(String service) {
+                return context.registry().contains(service);
+            }
+
+            @Override
+            Endpoint pick(String service, List<Endpoint> tried) {
+                return context.selector().next(service, tried);
+            }
+        };
+    }
+
+    static HttpRoute inbound(SidecarContext context, Endpoint app) {
+        String service = context.config().service();
+        return new HttpRoute("inbound", context) {
+            @Override
+            String service(HttpRequest request) {
+                toOriginForm(request);
+                return service;
+            }
+
+            @Override
+            boolean knows(String s) {
+                return true;
+            }
+
+            @Override
+            Endpoint pick(String s, List<Endpoint> tried) {
+                return app;
+            }
+        };
+    }
+
+    /** Rewrites an absolute-form URI to origin form; returns its authority, or null when the URI was not absolute. */
+    static String toOriginForm(HttpRequest request) {
+        String uri = request.uri();
+        int schemeEnd = uri.indexOf("://");
+        if (uri.startsWith("/") || schemeEnd <= 0) {
+            return null;
+        }
+        int authorityStart = schemeEnd + 3;
+        int pathStart = authorityStart;
+        while (pathStart < uri.length() && "/?#".indexOf(uri.charAt(pathStart)) < 0) {
+            pathStart++;
+        }
+        String authority = uri.substring(authorityStart, pathStart);
+        int at = authority.lastIndexOf('@');
+        if (at >= 0) {
+            authority = authority.substring(at + 1);
+        }
+        String path = pathStart == uri.length() ? "/" : uri.charAt(pathStart) == '/' ? uri.substring(pathStart) : "/" + uri.substring(pathStart);
+        request.setUri(path);
+        if (!authority.isEmpty()) {
+            request.headers().set(HttpHeaderNames.HOST, authority);
+        }
+        return authority.isEmpty() ? null : authority;
+    }
+
+    /** The host of {@code host[:port]} or {@code [v6]:port}; null when empty. */
+    static String hostOf(String authority) {
+        String a = authority.trim();
+        if (a.startsWith("[")) {
+            int close = a.indexOf(']');
+            return close > 1 ? a.substring(1, close) : null;
+        }
+        int colon = a.indexOf(':');
+        String host = colon >= 0 ? a.substring(0, colon) : a;
+        return host.isEmpty() ? null : host;
+    }
+}

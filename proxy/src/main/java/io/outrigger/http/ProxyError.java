@@ -1,0 +1,43 @@
+package io.outrigger.http;
+
+import io.netty.handler.codec.http.HttpResponseStatus;
+
+/**
+ * Every error the sidecar answers by itself, with its status and the message of its JSON body:
+ * the one place where failures map to HTTP statuses.
+ */
+public enum ProxyError {
+    MALFORMED_REQUEST(HttpResponseStatus.BAD_REQUEST, "malformed request"),
+    MISSING_HOST(HttpResponseStatus.BAD_REQUEST, "no service named: Host header or absolute URI missing"),
+    CONNECT_UNSUPPORTED(HttpResponseStatus.BAD_REQUEST, "CONNECT tunnels are not supported: send plain HTTP"),
+    HEADERS_TOO_LARGE(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request header block too large"),
+    BODY_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large"),
+    UNKNOWN_SERVICE(HttpResponseStatus.NOT_FOUND, "unknown service"),
+    NO_HEALTHY_INSTANCE(HttpResponseStatus.SERVICE_UNAVAILABLE, "no healthy instance"),
+    BREAKER_OPEN(HttpResponseStatus.SERVICE_UNAVAILABLE, "circuit breaker open"),
+    UPSTREAM_REFUSED(HttpResponseStatus.BAD_GATEWAY, "upstream refused the connection"),
+    UPSTREAM_RESET(HttpResponseStatus.BAD_GATEWAY, "upstream reset the connection"),
+    UPSTREAM_BAD_RESPONSE(HttpResponseStatus.BAD_GATEWAY, "upstream sent a malformed response"),
+    UPSTREAM_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream timed out");
+
+    private final HttpResponseStatus status;
+    private final String message;
+
+    ProxyError(HttpResponseStatus status, String message) {
+        this.status = status;
+        this.message = message;
+    }
+
+    public HttpResponseStatus status() {
+        return status;
+    }
+
+    public String message() {
+        return message;
+    }
+
+    /** Whether the client connection must be closed after this error (its request stream cannot be trusted). */
+    public boolean closesConnection() {
+        return this == MALFORMED_REQUEST || this == HEADERS_TOO_LARGE || this == BODY_TOO_LARGE;
+    }
+}

@@ -1,0 +1,692 @@
+package io.outrigger.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.outrigger.SidecarContext;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.resilience.CircuitBreakers;
+import io.outrigger.trace.TraceIds;
+import io.outrigger.trace.TraceParent;
+import io.outrigger.upstream.UpstreamHandler;
+import io.outrigger.upstream.UpstreamListener;
+
+import java.net.ConnectException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One request through the proxy: trace headers, instance choice, attempts with retries and
+ * per-attempt breakers, and the relay of the answer, all on the client connection's event loop.
+ *
+ * <pre>
+ *   request head -> trace + hop-by-hop -> [buffer small body] -> attempt: pick -> breakers -> pool -> upstream
+ *        ^                                                           |  fails, replayable: backoff, next instance
+ *        +------------ response head + body, streamed back <---------+
+ * </pre>
+ *
+ * <p>A request whose body is known to fit in {@code http.retry_buffer_bytes} (default 64 KiB)
+ * is received whole first and can be replayed: the exchange owns the body and hands each
+ * attempt a {@code retainedDuplicate()}. Larger or chunked bodies stream to the first
+ * attempt and are never retried. Retry rules: connect failure and reset always, 502/503/504
+ * only for idempotent methods, never once a response byte went to the client, within
+ * {@code resilience.retry.max_retries}, the retry budget and the request deadline
+ * ({@code resilience.timeouts.request_ms}, counted from the end of the request body).
+ *
+ * <p>Not thread-safe: confined to the client connection's event loop.
+ */
+final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
+    static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
+    static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
+    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    /** The service label of requests that named none (metrics labels cannot be null). */
+    static final String UNKNOWN_SERVICE = "unknown";
+
+    private final HttpProxyHandler conn;
+    private final ChannelHandlerContext ctx;
+    private final SidecarContext context;
+    private final HttpRequest request;
+    private final long startNanos;
+
+    private String service;
+    private String method;
+    private String path;
+    private String requestId;
+    private String traceId;
+    private String traceparent;
+    private boolean idempotent;
+    private boolean headRequest;
+    private boolean clientKeepAlive;
+    private boolean http10;
+
+    private boolean buffered;
+    private ByteBuf body;
+    private ArrayDeque<HttpContent> pending;
+    private boolean requestComplete;
+    private boolean requestSent;
+
+    private int attempts;
+    private int retriesTaken;
+    private List<Endpoint> tried;
+    private Endpoint endpoint;
+    private CircuitBreaker serviceBreaker;
+    private CircuitBreaker instanceBreaker;
+    private boolean attemptOpen;
+    private Channel upstream;
+    private ChannelFuture connecting;
+    private ScheduledFuture<?> deadline;
+    private ScheduledFuture<?> retryTimer;
+    private long retryDelayMillis;
+
+    private boolean responseStarted;
+    private boolean responseComplete;
+    private boolean skippingInformational;
+    private boolean upstreamKeepAlive;
+    private int status;
+    private boolean done;
+
+    ProxyExchange(HttpProxyHandler conn, HttpRequest request) {
+        this.conn = conn;
+        this.ctx = conn.ctx;
+        this.context = conn.context;
+        this.request = request;
+        this.startNanos = System.nanoTime();
+    }
+
+    boolean requestComplete() {
+        return requestComplete;
+    }
+
+    /** Prepares the request and either answers an error at once or starts (or waits for the body to start) the first attempt. */
+    void start() {
+        context.retryBudget().onRequestStart();
+        HttpHeaders h = request.headers();
+        HttpMethod m = request.method();
+        method = m.name();
+        idempotent = m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.PUT || m == HttpMethod.DELETE
+                || m == HttpMethod.OPTIONS || m == HttpMethod.TRACE;
+        headRequest = m == HttpMethod.HEAD;
+        http10 = request.protocolVersion() == HttpVersion.HTTP_1_0;
+        clientKeepAlive = HttpUtil.isKeepAlive(request);
+        boolean chunked = HttpUtil.isTransferEncodingChunked(request);
+        long contentLength = HttpUtil.getContentLength(request, -1L);
+        service = conn.route.service(request);
+        path = request.uri();
+
+        requestId = h.get(X_REQUEST_ID);
+        if (requestId == null || requestId.isEmpty()) {
+            requestId = TraceIds.randomUuid();
+            h.set(X_REQUEST_ID, requestId);
+        }
+        TraceParent parent = TraceParent.parse(h.get(TRACEPARENT));
+        TraceParent span = parent == null ? TraceParent.newRoot() : parent.newChild();
+        traceId = span.traceId();
+        traceparent = span.format();
+        h.set(TRACEPARENT, traceparent);
+
+        SidecarConfig.Http limits = context.config().http();
+        buffered = !chunked && contentLength <= limits.retryBufferBytes();
+        if (m == HttpMethod.CONNECT) {
+            sendError(ProxyError.CONNECT_UNSUPPORTED);
+            return;
+        }
+        if (service == null) {
+            sendError(ProxyError.MISSING_HOST);
+            return;
+        }
+        if (!conn.route.knows(service)) {
+            sendError(ProxyError.UNKNOWN_SERVICE);
+            return;
+        }
+
+        boolean expectContinue = HttpUtil.is100ContinueExpected(request);
+        HopByHopHeaders.strip(h);
+        h.remove(HttpHeaderNames.EXPECT);
+        String xff = h.get(X_FORWARDED_FOR);
+        h.set(X_FORWARDED_FOR, xff == null ? conn.remoteIp : xff + ", " + conn.remoteIp);
+        h.add(HttpHeaderNames.VIA, conn.route.via());
+        request.setProtocolVersion(HttpVersion.HTTP_1_1);
+        if (buffered) {
+            if (contentLength > 0) {
+                body = ctx.alloc().buffer((int) contentLength);
+            }
+        } else if (chunked) {
+            HttpUtil.setTransferEncodingChunked(request, true);
+        }
+        if (expectContinue) {
+            // The client waits for this before it sends the body we need (buffered) or stream (streaming).
+            ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+        }
+        if (!buffered) {
+            startAttempt();
+        }
+    }
+
+    /** A piece of the request body from the client; the exchange owns it. */
+    void onRequestContent(HttpContent content) {
+        boolean last = content instanceof LastHttpContent;
+        if (responseComplete || done) {
+            content.release(); // already answered: drain the rest of the body
+            if (last) {
+                requestComplete = true;
+                finishIfOver();
+            }
+            return;
+        }
+        if (buffered) {
+            ByteBuf data = content.content();
+            if (data.isReadable()) {
+                if (body == null) {
+                    body = ctx.alloc().buffer(data.readableBytes());
+                }
+                body.writeBytes(data);
+            }
+            content.release();
+            if (last) {
+                requestComplete = true;
+                armDeadline();
+                if (!responseStarted) {
+                    startAttempt();
+                }
+            }
+            return;
+        }
+        if (last) {
+            requestComplete = true;
+            armDeadline();
+        }
+        if (upstream != null) {
+            upstream.write(content, upstream.voidPromise());
+            if (last) {
+                requestSent = true;
+            }
+        } else {
+            if (pending == null) {
+                pending = new ArrayDeque<>(4);
+            }
+            pending.add(content);
+        }
+    }
+
+    /** Whether the client may send more now: body we buffer, or body the upstream can absorb. */
+    boolean wantsRequestData() {
+        if (requestComplete) {
+            return false;
+        }
+        if (responseComplete || buffered) {
+            return true;
+        }
+        return upstream != null && upstream.isWritable();
+    }
+
+    /** End of a client read burst: pushes streamed body to the upstream. */
+    void flushUpstream() {
+        if (upstream != null && !buffered) {
+            upstream.flush();
+        }
+    }
+
+    private void armDeadline() {
+        if (deadline == null && !done) {
+            deadline = ctx.executor().schedule(this::onDeadline, context.config().resilience().timeouts().requestMillis(),
+                    TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void startAttempt() {
+        retryTimer = null;
+        if (done || responseStarted) {
+            return;
+        }
+        Endpoint picked = conn.route.pick(service, tried == null ? List.of() : tried);
+        if (picked == null) {
+            sendError(anyBreakerOpen() ? ProxyError.BREAKER_OPEN : ProxyError.NO_HEALTHY_INSTANCE);
+            return;
+        }
+        CircuitBreaker sb = context.breakers().forService(service);
+        CircuitBreaker ib = conn.route.instanceBreaker(service, picked);
+        if (!sb.tryAcquirePermission() || !ib.tryAcquirePermission()) {
+            sendError(ProxyError.BREAKER_OPEN);
+            return;
+        }
+        serviceBreaker = sb;
+        instanceBreaker = ib;
+        endpoint = picked;
+        attemptOpen = true;
+        attempts++;
+        if (tried == null) {
+            tried = new ArrayList<>(2);
+        }
+        tried.add(picked);
+        Channel idle = conn.pools.pollIdle(ctx.channel().eventLoop(), picked);
+        if (idle != null) {
+            onConnected(idle);
+        } else {
+            connecting = conn.pools.connect(ctx.channel().eventLoop(), picked);
+            connecting.addListener(this);
+        }
+    }
+
+    private boolean anyBreakerOpen() {
+        CircuitBreaker sb = context.breakers().find(service);
+        if (sb != null && !sb.isCallPermitted()) {
+            return true;
+        }
+        for (Endpoint e : context.registry().endpoints(service)) {
+            CircuitBreaker b = context.breakers().find(CircuitBreakers.instanceKey(service, e));
+            if (b != null && !b.isCallPermitted()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The connect of the current attempt finished. */
+    @Override
+    public void operationComplete(ChannelFuture f) {
+        if (f != connecting) {
+            if (f.isSuccess()) {
+                f.channel().close(); // an attempt given up while it connected
+            }
+            return;
+        }
+        connecting = null;
+        if (done || responseStarted) {
+            if (f.isSuccess()) {
+                conn.pools.release(f.channel());
+            }
+            return;
+        }
+        if (f.isSuccess()) {
+            onConnected(f.channel());
+            return;
+        }
+        Throwable cause = f.cause();
+        boolean timedOut = cause instanceof ConnectTimeoutException;
+        attemptFailed(timedOut ? ProxyError.UPSTREAM_TIMEOUT : ProxyError.UPSTREAM_REFUSED,
+                timedOut ? "connect timeout" : cause instanceof ConnectException ? "connection refused" : "connect failed: " + cause,
+                false);
+    }
+
+    private void onConnected(Channel ch) {
+        upstream = ch;
+        ch.pipeline().get(UpstreamHandler.class).bind(this);
+        ch.write(request, ch.voidPromise());
+        if (buffered) {
+            ch.write(body == null ? LastHttpContent.EMPTY_LAST_CONTENT : new DefaultLastHttpContent(body.retainedDuplicate()),
+                    ch.voidPromise());
+            requestSent = true;
+        } else if (pending != null) {
+            HttpContent c;
+            while ((c = pending.poll()) != null) {
+                if (c instanceof LastHttpContent) {
+                    requestSent = true;
+                }
+                ch.write(c, ch.voidPromise());
+            }
+        }
+        ch.flush();
+        ch.read();
+        if (!buffered) {
+            conn.updateClientRead();
+        }
+    }
+
+    @Override
+    public void onUpstreamRead(Object msg) {
+        if (msg instanceof HttpResponse) {
+            HttpResponse res = (HttpResponse) msg;
+            if (res.decoderResult().isFailure()) {
+                ReferenceCountUtil.release(msg);
+                attemptFailed(ProxyError.UPSTREAM_BAD_RESPONSE, "malformed response: " + res.decoderResult().cause(), false);
+                return;
+            }
+            int code = res.status().code();
+            if (code < 200) {
+                skippingInformational = true; // 100 Continue and friends: the sidecar answered the client's expectation itself
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            if ((code == 502 || code == 503 || code == 504) && takeRetry(true)) {
+                ReferenceCountUtil.release(msg);
+                reportOutcome(false, "status " + code);
+                releaseUpstream(false);
+                retry();
+                return;
+            }
+            reportOutcome(code < 500, code < 500 ? null : "status " + code);
+            relayResponseHead(res, code);
+            if (!(msg instanceof HttpContent)) {
+                return;
+            }
+        }
+        if (!(msg instanceof HttpContent)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        HttpContent content = (HttpContent) msg;
+        boolean last = content instanceof LastHttpContent;
+        if (skippingInformational || !responseStarted || responseComplete) {
+            content.release();
+            if (last) {
+                skippingInformational = false;
+            }
+            return;
+        }
+        if (content.decoderResult().isFailure()) {
+            content.release();
+            reportOutcome(false, "malformed response body");
+            abort();
+            return;
+        }
+        if (!last) {
+            ctx.write(content, ctx.voidPromise());
+            return;
+        }
+        responseComplete = true;
+        boolean close = conn.closing || !requestComplete;
+        conn.closing = close;
+        ChannelFuture written = ctx.writeAndFlush(content);
+        if (close) {
+            written.addListener(ChannelFutureListener.CLOSE);
+        }
+        releaseUpstream(upstreamKeepAlive && requestSent);
+        complete();
+    }
+
+    private void relayResponseHead(HttpResponse res, int code) {
+        responseStarted = true;
+        status = code;
+        upstreamKeepAlive = HttpUtil.isKeepAlive(res);
+        boolean hasLength = HttpUtil.isContentLengthSet(res);
+        HttpHeaders h = res.headers();
+        HopByHopHeaders.strip(h);
+        boolean empty = headRequest || code == 204 || code == 304;
+        boolean close = !clientKeepAlive || conn.closing;
+        if (!empty && !hasLength) {
+            if (http10) {
+                close = true; // an HTTP/1.0 client only knows close-delimited bodies
+            } else {
+                HttpUtil.setTransferEncodingChunked(res, true);
+            }
+        }
+        if (close) {
+            conn.closing = true;
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (http10) {
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        }
+        h.set(X_REQUEST_ID, requestId);
+        h.set(TRACEPARENT, traceparent);
+        res.setProtocolVersion(HttpVersion.HTTP_1_1);
+        ctx.write(res, ctx.voidPromise());
+    }
+
+    @Override
+    public void onUpstreamReadComplete() {
+        if (done && responseComplete) {
+            return;
+        }
+        ctx.flush();
+        if (upstream != null && !responseComplete && ctx.channel().isWritable()) {
+            upstream.read();
+        }
+    }
+
+    /** The client can take more response: read on from the upstream. */
+    void onClientWritable() {
+        if (upstream != null && responseStarted && !responseComplete) {
+            upstream.read();
+        }
+    }
+
+    @Override
+    public void onUpstreamWritabilityChanged(boolean writable) {
+        if (writable && !requestComplete) {
+            conn.updateClientRead();
+        }
+    }
+
+    @Override
+    public void onUpstreamClosed(Throwable cause) {
+        upstream = null;
+        if (done || responseComplete) {
+            return;
+        }
+        if (responseStarted) {
+            reportOutcome(false, "closed mid-response");
+            abort();
+            return;
+        }
+        attemptFailed(ProxyError.UPSTREAM_RESET, cause == null ? "connection closed" : "reset: " + cause.getMessage(), false);
+    }
+
+    /** The current attempt failed before any response byte went out: report it, then retry or answer. */
+    private void attemptFailed(ProxyError error, String cause, boolean idempotentOnly) {
+        reportOutcome(false, cause);
+        releaseUpstream(false);
+        if (done) {
+            return;
+        }
+        if (responseStarted) {
+            abort();
+        } else if (takeRetry(idempotentOnly)) {
+            retry();
+        } else {
+            sendError(error);
+        }
+    }
+
+    /**
+     * Takes one more attempt if the retry rules, the deadline and the retry budget allow it, and
+     * works out its backoff delay; false changes nothing.
+     */
+    private boolean takeRetry(boolean idempotentOnly) {
+        SidecarConfig.Retry r = context.config().resilience().retry();
+        if (!buffered || !requestComplete || responseStarted || done || (idempotentOnly && !idempotent)
+                || attempts > r.maxRetries()) {
+            return false;
+        }
+        long delay = context.backoff().nextDelayMillis(attempts);
+        long remainingMillis = deadline == null ? Long.MAX_VALUE : deadline.getDelay(TimeUnit.MILLISECONDS);
+        if (delay < 0 || delay >= remainingMillis) {
+            return false;
+        }
+        String edge = conn.route.edge();
+        if (!context.retryBudget().tryAcquireRetry()) {
+            context.metrics().onRetryBudgetExhausted(edge, service);
+            return false;
+        }
+        retriesTaken++;
+        retryDelayMillis = delay;
+        context.metrics().onRetry(edge, service);
+        return true;
+    }
+
+    private void retry() {
+        if (retryDelayMillis == 0) {
+            startAttempt();
+        } else {
+            retryTimer = ctx.executor().schedule(this::startAttempt, retryDelayMillis, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void reportOutcome(boolean success, String cause) {
+        if (!attemptOpen) {
+            return;
+        }
+        attemptOpen = false;
+        if (success) {
+            instanceBreaker.onSuccess();
+            serviceBreaker.onSuccess();
+            context.health().onSuccess(service, endpoint);
+        } else {
+            instanceBreaker.onFailure();
+            serviceBreaker.onFailure();
+            context.health().onFailure(service, endpoint, cause);
+        }
+    }
+
+    private void releaseUpstream(boolean reusable) {
+        ChannelFuture c = connecting;
+        if (c != null) {
+            connecting = null;
+            c.channel().close();
+        }
+        Channel ch = upstream;
+        if (ch == null) {
+            return;
+        }
+        upstream = null;
+        ch.pipeline().get(UpstreamHandler.class).unbind();
+        if (reusable) {
+            conn.pools.release(ch);
+        } else {
+            ch.close();
+        }
+    }
+
+    private void onDeadline() {
+        deadline = null;
+        if (done || responseComplete) {
+            return;
+        }
+        if (retryTimer != null) {
+            retryTimer.cancel(false);
+            retryTimer = null;
+        }
+        reportOutcome(false, "timeout");
+        releaseUpstream(false);
+        if (responseStarted) {
+            abort();
+        } else {
+            sendError(ProxyError.UPSTREAM_TIMEOUT);
+        }
+    }
+
+    /** The guard rejected the rest of the request (body too large): answer if nothing went out yet, and close. */
+    void reject(ProxyError error) {
+        conn.closing = true;
+        if (done || responseComplete) {
+            ctx.close();
+            return;
+        }
+        releaseUpstream(false);
+        if (responseStarted) {
+            abort();
+        } else {
+            sendError(error);
+        }
+    }
+
+    /** Answers the client with a sidecar-made error. */
+    private void sendError(ProxyError error) {
+        if (responseStarted) {
+            abort();
+            return;
+        }
+        releaseUpstream(false);
+        boolean close = conn.closing || error.closesConnection() || !clientKeepAlive || (!requestComplete && !buffered);
+        conn.closing = close;
+        FullHttpResponse res = HttpErrors.response(ctx.alloc(), error, service, close);
+        res.headers().set(X_REQUEST_ID, requestId).set(TRACEPARENT, traceparent);
+        responseStarted = true;
+        responseComplete = true;
+        status = error.status().code();
+        ChannelFuture written = ctx.writeAndFlush(res);
+        if (close) {
+            written.addListener(ChannelFutureListener.CLOSE);
+        }
+        complete();
+    }
+
+    /** The client connection went away: drop the upstream side without blaming it. */
+    void clientGone() {
+        if (done) {
+            return;
+        }
+        attemptOpen = false;
+        releaseUpstream(false);
+        if (!responseComplete) {
+            status = 499; // nginx's "client closed request"
+        }
+        responseComplete = true;
+        requestComplete = true;
+        complete();
+    }
+
+    /** A response already under way cannot be completed: close the client connection. */
+    private void abort() {
+        releaseUpstream(false);
+        conn.closing = true;
+        responseComplete = true;
+        ctx.close();
+        complete();
+    }
+
+    /** The response is over (relayed, answered or abandoned): account for it and free what the exchange holds. */
+    private void complete() {
+        if (deadline != null) {
+            deadline.cancel(false);
+            deadline = null;
+        }
+        if (retryTimer != null) {
+            retryTimer.cancel(false);
+            retryTimer = null;
+        }
+        if (body != null) {
+            body.release();
+            body = null;
+        }
+        if (pending != null) {
+            HttpContent c;
+            while ((c = pending.poll()) != null) {
+                c.release();
+            }
+        }
+        for (int i = 0; i < retriesTaken; i++) {
+            context.retryBudget().releaseRetry();
+        }
+        retriesTaken = 0;
+        context.retryBudget().onRequestEnd();
+        long nanos = System.nanoTime() - startNanos;
+        String edge = conn.route.edge();
+        context.metrics().onExchange(edge, service == null ? UNKNOWN_SERVICE : service, endpoint, status, attempts, nanos);
+        if (AccessLog.enabled()) {
+            AccessLog.log(edge, traceId, requestId, method, path, service, endpoint, status, attempts, nanos);
+        }
+        done = true;
+        finishIfOver();
+    }
+
+    private void finishIfOver() {
+        if (done && (requestComplete || conn.closing)) {
+            conn.exchangeDone(this);
+        }
+    }
+}

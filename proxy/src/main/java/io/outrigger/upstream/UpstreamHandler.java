@@ -1,0 +1,93 @@
+package io.outrigger.upstream;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The last handler of an upstream connection: hands its events to the {@link UpstreamListener}
+ * that leases the connection, and closes the connection when it speaks or idles out while it
+ * sits in the pool.
+ *
+ * <pre>
+ *   HttpClientCodec -> IdleStateHandler -> UpstreamHandler -> (leasing exchange)
+ * </pre>
+ *
+ * One instance per connection (not sharable); used on the connection's event loop only.
+ */
+public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(UpstreamHandler.class);
+
+    private UpstreamListener listener;
+    private Throwable lastCause;
+
+    /** Leases the connection to {@code l}. */
+    public void bind(UpstreamListener l) {
+        this.listener = l;
+    }
+
+    /** Ends the lease: later events no longer reach the former listener. */
+    public void unbind() {
+        this.listener = null;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        UpstreamListener l = listener;
+        if (l != null) {
+            l.onUpstreamRead(msg);
+        } else {
+            // A pooled connection has nothing to say: a stray response means it is out of step.
+            ReferenceCountUtil.release(msg);
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        UpstreamListener l = listener;
+        if (l != null) {
+            l.onUpstreamReadComplete();
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        UpstreamListener l = listener;
+        if (l != null) {
+            l.onUpstreamWritabilityChanged(ctx.channel().isWritable());
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        UpstreamListener l = listener;
+        listener = null;
+        if (l != null) {
+            l.onUpstreamClosed(lastCause);
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof IdleStateEvent) {
+            if (listener == null) {
+                ctx.close(); // idle in the pool too long; a leased connection is bounded by the request deadline
+            }
+            return;
+        }
+        ReferenceCountUtil.release(evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("upstream connection {} failed", ctx.channel(), cause);
+        lastCause = cause;
+        ctx.close();
+    }
+}

@@ -1,0 +1,166 @@
+package io.outrigger.upstream;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.resolver.dns.DnsAddressResolverGroup;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.resolver.dns.DnsServerAddressStreamProviders;
+import io.netty.util.AttributeKey;
+import io.netty.util.NetUtil;
+import io.netty.util.concurrent.EventExecutor;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.listener.Transports;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Keep-alive HTTP/1.1 connections to upstream instances, one pool per event loop and endpoint.
+ *
+ * <p>A connection is opened on the event loop of the client connection that needs it and only
+ * ever used from that loop, so the pools need no locks: the per-loop maps are built once and
+ * only read afterwards, and each loop touches only its own {@link LoopPool}. Connections start
+ * with {@code AUTO_READ} off; the leasing exchange asks for every read. Idle connections are
+ * kept last-in first-out (the warm ones are reused, the cold ones idle out), at most
+ * {@code maxIdle} per endpoint and loop (default 32, {@code http.pool_max_idle}), and are
+ * closed after {@code idleTimeoutMillis} (default 60000, {@code http.idle_timeout_ms}). New
+ * connections time out after {@code connectMillis} (default 1000, {@code resilience.timeouts.connect_ms}).
+ *
+ * <p>Thread-safety: {@link #pollIdle} and {@link #connect} must be called on {@code loop},
+ * {@link #release} on the connection's own loop.
+ */
+public final class UpstreamPools {
+    private static final AttributeKey<Endpoint> ENDPOINT = AttributeKey.valueOf(UpstreamPools.class, "endpoint");
+
+    private final Map<EventExecutor, LoopPool> pools = new IdentityHashMap<>();
+    private final int maxIdle;
+
+    public UpstreamPools(EventLoopGroup group, Transports transport, int maxIdle, long idleTimeoutMillis,
+                         long connectMillis, int maxResponseHeaderBytes) {
+        this.maxIdle = maxIdle;
+        // Host names resolve asynchronously (the JDK's lookup would block the event loop).
+        DnsAddressResolverGroup resolver = new DnsAddressResolverGroup(new DnsNameResolverBuilder()
+                .datagramChannelType(transport == Transports.EPOLL ? EpollDatagramChannel.class : NioDatagramChannel.class)
+                .nameServerProvider(DnsServerAddressStreamProviders.platformDefault()));
+        for (EventExecutor executor : group) {
+            EventLoop loop = (EventLoop) executor;
+            Bootstrap b = new Bootstrap().group(loop).channel(transport.clientChannel()).resolver(resolver)
+                    .option(ChannelOption.AUTO_READ, false)
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectMillis))
+                    .handler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            HttpDecoderConfig decoder = new HttpDecoderConfig().setMaxHeaderSize(maxResponseHeaderBytes);
+                            ch.pipeline().addLast("codec", new HttpClientCodec(decoder, false, false))
+                                    .addLast("idle", new IdleStateHandler(idleTimeoutMillis, 0, 0, TimeUnit.MILLISECONDS))
+                                    .addLast("upstream", new UpstreamHandler());
+                        }
+                    });
+            pools.put(loop, new LoopPool(b));
+        }
+    }
+
+    /** An idle, open connection to {@code endpoint} on {@code loop}, or null when there is none. */
+    public Channel pollIdle(EventLoop loop, Endpoint endpoint) {
+        ArrayDeque<Channel> idle = pool(loop).idle.get(endpoint);
+        if (idle == null) {
+            return null;
+        }
+        Channel ch;
+        while ((ch = idle.pollFirst()) != null) {
+            if (ch.isActive()) {
+                return ch;
+            }
+        }
+        return null;
+    }
+
+    /** Opens a new connection to {@code endpoint} on {@code loop}. */
+    public ChannelFuture connect(EventLoop loop, Endpoint endpoint) {
+        LoopPool pool = pool(loop);
+        ChannelFuture f = pool.bootstrap.connect(address(endpoint));
+        Channel ch = f.channel();
+        ch.attr(ENDPOINT).set(endpoint);
+        ch.closeFuture().addListener(closed -> {
+            ArrayDeque<Channel> idle = pool.idle.get(endpoint);
+            if (idle != null) {
+                idle.remove(ch);
+            }
+        });
+        return f;
+    }
+
+    /**
+     * Returns a connection whose last exchange completed cleanly (request and response fully
+     * transferred, keep-alive) to its pool, or closes it when the pool is full or it is closed.
+     */
+    public void release(Channel ch) {
+        Endpoint endpoint = ch.attr(ENDPOINT).get();
+        if (endpoint == null || !ch.isActive()) {
+            ch.close();
+            return;
+        }
+        ch.pipeline().get(UpstreamHandler.class).unbind();
+        ArrayDeque<Channel> idle = pool(ch.eventLoop()).idle.computeIfAbsent(endpoint, e -> new ArrayDeque<>());
+        if (idle.size() >= maxIdle) {
+            ch.close();
+            return;
+        }
+        idle.addFirst(ch);
+        ch.read(); // so a close by the upstream while idle is seen at once
+    }
+
+    /** Idle connections kept for {@code endpoint} on {@code loop}; call on {@code loop}. */
+    public int idleCount(EventLoop loop, Endpoint endpoint) {
+        ArrayDeque<Channel> idle = pool(loop).idle.get(endpoint);
+        return idle == null ? 0 : idle.size();
+    }
+
+    private LoopPool pool(EventLoop loop) {
+        LoopPool p = pools.get(loop);
+        if (p == null) {
+            throw new IllegalArgumentException(loop + " (expected: an event loop of the pools' group)");
+        }
+        return p;
+    }
+
+    /** Resolves IP literals without a name lookup; host names go through the asynchronous DNS resolver. */
+    private static InetSocketAddress address(Endpoint endpoint) {
+        byte[] ip = NetUtil.createByteArrayFromIpAddressString(endpoint.host());
+        if (ip != null) {
+            try {
+                return new InetSocketAddress(InetAddress.getByAddress(endpoint.host(), ip), endpoint.port());
+            } catch (UnknownHostException impossible) {
+                throw new IllegalStateException(impossible);
+            }
+        }
+        return InetSocketAddress.createUnresolved(endpoint.host(), endpoint.port());
+    }
+
+    /** One event loop's connections. */
+    private static final class LoopPool {
+        final Bootstrap bootstrap;
+        final Map<Endpoint, ArrayDeque<Channel>> idle = new HashMap<>();
+
+        LoopPool(Bootstrap bootstrap) {
+            this.bootstrap = bootstrap;
+        }
+    }
+}

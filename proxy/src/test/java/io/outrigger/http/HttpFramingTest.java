@@ -1,0 +1,126 @@
+package io.outrigger.http;
+
+import io.outrigger.Sidecar;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+import static io.outrigger.http.SidecarHarness.RESILIENCE;
+import static io.outrigger.http.SidecarHarness.instance;
+import static io.outrigger.http.SidecarHarness.raw;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Message framing through the proxy: pipelining, HEAD, chunked bodies, Expect: 100-continue, HTTP/1.0. */
+class HttpFramingTest {
+    @TempDir
+    Path dir;
+
+    private TestUpstream upstream;
+    private Sidecar sidecar;
+    private int port;
+
+    @BeforeEach
+    void start() throws Exception {
+        upstream = new TestUpstream();
+        sidecar = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"), RESILIENCE);
+        port = sidecar.boundPorts().get("outbound");
+    }
+
+    @AfterEach
+    void stop() {
+        sidecar.close();
+        upstream.close();
+    }
+
+    @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        String res = raw(port, "GET /1 HTTP/1.1\r\nHost: service-b\r\n\r\n"
+                + "POST /2 HTTP/1.1\r\nHost: service-b\r\nContent-Length: 3\r\n\r\nabc"
+                + "GET /3 HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+        assertEquals(3, res.split("HTTP/1.1 200").length - 1, res);
+        assertEquals(3, upstream.requestCount());
+        assertEquals("/1", upstream.requests.poll().uri());
+        TestUpstream.Seen second = upstream.requests.poll();
+        assertEquals("/2", second.uri());
+        assertEquals(3, second.bodyBytes());
+        assertEquals("/3", upstream.requests.poll().uri());
+    }
+
+    @Test
+    void headResponseHasNoBodyAndKeepsConnectionUsable() throws Exception {
+        String res = raw(port, "HEAD /h HTTP/1.1\r\nHost: service-b\r\n\r\nGET /g HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+        assertEquals(2, res.split("HTTP/1.1 200").length - 1, res);
+        assertEquals(1, res.split("\"port\"").length - 1, "only the GET has a body: " + res);
+    }
+
+    @Test
+    void chunkedRequestBodyStreamsUpstream() throws Exception {
+        String res = raw(port, "POST /c HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                + "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 200"), res);
+        assertTrue(res.contains("\"bytes\": 11"), res);
+    }
+
+    @Test
+    void expectContinueIsAnsweredByTheSidecar() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(3000);
+            OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            out.write("POST /e HTTP/1.1\r\nHost: service-b\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            byte[] head = new byte[25];
+            int n = 0;
+            while (n < head.length) {
+                n += in.read(head, n, head.length - n);
+            }
+            assertTrue(new String(head, StandardCharsets.ISO_8859_1).startsWith("HTTP/1.1 100 Continue"));
+            // The body, then a pipelined HEAD: each answer must keep its own framing.
+            out.write("bodyHEAD /h HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            String rest = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+            assertTrue(rest.contains("HTTP/1.1 200") && rest.contains("\"bytes\": 4"), rest);
+            assertEquals(2, rest.split("HTTP/1.1 200").length - 1, rest);
+            assertFalse(upstream.requests.poll().headers().contains("expect"));
+        }
+    }
+
+    @Test
+    void bodyKeepsStreamingAfterAnEarlyResponseHeadOnAClosingConnection() throws Exception {
+        upstream.respondHeadEarly = true;
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(3000);
+            OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            out.write("POST /echo HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            StringBuilder head = new StringBuilder();
+            while (!head.toString().endsWith("\r\n\r\n")) {
+                head.append((char) in.read());
+            }
+            assertTrue(head.toString().startsWith("HTTP/1.1 200"), head.toString());
+            out.write("6\r\n world\r\n0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            String rest = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+            assertTrue(rest.contains("{\"bytes\": 11}"), rest);
+        }
+    }
+
+    @Test
+    void http10ClientGetsAnAnswerAndClose() throws Exception {
+        String res = raw(port, "GET /old HTTP/1.0\r\nHost: service-b\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 200"), res);
+        assertTrue(res.toLowerCase().contains("connection: close"), res);
+    }
+}

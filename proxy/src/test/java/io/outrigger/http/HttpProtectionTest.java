@@ -1,0 +1,224 @@
+package io.outrigger.http;
+
+import io.outrigger.Sidecar;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static io.outrigger.http.SidecarHarness.RESILIENCE;
+import static io.outrigger.http.SidecarHarness.instance;
+import static io.outrigger.http.SidecarHarness.raw;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Bad input and broken peers: each gets a clean answer or a closed connection, and the sidecar keeps serving. */
+class HttpProtectionTest {
+    @TempDir
+    Path dir;
+
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private TestUpstream upstream;
+    private int port;
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            closeables.get(i).close();
+        }
+    }
+
+    private void start() throws Exception {
+        upstream = new TestUpstream();
+        closeables.add(upstream);
+        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"), RESILIENCE);
+        closeables.add(s);
+        port = s.boundPorts().get("outbound");
+    }
+
+    private void assertStillServes() throws Exception {
+        String ok = raw(port, "GET /ok HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+        assertTrue(ok.startsWith("HTTP/1.1 200"), ok);
+    }
+
+    @Test
+    void malformedRequestLineIs400AndClosed() throws Exception {
+        start();
+        String res = raw(port, "GET /a b c d\r\nHost: service-b\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
+        assertTrue(res.contains("\"error\": \"malformed request\""), res);
+        assertEquals(0, upstream.requestCount());
+        assertStillServes();
+    }
+
+    @Test
+    void invalidHeaderIs400() throws Exception {
+        start();
+        String res = raw(port, "GET / HTTP/1.1\r\nHost: service-b\r\nBad Header: x\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
+        assertEquals(0, upstream.requestCount());
+    }
+
+    @Test
+    void missingHostIs400() throws Exception {
+        start();
+        String res = raw(port, "GET / HTTP/1.0\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
+    }
+
+    @Test
+    void connectIsRefusedWith400() throws Exception {
+        start();
+        String res = raw(port, "CONNECT service-b:443 HTTP/1.1\r\nHost: service-b:443\r\nConnection: close\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
+        assertTrue(res.contains("CONNECT tunnels are not supported"), res);
+        assertEquals(0, upstream.requestCount());
+    }
+
+    @Test
+    void headerBlockTooLargeIs431AndClosed() throws Exception {
+        start();
+        String res = raw(port, "GET / HTTP/1.1\r\nHost: service-b\r\nX-Big: " + "a".repeat(8000) + "\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 431"), res);
+        assertEquals(0, upstream.requestCount());
+        assertStillServes();
+    }
+
+    @Test
+    void contentLengthWithTransferEncodingIs400AndNothingForwarded() throws Exception {
+        start();
+        String res = raw(port, "POST / HTTP/1.1\r\nHost: service-b\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: service-b\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
+        assertTrue(res.contains("connection: close"), res);
+        assertEquals(1, res.split("HTTP/1.1 ").length - 1, "one answer only: " + res);
+        assertEquals(0, upstream.requestCount());
+    }
+
+    @Test
+    void bodyOverLimitIs413() throws Exception {
+        start();
+        String declared = raw(port, "POST / HTTP/1.1\r\nHost: service-b\r\nContent-Length: 2000000\r\n\r\n");
+        assertTrue(declared.startsWith("HTTP/1.1 413"), declared);
+        StringBuilder chunked = new StringBuilder("POST / HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\n\r\n");
+        String piece = "x".repeat(65536);
+        for (int i = 0; i < 20; i++) {
+            chunked.append("10000\r\n").append(piece).append("\r\n");
+        }
+        chunked.append("0\r\n\r\n");
+        String counted = rawLenient(chunked.toString());
+        assertTrue(counted.startsWith("HTTP/1.1 413"), counted.isEmpty() ? "(closed)" : counted.substring(0, 40));
+        assertStillServes();
+    }
+
+    @Test
+    void slowHeadersAreClosedAfterHeaderTimeout() throws Exception {
+        start();
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(3000);
+            OutputStream out = s.getOutputStream();
+            out.write("GET / HTTP/1.1\r\nHost: serv".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            long start = System.nanoTime();
+            assertEquals(-1, s.getInputStream().read(), "closed without an answer");
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(millis >= 250 && millis < 2000, "closed after " + millis + " ms (header_timeout_ms 300)");
+        }
+    }
+
+    @Test
+    void slowClientDoesNotDelayAnotherConnection() throws Exception {
+        start();
+        try (Socket slow = new Socket("127.0.0.1", port)) {
+            slow.getOutputStream().write("POST / HTTP/1.1\r\nHost: service-b\r\nContent-Length: 100\r\n\r\nabc".getBytes(StandardCharsets.ISO_8859_1));
+            slow.getOutputStream().flush();
+            long start = System.nanoTime();
+            assertStillServes();
+            assertTrue((System.nanoTime() - start) / 1_000_000 < 500, "served while another client dawdles");
+        }
+    }
+
+    @Test
+    void upstreamClosingBeforeAnsweringGives502() throws Exception {
+        start();
+        upstream.closeBeforeResponse = true;
+        String res = raw(port, "POST / HTTP/1.1\r\nHost: service-b\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx");
+        assertTrue(res.startsWith("HTTP/1.1 502"), res);
+        assertTrue(res.contains("upstream reset the connection"), res);
+        assertEquals(3, upstream.requestCount(), "a reset is retried even for POST");
+        upstream.closeBeforeResponse = false;
+        assertStillServes();
+    }
+
+    @Test
+    void upstreamClosingMidResponseClosesClientConnection() throws Exception {
+        start();
+        upstream.closeMidResponse = true;
+        String res = raw(port, "GET / HTTP/1.1\r\nHost: service-b\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 200"), res);
+        assertTrue(res.endsWith("partial"), "the connection closed after the partial body: " + res);
+        upstream.closeMidResponse = false;
+        assertStillServes();
+    }
+
+    @Test
+    void clientGoneMidRequestReleasesUpstreamConnection() throws Exception {
+        start();
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.getOutputStream().write(("POST / HTTP/1.1\r\nHost: service-b\r\nContent-Length: 1000000\r\n\r\n" + "y".repeat(100_000))
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            SidecarHarness.await(Duration.ofSeconds(3), () -> upstream.connections.get() == 1, "the upstream connection");
+        }
+        SidecarHarness.await(Duration.ofSeconds(3), () -> upstream.closedConnections.get() == 1, "the upstream connection to close");
+        assertEquals(0, upstream.requestCount());
+        assertStillServes();
+    }
+
+    @Test
+    void clientGoneWhileWaitingForTheAnswerClosesTheUpstreamConnection() throws Exception {
+        start();
+        upstream.delayMillis = 800;
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.getOutputStream().write("GET /slow HTTP/1.1\r\nHost: service-b\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            SidecarHarness.await(Duration.ofSeconds(3), () -> upstream.requestCount() == 1, "the request upstream");
+        }
+        SidecarHarness.await(Duration.ofMillis(600), () -> upstream.closedConnections.get() == 1,
+                "the upstream connection to close before the answer was due");
+    }
+
+    /** Sends a request that the sidecar may cut off early; returns what was answered before the close. */
+    private String rawLenient(String request) throws Exception {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            OutputStream out = s.getOutputStream();
+            try {
+                out.write(request.getBytes(StandardCharsets.ISO_8859_1));
+                out.flush();
+            } catch (java.io.IOException closedEarly) {
+                // the sidecar answered and closed while the body was still being sent
+            }
+            InputStream in = s.getInputStream();
+            StringBuilder sb = new StringBuilder();
+            byte[] buf = new byte[4096];
+            try {
+                int n;
+                while ((n = in.read(buf)) > 0) {
+                    sb.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
+                }
+            } catch (java.net.SocketException reset) {
+                // a reset after the answer
+            }
+            return sb.toString();
+        }
+    }
+}

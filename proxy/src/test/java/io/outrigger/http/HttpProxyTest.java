@@ -1,0 +1,261 @@
+package io.outrigger.http;
+
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.outrigger.Sidecar;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.trace.TraceParent;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetSocketAddress;
+import java.net.ProxySelector;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static io.outrigger.http.SidecarHarness.RESILIENCE;
+import static io.outrigger.http.SidecarHarness.instance;
+import static io.outrigger.http.SidecarHarness.raw;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The outbound HTTP listener against real upstream servers on loopback: routing, tracing, retries, breaker, timeouts, pooling. */
+class HttpProxyTest {
+    @TempDir
+    Path dir;
+
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            closeables.get(i).close();
+        }
+    }
+
+    private TestUpstream upstream() throws InterruptedException {
+        TestUpstream u = new TestUpstream();
+        closeables.add(u);
+        return u;
+    }
+
+    private int sidecar(String servicesJson) throws Exception {
+        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, servicesJson), RESILIENCE);
+        closeables.add(s);
+        return s.boundPorts().get("outbound");
+    }
+
+    private HttpClient proxyClient(int port) {
+        return HttpClient.newBuilder().proxy(ProxySelector.of(new InetSocketAddress("127.0.0.1", port)))
+                .connectTimeout(Duration.ofSeconds(2)).build();
+    }
+
+    private static HttpResponse<String> get(HttpClient client, String url, String... headers) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5));
+        if (headers.length > 0) {
+            b.headers(headers);
+        }
+        return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void routesByHostHeaderAndCreatesTraceHeaders() throws Exception {
+        TestUpstream b = upstream();
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+
+        String res = raw(port, "GET /api/users/123 HTTP/1.1\r\nHost: service-b:8080\r\nConnection: close\r\n\r\n");
+
+        assertTrue(res.startsWith("HTTP/1.1 200"), res);
+        assertTrue(res.contains("\"port\": " + b.port()), res);
+        TestUpstream.Seen seen = b.requests.poll();
+        assertEquals("/api/users/123", seen.uri());
+        TraceParent tp = TraceParent.parse(seen.headers().get("traceparent"));
+        assertTrue(tp != null, "traceparent sent upstream");
+        String requestId = seen.headers().get("x-request-id");
+        assertEquals(36, requestId.length());
+        assertTrue(res.toLowerCase().contains("x-request-id: " + requestId), res);
+        assertTrue(res.contains("traceparent: " + tp.format()), res);
+        assertEquals("127.0.0.1", seen.headers().get("x-forwarded-for"));
+        assertEquals("1.1 test-sidecar", seen.headers().get("via"));
+    }
+
+    @Test
+    void routesByProxyFormAndContinuesTrace() throws Exception {
+        TestUpstream b = upstream();
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+        String incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+        HttpResponse<String> res = get(proxyClient(port), "http://service-b/api/users/123?x=1",
+                "traceparent", incoming, "x-request-id", "req-42");
+
+        assertEquals(200, res.statusCode());
+        TestUpstream.Seen seen = b.requests.poll();
+        assertEquals("/api/users/123?x=1", seen.uri());
+        TraceParent sent = TraceParent.parse(seen.headers().get("traceparent"));
+        assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", sent.traceId());
+        assertNotEquals("00f067aa0ba902b7", sent.parentId());
+        assertEquals("req-42", seen.headers().get("x-request-id"));
+        assertEquals("req-42", res.headers().firstValue("x-request-id").orElseThrow());
+        assertEquals(sent.format(), res.headers().firstValue("traceparent").orElseThrow());
+    }
+
+    @Test
+    void resolvesInstanceHostNamesWithoutBlocking() throws Exception {
+        TestUpstream b = upstream();
+        int port = sidecar("\"service-b\": [{\"host\": \"localhost\", \"port\": " + b.port() + "}]");
+
+        assertEquals(200, get(proxyClient(port), "http://service-b/by-name").statusCode());
+        assertEquals("/by-name", b.requests.poll().uri());
+    }
+
+    @Test
+    void noHealthyInstanceIs503AndNotBlamedOnTheBreaker() throws Exception {
+        TestUpstream b = upstream();
+        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(b.port()) + "]"), RESILIENCE);
+        closeables.add(s);
+        s.context().health().mark("service-b", new Endpoint("127.0.0.1", b.port()), false, "test says so");
+
+        HttpResponse<String> res = get(proxyClient(s.boundPorts().get("outbound")), "http://service-b/x");
+
+        assertEquals(503, res.statusCode());
+        assertEquals("{\"error\": \"no healthy instance\", \"service\": \"service-b\"}", res.body().trim());
+        assertTrue(res.headers().firstValue("x-outrigger-breaker").isEmpty());
+        assertEquals(0, b.requestCount());
+    }
+
+    @Test
+    void unknownServiceIs404WithJsonBody() throws Exception {
+        TestUpstream b = upstream();
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+
+        HttpResponse<String> res = get(proxyClient(port), "http://service-zzz/x");
+
+        assertEquals(404, res.statusCode());
+        assertEquals("{\"error\": \"unknown service\", \"service\": \"service-zzz\"}", res.body().trim());
+        assertTrue(res.headers().firstValue("x-request-id").isPresent());
+    }
+
+    @Test
+    void retriesOntoSecondInstanceWhenFirstRefuses() throws Exception {
+        TestUpstream b = upstream();
+        int dead = SidecarHarness.closedPort();
+        int port = sidecar("\"service-b\": [" + instance(dead) + ", " + instance(b.port()) + "]");
+        HttpClient client = proxyClient(port);
+
+        for (int i = 0; i < 6; i++) {
+            HttpResponse<String> res = client.send(HttpRequest.newBuilder(URI.create("http://service-b/p"))
+                    .POST(HttpRequest.BodyPublishers.ofString("hello")).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, res.statusCode(), "request " + i);
+            assertTrue(res.body().contains("\"bytes\": 5"), res.body());
+        }
+        assertEquals(6, b.requestCount());
+    }
+
+    @Test
+    void noRetryOfPostAnswered503ButGetIsRetried() throws Exception {
+        TestUpstream b = upstream();
+        b.status = 503;
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+        HttpClient client = proxyClient(port);
+
+        HttpResponse<String> post = client.send(HttpRequest.newBuilder(URI.create("http://service-b/p"))
+                .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(503, post.statusCode());
+        assertTrue(post.body().contains("\"port\""), "the upstream's own answer: " + post.body());
+        assertEquals(1, b.requestCount());
+
+        HttpResponse<String> get = get(client, "http://service-b/p");
+        assertEquals(503, get.statusCode());
+        assertEquals(1 + 3, b.requestCount(), "GET tried once and retried max_retries=2 times");
+    }
+
+    @Test
+    void breakerOpensFailsFastProbesAndCloses() throws Exception {
+        TestUpstream b = upstream();
+        b.status = 500;
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+        HttpClient client = proxyClient(port);
+
+        for (int i = 0; i < 5; i++) {
+            assertEquals(500, get(client, "http://service-b/p").statusCode());
+        }
+        HttpResponse<String> open = get(client, "http://service-b/p");
+        assertEquals(503, open.statusCode());
+        assertEquals("open", open.headers().firstValue("x-outrigger-breaker").orElseThrow());
+        assertTrue(open.body().contains("circuit breaker open"), open.body());
+        assertEquals(5, b.requestCount(), "fail fast: nothing reached the upstream");
+
+        b.status = 200;
+        SidecarHarness.await(Duration.ofSeconds(3), () -> {
+            try {
+                return get(client, "http://service-b/p").statusCode() == 200;
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        }, "a half-open probe to close the breaker");
+        for (int i = 0; i < 3; i++) {
+            assertEquals(200, get(client, "http://service-b/p").statusCode());
+        }
+    }
+
+    @Test
+    void slowUpstreamTimesOutWith504WithinRequestDeadline() throws Exception {
+        TestUpstream b = upstream();
+        b.delayMillis = 3000;
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+
+        long start = System.nanoTime();
+        HttpResponse<String> res = get(proxyClient(port), "http://service-b/slow");
+        long millis = (System.nanoTime() - start) / 1_000_000;
+
+        assertEquals(504, res.statusCode());
+        assertTrue(res.body().contains("upstream timed out"), res.body());
+        assertTrue(millis >= 900 && millis < 2500, "took " + millis + " ms (request_ms 1000)");
+    }
+
+    @Test
+    void keepAliveReusesPooledUpstreamConnections() throws Exception {
+        TestUpstream b = upstream();
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+        HttpClient client = proxyClient(port);
+
+        for (int i = 0; i < 1000; i++) {
+            assertEquals(200, get(client, "http://service-b/r" + i).statusCode());
+        }
+
+        assertEquals(1000, b.requestCount());
+        assertTrue(b.connections.get() <= 4, "upstream connections: " + b.connections.get() + " (pool_max_idle 4)");
+    }
+
+    @Test
+    void hopByHopHeadersAreStrippedBothWays() throws Exception {
+        TestUpstream b = upstream();
+        b.extraResponseHeaders = new DefaultHttpHeaders().add("Connection", "x-hop-res").add("x-hop-res", "1")
+                .add("Keep-Alive", "timeout=5").add("x-end-to-end", "yes");
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+
+        String res = raw(port, "GET / HTTP/1.1\r\nHost: service-b\r\nConnection: close, x-hop-req\r\nx-hop-req: 1\r\n"
+                + "Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nUpgrade: websocket\r\n"
+                + "x-keep: kept\r\n\r\n");
+
+        TestUpstream.Seen seen = b.requests.poll();
+        for (String h : new String[] {"x-hop-req", "keep-alive", "proxy-connection", "te", "upgrade", "connection", "transfer-encoding"}) {
+            assertNull(seen.headers().get(h), h + " must not be forwarded");
+        }
+        assertEquals("kept", seen.headers().get("x-keep"));
+        String lower = res.toLowerCase();
+        assertTrue(lower.startsWith("http/1.1 200"), res);
+        assertFalse(lower.contains("x-hop-res"), res);
+        assertFalse(lower.contains("keep-alive:"), res);
+        assertTrue(lower.contains("x-end-to-end: yes"), res);
+    }
+}
