@@ -40,13 +40,20 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         }
         peer.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
             if (f.isSuccess()) {
-                ctx.channel().read();
+                readMore(ctx.channel());
             } else {
                 log.debug("relay write to {} failed: {}", peer.remoteAddress(), f.cause().toString());
                 f.channel().close();
                 ctx.close();
             }
         });
+    }
+
+    /** Asks for the next read unless the input is finished (reading a shut input upsets epoll). */
+    static void readMore(Channel ch) {
+        if (!(ch instanceof DuplexChannel d) || !d.isInputShutdown()) {
+            ch.read();
+        }
     }
 
     @Override

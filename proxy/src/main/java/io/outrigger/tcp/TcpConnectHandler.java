@@ -7,7 +7,9 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.resolver.AddressResolverGroup;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.outrigger.SidecarContext;
@@ -35,7 +37,9 @@ import java.util.List;
  *   connected: instance and service breaker told success, relay starts
  *   retries exhausted (resilience.retry.max_retries): service breaker told failure, close client (502)
  * </pre>
- * The upstream channel uses the client channel's event loop, so the relay needs no locks. Each
+ * The upstream channel uses the client channel's event loop, so the relay needs no locks. Bytes
+ * and a FIN that arrive while connecting (the transport reads on a FIN even with {@code AUTO_READ}
+ * off) are held and replayed into the relay in order. Each
  * finished connection is reported as {@code metrics().onExchange("tcp", service, instance, status,
  * attempts, lifetime)} with status 0 for a relayed connection, 502 when no instance could be
  * connected and 503 when none could be tried. Not sharable: one per connection, used on its
@@ -50,6 +54,9 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private final AddressResolverGroup<InetSocketAddress> resolver;
     private final String service;
     private final List<Endpoint> tried = new ArrayList<>();
+    /** Bytes read before the upstream was connected (a FIN makes the transport read even with AUTO_READ off). */
+    private final List<Object> early = new ArrayList<>();
+    private boolean earlyInputShutdown;
     private long startNanos;
     private Endpoint instance;
     private Future<Channel> connecting;
@@ -166,9 +173,37 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         log.debug("tcp {}: relaying {} <-> {}", service, client.remoteAddress(), connected);
+        List<Object> held = new ArrayList<>(early);
+        early.clear();
         ctx.pipeline().replace(this, "relay", new RelayHandler(upstream));
-        client.read();
-        upstream.read();
+        for (Object msg : held) {
+            client.pipeline().fireChannelRead(msg);
+        }
+        if (earlyInputShutdown) {
+            client.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        } else {
+            RelayHandler.readMore(client);
+        }
+        RelayHandler.readMore(upstream);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        early.add(msg);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == ChannelInputShutdownEvent.INSTANCE) {
+            earlyInputShutdown = true;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        early.forEach(ReferenceCountUtil::release);
+        early.clear();
     }
 
     private void giveUp(Channel client, int status, String why) {
