@@ -86,7 +86,8 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
 
     /**
      * Follows a sidecar's breakers (transitions counted from now on) and, at each scrape, its
-     * breakers' states and its instances' health. Call once, after the context is built.
+     * breakers' states and its instances' health. Call once (a second call would count
+     * transitions twice), after the context is built.
      */
     public void bindTo(SidecarContext context) {
         this.context = context;

@@ -75,14 +75,19 @@ class AdminListenerTest {
     }
 
     private int start() throws Exception {
+        return start("");
+    }
+
+    private int start(String moreListeners) throws Exception {
         SidecarConfig cfg = ConfigLoader.parse("""
                 name: sidecar-t
                 io_threads: 1
                 listeners:
                   admin: { port: 0 }
+                %s
                 resilience:
                   breaker: { failure_threshold: 3, open_ms: 60000, half_open_probes: 1 }
-                """, "test");
+                """.formatted(moreListeners), "test");
         metrics = MicrometerProxyMetrics.create(cfg.name());
         SidecarContext context = new SidecarContext(cfg, new SlowRegistry(), Ticker.system(), metrics);
         metrics.bindTo(context);
@@ -203,7 +208,7 @@ class AdminListenerTest {
 
     @Test
     void configShowsEffectiveConfigWithYamlKeysAndBoundPorts() throws Exception {
-        int port = start();
+        int port = start("  tcp: [ { port: 0, service: service-b, idle_timeout_ms: 1000 } ]");
         HttpResponse<String> res = get(port, "/config");
         assertEquals(200, res.statusCode());
         JsonNode cfg = JSON.readTree(res.body());
@@ -215,6 +220,11 @@ class AdminListenerTest {
         assertEquals("full", cfg.get("resilience").get("retry").get("jitter").asText());
         assertEquals(1, cfg.get("io_threads").asInt());
         assertTrue(cfg.has("drain_ms"), cfg::toString);
+        JsonNode tcp = cfg.get("listeners").get("tcp").get(0);
+        assertEquals("service-b", tcp.get("service").asText());
+        assertEquals(1000, tcp.get("idle_timeout_ms").asLong());
+        assertEquals(sidecar.boundPorts().get("tcp:service-b"), cfg.get("bound_ports").get("tcp:service-b").asInt());
+        assertTrue(cfg.get("bound_ports").get("tcp:service-b").asInt() > 0);
     }
 
     @Test
