@@ -2,6 +2,7 @@ package io.outrigger.admin;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
@@ -16,6 +17,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.concurrent.EventExecutor;
 import io.outrigger.Sidecar;
 import io.outrigger.metrics.MicrometerProxyMetrics;
 import org.slf4j.Logger;
@@ -35,7 +37,8 @@ import java.util.Set;
  * An unknown path is 404, another method on a known path 405, a malformed request 400; error
  * bodies are JSON {@code {"error": "..."}}.
  *
- * <p>Stateless and {@code @Sharable}; runs on the admin thread, never on a data-plane event loop.
+ * <p>Stateless and {@code @Sharable}. Reading requests happens on the event loop; building the
+ * answers (a scrape, JSON) happens on the single admin thread, never on a data-plane event loop.
  */
 @Sharable
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
@@ -45,48 +48,69 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private final Sidecar sidecar;
     private final AdminViews views;
+    private final EventExecutor adminThread;
 
-    AdminHandler(Sidecar sidecar) {
+    /** @param adminThread one thread that builds and writes every answer, off the event loops */
+    AdminHandler(Sidecar sidecar, EventExecutor adminThread) {
         this.sidecar = sidecar;
         this.views = new AdminViews(sidecar);
+        this.adminThread = adminThread;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-        if (req.decoderResult().isFailure()) {
-            Throwable cause = req.decoderResult().cause();
-            send(ctx, req, HttpResponseStatus.BAD_REQUEST, JSON,
-                    AdminViews.error("malformed request: " + (cause == null ? "unknown" : cause.getMessage())), true);
-            return;
-        }
+        // Only what the answer needs is taken from the request here (it is released on return);
+        // every answer is then built and written in order on the admin thread, so pipelined
+        // requests are answered in the order they came.
+        boolean keepAlive = req.decoderResult().isSuccess() && HttpUtil.isKeepAlive(req);
+        Throwable malformed = req.decoderResult().cause();
+        HttpMethod method = req.method();
         String path = new QueryStringDecoder(req.uri()).path();
+        adminThread.execute(() -> {
+            FullHttpResponse res;
+            try {
+                res = malformed != null
+                        ? error(HttpResponseStatus.BAD_REQUEST, "malformed request: " + malformed.getMessage())
+                        : answer(method, path);
+            } catch (RuntimeException e) {
+                log.warn("admin {} failed", path, e);
+                res = error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "admin " + path + " failed: " + e);
+            }
+            HttpUtil.setKeepAlive(res, keepAlive);
+            ChannelFuture written = ctx.writeAndFlush(res);
+            if (!keepAlive) {
+                written.addListener(ChannelFutureListener.CLOSE);
+            }
+        });
+    }
+
+    private FullHttpResponse answer(HttpMethod method, String path) {
         if (!PATHS.contains(path)) {
-            send(ctx, req, HttpResponseStatus.NOT_FOUND, JSON, AdminViews.error("no admin path " + path
-                    + " (expected: /ready, /metrics, /clusters or /config)"), false);
-            return;
+            return error(HttpResponseStatus.NOT_FOUND, "no admin path " + path + " (expected: /ready, /metrics, /clusters or /config)");
         }
-        if (!HttpMethod.GET.equals(req.method())) {
-            FullHttpResponse res = response(HttpResponseStatus.METHOD_NOT_ALLOWED, JSON,
-                    AdminViews.error("method " + req.method() + " not allowed on " + path + " (expected: GET)"));
+        if (!HttpMethod.GET.equals(method)) {
+            FullHttpResponse res = error(HttpResponseStatus.METHOD_NOT_ALLOWED, "method " + method + " not allowed on " + path + " (expected: GET)");
             res.headers().set(HttpHeaderNames.ALLOW, "GET");
-            write(ctx, req, res, false);
-            return;
+            return res;
         }
         switch (path) {
             case "/ready" -> {
                 Sidecar.State state = sidecar.state();
-                HttpResponseStatus status = state == Sidecar.State.READY ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE;
-                send(ctx, req, status, JSON, views.ready(state), false);
+                return response(state == Sidecar.State.READY ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+                        JSON, views.ready(state));
             }
             case "/metrics" -> {
                 if (sidecar.context().metrics() instanceof MicrometerProxyMetrics m) {
-                    send(ctx, req, HttpResponseStatus.OK, m.contentType(), m.scrape(), false);
-                } else {
-                    send(ctx, req, HttpResponseStatus.NOT_FOUND, JSON, AdminViews.error("metrics are not recorded by this sidecar"), false);
+                    return response(HttpResponseStatus.OK, m.contentType(), m.scrape());
                 }
+                return error(HttpResponseStatus.NOT_FOUND, "metrics are not recorded by this sidecar");
             }
-            case "/clusters" -> send(ctx, req, HttpResponseStatus.OK, JSON, views.clusters(), false);
-            default -> send(ctx, req, HttpResponseStatus.OK, JSON, views.config(), false);
+            case "/clusters" -> {
+                return response(HttpResponseStatus.OK, JSON, views.clusters());
+            }
+            default -> {
+                return response(HttpResponseStatus.OK, JSON, views.config());
+            }
         }
     }
 
@@ -96,9 +120,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         ctx.close();
     }
 
-    private static void send(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status,
-                             String contentType, String body, boolean close) {
-        write(ctx, req, response(status, contentType, body), close);
+    private static FullHttpResponse error(HttpResponseStatus status, String message) {
+        return response(status, JSON, AdminViews.error(message));
     }
 
     private static FullHttpResponse response(HttpResponseStatus status, String contentType, String body) {
@@ -108,16 +131,5 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
         res.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
         return res;
-    }
-
-    private static void write(ChannelHandlerContext ctx, FullHttpRequest req, FullHttpResponse res, boolean close) {
-        if (close) {
-            HttpUtil.setKeepAlive(res, false);
-            ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
-        } else {
-            // HttpServerKeepAliveHandler closes after the response when the request asked for it.
-            HttpUtil.setKeepAlive(res, HttpUtil.isKeepAlive(req));
-            ctx.writeAndFlush(res);
-        }
     }
 }

@@ -6,13 +6,12 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
-import io.netty.util.concurrent.EventExecutorGroup;
 
 /**
  * The admin connection pipeline:
  * <pre>
  *   socket -> HttpServerCodec -> HttpServerKeepAliveHandler -> HttpObjectAggregator(8 KiB)
- *          -> [outrigger-admin thread] AdminHandler
+ *          -> AdminHandler (answers built on the outrigger-admin thread)
  * </pre>
  * Admin requests carry no meaningful body, so the aggregator's small limit answers larger ones
  * with 413 by itself. Sharable: built once per listener.
@@ -21,11 +20,9 @@ final class AdminInitializer extends ChannelInitializer<SocketChannel> {
     /** Largest admin request body accepted. */
     static final int MAX_CONTENT_BYTES = 8192;
 
-    private final EventExecutorGroup adminThread;
     private final AdminHandler handler;
 
-    AdminInitializer(EventExecutorGroup adminThread, AdminHandler handler) {
-        this.adminThread = adminThread;
+    AdminInitializer(AdminHandler handler) {
         this.handler = handler;
     }
 
@@ -35,6 +32,6 @@ final class AdminInitializer extends ChannelInitializer<SocketChannel> {
         p.addLast("http-codec", new HttpServerCodec());
         p.addLast("keep-alive", new HttpServerKeepAliveHandler());
         p.addLast("aggregator", new HttpObjectAggregator(MAX_CONTENT_BYTES));
-        p.addLast(adminThread, "admin", handler);
+        p.addLast("admin", handler);
     }
 }

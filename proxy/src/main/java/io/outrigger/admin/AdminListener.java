@@ -2,9 +2,9 @@ package io.outrigger.admin;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.util.concurrent.DefaultEventExecutorGroup;
+import io.netty.util.concurrent.DefaultEventExecutor;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.EventExecutorGroup;
+import io.netty.util.concurrent.EventExecutor;
 import io.outrigger.Sidecar;
 
 import java.util.concurrent.TimeUnit;
@@ -13,9 +13,9 @@ import java.util.concurrent.TimeUnit;
  * The admin listener ({@code listeners.admin.port}, example 15000): {@code /ready},
  * {@code /metrics}, {@code /clusters} and {@code /config} over HTTP/1.1.
  *
- * <p>Sockets and HTTP codecs run on the sidecar's event loops like every listener; the admin
- * handler itself runs on one separate thread ({@code outrigger-admin}), so rendering a large
- * scrape never delays proxied traffic. That thread stops when the listener's channel closes.
+ * <p>Sockets and HTTP codecs run on the sidecar's event loops like every listener; the answers
+ * are built on one separate thread ({@code outrigger-admin}), so rendering a large scrape never
+ * delays proxied traffic. That thread stops when the listener's channel closes.
  */
 public final class AdminListener {
     private AdminListener() {
@@ -23,14 +23,14 @@ public final class AdminListener {
 
     /** Binds the admin listener on the sidecar's bind address; blocks until bound. */
     public static Channel bind(Sidecar sidecar, int port) throws InterruptedException {
-        EventExecutorGroup adminThread = new DefaultEventExecutorGroup(1, new DefaultThreadFactory("outrigger-admin", true));
-        AdminHandler handler = new AdminHandler(sidecar);
+        EventExecutor adminThread = new DefaultEventExecutor(new DefaultThreadFactory("outrigger-admin", true));
+        AdminHandler handler = new AdminHandler(sidecar, adminThread);
         Channel channel;
         try {
             channel = new ServerBootstrap()
                     .group(sidecar.group())
                     .channel(sidecar.transport().serverChannel())
-                    .childHandler(new AdminInitializer(adminThread, handler))
+                    .childHandler(new AdminInitializer(handler))
                     .bind(sidecar.context().config().bindAddress(), port)
                     .sync().channel();
         } catch (InterruptedException | RuntimeException e) {

@@ -108,7 +108,7 @@ final class AdminViews {
                 .addSerializer(SidecarConfig.Retry.class, new RetrySerializer());
         return new ObjectMapper()
                 .setPropertyNamingStrategy(new YamlKeyNames())
-                .setSerializationInclusion(JsonInclude.Include.NON_NULL)
+                .setDefaultPropertyInclusion(JsonInclude.Include.NON_NULL)
                 .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
                 .registerModule(yamlShapes);
     }

@@ -254,4 +254,21 @@ class AdminListenerTest {
         }
         assertEquals(404, get(port, "/").statusCode());
     }
+
+    @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        int port = start();
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            String replies = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            // Bodies carry no line end, so the status lines are found by pattern, not by line.
+            List<String> statusLines = java.util.regex.Pattern.compile("HTTP/1\\.1 \\d{3} [A-Za-z ]+").matcher(replies)
+                    .results().map(java.util.regex.MatchResult::group).toList();
+            assertEquals(List.of("HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 503 Service Unavailable"), statusLines);
+        }
+    }
 }
