@@ -23,10 +23,10 @@ WARMUP=${WARMUP:-10}
 OUTRIGGER_JAR=${OUTRIGGER_JAR:-$ROOT/proxy/target/outrigger.jar}
 
 # Pinned JVM flags, so runs compare: a fixed 256 MiB heap (no resizing during the run, and the RSS
-# figure is not inflated by a heap sized from the machine's memory); ParallelGC because the proxy has
-# one event loop and G1's concurrent threads would compete with it for the same two cores; the
-# default Netty leak detection (what users run).
-JVM_FLAGS=(-Xms256m -Xmx256m -XX:+UseParallelGC -XX:+AlwaysPreTouch)
+# figure is not inflated by a heap sized from the machine's memory; no AlwaysPreTouch, which would
+# make RSS the whole heap); ParallelGC because the proxy has one event loop and G1's concurrent
+# threads would compete with it for the same cores; Netty's default leak detection (what users run).
+JVM_FLAGS=(-Xms256m -Xmx256m -XX:+UseParallelGC)
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -112,6 +112,8 @@ else
   tail -n 5 "$DIR/outrigger.log" | sed 's/^/!!   /'
 fi
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # ---- measurements ----------------------------------------------------------------------------
 # run_wrk URL CONNS SECONDS -> "rps p50_us p99_us errors"
 run_wrk() {
@@ -152,6 +154,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 
 echo
 echo "Median of $ROUNDS interleaved rounds, ${DURATION}s each; wrk -t1 at 1 connection, -t2 above; loopback."
+echo "Machine: $(nproc) cores, load average before the run: $LOAD_BEFORE (other work on the machine skews every figure)."
 printf '%-10s %6s %10s %9s %9s %10s %10s %7s\n' target conns "req/s" "p50 us" "p99 us" "rps/direct" "p99/direct" errors
 declare -A M_RPS M_P99
 for c in $CONNS; do
