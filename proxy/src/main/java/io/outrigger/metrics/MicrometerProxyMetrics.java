@@ -4,6 +4,11 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.outrigger.SidecarContext;
@@ -34,6 +39,8 @@ import java.util.concurrent.TimeUnit;
  *   outrigger_breaker_transitions_total{breaker,service,instance,from,to}
  *   outrigger_instance_healthy{service,instance}                      1 healthy, 0 not
  * </pre>
+ * plus Micrometer's JVM and process series ({@code jvm_memory_*}, {@code jvm_gc_*}, {@code jvm_threads_*},
+ * {@code process_cpu_usage}, {@code process_uptime_seconds}), so the sidecar's own cost is visible.
  * Labels stay bounded: statuses are reduced to their class ({@code 2xx} .. {@code 5xx}, {@code none}
  * for outcomes without a status), instances come from the registry, and paths are never labels.
  * The histogram has no {@code instance} label so its size does not grow with the fleet.
@@ -77,10 +84,15 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
                 .description("1 when the sidecar considers the instance healthy").register(registry);
     }
 
-    /** A fresh Prometheus registry whose series all carry {@code sidecar="<sidecarName>"}. */
+    /** A fresh Prometheus registry whose series all carry {@code sidecar="<sidecarName>"}, with JVM metrics. */
     public static MicrometerProxyMetrics create(String sidecarName) {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("sidecar", sidecarName);
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry); // lives as long as the process: never closed
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
         return new MicrometerProxyMetrics(registry);
     }
 

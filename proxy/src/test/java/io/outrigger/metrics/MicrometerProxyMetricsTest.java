@@ -57,5 +57,6 @@ class MicrometerProxyMetricsTest {
         String text = m.scrape();
         assertTrue(text.contains("outrigger_instance_healthy{instance=\"10.0.1.1:8080\",service=\"svc\",sidecar=\"s\"} 1.0"), text);
         assertTrue(text.contains("outrigger_breaker_state{breaker=\"svc\",instance=\"\",service=\"svc\",sidecar=\"s\",state=\"closed\"} 1.0"), text);
+        assertTrue(text.contains("jvm_memory_used_bytes{"), "JVM series are there too");
     }
 }
