@@ -201,6 +201,63 @@ class TcpRelayTest {
     }
 
     @Test
+    void resolvesInstanceHostNamesWithoutBlocking() throws Exception {
+        int port = startRelay(List.of(new Endpoint("localhost", echoPort()))); // through Netty's async DNS resolver
+        try (Socket s = connect(port)) {
+            s.getOutputStream().write("by name".getBytes(StandardCharsets.US_ASCII));
+            assertEquals("by name", new String(readN(s.getInputStream(), 7), StandardCharsets.US_ASCII));
+        }
+    }
+
+    @Test
+    void stopsReadingTheClientWhileTheUpstreamDoesNotRead() throws Exception {
+        // An upstream that accepts and never reads: without backpressure the relay would buffer
+        // everything the client sends; with it, the client's writes block once the socket buffers fill.
+        Channel sink = new ServerBootstrap().group(echoGroup).channel(Transports.NIO.serverChannel())
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childHandler(new ChannelInboundHandlerAdapter())
+                .bind("127.0.0.1", 0).sync().channel();
+        try {
+            int port = startRelay(List.of(new Endpoint("127.0.0.1", ((InetSocketAddress) sink.localAddress()).getPort())));
+            long cap = 256L << 20;
+            java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+            Socket s = connect(port);
+            Thread writer = new Thread(() -> {
+                byte[] chunk = new byte[65536];
+                try {
+                    OutputStream out = s.getOutputStream();
+                    while (written.get() < cap) {
+                        out.write(chunk);
+                        written.addAndGet(chunk.length);
+                    }
+                } catch (IOException closed) {
+                    // the socket is closed at the end of the test
+                }
+            }, "blocked-writer");
+            writer.setDaemon(true);
+            writer.start();
+            // Wait until the writer is stuck: no progress for 500 ms (loopback moves ~GB/s otherwise).
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            long last = -1;
+            long stableSince = System.nanoTime();
+            while (System.nanoTime() - stableSince < TimeUnit.MILLISECONDS.toNanos(500)) {
+                assertTrue(System.nanoTime() < deadline && written.get() < cap,
+                        "the client was never slowed down: " + written.get() + " bytes accepted");
+                long now = written.get();
+                if (now != last) {
+                    last = now;
+                    stableSince = System.nanoTime();
+                }
+                Thread.sleep(20);
+            }
+            assertTrue(written.get() < 64L << 20, "the relay buffered " + written.get() + " bytes");
+            s.close();
+        } finally {
+            sink.close().sync();
+        }
+    }
+
+    @Test
     void passesHalfCloseThrough() throws Exception {
         int port = startRelay(List.of(new Endpoint("127.0.0.1", echoPort())));
         try (Socket s = connect(port)) {
