@@ -4,6 +4,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -53,6 +54,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private final Transports transport;
     private final AddressResolverGroup<InetSocketAddress> resolver;
     private final String service;
+    private final long idleTimeoutMillis;
     private final List<Endpoint> tried = new ArrayList<>();
     /** Bytes read before the upstream was connected (a FIN makes the transport read even with AUTO_READ off). */
     private final List<Object> early = new ArrayList<>();
@@ -61,12 +63,14 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private Endpoint instance;
     private Future<Channel> connecting;
 
+    /** @param idleTimeoutMillis idle time after which the upstream side closes too (0: never) */
     TcpConnectHandler(SidecarContext context, Transports transport, AddressResolverGroup<InetSocketAddress> resolver,
-                      String service) {
+                      String service, long idleTimeoutMillis) {
         this.context = context;
         this.transport = transport;
         this.resolver = resolver;
         this.service = service;
+        this.idleTimeoutMillis = idleTimeoutMillis;
     }
 
     /** No instance could be tried: none healthy, or every breaker open. Not retried. */
@@ -143,7 +147,15 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
-                .handler(new RelayHandler(client))
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel upstream) {
+                        // Idle on this side too: an upstream that stops reading after the client left
+                        // would otherwise hold its unflushed bytes, and this channel, forever.
+                        TcpRelayInitializer.addIdleHandlers(upstream.pipeline(), idleTimeoutMillis);
+                        upstream.pipeline().addLast("relay", new RelayHandler(client));
+                    }
+                })
                 .connect(InetSocketAddress.createUnresolved(e.host(), e.port()));
         cf.addListener(done -> {
             if (done.isSuccess()) {

@@ -15,12 +15,13 @@ import java.util.concurrent.TimeUnit;
 /**
  * The client side of a TCP relay:
  * <pre>
- *   client socket -> IdleStateHandler(all idle: idle_timeout_ms) -> IdleCloseHandler
- *                 -> TcpConnectHandler  (replaced by RelayHandler(upstream) once connected)
+ *   client socket   -> IdleStateHandler(all idle: idle_timeout_ms) -> IdleCloseHandler
+ *                   -> TcpConnectHandler  (replaced by RelayHandler(upstream) once connected)
+ *   upstream socket -> IdleStateHandler -> IdleCloseHandler -> RelayHandler(client)
  * </pre>
- * The upstream side is a single {@link RelayHandler} pointing back at the client channel. Both
- * directions pass through the client channel (reads one way, writes the other), so one idle
- * handler there sees the whole connection. {@code idle_timeout_ms} 0 disables it.
+ * Each side closes after {@code idle_timeout_ms} without a read or a completed write, and a
+ * closed side closes the other: so an idle relay closes both, and an upstream that stops taking
+ * bytes after its client left does not linger. {@code idle_timeout_ms} 0 disables both.
  * Sharable: built once per listener.
  */
 final class TcpRelayInitializer extends ChannelInitializer<SocketChannel> {
@@ -40,10 +41,14 @@ final class TcpRelayInitializer extends ChannelInitializer<SocketChannel> {
     @Override
     protected void initChannel(SocketChannel ch) {
         ChannelPipeline p = ch.pipeline();
-        if (tcp.idleTimeoutMillis() > 0) {
-            p.addLast("idle", new IdleStateHandler(0, 0, tcp.idleTimeoutMillis(), TimeUnit.MILLISECONDS));
+        addIdleHandlers(p, tcp.idleTimeoutMillis());
+        p.addLast("connect", new TcpConnectHandler(context, transport, resolver, tcp.service(), tcp.idleTimeoutMillis()));
+    }
+
+    static void addIdleHandlers(ChannelPipeline p, long idleTimeoutMillis) {
+        if (idleTimeoutMillis > 0) {
+            p.addLast("idle", new IdleStateHandler(0, 0, idleTimeoutMillis, TimeUnit.MILLISECONDS));
             p.addLast("idle-close", IdleCloseHandler.INSTANCE);
         }
-        p.addLast("connect", new TcpConnectHandler(context, transport, resolver, tcp.service()));
     }
 }

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
@@ -43,6 +44,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -211,17 +213,25 @@ class TcpRelayTest {
 
     @Test
     void stopsReadingTheClientWhileTheUpstreamDoesNotRead() throws Exception {
-        // An upstream that accepts and never reads: without backpressure the relay would buffer
+        // An upstream that accepts and does not read: without backpressure the relay would buffer
         // everything the client sends; with it, the client's writes block once the socket buffers fill.
+        ChannelGroup sinkChildren = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
         Channel sink = new ServerBootstrap().group(echoGroup).channel(Transports.NIO.serverChannel())
                 .childOption(ChannelOption.AUTO_READ, false)
-                .childHandler(new ChannelInboundHandlerAdapter())
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        sinkChildren.add(ch);
+                    }
+                })
                 .bind("127.0.0.1", 0).sync().channel();
         try {
-            int port = startRelay(List.of(new Endpoint("127.0.0.1", ((InetSocketAddress) sink.localAddress()).getPort())));
+            int port = startRelay(List.of(new Endpoint("127.0.0.1", ((InetSocketAddress) sink.localAddress()).getPort())),
+                    "listeners:\n  tcp: [ { port: 0, service: svc, idle_timeout_ms: 2000 } ]\n", 2);
             long cap = 256L << 20;
-            java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+            AtomicLong written = new AtomicLong();
             Socket s = connect(port);
+            await("the sink to accept the relay's connection", () -> sinkChildren.size() == 1);
             Thread writer = new Thread(() -> {
                 byte[] chunk = new byte[65536];
                 try {
@@ -236,11 +246,12 @@ class TcpRelayTest {
             }, "blocked-writer");
             writer.setDaemon(true);
             writer.start();
-            // Wait until the writer is stuck: no progress for 500 ms (loopback moves ~GB/s otherwise).
+            // Wait until the writer is stuck: no progress for 200 ms (loopback moves ~GB/s otherwise),
+            // well inside the idle timeout, which would close the stalled relay.
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             long last = -1;
             long stableSince = System.nanoTime();
-            while (System.nanoTime() - stableSince < TimeUnit.MILLISECONDS.toNanos(500)) {
+            while (System.nanoTime() - stableSince < TimeUnit.MILLISECONDS.toNanos(200)) {
                 assertTrue(System.nanoTime() < deadline && written.get() < cap,
                         "the client was never slowed down: " + written.get() + " bytes accepted");
                 long now = written.get();
@@ -251,7 +262,16 @@ class TcpRelayTest {
                 Thread.sleep(20);
             }
             assertTrue(written.get() < 64L << 20, "the relay buffered " + written.get() + " bytes");
+            long stalledAfterMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - (deadline - TimeUnit.SECONDS.toNanos(10)));
+            assertEquals(1, sinkChildren.size(), () -> "the upstream closed; stalled after " + stalledAfterMillis + " ms at "
+                    + written.get() + " bytes; exchanges " + exchanges);
+
+            // The client leaves; its FIN waits behind the unread bytes, so the idle timeout closes
+            // the client side. Once the sink drains what was relayed, it sees the upstream closed too.
             s.close();
+            await("the client side to close", () -> exchanges.size() == 1);
+            sinkChildren.forEach(ch -> ch.config().setAutoRead(true));
+            await("the upstream to close", sinkChildren::isEmpty);
         } finally {
             sink.close().sync();
         }
