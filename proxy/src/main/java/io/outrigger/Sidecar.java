@@ -2,9 +2,11 @@ package io.outrigger;
 
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
+import io.outrigger.admin.AdminListener;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.http.HttpListeners;
 import io.outrigger.listener.Transports;
+import io.outrigger.tcp.TcpListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One running sidecar: the event loops and every configured listener over one shared
@@ -23,11 +26,22 @@ import java.util.concurrent.TimeUnit;
 public final class Sidecar implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Sidecar.class);
 
+    /** Readiness as {@code GET /ready} reports it: only {@link #READY} answers 200. */
+    public enum State {
+        /** Listeners binding or discovery not answered yet. */
+        STARTING,
+        /** Every listener bound and the registry answered once. */
+        READY,
+        /** Shutting down: finishing in-flight work, no longer ready for new traffic. */
+        DRAINING
+    }
+
     private final SidecarContext context;
     private final Transports transport;
     private final EventLoopGroup group;
     private final List<Channel> serverChannels = new ArrayList<>();
     private final Map<String, Integer> boundPorts = new LinkedHashMap<>();
+    private final AtomicReference<State> state = new AtomicReference<>(State.STARTING);
 
     public Sidecar(SidecarContext context) {
         this(context, Transports.best(), context.config().ioThreads());
@@ -52,25 +66,53 @@ public final class Sidecar implements AutoCloseable {
         return group;
     }
 
-    /** Binds every configured listener; throws when one cannot be bound (the others are closed). */
+    /**
+     * Binds every configured listener; throws when one cannot be bound (the others are closed).
+     * The state turns {@link State#READY} once the registry has answered once as well.
+     */
     public void start() throws Exception {
         SidecarConfig.Listeners l = context.config().listeners();
         try {
             // Each listener kind binds here, in the order of the config's listeners section.
+            if (l.admin() != null) {
+                register("admin", AdminListener.bind(this, l.admin().port()));
+            }
             if (l.outbound() != null) {
                 register("outbound", HttpListeners.bindOutbound(this, l.outbound().port()));
             }
             if (l.inbound() != null) {
                 register("inbound", HttpListeners.bindInbound(this, l.inbound().port(), l.inbound().app()));
             }
+            for (SidecarConfig.Tcp tcp : l.tcp()) {
+                register(TcpListener.listenerName(tcp), TcpListener.bind(this, tcp));
+            }
         } catch (Exception e) {
             close();
             throw e;
         }
+        context.registry().ready().whenComplete((ok, failure) -> {
+            if (failure != null) {
+                log.warn("registry {} did not answer; staying not ready: {}", context.registry().describe(), failure.toString());
+            } else if (state.compareAndSet(State.STARTING, State.READY)) {
+                log.info("ready: listeners bound, registry {} answered", context.registry().describe());
+            }
+        });
+    }
+
+    /** The readiness state; thread-safe. */
+    public State state() {
+        return state.get();
+    }
+
+    /** Marks the sidecar as draining: {@code GET /ready} answers 503 from now on. Idempotent. */
+    public void beginDrain() {
+        if (state.getAndSet(State.DRAINING) != State.DRAINING) {
+            log.info("draining");
+        }
     }
 
     /** Records a bound server channel under a listener name (admin, outbound, ...). */
-    public void register(String listener, Channel serverChannel) {
+    public synchronized void register(String listener, Channel serverChannel) {
         serverChannels.add(serverChannel);
         int port = ((InetSocketAddress) serverChannel.localAddress()).getPort();
         boundPorts.put(listener, port);
@@ -78,7 +120,7 @@ public final class Sidecar implements AutoCloseable {
     }
 
     /** The bound port of each listener, by name; port 0 in the config shows the port picked. */
-    public Map<String, Integer> boundPorts() {
+    public synchronized Map<String, Integer> boundPorts() {
         return Map.copyOf(boundPorts);
     }
 

@@ -8,6 +8,7 @@ import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Registries;
 import io.outrigger.discovery.Registry;
 import io.outrigger.discovery.RegistryException;
+import io.outrigger.metrics.MicrometerProxyMetrics;
 import io.outrigger.time.Ticker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -51,7 +52,10 @@ public final class RunCommand implements Callable<Integer> {
         } catch (RegistryException e) {
             throw new UserException(e.getMessage());
         }
-        Sidecar sidecar = new Sidecar(new SidecarContext(cfg, reg, Ticker.system()));
+        MicrometerProxyMetrics metrics = MicrometerProxyMetrics.create(cfg.name());
+        SidecarContext context = new SidecarContext(cfg, reg, Ticker.system(), metrics);
+        metrics.bindTo(context);
+        Sidecar sidecar = new Sidecar(context);
         sidecar.start();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -3,8 +3,8 @@ package io.outrigger.metrics;
 import io.outrigger.discovery.Endpoint;
 
 /**
- * What the edges report for metrics. The admin listener's implementation records them in a
- * Prometheus registry; {@link #NONE} drops them (the stdin node). Implementations are
+ * What the edges report for metrics. {@link MicrometerProxyMetrics} records them in a Prometheus
+ * registry served at the admin listener's {@code /metrics}; {@link #NONE} drops them (the stdin node). Implementations are
  * thread-safe and never block: they are called on event loops.
  */
 public interface ProxyMetrics {

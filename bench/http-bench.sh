@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# HTTP proxy benchmark on loopback: direct backend vs HAProxy vs nginx (proxy) vs Outrigger's
+# outbound listener, each proxy held to one worker thread / one event loop.
+#
+#   bench/http-bench.sh            # ~3-4 minutes; installs wrk, haproxy, nginx, curl if missing
+#
+# Environment (all optional):
+#   DURATION=3      seconds per measurement      ROUNDS=3    interleaved rounds (median reported)
+#   CONNS="1 16 64" connection counts            WARMUP=10   seconds of JVM warm-up for Outrigger
+#   OUTRIGGER_JAR=proxy/target/outrigger.jar     (built with `mvn package -DskipTests` when missing)
+#
+# Every process it starts listens on 127.0.0.1 only and is stopped on exit (trap), whatever happens.
+# wrk runs on the same machine as the proxies, so the figures compare the proxies with each other
+# under the same handicap; they are not absolute capacities.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DURATION=${DURATION:-3}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-"1 16 64"}
+WARMUP=${WARMUP:-10}
+OUTRIGGER_JAR=${OUTRIGGER_JAR:-$ROOT/proxy/target/outrigger.jar}
+
+# Pinned JVM flags, so runs compare: a fixed 256 MiB heap (no resizing during the run, and the RSS
+# figure is not inflated by a heap sized from the machine's memory; no AlwaysPreTouch, which would
+# make RSS the whole heap); ParallelGC because the proxy has one event loop and G1's concurrent
+# threads would compete with it for the same cores; Netty's default leak detection (what users run).
+JVM_FLAGS=(-Xms256m -Xmx256m -XX:+UseParallelGC)
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+# ---- tools -------------------------------------------------------------------------------------
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v nginx >/dev/null || need+=(nginx)
+command -v curl >/dev/null || need+=(curl)
+if ((${#need[@]})); then
+  log "installing ${need[*]} from Debian"
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [[ ! -f $OUTRIGGER_JAR ]]; then
+  log "building $OUTRIGGER_JAR"
+  mvn -B -q -pl proxy -am package -DskipTests
+fi
+
+# ---- processes: started here, stopped by the trap ----------------------------------------------
+DIR=$(mktemp -d /tmp/outrigger-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+BACKEND_PORT=$(free_port); HAPROXY_PORT=$(free_port); NGINX_PORT=$(free_port)
+OUTRIGGER_PORT=$(free_port); ADMIN_PORT=$(free_port)
+
+fill() { # template -> $DIR/name with every @VAR@ replaced
+  sed -e "s|@DIR@|$DIR|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" -e "s|@HAPROXY_PORT@|$HAPROXY_PORT|g" \
+      -e "s|@NGINX_PORT@|$NGINX_PORT|g" -e "s|@OUTRIGGER_PORT@|$OUTRIGGER_PORT|g" -e "s|@ADMIN_PORT@|$ADMIN_PORT|g" \
+      "$ROOT/bench/$1" > "$DIR/$1"
+}
+for f in backend-nginx.conf proxy-nginx.conf haproxy.cfg outrigger.yaml registry.json; do fill "$f"; done
+
+# code URL: the HTTP status, or 000 when nothing answers
+code() { curl -s -o /dev/null -m 2 -w '%{http_code}' -H 'Host: bench' "$1" || true; }
+
+# wait_for NAME URL SECONDS: until URL answers 200; false when the time is up
+wait_for() {
+  local deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    [[ $(code "$2") == 200 ]] && return 0
+    sleep 0.2
+  done
+  log "$1 did not answer 200 at $2 within $3 s"
+  return 1
+}
+
+nginx -p "$DIR" -c "$DIR/backend-nginx.conf" 2>"$DIR/backend.out" & PIDS+=($!)
+nginx -p "$DIR" -c "$DIR/proxy-nginx.conf" 2>"$DIR/nginx-proxy.out" & PIDS+=($!)
+haproxy -db -f "$DIR/haproxy.cfg" >"$DIR/haproxy.out" 2>&1 & PIDS+=($!)
+java "${JVM_FLAGS[@]}" -jar "$OUTRIGGER_JAR" run --config "$DIR/outrigger.yaml" 2>"$DIR/outrigger.log" & OUTRIGGER_PID=$!
+PIDS+=("$OUTRIGGER_PID")
+
+declare -A URL=(
+  [direct]="http://127.0.0.1:$BACKEND_PORT/"
+  [haproxy]="http://127.0.0.1:$HAPROXY_PORT/"
+  [nginx]="http://127.0.0.1:$NGINX_PORT/"
+  [outrigger]="http://127.0.0.1:$OUTRIGGER_PORT/"
+)
+TARGETS=(direct haproxy nginx)
+wait_for backend "${URL[direct]}" 10
+wait_for haproxy "${URL[haproxy]}" 10
+wait_for "nginx proxy" "${URL[nginx]}" 10
+if wait_for "outrigger admin /ready" "http://127.0.0.1:$ADMIN_PORT/ready" 20 && wait_for "outrigger outbound" "${URL[outrigger]}" 5; then
+  TARGETS+=(outrigger)
+else
+  echo "!! Outrigger's outbound listener does not answer 200 on ${URL[outrigger]} (status $(code "${URL[outrigger]}"));"
+  echo "!! it is left out of this run. Its log ($DIR/outrigger.log) ends with:"
+  tail -n 5 "$DIR/outrigger.log" | sed 's/^/!!   /'
+fi
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- measurements ----------------------------------------------------------------------------
+# run_wrk URL CONNS SECONDS -> "rps p50_us p99_us errors"
+run_wrk() {
+  local threads=2 out
+  (($2 < 2)) && threads=1
+  out=$(timeout $(($3 + 15)) wrk -t"$threads" -c"$2" -d"$3"s --latency -H 'Host: bench' "$1" 2>&1) || true
+  awk '
+    function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1000000; return v }
+    /Requests\/sec:/ { rps = $2 }
+    $1 == "50%" { p50 = us($2) }
+    $1 == "99%" { p99 = us($2) }
+    /Non-2xx or 3xx responses:/ { errors += $NF }
+    /Socket errors:/ { errors += 1 }
+    END { printf "%.0f %.0f %.0f %d\n", rps + 0, p50 + 0, p99 + 0, errors + 0 }' <<<"$out"
+}
+
+for t in "${TARGETS[@]}"; do
+  secs=1; [[ $t == outrigger ]] && secs=$WARMUP
+  log "warm-up $t (${secs}s)"
+  run_wrk "${URL[$t]}" 64 "$secs" >/dev/null
+done
+
+declare -A RPS P50 P99 ERR
+n=${#TARGETS[@]}
+for ((r = 0; r < ROUNDS; r++)); do
+  for c in $CONNS; do
+    for ((i = 0; i < n; i++)); do
+      t=${TARGETS[$(((i + r) % n))]} # rotate who goes first, so drift hits every target alike
+      read -r rps p50 p99 err < <(run_wrk "${URL[$t]}" "$c" "$DURATION")
+      log "round $((r + 1))/$ROUNDS  $t  c=$c  ${rps} req/s  p50 ${p50}us  p99 ${p99}us"
+      RPS[$t,$c]+="$rps "; P50[$t,$c]+="$p50 "; P99[$t,$c]+="$p99 "; ERR[$t,$c]=$((${ERR[$t,$c]:-0} + err))
+    done
+  done
+done
+
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+echo
+echo "Median of $ROUNDS interleaved rounds, ${DURATION}s each; wrk -t1 at 1 connection, -t2 above; loopback."
+echo "Machine: $(nproc) cores, load average before the run: $LOAD_BEFORE (other work on the machine skews every figure)."
+printf '%-10s %6s %10s %9s %9s %10s %10s %7s\n' target conns "req/s" "p50 us" "p99 us" "rps/direct" "p99/direct" errors
+declare -A M_RPS M_P99
+for c in $CONNS; do
+  for t in "${TARGETS[@]}"; do
+    M_RPS[$t,$c]=$(median "${RPS[$t,$c]}"); M_P99[$t,$c]=$(median "${P99[$t,$c]}")
+    printf '%-10s %6s %10s %9s %9s %10s %10s %7s\n' "$t" "$c" "${M_RPS[$t,$c]}" "$(median "${P50[$t,$c]}")" \
+      "${M_P99[$t,$c]}" "$(ratio "${M_RPS[$t,$c]}" "${M_RPS[direct,$c]}")" "$(ratio "${M_P99[$t,$c]}" "${M_P99[direct,$c]}")" "${ERR[$t,$c]}"
+  done
+done
+echo
+
+if [[ " ${TARGETS[*]} " == *" outrigger "* ]]; then
+  echo "Outrigger RSS: $(awk '/VmRSS/ { print $2 " " $3 }' "/proc/$OUTRIGGER_PID/status") (peak $(awk '/VmHWM/ { print $2 " " $3 }' "/proc/$OUTRIGGER_PID/status")), heap pinned at ${JVM_FLAGS[1]#-Xmx}"
+  top=$(tr ' ' '\n' <<<"$CONNS" | sort -n | tail -1)
+  o_rps=${M_RPS[outrigger,$top]}; h_rps=${M_RPS[haproxy,$top]}; o_p99=${M_P99[outrigger,$top]}; h_p99=${M_P99[haproxy,$top]}
+  verdict="MEETS"
+  if ((o_rps < h_rps)) || ((o_p99 > h_p99)) || ((${ERR[outrigger,$top]} > 0)); then verdict="MISSES"; fi
+  echo "Target at $top connections (req/s >= HAProxy's, p99 no worse, no errors): $verdict" \
+       "(Outrigger ${o_rps} req/s p99 ${o_p99}us vs HAProxy ${h_rps} req/s p99 ${h_p99}us)"
+else
+  echo "Outrigger was not measured: its outbound listener did not answer (see above)."
+fi

@@ -1,0 +1,135 @@
+package io.outrigger.admin;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler.Sharable;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.concurrent.EventExecutor;
+import io.outrigger.Sidecar;
+import io.outrigger.metrics.MicrometerProxyMetrics;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Set;
+
+/**
+ * Answers the admin paths:
+ * <pre>
+ *   GET /ready     200 {"state":"ready"} | 503 {"state":"starting"|"draining"}
+ *   GET /metrics   Prometheus text format (from {@link MicrometerProxyMetrics})
+ *   GET /clusters  services, instances, health and breakers as JSON
+ *   GET /config    the effective config and the bound ports as JSON
+ * </pre>
+ * An unknown path is 404, another method on a known path 405, a malformed request 400; error
+ * bodies are JSON {@code {"error": "..."}}.
+ *
+ * <p>Stateless and {@code @Sharable}. Reading requests happens on the event loop; building the
+ * answers (a scrape, JSON) happens on the single admin thread, never on a data-plane event loop.
+ */
+@Sharable
+final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private static final Logger log = LoggerFactory.getLogger(AdminHandler.class);
+    private static final Set<String> PATHS = Set.of("/ready", "/metrics", "/clusters", "/config");
+    private static final String JSON = "application/json; charset=utf-8";
+
+    private final Sidecar sidecar;
+    private final AdminViews views;
+    private final EventExecutor adminThread;
+
+    /** @param adminThread one thread that builds and writes every answer, off the event loops */
+    AdminHandler(Sidecar sidecar, EventExecutor adminThread) {
+        this.sidecar = sidecar;
+        this.views = new AdminViews(sidecar);
+        this.adminThread = adminThread;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        // Only what the answer needs is taken from the request here (it is released on return);
+        // every answer is then built and written in order on the admin thread, so pipelined
+        // requests are answered in the order they came.
+        boolean keepAlive = req.decoderResult().isSuccess() && HttpUtil.isKeepAlive(req);
+        Throwable malformed = req.decoderResult().cause();
+        HttpMethod method = req.method();
+        String path = new QueryStringDecoder(req.uri()).path();
+        adminThread.execute(() -> {
+            FullHttpResponse res;
+            try {
+                res = malformed != null
+                        ? error(HttpResponseStatus.BAD_REQUEST, "malformed request: " + malformed.getMessage())
+                        : answer(method, path);
+            } catch (RuntimeException e) {
+                log.warn("admin {} failed", path, e);
+                res = error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "admin " + path + " failed: " + e);
+            }
+            HttpUtil.setKeepAlive(res, keepAlive);
+            ChannelFuture written = ctx.writeAndFlush(res);
+            if (!keepAlive) {
+                written.addListener(ChannelFutureListener.CLOSE);
+            }
+        });
+    }
+
+    private FullHttpResponse answer(HttpMethod method, String path) {
+        if (!PATHS.contains(path)) {
+            return error(HttpResponseStatus.NOT_FOUND, "no admin path " + path + " (expected: /ready, /metrics, /clusters or /config)");
+        }
+        if (!HttpMethod.GET.equals(method)) {
+            FullHttpResponse res = error(HttpResponseStatus.METHOD_NOT_ALLOWED, "method " + method + " not allowed on " + path + " (expected: GET)");
+            res.headers().set(HttpHeaderNames.ALLOW, "GET");
+            return res;
+        }
+        switch (path) {
+            case "/ready" -> {
+                Sidecar.State state = sidecar.state();
+                return response(state == Sidecar.State.READY ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+                        JSON, views.ready(state));
+            }
+            case "/metrics" -> {
+                if (sidecar.context().metrics() instanceof MicrometerProxyMetrics m) {
+                    return response(HttpResponseStatus.OK, m.contentType(), m.scrape());
+                }
+                return error(HttpResponseStatus.NOT_FOUND, "metrics are not recorded by this sidecar");
+            }
+            case "/clusters" -> {
+                return response(HttpResponseStatus.OK, JSON, views.clusters());
+            }
+            default -> {
+                return response(HttpResponseStatus.OK, JSON, views.config());
+            }
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.warn("admin connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        ctx.close();
+    }
+
+    private static FullHttpResponse error(HttpResponseStatus status, String message) {
+        return response(status, JSON, AdminViews.error(message));
+    }
+
+    private static FullHttpResponse response(HttpResponseStatus status, String contentType, String body) {
+        ByteBuf content = Unpooled.copiedBuffer(body, StandardCharsets.UTF_8);
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
+        res.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+        res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+        res.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
+        return res;
+    }
+}

@@ -1,0 +1,206 @@
+package io.outrigger.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MultiGauge;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.outrigger.SidecarContext;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.discovery.HealthTracker;
+import io.outrigger.resilience.CircuitBreaker;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@link ProxyMetrics} recorded in a Micrometer {@link PrometheusMeterRegistry} and served by
+ * the admin listener's {@code GET /metrics}.
+ *
+ * <p>Series (every one also carries {@code sidecar}, the sidecar's name):
+ * <pre>
+ *   outrigger_requests_total{edge,service,instance,status_class}      exchanges per instance
+ *   outrigger_request_duration_seconds{edge,service,status_class}    latency histogram (fixed buckets 1 ms .. 15 s)
+ *   outrigger_attempts_total{edge,service}                            attempts, retries included
+ *   outrigger_retries_total{edge,service}                             retries scheduled
+ *   outrigger_retry_budget_exhausted_total{edge,service}              retries refused by the budget
+ *   outrigger_breaker_state{breaker,service,instance,state}           1 for the breaker's current state, else 0
+ *   outrigger_breaker_consecutive_failures{breaker,service,instance}
+ *   outrigger_breaker_transitions_total{breaker,service,instance,from,to}
+ *   outrigger_instance_healthy{service,instance}                      1 healthy, 0 not
+ * </pre>
+ * plus Micrometer's JVM and process series ({@code jvm_memory_*}, {@code jvm_gc_*}, {@code jvm_threads_*},
+ * {@code process_cpu_usage}, {@code process_uptime_seconds}), so the sidecar's own cost is visible.
+ * Labels stay bounded: statuses are reduced to their class ({@code 2xx} .. {@code 5xx}, {@code none}
+ * for outcomes without a status), instances come from the registry, and paths are never labels.
+ * The histogram has no {@code instance} label so its size does not grow with the fleet.
+ *
+ * <p>Thread-safe; the recording methods are called on event loops and never block: meters are
+ * cached per label set, so the hot path is a map lookup and an atomic add.
+ */
+public final class MicrometerProxyMetrics implements ProxyMetrics {
+    /** Bucket bounds of the latency histogram. */
+    static final Duration[] LATENCY_BUCKETS = {
+            Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10),
+            Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
+            Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5),
+            Duration.ofSeconds(15)};
+    private static final String SERVICE_LEVEL = "";
+
+    private final PrometheusMeterRegistry registry;
+    private final Map<RequestKey, Counter> requests = new ConcurrentHashMap<>();
+    private final Map<LatencyKey, Timer> latencies = new ConcurrentHashMap<>();
+    private final Map<EdgeKey, Counter> attempts = new ConcurrentHashMap<>();
+    private final Map<EdgeKey, Counter> retries = new ConcurrentHashMap<>();
+    private final Map<EdgeKey, Counter> budgetExhausted = new ConcurrentHashMap<>();
+    private final MultiGauge breakerState;
+    private final MultiGauge breakerFailures;
+    private final MultiGauge instanceHealthy;
+    private volatile SidecarContext context;
+
+    private record RequestKey(String edge, String service, String instance, String statusClass) {}
+
+    private record LatencyKey(String edge, String service, String statusClass) {}
+
+    private record EdgeKey(String edge, String service) {}
+
+    private MicrometerProxyMetrics(PrometheusMeterRegistry registry) {
+        this.registry = registry;
+        this.breakerState = MultiGauge.builder("outrigger.breaker.state")
+                .description("1 for the breaker's current state, 0 for the others").register(registry);
+        this.breakerFailures = MultiGauge.builder("outrigger.breaker.consecutive.failures")
+                .description("failures since the breaker's last success").register(registry);
+        this.instanceHealthy = MultiGauge.builder("outrigger.instance.healthy")
+                .description("1 when the sidecar considers the instance healthy").register(registry);
+    }
+
+    /** A fresh Prometheus registry whose series all carry {@code sidecar="<sidecarName>"}, with JVM metrics. */
+    public static MicrometerProxyMetrics create(String sidecarName) {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        registry.config().commonTags("sidecar", sidecarName);
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry); // lives as long as the process: never closed
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        return new MicrometerProxyMetrics(registry);
+    }
+
+    /**
+     * Follows a sidecar's breakers (transitions counted from now on) and, at each scrape, its
+     * breakers' states and its instances' health. Call once (a second call would count
+     * transitions twice), after the context is built.
+     */
+    public void bindTo(SidecarContext context) {
+        this.context = context;
+        context.breakers().addListener((breaker, from, to, reason) -> {
+            Tags tags = breakerTags(breaker.name()).and("from", from.wireName(), "to", to.wireName());
+            registry.counter("outrigger.breaker.transitions", tags).increment();
+        });
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    /** The content type of {@link #scrape()}: Prometheus text format 0.0.4. */
+    public String contentType() {
+        return "text/plain; version=0.0.4; charset=utf-8";
+    }
+
+    /**
+     * Every series in Prometheus text format, gauges refreshed from the bound context first. Costs
+     * CPU in proportion to the number of series: call it off the data-plane event loops.
+     */
+    public String scrape() {
+        refreshGauges();
+        return registry.scrape();
+    }
+
+    private void refreshGauges() {
+        SidecarContext ctx = context;
+        if (ctx == null) {
+            return;
+        }
+        List<MultiGauge.Row<?>> states = new ArrayList<>();
+        List<MultiGauge.Row<?>> failures = new ArrayList<>();
+        for (CircuitBreaker b : ctx.breakers().all()) {
+            Tags tags = breakerTags(b.name());
+            for (CircuitBreaker.State s : CircuitBreaker.State.values()) {
+                states.add(MultiGauge.Row.of(tags.and("state", s.wireName()), b, br -> br.state() == s ? 1 : 0));
+            }
+            failures.add(MultiGauge.Row.of(tags, b, CircuitBreaker::consecutiveFailures));
+        }
+        breakerState.register(states);
+        breakerFailures.register(failures);
+
+        HealthTracker health = ctx.health();
+        List<MultiGauge.Row<?>> healthy = new ArrayList<>();
+        for (String service : ctx.registry().services()) {
+            for (Endpoint e : ctx.registry().endpoints(service)) {
+                healthy.add(MultiGauge.Row.of(Tags.of("service", service, "instance", e.toString()), health,
+                        h -> h.isHealthy(service, e) ? 1 : 0));
+            }
+        }
+        instanceHealthy.register(healthy);
+    }
+
+    /** Splits a breaker key ({@code service} or {@code service/host:port}) into labels. */
+    static Tags breakerTags(String key) {
+        int slash = key.indexOf('/');
+        String service = slash < 0 ? key : key.substring(0, slash);
+        String instance = slash < 0 ? SERVICE_LEVEL : key.substring(slash + 1);
+        return Tags.of("breaker", key, "service", service, "instance", instance);
+    }
+
+    /** {@code 2xx} for 200..299 and so on; {@code none} for 0 (an outcome without an HTTP status). */
+    static String statusClass(int status) {
+        if (status >= 100 && status < 600) {
+            return (status / 100) + "xx";
+        }
+        return status == 0 ? "none" : "other";
+    }
+
+    @Override
+    public void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
+        String statusClass = statusClass(status);
+        String inst = instance == null ? "none" : instance.toString();
+        requests.computeIfAbsent(new RequestKey(edge, service, inst, statusClass), k -> Counter.builder("outrigger.requests")
+                .description("finished exchanges")
+                .tags("edge", k.edge(), "service", k.service(), "instance", k.instance(), "status_class", k.statusClass())
+                .register(registry)).increment();
+        latencies.computeIfAbsent(new LatencyKey(edge, service, statusClass), k -> Timer.builder("outrigger.request.duration")
+                .description("time from request start to the end of the response")
+                .tags("edge", k.edge(), "service", k.service(), "status_class", k.statusClass())
+                .serviceLevelObjectives(LATENCY_BUCKETS)
+                .register(registry)).record(durationNanos, TimeUnit.NANOSECONDS);
+        if (attempts > 0) {
+            edgeCounter(this.attempts, "outrigger.attempts", "attempts, retries included", edge, service).increment(attempts);
+        }
+    }
+
+    @Override
+    public void onRetry(String edge, String service) {
+        edgeCounter(retries, "outrigger.retries", "retries scheduled", edge, service).increment();
+    }
+
+    @Override
+    public void onRetryBudgetExhausted(String edge, String service) {
+        edgeCounter(budgetExhausted, "outrigger.retry.budget.exhausted", "retries refused by the retry budget", edge, service).increment();
+    }
+
+    private Counter edgeCounter(Map<EdgeKey, Counter> cache, String name, String description, String edge, String service) {
+        return cache.computeIfAbsent(new EdgeKey(edge, service), k -> Counter.builder(name).description(description)
+                .tags("edge", k.edge(), "service", k.service()).register(registry));
+    }
+}

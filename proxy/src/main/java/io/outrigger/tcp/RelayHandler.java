@@ -1,0 +1,101 @@
+package io.outrigger.tcp;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Copies what one channel reads to its peer, one half of a TCP relay (the other half is the
+ * same handler on the peer).
+ *
+ * <p>Backpressure without locks: both channels run with {@code AUTO_READ} off on the same event
+ * loop and the next read is asked for only after the previous write to the peer succeeded, so a
+ * slow reader on one side slows the writer on the other. A FIN from one side
+ * ({@link ChannelInputShutdownEvent}, needs {@code ALLOW_HALF_CLOSURE}) shuts the peer's output
+ * once everything before it was flushed; a channel closed for any reason closes its peer after
+ * a flush. Not sharable: one per channel.
+ */
+final class RelayHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(RelayHandler.class);
+
+    private final Channel peer;
+
+    RelayHandler(Channel peer) {
+        this.peer = peer;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!peer.isActive()) {
+            ReferenceCountUtil.release(msg);
+            ctx.close();
+            return;
+        }
+        peer.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
+            if (f.isSuccess()) {
+                readMore(ctx.channel());
+            } else {
+                log.debug("relay write to {} failed: {}", peer.remoteAddress(), f.cause().toString());
+                f.channel().close();
+                ctx.close();
+            }
+        });
+    }
+
+    /** Asks for the next read unless the input is finished (reading a shut input upsets epoll). */
+    static void readMore(Channel ch) {
+        if (!(ch instanceof DuplexChannel d) || !d.isInputShutdown()) {
+            ch.read();
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == ChannelInputShutdownEvent.INSTANCE) {
+            shutdownPeerOutput();
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    private void shutdownPeerOutput() {
+        // Shutting the output down discards unwritten data: flush everything before the FIN first.
+        peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
+            if (!f.isSuccess() || !(peer instanceof DuplexChannel duplex)) {
+                peer.close();
+                return;
+            }
+            duplex.shutdownOutput().addListener(s -> {
+                if (!s.isSuccess() || duplex.isInputShutdown()) {
+                    peer.close(); // both directions finished: the peer's close closes this side too
+                }
+            });
+        });
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        closeOnFlush(peer);
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("relay channel {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        ctx.close();
+    }
+
+    static void closeOnFlush(Channel ch) {
+        if (ch.isActive()) {
+            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ch.close();
+        }
+    }
+}

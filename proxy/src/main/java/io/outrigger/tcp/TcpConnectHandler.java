@@ -1,0 +1,240 @@
+package io.outrigger.tcp;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.resolver.AddressResolverGroup;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.outrigger.SidecarContext;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.listener.Transports;
+import io.outrigger.resilience.Backoff;
+import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.resilience.Retrier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Connects a newly accepted client to one instance of the service, then hands the connection to
+ * a pair of {@link RelayHandler}s and leaves the pipeline.
+ *
+ * <p>Resilience applies at connect time only, before any byte is relayed:
+ * <pre>
+ *   service breaker permits? --no--> close client (503)
+ *   attempt k: next healthy instance whose breaker permits, not tried yet when another exists
+ *              --connect refused/timed out--> instance breaker + health told, retry after backoff(k)
+ *   connected: instance and service breaker told success, relay starts
+ *   retries exhausted (resilience.retry.max_retries): service breaker told failure, close client (502)
+ * </pre>
+ * The upstream channel uses the client channel's event loop, so the relay needs no locks. Bytes
+ * and a FIN that arrive while connecting (the transport reads on a FIN even with {@code AUTO_READ}
+ * off) are held and replayed into the relay in order. Each
+ * finished connection is reported as {@code metrics().onExchange("tcp", service, instance, status,
+ * attempts, lifetime)} with status 0 for a relayed connection, 502 when no instance could be
+ * connected and 503 when none could be tried. Not sharable: one per connection, used on its
+ * event loop only.
+ */
+final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(TcpConnectHandler.class);
+    private static final String EDGE = "tcp";
+
+    private final SidecarContext context;
+    private final Transports transport;
+    private final AddressResolverGroup<InetSocketAddress> resolver;
+    private final String service;
+    private final long idleTimeoutMillis;
+    private final List<Endpoint> tried = new ArrayList<>();
+    /** Bytes read before the upstream was connected (a FIN makes the transport read even with AUTO_READ off). */
+    private final List<Object> early = new ArrayList<>();
+    private boolean earlyInputShutdown;
+    private long startNanos;
+    private Endpoint instance;
+    private Future<Channel> connecting;
+
+    /** @param idleTimeoutMillis idle time after which the upstream side closes too (0: never) */
+    TcpConnectHandler(SidecarContext context, Transports transport, AddressResolverGroup<InetSocketAddress> resolver,
+                      String service, long idleTimeoutMillis) {
+        this.context = context;
+        this.transport = transport;
+        this.resolver = resolver;
+        this.service = service;
+        this.idleTimeoutMillis = idleTimeoutMillis;
+    }
+
+    /** No instance could be tried: none healthy, or every breaker open. Not retried. */
+    private static final class NoInstanceException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        NoInstanceException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** One attempt failed; another instance (or the same, after a backoff) may do better. */
+    private static final class AttemptFailedException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        AttemptFailedException(String message, Throwable cause) {
+            super(message, cause, false, false);
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        startNanos = context.ticker().nanos();
+        Channel client = ctx.channel();
+        CircuitBreaker serviceBreaker = context.breakers().forService(service);
+        if (!serviceBreaker.tryAcquirePermission()) {
+            giveUp(client, 503, "breaker of service " + service + " is open (" + serviceBreaker.snapshot().reason() + ")");
+            return;
+        }
+        Backoff backoff = context.backoff().withMaxRetries(context.config().resilience().retry().maxRetries());
+        connecting = Retrier.run(client.eventLoop(), backoff, AttemptFailedException.class::isInstance,
+                (retry, delayMillis, cause) -> {
+                    context.metrics().onRetry(EDGE, service);
+                    log.debug("tcp {}: retry {} in {} ms after {}", service, retry, delayMillis, cause.getMessage());
+                },
+                attempt -> connect(client));
+        connecting.addListener(f -> {
+            if (f.isSuccess()) {
+                serviceBreaker.onSuccess();
+                startRelay(ctx, (Channel) f.getNow());
+            } else if (f.isCancelled()) {
+                log.debug("tcp {}: client {} left before an upstream was connected", service, client.remoteAddress());
+            } else if (!tried.isEmpty()) {
+                // Connects failed (the last attempt may have found every instance's breaker open since).
+                serviceBreaker.onFailure();
+                giveUp(client, 502, f.cause().getMessage() + " after " + tried.size() + " attempt(s)");
+            } else {
+                giveUp(client, 503, f.cause().getMessage());
+            }
+        });
+    }
+
+    private Future<Channel> connect(Channel client) {
+        EventLoop loop = client.eventLoop();
+        Endpoint e = context.selector().next(service, tried);
+        if (e == null) {
+            String why = context.registry().endpoints(service).isEmpty()
+                    ? "service " + service + " has no instance in " + context.registry().describe()
+                    : "no healthy instance of " + service + " with a closed breaker";
+            return loop.newFailedFuture(new NoInstanceException(why));
+        }
+        tried.add(e);
+        instance = e;
+        CircuitBreaker breaker = context.breakers().forInstance(service, e);
+        if (!breaker.tryAcquirePermission()) {
+            return loop.newFailedFuture(new AttemptFailedException("breaker of " + e + " is open", null));
+        }
+        Promise<Channel> attempt = loop.newPromise();
+        ChannelFuture cf = new Bootstrap()
+                .group(loop)
+                .channel(transport.clientChannel())
+                .resolver(resolver)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, context.config().resilience().timeouts().connectMillis()))
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel upstream) {
+                        // Idle on this side too: an upstream that stops reading after the client left
+                        // would otherwise hold its unflushed bytes, and this channel, forever.
+                        TcpRelayInitializer.addIdleHandlers(upstream.pipeline(), idleTimeoutMillis);
+                        upstream.pipeline().addLast("relay", new RelayHandler(client));
+                    }
+                })
+                .connect(InetSocketAddress.createUnresolved(e.host(), e.port()));
+        cf.addListener(done -> {
+            if (done.isSuccess()) {
+                breaker.onSuccess();
+                context.health().onSuccess(service, e);
+                if (!client.isActive()) {
+                    cf.channel().close(); // the client left while we connected
+                }
+                attempt.setSuccess(cf.channel());
+            } else {
+                breaker.onFailure();
+                context.health().onFailure(service, e, done.cause().toString());
+                attempt.setFailure(new AttemptFailedException("connect to " + e + " failed: " + done.cause().getMessage(), done.cause()));
+            }
+        });
+        return attempt;
+    }
+
+    private void startRelay(ChannelHandlerContext ctx, Channel upstream) {
+        Channel client = ctx.channel();
+        int attempts = tried.size();
+        Endpoint connected = instance;
+        client.closeFuture().addListener(f -> context.metrics().onExchange(EDGE, service, connected, 0, attempts,
+                context.ticker().nanos() - startNanos));
+        if (!client.isActive()) {
+            upstream.close();
+            return;
+        }
+        log.debug("tcp {}: relaying {} <-> {}", service, client.remoteAddress(), connected);
+        List<Object> held = new ArrayList<>(early);
+        early.clear();
+        ctx.pipeline().replace(this, "relay", new RelayHandler(upstream));
+        for (Object msg : held) {
+            client.pipeline().fireChannelRead(msg);
+        }
+        if (earlyInputShutdown) {
+            client.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        } else {
+            RelayHandler.readMore(client);
+        }
+        RelayHandler.readMore(upstream);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        early.add(msg);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == ChannelInputShutdownEvent.INSTANCE) {
+            earlyInputShutdown = true;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        early.forEach(ReferenceCountUtil::release);
+        early.clear();
+    }
+
+    private void giveUp(Channel client, int status, String why) {
+        log.warn("tcp {}: closing client {}: {}", service, client.remoteAddress(), why);
+        context.metrics().onExchange(EDGE, service, instance, status, tried.size(), context.ticker().nanos() - startNanos);
+        client.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (connecting != null) {
+            connecting.cancel(false); // stops further attempts; a connect already made is closed above
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("tcp {}: client {} failed before relaying: {}", service, ctx.channel().remoteAddress(), cause.toString());
+        ctx.close();
+    }
+}

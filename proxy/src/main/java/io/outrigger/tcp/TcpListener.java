@@ -1,0 +1,58 @@
+package io.outrigger.tcp;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.resolver.dns.DnsAddressResolverGroup;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.outrigger.Sidecar;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.listener.Transports;
+
+/**
+ * A raw TCP relay listener ({@code listeners.tcp[i]}): each accepted connection is relayed
+ * byte for byte to one instance of the configured service.
+ *
+ * <p>Accepted channels start with {@code AUTO_READ} off (nothing is read before an upstream is
+ * connected) and {@code ALLOW_HALF_CLOSURE} on (a client's FIN is passed on, not turned into a
+ * close). Upstream host names are resolved by Netty's asynchronous DNS resolver, so a name in
+ * the registry never blocks an event loop; the resolver is closed with the listener.
+ */
+public final class TcpListener {
+    private TcpListener() {
+    }
+
+    /**
+     * The name the listener is registered under in {@link Sidecar#boundPorts()}: {@code tcp:PORT},
+     * or {@code tcp:SERVICE} when the port is 0 (picked at bind time, so not a stable name).
+     */
+    public static String listenerName(SidecarConfig.Tcp tcp) {
+        return "tcp:" + (tcp.port() != 0 ? Integer.toString(tcp.port()) : tcp.service());
+    }
+
+    /** Binds the listener on the sidecar's bind address; blocks until bound. */
+    public static Channel bind(Sidecar sidecar, SidecarConfig.Tcp tcp) throws InterruptedException {
+        Transports transport = sidecar.transport();
+        DnsAddressResolverGroup resolver = new DnsAddressResolverGroup(new DnsNameResolverBuilder()
+                .datagramChannelType(transport == Transports.EPOLL ? EpollDatagramChannel.class : NioDatagramChannel.class));
+        Channel channel;
+        try {
+            channel = new ServerBootstrap()
+                    .group(sidecar.group())
+                    .channel(transport.serverChannel())
+                    .childOption(ChannelOption.AUTO_READ, false)
+                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new TcpRelayInitializer(sidecar.context(), transport, resolver, tcp))
+                    .bind(sidecar.context().config().bindAddress(), tcp.port())
+                    .sync().channel();
+        } catch (InterruptedException | RuntimeException e) {
+            resolver.close();
+            throw e;
+        }
+        channel.closeFuture().addListener(f -> resolver.close());
+        return channel;
+    }
+}

@@ -1,0 +1,274 @@
+package io.outrigger.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.outrigger.Sidecar;
+import io.outrigger.SidecarContext;
+import io.outrigger.config.ConfigLoader;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.discovery.Registry;
+import io.outrigger.metrics.MicrometerProxyMetrics;
+import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.time.Ticker;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The admin endpoints over real HTTP against a sidecar bound on port 0. */
+class AdminListenerTest {
+    private static final Endpoint B1 = new Endpoint("10.0.1.1", 8080); // documentation only: never contacted
+    private static final Endpoint B2 = new Endpoint("10.0.1.2", 8080);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final CompletableFuture<Void> discovered = new CompletableFuture<>();
+    private Sidecar sidecar;
+    private MicrometerProxyMetrics metrics;
+
+    /** A registry whose first answer the test controls. */
+    private final class SlowRegistry implements Registry {
+        private final FileRegistry delegate = new FileRegistry(Map.of("service-b", List.of(B1, B2)), "test:slow");
+
+        @Override
+        public List<Endpoint> endpoints(String service) {
+            return delegate.endpoints(service);
+        }
+
+        @Override
+        public boolean contains(String service) {
+            return delegate.contains(service);
+        }
+
+        @Override
+        public Set<String> services() {
+            return delegate.services();
+        }
+
+        @Override
+        public CompletableFuture<Void> ready() {
+            return discovered;
+        }
+
+        @Override
+        public String describe() {
+            return delegate.describe();
+        }
+    }
+
+    private int start() throws Exception {
+        return start("");
+    }
+
+    private int start(String moreListeners) throws Exception {
+        SidecarConfig cfg = ConfigLoader.parse("""
+                name: sidecar-t
+                io_threads: 1
+                listeners:
+                  admin: { port: 0 }
+                %s
+                resilience:
+                  breaker: { failure_threshold: 3, open_ms: 60000, half_open_probes: 1 }
+                """.formatted(moreListeners), "test");
+        metrics = MicrometerProxyMetrics.create(cfg.name());
+        SidecarContext context = new SidecarContext(cfg, new SlowRegistry(), Ticker.system(), metrics);
+        metrics.bindTo(context);
+        sidecar = new Sidecar(context);
+        sidecar.start();
+        return sidecar.boundPorts().get("admin");
+    }
+
+    @AfterEach
+    void stop() {
+        if (sidecar != null) {
+            sidecar.close();
+        }
+    }
+
+    private HttpResponse<String> get(int port, String path) throws Exception {
+        return send(port, path, "GET");
+    }
+
+    private HttpResponse<String> send(int port, String path, String method) throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .method(method, HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(5)).build();
+        return http.send(req, HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void readyOnlyAfterDiscoveryAnsweredAndUntilDraining() throws Exception {
+        int port = start();
+        HttpResponse<String> starting = get(port, "/ready");
+        assertEquals(503, starting.statusCode());
+        assertEquals("starting", JSON.readTree(starting.body()).get("state").asText());
+
+        discovered.complete(null);
+        assertEquals(200, get(port, "/ready").statusCode());
+
+        sidecar.beginDrain();
+        HttpResponse<String> draining = get(port, "/ready");
+        assertEquals(503, draining.statusCode());
+        assertEquals("draining", JSON.readTree(draining.body()).get("state").asText());
+    }
+
+    @Test
+    void metricsShowRequestsBreakersAndHealth() throws Exception {
+        int port = start();
+        SidecarContext ctx = sidecar.context();
+        metrics.onExchange("outbound", "service-b", B1, 200, 1, 3_000_000);
+        metrics.onExchange("outbound", "service-b", B2, 503, 3, 40_000_000);
+        metrics.onRetry("outbound", "service-b");
+        metrics.onRetryBudgetExhausted("outbound", "service-b");
+        CircuitBreaker breaker = ctx.breakers().forInstance("service-b", B2);
+        for (int i = 0; i < 3; i++) {
+            breaker.onFailure();
+        }
+        ctx.health().mark("service-b", B2, false, "3 failed checks");
+
+        HttpResponse<String> res = get(port, "/metrics");
+        assertEquals(200, res.statusCode());
+        assertTrue(res.headers().firstValue("content-type").orElse("").startsWith("text/plain; version=0.0.4"));
+        String body = res.body();
+        assertContainsLine(body, "outrigger_requests_total{edge=\"outbound\",instance=\"10.0.1.1:8080\",service=\"service-b\",sidecar=\"sidecar-t\",status_class=\"2xx\"} 1.0");
+        assertContainsLine(body, "outrigger_requests_total{edge=\"outbound\",instance=\"10.0.1.2:8080\",service=\"service-b\",sidecar=\"sidecar-t\",status_class=\"5xx\"} 1.0");
+        assertContainsLine(body, "outrigger_request_duration_seconds_bucket{edge=\"outbound\",service=\"service-b\",sidecar=\"sidecar-t\",status_class=\"2xx\",le=\"0.005\"} 1");
+        assertContainsLine(body, "outrigger_request_duration_seconds_bucket{edge=\"outbound\",service=\"service-b\",sidecar=\"sidecar-t\",status_class=\"5xx\",le=\"0.025\"} 0");
+        assertContainsLine(body, "outrigger_attempts_total{edge=\"outbound\",service=\"service-b\",sidecar=\"sidecar-t\"} 4.0");
+        assertContainsLine(body, "outrigger_retries_total{edge=\"outbound\",service=\"service-b\",sidecar=\"sidecar-t\"} 1.0");
+        assertContainsLine(body, "outrigger_retry_budget_exhausted_total{edge=\"outbound\",service=\"service-b\",sidecar=\"sidecar-t\"} 1.0");
+        String b2 = "breaker=\"service-b/10.0.1.2:8080\",instance=\"10.0.1.2:8080\",service=\"service-b\",sidecar=\"sidecar-t\"";
+        assertContainsLine(body, "outrigger_breaker_state{" + b2 + ",state=\"open\"} 1.0");
+        assertContainsLine(body, "outrigger_breaker_state{" + b2 + ",state=\"closed\"} 0.0");
+        assertContainsLine(body, "outrigger_breaker_consecutive_failures{" + b2 + "} 3.0");
+        assertContainsLine(body, "outrigger_breaker_transitions_total{" + b2 + ",from=\"closed\",to=\"open\"} 1.0", true);
+        assertContainsLine(body, "outrigger_instance_healthy{instance=\"10.0.1.1:8080\",service=\"service-b\",sidecar=\"sidecar-t\"} 1.0");
+        assertContainsLine(body, "outrigger_instance_healthy{instance=\"10.0.1.2:8080\",service=\"service-b\",sidecar=\"sidecar-t\"} 0.0");
+
+        // A breaker that closes again is seen at the next scrape.
+        breaker.transitionTo(CircuitBreaker.State.CLOSED, "operator");
+        assertContainsLine(get(port, "/metrics").body(), "outrigger_breaker_state{" + b2 + ",state=\"closed\"} 1.0");
+    }
+
+    private static void assertContainsLine(String body, String line) {
+        assertTrue(body.lines().anyMatch(line::equals), () -> "no line\n  " + line + "\nin\n" + body);
+    }
+
+    /** Label order within a series is alphabetical; this variant only checks the labels are all there. */
+    private static void assertContainsLine(String body, String line, boolean anyLabelOrder) {
+        String name = line.substring(0, line.indexOf('{'));
+        String value = line.substring(line.lastIndexOf(' ') + 1);
+        Set<String> labels = Set.of(line.substring(line.indexOf('{') + 1, line.lastIndexOf('}')).split(","));
+        boolean found = body.lines().filter(l -> l.startsWith(name + "{") && l.endsWith(" " + value))
+                .anyMatch(l -> Set.of(l.substring(l.indexOf('{') + 1, l.lastIndexOf('}')).split(",")).equals(labels));
+        assertTrue(found, () -> "no series " + line + " in\n" + body);
+    }
+
+    @Test
+    void clustersShowHealthAndABreakerOpenedByFailuresWithItsReason() throws Exception {
+        int port = start();
+        SidecarContext ctx = sidecar.context();
+        for (int i = 0; i < 3; i++) {
+            ctx.breakers().forInstance("service-b", B1).onFailure();
+        }
+        ctx.health().mark("service-b", B2, false, "3 failed checks");
+
+        HttpResponse<String> res = get(port, "/clusters");
+        assertEquals(200, res.statusCode());
+        JsonNode svc = JSON.readTree(res.body()).get("services").get("service-b");
+        assertEquals("closed", svc.get("breaker").get("state").asText());
+        JsonNode i1 = svc.get("instances").get(0);
+        assertEquals("10.0.1.1:8080", i1.get("address").asText());
+        assertTrue(i1.get("healthy").asBoolean());
+        assertEquals("open", i1.get("breaker").get("state").asText());
+        assertEquals("3 consecutive failures", i1.get("breaker").get("reason").asText());
+        assertEquals(3, i1.get("breaker").get("consecutive_failures").asInt());
+        JsonNode i2 = svc.get("instances").get(1);
+        assertEquals(false, i2.get("healthy").asBoolean());
+        assertEquals("3 failed checks", i2.get("health_reason").asText());
+        assertEquals("closed", i2.get("breaker").get("state").asText());
+    }
+
+    @Test
+    void configShowsEffectiveConfigWithYamlKeysAndBoundPorts() throws Exception {
+        int port = start("  tcp: [ { port: 0, service: service-b, idle_timeout_ms: 1000 } ]");
+        HttpResponse<String> res = get(port, "/config");
+        assertEquals(200, res.statusCode());
+        JsonNode cfg = JSON.readTree(res.body());
+        assertEquals(port, cfg.get("bound_ports").get("admin").asInt());
+        assertEquals("sidecar-t", cfg.get("name").asText());
+        assertEquals(0, cfg.get("listeners").get("admin").get("port").asInt());
+        assertEquals(60000, cfg.get("resilience").get("breaker").get("open_ms").asLong());
+        assertEquals(3, cfg.get("resilience").get("breaker").get("failure_threshold").asInt());
+        assertEquals("full", cfg.get("resilience").get("retry").get("jitter").asText());
+        assertEquals(1, cfg.get("io_threads").asInt());
+        assertTrue(cfg.has("drain_ms"), cfg::toString);
+        JsonNode tcp = cfg.get("listeners").get("tcp").get(0);
+        assertEquals("service-b", tcp.get("service").asText());
+        assertEquals(1000, tcp.get("idle_timeout_ms").asLong());
+        assertEquals(sidecar.boundPorts().get("tcp:service-b"), cfg.get("bound_ports").get("tcp:service-b").asInt());
+        assertTrue(cfg.get("bound_ports").get("tcp:service-b").asInt() > 0);
+    }
+
+    @Test
+    void unknownPathIs404OtherMethodsAre405() throws Exception {
+        int port = start();
+        HttpResponse<String> missing = get(port, "/nope");
+        assertEquals(404, missing.statusCode());
+        assertTrue(JSON.readTree(missing.body()).get("error").asText().contains("/nope"));
+        HttpResponse<String> post = send(port, "/ready", "POST");
+        assertEquals(405, post.statusCode());
+        assertEquals("GET", post.headers().firstValue("allow").orElse(""));
+        assertEquals(200, get(port, "/config?pretty").statusCode()); // a query string does not change the path
+    }
+
+    @Test
+    void malformedRequestIs400AndTheListenerStillServes() throws Exception {
+        int port = start();
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(5000);
+            OutputStream out = s.getOutputStream();
+            out.write("GET /ready HTTP/1.1\r\nHost: x\r\nContent-Length: banana\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = s.getInputStream();
+            String reply = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+            assertTrue(reply.startsWith("HTTP/1.1 400 "), reply);
+        }
+        assertEquals(404, get(port, "/").statusCode());
+    }
+
+    @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        int port = start();
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            String replies = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            // Bodies carry no line end, so the status lines are found by pattern, not by line.
+            List<String> statusLines = java.util.regex.Pattern.compile("HTTP/1\\.1 \\d{3} [A-Za-z ]+").matcher(replies)
+                    .results().map(java.util.regex.MatchResult::group).toList();
+            assertEquals(List.of("HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 503 Service Unavailable"), statusLines);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package io.outrigger.metrics;
+
+import io.micrometer.core.instrument.Tags;
+import io.outrigger.SidecarContext;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.time.Ticker;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MicrometerProxyMetricsTest {
+    private static final Endpoint E = new Endpoint("10.0.1.1", 8080);
+
+    @Test
+    void statusesCollapseToTheirClass() {
+        assertEquals("2xx", MicrometerProxyMetrics.statusClass(204));
+        assertEquals("5xx", MicrometerProxyMetrics.statusClass(503));
+        assertEquals("4xx", MicrometerProxyMetrics.statusClass(431));
+        assertEquals("none", MicrometerProxyMetrics.statusClass(0));
+        assertEquals("other", MicrometerProxyMetrics.statusClass(999));
+    }
+
+    @Test
+    void breakerKeysSplitIntoServiceAndInstance() {
+        assertEquals(Tags.of("breaker", "svc", "service", "svc", "instance", ""), MicrometerProxyMetrics.breakerTags("svc"));
+        assertEquals(Tags.of("breaker", "svc/10.0.1.1:8080", "service", "svc", "instance", "10.0.1.1:8080"),
+                MicrometerProxyMetrics.breakerTags("svc/10.0.1.1:8080"));
+    }
+
+    @Test
+    void exchangesWithTheSameLabelsShareOneSeries() {
+        MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
+        for (int i = 0; i < 1000; i++) {
+            m.onExchange("outbound", "svc", E, 200 + (i % 5), 1, TimeUnit.MILLISECONDS.toNanos(i % 20));
+        }
+        assertEquals(1000.0, m.registry().get("outrigger.requests").counter().count());
+        assertEquals(1000, m.registry().get("outrigger.request.duration").timer().count());
+        assertEquals(1, m.registry().find("outrigger.requests").counters().size(), "status codes must not become labels");
+    }
+
+    @Test
+    void scrapeWithoutTrafficListsBreakersAndHealthOfTheBoundContext() {
+        MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
+        SidecarContext ctx = new SidecarContext(SidecarConfig.defaults(),
+                new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
+        assertFalse(m.scrape().contains("outrigger_instance_healthy"), "nothing before bindTo");
+        m.bindTo(ctx);
+        ctx.breakers().forService("svc");
+        String text = m.scrape();
+        assertTrue(text.contains("outrigger_instance_healthy{instance=\"10.0.1.1:8080\",service=\"svc\",sidecar=\"s\"} 1.0"), text);
+        assertTrue(text.contains("outrigger_breaker_state{breaker=\"svc\",instance=\"\",service=\"svc\",sidecar=\"s\",state=\"closed\"} 1.0"), text);
+        assertTrue(text.contains("jvm_memory_used_bytes{"), "JVM series are there too");
+    }
+}

@@ -1,0 +1,375 @@
+package io.outrigger.tcp;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import io.outrigger.Sidecar;
+import io.outrigger.SidecarContext;
+import io.outrigger.config.ConfigLoader;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.listener.Transports;
+import io.outrigger.metrics.ProxyMetrics;
+import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.time.Ticker;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/** The raw TCP relay through real loopback sockets to a Netty echo server. */
+class TcpRelayTest {
+    private EventLoopGroup echoGroup;
+    private Channel echoServer;
+    private final ChannelGroup echoChildren = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private final AtomicInteger echoInputShutdowns = new AtomicInteger();
+    private final Queue<Exchange> exchanges = new ConcurrentLinkedQueue<>();
+    private Sidecar sidecar;
+
+    private record Exchange(String service, Endpoint instance, int status, int attempts) {}
+
+    /** Echoes what it reads; a FIN is answered with a FIN after the echo (half-close), then the channel closes. */
+    @ChannelHandler.Sharable
+    private final class EchoHandler extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            echoChildren.add(ctx.channel());
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.writeAndFlush(msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt == ChannelInputShutdownEvent.INSTANCE) {
+                echoInputShutdowns.incrementAndGet();
+                ctx.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER)
+                        .addListener((ChannelFutureListener) f -> ((DuplexChannel) f.channel()).shutdownOutput()
+                                .addListener(done -> f.channel().close()));
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    @BeforeEach
+    void startEcho() throws InterruptedException {
+        echoGroup = Transports.NIO.newGroup(1, "echo");
+        echoServer = new ServerBootstrap().group(echoGroup).channel(Transports.NIO.serverChannel())
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new EchoHandler())
+                .bind("127.0.0.1", 0).sync().channel();
+    }
+
+    @AfterEach
+    void stop() {
+        if (sidecar != null) {
+            sidecar.close();
+        }
+        echoServer.close().syncUninterruptibly();
+        echoGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    private int echoPort() {
+        return ((InetSocketAddress) echoServer.localAddress()).getPort();
+    }
+
+    /** A loopback port nobody listens on: connecting to it is refused. */
+    private static int refusedPort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Starts a sidecar with one TCP listener for {@code svc}; returns its port. */
+    private int startRelay(List<Endpoint> instances, String extraYaml, int maxRetries) throws Exception {
+        SidecarConfig cfg = ConfigLoader.parse("""
+                io_threads: 1
+                resilience:
+                  breaker: { failure_threshold: 2, open_ms: 60000, half_open_probes: 1 }
+                  retry: { max_retries: %d, base_ms: 1, max_ms: 2 }
+                  timeouts: { connect_ms: 2000, request_ms: 5000 }
+                """.formatted(maxRetries) + extraYaml, "test");
+        ProxyMetrics recording = new ProxyMetrics() {
+            @Override
+            public void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
+                assertEquals("tcp", edge);
+                exchanges.add(new Exchange(service, instance, status, attempts));
+            }
+        };
+        SidecarContext ctx = new SidecarContext(cfg, new FileRegistry(Map.of("svc", instances), "test"), Ticker.system(), recording);
+        sidecar = new Sidecar(ctx, Transports.best(), cfg.ioThreads());
+        sidecar.start();
+        return sidecar.boundPorts().get("tcp:svc");
+    }
+
+    private static final String ONE_LISTENER = "listeners:\n  tcp: [ { port: 0, service: svc } ]\n";
+
+    private int startRelay(List<Endpoint> instances) throws Exception {
+        return startRelay(instances, ONE_LISTENER, 2);
+    }
+
+    private static Socket connect(int port) throws IOException {
+        Socket s = new Socket();
+        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        s.setSoTimeout(5000);
+        return s;
+    }
+
+    private static byte[] readN(InputStream in, int n) throws IOException {
+        byte[] b = in.readNBytes(n);
+        assertEquals(n, b.length, "stream ended early");
+        return b;
+    }
+
+    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                fail("timed out waiting for " + what);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    @Test
+    void relaysBytesBothWaysWithBackpressure() throws Exception {
+        int port = startRelay(List.of(new Endpoint("127.0.0.1", echoPort())));
+        try (Socket s = connect(port)) {
+            s.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
+            assertEquals("hello", new String(readN(s.getInputStream(), 5), StandardCharsets.US_ASCII));
+
+            // 4 MiB written while the reader lags: more than the socket buffers hold, so it only
+            // completes if the relay stops reading and resumes correctly in both directions.
+            byte[] payload = new byte[4 << 20];
+            ThreadLocalRandom.current().nextBytes(payload);
+            Thread writer = new Thread(() -> {
+                try {
+                    OutputStream out = s.getOutputStream();
+                    for (int off = 0; off < payload.length; off += 65536) {
+                        out.write(payload, off, 65536);
+                    }
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            writer.start();
+            assertArrayEquals(payload, readN(s.getInputStream(), payload.length));
+            writer.join(5000);
+        }
+        await("the exchange to be reported", () -> !exchanges.isEmpty());
+        Exchange e = exchanges.peek();
+        assertEquals(new Exchange("svc", new Endpoint("127.0.0.1", echoPort()), 0, 1), e);
+    }
+
+    @Test
+    void resolvesInstanceHostNamesWithoutBlocking() throws Exception {
+        int port = startRelay(List.of(new Endpoint("localhost", echoPort()))); // through Netty's async DNS resolver
+        try (Socket s = connect(port)) {
+            s.getOutputStream().write("by name".getBytes(StandardCharsets.US_ASCII));
+            assertEquals("by name", new String(readN(s.getInputStream(), 7), StandardCharsets.US_ASCII));
+        }
+    }
+
+    @Test
+    void stopsReadingTheClientWhileTheUpstreamDoesNotRead() throws Exception {
+        // An upstream that accepts and does not read: without backpressure the relay would buffer
+        // everything the client sends; with it, the client's writes block once the socket buffers fill.
+        ChannelGroup sinkChildren = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+        Channel sink = new ServerBootstrap().group(echoGroup).channel(Transports.NIO.serverChannel())
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        sinkChildren.add(ch);
+                    }
+                })
+                .bind("127.0.0.1", 0).sync().channel();
+        try {
+            int port = startRelay(List.of(new Endpoint("127.0.0.1", ((InetSocketAddress) sink.localAddress()).getPort())),
+                    "listeners:\n  tcp: [ { port: 0, service: svc, idle_timeout_ms: 2000 } ]\n", 2);
+            long cap = 256L << 20;
+            AtomicLong written = new AtomicLong();
+            Socket s = connect(port);
+            await("the sink to accept the relay's connection", () -> sinkChildren.size() == 1);
+            Thread writer = new Thread(() -> {
+                byte[] chunk = new byte[65536];
+                try {
+                    OutputStream out = s.getOutputStream();
+                    while (written.get() < cap) {
+                        out.write(chunk);
+                        written.addAndGet(chunk.length);
+                    }
+                } catch (IOException closed) {
+                    // the socket is closed at the end of the test
+                }
+            }, "blocked-writer");
+            writer.setDaemon(true);
+            writer.start();
+            // Wait until the writer is stuck: no progress for 200 ms (loopback moves ~GB/s otherwise),
+            // well inside the idle timeout, which would close the stalled relay.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            long last = -1;
+            long stableSince = System.nanoTime();
+            while (System.nanoTime() - stableSince < TimeUnit.MILLISECONDS.toNanos(200)) {
+                assertTrue(System.nanoTime() < deadline && written.get() < cap,
+                        "the client was never slowed down: " + written.get() + " bytes accepted");
+                long now = written.get();
+                if (now != last) {
+                    last = now;
+                    stableSince = System.nanoTime();
+                }
+                Thread.sleep(20);
+            }
+            assertTrue(written.get() < 64L << 20, "the relay buffered " + written.get() + " bytes");
+            long stalledAfterMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - (deadline - TimeUnit.SECONDS.toNanos(10)));
+            assertEquals(1, sinkChildren.size(), () -> "the upstream closed; stalled after " + stalledAfterMillis + " ms at "
+                    + written.get() + " bytes; exchanges " + exchanges);
+
+            // The client leaves; its FIN waits behind the unread bytes, so the idle timeout closes
+            // the client side. Once the sink drains what was relayed, it sees the upstream closed too.
+            s.close();
+            await("the client side to close", () -> exchanges.size() == 1);
+            sinkChildren.forEach(ch -> ch.config().setAutoRead(true));
+            await("the upstream to close", sinkChildren::isEmpty);
+        } finally {
+            sink.close().sync();
+        }
+    }
+
+    @Test
+    void passesHalfCloseThrough() throws Exception {
+        int port = startRelay(List.of(new Endpoint("127.0.0.1", echoPort())));
+        try (Socket s = connect(port)) {
+            s.getOutputStream().write("last words".getBytes(StandardCharsets.US_ASCII));
+            s.shutdownOutput(); // FIN to the relay; the echo server must see it and answer with its own
+            byte[] rest = s.getInputStream().readAllBytes(); // returns only at the relayed FIN
+            assertEquals("last words", new String(rest, StandardCharsets.US_ASCII));
+            assertEquals(1, echoInputShutdowns.get());
+        }
+        await("the upstream connection to close", () -> echoChildren.isEmpty());
+    }
+
+    @Test
+    void retriesTheConnectOnAnotherInstanceWhenOneRefuses() throws Exception {
+        Endpoint dead = new Endpoint("127.0.0.1", refusedPort());
+        Endpoint live = new Endpoint("127.0.0.1", echoPort());
+        int port = startRelay(List.of(dead, live));
+        for (int i = 0; i < 2; i++) {
+            try (Socket s = connect(port)) {
+                s.getOutputStream().write('x');
+                assertEquals('x', s.getInputStream().read());
+            }
+        }
+        await("both exchanges to be reported", () -> exchanges.size() == 2);
+        assertTrue(exchanges.stream().allMatch(e -> e.status() == 0 && live.equals(e.instance())), exchanges::toString);
+        assertTrue(exchanges.stream().anyMatch(e -> e.attempts() == 2), exchanges::toString);
+        assertTrue(sidecar.context().breakers().forInstance("svc", dead).consecutiveFailures() >= 1);
+    }
+
+    @Test
+    void instanceBreakerOpensAfterTheThresholdAndThenFailsFast() throws Exception {
+        Endpoint dead = new Endpoint("127.0.0.1", refusedPort());
+        int port = startRelay(List.of(dead), ONE_LISTENER, 2);
+        for (int i = 0; i < 2; i++) {
+            try (Socket s = connect(port)) {
+                assertEquals(-1, s.getInputStream().read(), "the client connection is closed");
+            }
+        }
+        await("two exchanges to be reported", () -> exchanges.size() == 2);
+        assertEquals(CircuitBreaker.State.OPEN, sidecar.context().breakers().forInstance("svc", dead).state());
+        Exchange[] seen = exchanges.toArray(new Exchange[0]);
+        // The first connection opens the instance breaker at its second refused attempt, after
+        // which no instance is left to try; the next is turned away without a connect attempt.
+        assertEquals(new Exchange("svc", dead, 502, 2), seen[0], Arrays.toString(seen));
+        assertEquals(new Exchange("svc", null, 503, 0), seen[1], Arrays.toString(seen));
+    }
+
+    @Test
+    void serviceBreakerOpensAfterThresholdFailedConnectionsAndThenFailsFast() throws Exception {
+        Endpoint dead1 = new Endpoint("127.0.0.1", refusedPort());
+        Endpoint dead2 = new Endpoint("127.0.0.1", refusedPort() == dead1.port() ? refusedPort() + 1 : refusedPort());
+        int port = startRelay(List.of(dead1, dead2), ONE_LISTENER, 0);
+        for (int i = 0; i < 3; i++) {
+            try (Socket s = connect(port)) {
+                assertEquals(-1, s.getInputStream().read(), "the client connection is closed");
+            }
+            int n = i + 1;
+            await("exchange " + n + " to be reported", () -> exchanges.size() == n);
+        }
+        assertEquals(CircuitBreaker.State.OPEN, sidecar.context().breakers().forService("svc").state());
+        List<Integer> statuses = exchanges.stream().map(Exchange::status).toList();
+        assertEquals(List.of(502, 502, 503), statuses, exchanges::toString);
+        // One refusal each: neither instance breaker reached its threshold; the service breaker did.
+        assertEquals(CircuitBreaker.State.CLOSED, sidecar.context().breakers().forInstance("svc", dead1).state());
+        assertEquals(0, exchanges.stream().skip(2).findFirst().orElseThrow().attempts());
+    }
+
+    @Test
+    void idleTimeoutClosesBothSides() throws Exception {
+        int port = startRelay(List.of(new Endpoint("127.0.0.1", echoPort())),
+                "listeners:\n  tcp: [ { port: 0, service: svc, idle_timeout_ms: 200 } ]\n", 2);
+        try (Socket s = connect(port)) {
+            s.getOutputStream().write('x');
+            assertEquals('x', s.getInputStream().read());
+            await("the upstream connection to open", () -> echoChildren.size() == 1);
+            long start = System.nanoTime();
+            assertEquals(-1, s.getInputStream().read(), "the relay closes the idle client");
+            assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(100), "closed too early");
+        }
+        await("the upstream connection to close", () -> echoChildren.isEmpty());
+    }
+
+    @Test
+    void clientGoneMidStreamReleasesTheUpstream() throws Exception {
+        int port = startRelay(List.of(new Endpoint("127.0.0.1", echoPort())));
+        Socket s = connect(port);
+        s.getOutputStream().write("abc".getBytes(StandardCharsets.US_ASCII));
+        readN(s.getInputStream(), 3);
+        await("the upstream connection to open", () -> echoChildren.size() == 1);
+        s.setSoLinger(true, 0); // close with a reset, as a crashed client would
+        s.close();
+        await("the upstream connection to close", () -> echoChildren.isEmpty());
+        await("the exchange to be reported", () -> exchanges.size() == 1);
+    }
+}
