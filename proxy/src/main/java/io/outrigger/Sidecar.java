@@ -3,6 +3,7 @@ package io.outrigger;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.outrigger.config.SidecarConfig;
+import io.outrigger.jsonline.JsonLineListener;
 import io.outrigger.listener.Transports;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,6 +57,10 @@ public final class Sidecar implements AutoCloseable {
         SidecarConfig.Listeners l = context.config().listeners();
         try {
             // Each listener kind binds here, in the order of the config's listeners section.
+            if (l.jsonline() != null) {
+                register("jsonline", JsonLineListener.bind(context, group, transport.serverChannel(),
+                        context.config().bindAddress(), l.jsonline().port()));
+            }
         } catch (Exception e) {
             close();
             throw e;
