@@ -55,7 +55,7 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
                     in.skipBytes(in.readableBytes());
                     scanned = 0;
                 } else if (in.readableBytes() > maxLineBytes) {
-                    discardingHead = head(in);
+                    discardingHead = head(in, in.readableBytes());
                     discardedBytes = in.readableBytes();
                     in.skipBytes(in.readableBytes());
                     scanned = 0;
@@ -92,14 +92,14 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
     private void emit(ByteBuf in, int length, List<Object> out) {
         int start = in.readerIndex();
         if (length > maxLineBytes) {
-            out.add(new OversizedLine(head(in), length));
+            out.add(new OversizedLine(head(in, length), length));
         } else if (!isBlank(in, start, length)) {
             out.add(in.retainedSlice(start, length));
         }
     }
 
-    private static byte[] head(ByteBuf in) {
-        byte[] head = new byte[Math.min(HEAD_BYTES, in.readableBytes())];
+    private static byte[] head(ByteBuf in, int lineBytes) {
+        byte[] head = new byte[Math.min(HEAD_BYTES, lineBytes)];
         in.getBytes(in.readerIndex(), head);
         return head;
     }
