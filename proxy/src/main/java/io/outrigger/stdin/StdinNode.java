@@ -25,7 +25,9 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The line-JSON node on a byte stream pair (stdin/stdout): the caller's thread reads input and
@@ -49,6 +51,7 @@ public final class StdinNode implements AutoCloseable {
     private final JsonLineNode node;
     private final EventLoopGroup group;
     private final EventExecutorGroup stdoutExecutor;
+    private final StdoutWriter writer;
     private final Channel client;
     private final Channel server;
 
@@ -57,6 +60,7 @@ public final class StdinNode implements AutoCloseable {
         this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("outrigger-jsonline", true),
                 LocalIoHandler.newFactory());
         this.stdoutExecutor = new DefaultEventExecutorGroup(1, new DefaultThreadFactory("outrigger-stdout", true));
+        this.writer = new StdoutWriter(out);
         Promise<Channel> accepted = group.next().newPromise();
         LocalAddress address = new LocalAddress(StdinNode.class);
         JsonLineInitializer pipeline = new JsonLineInitializer(node);
@@ -74,7 +78,7 @@ public final class StdinNode implements AutoCloseable {
                     .handler(new ChannelInitializer<LocalChannel>() {
                         @Override
                         protected void initChannel(LocalChannel ch) {
-                            ch.pipeline().addLast(stdoutExecutor, "stdout", new StdoutWriter(out));
+                            ch.pipeline().addLast(stdoutExecutor, "stdout", writer);
                         }
                     })
                     .connect(address).sync().channel();
@@ -116,7 +120,12 @@ public final class StdinNode implements AutoCloseable {
         if (!server.closeFuture().await(waitMillis, TimeUnit.MILLISECONDS)) {
             log.warn("the line-JSON channel did not close {} ms after end of input", waitMillis);
         }
-        client.close().await(2, TimeUnit.SECONDS);
+        client.close();
+        try {
+            writer.finished().get(2, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            log.warn("stdout was not finished 2 s after the channel closed");
+        }
     }
 
     /** The server side of the local channel: the line-JSON pipeline (for tests). */

@@ -9,6 +9,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Copies each reply line it receives to an output stream (stdout) and flushes at the end of
@@ -23,6 +24,7 @@ final class StdoutWriter extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(StdoutWriter.class);
 
     private final OutputStream out;
+    private final CompletableFuture<Void> finished = new CompletableFuture<>();
     private boolean broken;
 
     StdoutWriter(OutputStream out) {
@@ -51,7 +53,13 @@ final class StdoutWriter extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         flush();
+        finished.complete(null);
         ctx.fireChannelInactive();
+    }
+
+    /** Completes once the channel closed and every reply it carried was written and flushed. */
+    CompletableFuture<Void> finished() {
+        return finished;
     }
 
     private void flush() {
