@@ -4,7 +4,6 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -12,7 +11,6 @@ import io.netty.channel.local.LocalAddress;
 import io.netty.channel.local.LocalChannel;
 import io.netty.channel.local.LocalIoHandler;
 import io.netty.channel.local.LocalServerChannel;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.concurrent.DefaultEventExecutorGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutorGroup;
@@ -39,9 +37,10 @@ import java.util.concurrent.TimeoutException;
  *   output stream <-- StdoutWriter (own executor) <-- LocalChannel <== Reply bytes
  * </pre>
  *
- * At end of input the pipeline gets a {@link ChannelInputShutdownEvent}: the last line without
- * a newline is still read, and the channel closes once the requests in flight are answered
- * (at most the node's drain time). {@link #run(InputStream)} returns after the output is flushed.
+ * At end of input the pipeline gets a {@link io.netty.channel.socket.ChannelInputShutdownEvent}
+ * (in-band, see {@link LocalEndOfStreamHandler}): the last line without a newline is still read,
+ * and once the requests in flight are answered (at most the node's drain time) the writer
+ * flushes the last reply; {@link #run(InputStream)} returns then.
  * One instance serves one input; not thread-safe.
  */
 public final class StdinNode implements AutoCloseable {
@@ -69,7 +68,7 @@ public final class StdinNode implements AutoCloseable {
                     .childHandler(new ChannelInitializer<LocalChannel>() {
                         @Override
                         protected void initChannel(LocalChannel ch) {
-                            ch.pipeline().addLast(pipeline);
+                            ch.pipeline().addLast("end-of-stream", LocalEndOfStreamHandler.INSTANCE).addLast(pipeline);
                             accepted.trySuccess(ch);
                         }
                     })
@@ -101,31 +100,25 @@ public final class StdinNode implements AutoCloseable {
      */
     public void run(InputStream in) throws InterruptedException {
         byte[] chunk = new byte[READ_BUFFER_BYTES];
-        ChannelFuture last = client.newSucceededFuture();
         try {
             int n;
             while ((n = in.read(chunk)) >= 0) {
                 if (n > 0) {
                     ByteBuf buf = client.alloc().buffer(n).writeBytes(chunk, 0, n);
-                    last = client.writeAndFlush(buf);
+                    client.writeAndFlush(buf);
                 }
             }
         } catch (IOException e) {
             log.warn("cannot read stdin ({}); treating it as end of input", e.toString());
         }
-        // The write future completes once the bytes are queued on the server side, whose loop reads them before this task.
-        last.await();
-        server.eventLoop().execute(() -> server.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE));
+        client.writeAndFlush(LocalEndOfStreamHandler.END_OF_INPUT);
         long waitMillis = node.drainMillis() + 2_000;
-        if (!server.closeFuture().await(waitMillis, TimeUnit.MILLISECONDS)) {
-            log.warn("the line-JSON channel did not close {} ms after end of input", waitMillis);
-        }
-        client.close();
         try {
-            writer.finished().get(2, TimeUnit.SECONDS);
+            writer.finished().get(waitMillis, TimeUnit.MILLISECONDS);
         } catch (ExecutionException | TimeoutException e) {
-            log.warn("stdout was not finished 2 s after the channel closed");
+            log.warn("replies were not finished {} ms after end of input", waitMillis);
         }
+        client.close().await(2, TimeUnit.SECONDS);
     }
 
     /** The server side of the local channel: the line-JSON pipeline (for tests). */

@@ -12,7 +12,7 @@ import java.io.OutputStream;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Copies each reply line it receives to an output stream (stdout) and flushes at the end of
+ * The last handler of the stdin node's client side. Copies each reply line it receives to an output stream (stdout) and flushes at the end of
  * every read batch, so a burst of replies costs one flush and no reply waits for more input.
  *
  * <p>Writing to a pipe can block, so this handler must run on its own executor, never on an
@@ -33,6 +33,11 @@ final class StdoutWriter extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg == LocalEndOfStreamHandler.END_OF_OUTPUT) {
+            flush();
+            finished.complete(null);
+            return;
+        }
         try {
             if (msg instanceof ByteBuf && !broken) {
                 ByteBuf buf = (ByteBuf) msg;
@@ -54,10 +59,14 @@ final class StdoutWriter extends ChannelInboundHandlerAdapter {
     public void channelInactive(ChannelHandlerContext ctx) {
         flush();
         finished.complete(null);
-        ctx.fireChannelInactive();
     }
 
-    /** Completes once the channel closed and every reply it carried was written and flushed. */
+    @Override
+    public void channelUnregistered(ChannelHandlerContext ctx) {
+        // The last handler: nothing after it needs the event, and the event loop may be shutting down.
+    }
+
+    /** Completes once the last reply (up to the END_OF_OUTPUT marker, or the channel's end) was written and flushed. */
     CompletableFuture<Void> finished() {
         return finished;
     }
