@@ -1,15 +1,17 @@
 package io.outrigger.jsonline;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufInputStream;
+import io.netty.buffer.ByteBufUtil;
 
 import java.io.IOException;
-import java.io.InputStream;
+import java.util.Iterator;
+import java.util.Map;
 
 /** The Jackson set-up of the line-JSON edge: one shared, thread-safe mapper. */
 final class Json {
@@ -21,7 +23,45 @@ final class Json {
 
     /** Parses one line; the buffer is not released. */
     static JsonNode parse(ByteBuf line) throws IOException {
-        return MAPPER.readTree((InputStream) new ByteBufInputStream(line.duplicate()));
+        if (line.hasArray()) {
+            return MAPPER.readTree(line.array(), line.arrayOffset() + line.readerIndex(), line.readableBytes());
+        }
+        return MAPPER.readTree(ByteBufUtil.getBytes(line));
+    }
+
+    /**
+     * Writes a tree compactly, fields in insertion order. Straight to the generator: going
+     * through the mapper would build a serializer provider for every reply.
+     */
+    static void write(JsonGenerator g, JsonNode node) throws IOException {
+        switch (node.getNodeType()) {
+            case OBJECT -> {
+                g.writeStartObject();
+                for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    g.writeFieldName(e.getKey());
+                    write(g, e.getValue());
+                }
+                g.writeEndObject();
+            }
+            case ARRAY -> {
+                g.writeStartArray();
+                for (JsonNode element : node) {
+                    write(g, element);
+                }
+                g.writeEndArray();
+            }
+            case STRING -> g.writeString(node.textValue());
+            case NUMBER -> {
+                if (node.canConvertToLong() && node.isIntegralNumber()) {
+                    g.writeNumber(node.longValue());
+                } else {
+                    g.writeNumber(node.decimalValue());
+                }
+            }
+            case BOOLEAN -> g.writeBoolean(node.booleanValue());
+            default -> g.writeNull();
+        }
     }
 
     /** What a broken or cut-off line still tells: where it came from and which message it was. */

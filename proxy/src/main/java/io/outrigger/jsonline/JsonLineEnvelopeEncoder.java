@@ -34,7 +34,7 @@ public final class JsonLineEnvelopeEncoder extends MessageToByteEncoder<Reply> {
             g.writeStringField("src", reply.src());
             g.writeStringField("dest", reply.dest());
             g.writeFieldName("body");
-            Json.MAPPER.writeTree(g, reply.body());
+            Json.write(g, reply.body());
             g.writeEndObject();
         }
         out.writeByte('\n');

@@ -1,10 +1,13 @@
 package io.outrigger.stdin;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+
+import java.util.concurrent.Semaphore;
 
 /**
  * Gives the stdin node's local channel the end-of-stream behaviour of a half-closed TCP
@@ -18,7 +21,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
  * Closing a local channel drops what its peer has not read yet, so the pipeline's close is turned
  * into the END_OF_OUTPUT marker; the node closes the channel once its {@link StdoutWriter} has
  * seen the marker (the close promise completes then). Sits first in the server side's pipeline.
- * Stateless and {@link Sharable}.
+ * Also gives back the reader's input credit as the pipeline reads. {@link Sharable}; thread-safe.
  */
 @Sharable
 final class LocalEndOfStreamHandler extends ChannelDuplexHandler {
@@ -26,15 +29,22 @@ final class LocalEndOfStreamHandler extends ChannelDuplexHandler {
     static final Object END_OF_INPUT = new Marker("END_OF_INPUT");
     /** Written to the writer after the last reply. */
     static final Object END_OF_OUTPUT = new Marker("END_OF_OUTPUT");
-    static final LocalEndOfStreamHandler INSTANCE = new LocalEndOfStreamHandler();
 
-    private LocalEndOfStreamHandler() {
+    private final Semaphore unreadInput;
+
+    /** @param unreadInput released by the bytes of each input buffer as the pipeline reads it (the reader's backpressure) */
+    LocalEndOfStreamHandler(Semaphore unreadInput) {
+        this.unreadInput = unreadInput;
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg == END_OF_INPUT) {
             ctx.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        } else if (msg instanceof ByteBuf) {
+            int bytes = ((ByteBuf) msg).readableBytes();
+            ctx.fireChannelRead(msg);
+            unreadInput.release(bytes);
         } else {
             ctx.fireChannelRead(msg);
         }

@@ -24,6 +24,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -33,8 +34,10 @@ import java.util.concurrent.TimeoutException;
  * ({@link JsonLineInitializer}); replies come back over the channel to a {@link StdoutWriter}.
  *
  * <pre>
- *   reader thread --ByteBuf--> LocalChannel ==> [server side: JsonLineInitializer pipeline] (event loop)
- *   output stream <-- StdoutWriter (own executor) <-- LocalChannel <== Reply bytes
+ *   reader thread --ByteBuf--> LocalChannel (stdio loop) ==> [LocalEndOfStreamHandler + JsonLineInitializer pipeline] (jsonline loop)
+ *   output stream <-- StdoutWriter (own executor) <-- LocalChannel (stdio loop) <== reply bytes
+ *
+ * The reader stops while 1 MiB of its input is still unread by the pipeline.
  * </pre>
  *
  * At end of input the pipeline gets a {@link io.netty.channel.socket.ChannelInputShutdownEvent}
@@ -47,8 +50,13 @@ public final class StdinNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StdinNode.class);
     private static final int READ_BUFFER_BYTES = 64 * 1024;
 
+    /** Input bytes the reader may have sent that the pipeline has not read yet: bounds memory when input outruns it. */
+    private static final int MAX_UNREAD_INPUT_BYTES = 1 << 20;
+
     private final JsonLineNode node;
     private final EventLoopGroup group;
+    private final EventLoopGroup stdioGroup;
+    private final Semaphore unreadInput = new Semaphore(MAX_UNREAD_INPUT_BYTES);
     private final EventExecutorGroup stdoutExecutor;
     private final StdoutWriter writer;
     private final Channel client;
@@ -57,6 +65,8 @@ public final class StdinNode implements AutoCloseable {
     private StdinNode(JsonLineNode node, OutputStream out) throws InterruptedException {
         this.node = node;
         this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("outrigger-jsonline", true),
+                LocalIoHandler.newFactory());
+        this.stdioGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("outrigger-stdio", true),
                 LocalIoHandler.newFactory());
         this.stdoutExecutor = new DefaultEventExecutorGroup(1, new DefaultThreadFactory("outrigger-stdout", true));
         this.writer = new StdoutWriter(out);
@@ -68,12 +78,13 @@ public final class StdinNode implements AutoCloseable {
                     .childHandler(new ChannelInitializer<LocalChannel>() {
                         @Override
                         protected void initChannel(LocalChannel ch) {
-                            ch.pipeline().addLast("end-of-stream", LocalEndOfStreamHandler.INSTANCE).addLast(pipeline);
+                            ch.pipeline().addLast("end-of-stream", new LocalEndOfStreamHandler(unreadInput)).addLast(pipeline);
                             accepted.trySuccess(ch);
                         }
                     })
                     .bind(address).sync();
-            this.client = new Bootstrap().group(group).channel(LocalChannel.class)
+            // The client side has its own loop: replies reach the writer while the pipeline's loop works through input.
+            this.client = new Bootstrap().group(stdioGroup).channel(LocalChannel.class)
                     .handler(new ChannelInitializer<LocalChannel>() {
                         @Override
                         protected void initChannel(LocalChannel ch) {
@@ -104,6 +115,7 @@ public final class StdinNode implements AutoCloseable {
             int n;
             while ((n = in.read(chunk)) >= 0) {
                 if (n > 0) {
+                    unreadInput.acquire(n);
                     ByteBuf buf = client.alloc().buffer(n).writeBytes(chunk, 0, n);
                     client.writeAndFlush(buf);
                 }
@@ -134,6 +146,7 @@ public final class StdinNode implements AutoCloseable {
 
     private void shutdown() {
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+        stdioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
         // Let the writer finish: its pending tasks hold the last replies and the final flush.
         stdoutExecutor.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
     }

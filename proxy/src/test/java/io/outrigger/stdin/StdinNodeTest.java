@@ -60,7 +60,10 @@ class StdinNodeTest {
     }
 
     private void start() throws Exception {
-        PipedInputStream in = new PipedInputStream(input, 1 << 16);
+        start(new PipedInputStream(input, 1 << 16));
+    }
+
+    private void start(java.io.InputStream in) throws Exception {
         node = StdinNode.start(JsonLineTesting.node(), out);
         running = CompletableFuture.runAsync(() -> {
             try {
@@ -97,6 +100,18 @@ class StdinNodeTest {
         assertEquals("{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":3,\"msg_id\":0}}", out.next(),
                 "a last line without a newline is answered");
         assertReply(RETRY_REPLY, out.lines.poll());
+    }
+
+    @Test
+    void aLargeBurstOfInputIsAnsweredInFullBeforeReturning() throws Exception {
+        int lines = 5_000;
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < lines; i++) {
+            sb.append("{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":").append(i).append("}}\n");
+        }
+        start(new java.io.ByteArrayInputStream(sb.toString().getBytes(StandardCharsets.UTF_8)));
+        running.get(20, TimeUnit.SECONDS);
+        assertEquals(lines, out.lines.size(), "every line answered when run() returns");
     }
 
     @Test
