@@ -66,6 +66,11 @@ final class StdoutWriter extends ChannelInboundHandlerAdapter {
         // The last handler: nothing after it needs the event, and the event loop may be shutting down.
     }
 
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.warn("stdout channel failed", cause);
+    }
+
     /** Completes once the last reply (up to the END_OF_OUTPUT marker, or the channel's end) was written and flushed. */
     CompletableFuture<Void> finished() {
         return finished;

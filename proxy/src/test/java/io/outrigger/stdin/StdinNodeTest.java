@@ -104,7 +104,7 @@ class StdinNodeTest {
 
     @Test
     void aLargeBurstOfInputIsAnsweredInFullBeforeReturning() throws Exception {
-        int lines = 5_000;
+        int lines = 2_000;
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < lines; i++) {
             sb.append("{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":").append(i).append("}}\n");
