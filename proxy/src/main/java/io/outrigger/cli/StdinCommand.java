@@ -35,9 +35,13 @@ public final class StdinCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (System.getProperty("io.netty.allocator.type") == null) {
+            // A short-lived single-connection process: plain buffers start faster than Netty's pooling allocator.
+            System.setProperty("io.netty.allocator.type", "unpooled");
+        }
         Registry reg;
         try {
-            reg = registry == null ? FileRegistry.embedded() : FileRegistry.load(registry);
+            reg = registry == null ? StdinNode.embeddedRegistry() : FileRegistry.load(registry);
         } catch (RegistryException e) {
             throw new UserException(e.getMessage());
         }

@@ -29,7 +29,7 @@ public final class JsonLineEnvelopeEncoder extends MessageToByteEncoder<Reply> {
 
     @Override
     protected void encode(ChannelHandlerContext ctx, Reply reply, ByteBuf out) throws IOException {
-        try (JsonGenerator g = Json.MAPPER.getFactory().createGenerator((java.io.OutputStream) new ByteBufOutputStream(out))) {
+        try (JsonGenerator g = Json.FACTORY.createGenerator((java.io.OutputStream) new ByteBufOutputStream(out))) {
             g.writeStartObject();
             g.writeStringField("src", reply.src());
             g.writeStringField("dest", reply.dest());

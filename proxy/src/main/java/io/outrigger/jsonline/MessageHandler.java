@@ -20,7 +20,7 @@ public interface MessageHandler {
 
     /** A reply body with its first two fields set. */
     static ObjectNode replyBody(String type, Request request) {
-        ObjectNode body = Json.MAPPER.createObjectNode();
+        ObjectNode body = Json.NODES.objectNode();
         body.put("type", type);
         body.put("in_reply_to", request.msgId());
         return body;

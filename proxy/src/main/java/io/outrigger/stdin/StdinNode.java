@@ -15,6 +15,8 @@ import io.netty.util.concurrent.DefaultEventExecutorGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutorGroup;
 import io.netty.util.concurrent.Promise;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.discovery.Registry;
 import io.outrigger.jsonline.JsonLineInitializer;
 import io.outrigger.jsonline.JsonLineNode;
 import org.slf4j.Logger;
@@ -97,6 +99,11 @@ public final class StdinNode implements AutoCloseable {
             shutdown();
             throw e;
         }
+    }
+
+    /** The embedded default registry, read when a message first needs it. */
+    public static Registry embeddedRegistry() {
+        return new LazyRegistry(FileRegistry::embedded);
     }
 
     /** Starts a node whose replies go to {@code out}. */
