@@ -33,6 +33,8 @@ bare=$($DRIVER exit "$RUNS" -- java -version)
 plain=$($DRIVER startup "$RUNS" -- java -jar $JAR stdin)
 cds=$($DRIVER startup "$RUNS" -- java -XX:SharedArchiveFile=$JSA -jar $JAR stdin)
 cds_c1=$($DRIVER startup "$RUNS" -- java -XX:SharedArchiveFile=$JSA -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar $JAR stdin)
+disc=$($DRIVER startup-discover "$RUNS" -- java -jar $JAR stdin)
+disc_cds=$($DRIVER startup-discover "$RUNS" -- java -XX:SharedArchiveFile=$JSA -jar $JAR stdin)
 stdin_rate=$($DRIVER stdin "$COUNT" -- java -jar $JAR stdin)
 tcp_rate=$($DRIVER tcp "$COUNT" -- java -jar $JAR run --config "$TMP/sidecar.yaml")
 
@@ -43,5 +45,7 @@ printf '%-58s %9s ms\n' "bare JVM: java -version" "$bare"
 printf '%-58s %9s ms  (%sx bare)\n' "cold start to first reply: java -jar outrigger.jar stdin" "$plain" "$(awk "BEGIN{printf \"%.1f\", $plain/$bare}")"
 printf '%-58s %9s ms  (%sx bare)\n' "  same, -XX:SharedArchiveFile (AppCDS)" "$cds" "$(awk "BEGIN{printf \"%.1f\", $cds/$bare}")"
 printf '%-58s %9s ms  (%sx bare)\n' "  same, AppCDS + -XX:TieredStopAtLevel=1 -XX:+UseSerialGC" "$cds_c1" "$(awk "BEGIN{printf \"%.1f\", $cds_c1/$bare}")"
+printf '%-58s %9s ms  (%sx bare)\n' "cold start to first discover reply (reads the registry)" "$disc" "$(awk "BEGIN{printf \"%.1f\", $disc/$bare}")"
+printf '%-58s %9s ms  (%sx bare)\n' "  same, -XX:SharedArchiveFile (AppCDS)" "$disc_cds" "$(awk "BEGIN{printf \"%.1f\", $disc_cds/$bare}")"
 printf '%-58s %9s /s\n' "throughput, $COUNT call lines via stdin/stdout" "$stdin_rate"
 printf '%-58s %9s /s\n' "throughput, $COUNT call lines via the jsonline TCP listener" "$tcp_rate"

@@ -23,6 +23,7 @@ import java.util.regex.Pattern;
  *
  * <pre>
  *   startup RUNS -- CMD...   median ms from process start to the first reply line (an init)
+ *   startup-discover RUNS -- CMD...   the same with a discover (reads the registry)
  *   exit RUNS -- CMD...      median ms from process start to exit (for java -version)
  *   stdin COUNT -- CMD...    call lines per second through the process's stdin/stdout
  *   tcp COUNT -- CMD...      call lines per second through the jsonline listener the command logs
@@ -34,6 +35,8 @@ import java.util.regex.Pattern;
 public final class JsonLineBench {
     private static final int WARMUP = 20_000;
     private static final byte[] INIT = "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"init\",\"msg_id\":1}}\n".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] DISCOVER = "{\"src\":\"s\",\"dest\":\"r\",\"body\":{\"type\":\"discover\",\"msg_id\":1,\"service\":\"service-b\"}}\n"
+            .getBytes(StandardCharsets.UTF_8);
     private static final Pattern BOUND = Pattern.compile("jsonline listener bound on [^:]+:(\\d+)");
 
     private JsonLineBench() {
@@ -43,7 +46,8 @@ public final class JsonLineBench {
         int n = Integer.parseInt(args[1]);
         List<String> cmd = Arrays.asList(args).subList(3, args.length);
         switch (args[0]) {
-            case "startup" -> System.out.println(median(n, () -> startup(cmd)));
+            case "startup" -> System.out.println(median(n, () -> startup(cmd, INIT, "init_ok")));
+            case "startup-discover" -> System.out.println(median(n, () -> startup(cmd, DISCOVER, "discovered")));
             case "exit" -> System.out.println(median(n, () -> exit(cmd)));
             case "stdin" -> System.out.println(stdin(n, cmd));
             case "tcp" -> System.out.println(tcp(n, cmd));
@@ -64,15 +68,15 @@ public final class JsonLineBench {
         return Math.round(runs % 2 == 1 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2);
     }
 
-    private static double startup(List<String> cmd) throws Exception {
+    private static double startup(List<String> cmd, byte[] request, String replyType) throws Exception {
         long start = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        p.getOutputStream().write(INIT);
+        p.getOutputStream().write(request);
         p.getOutputStream().flush();
         String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
         double ms = (System.nanoTime() - start) / 1e6;
-        if (line == null || !line.contains("init_ok")) {
-            throw new IllegalStateException("no init_ok from " + cmd + ": " + line);
+        if (line == null || !line.contains(replyType)) {
+            throw new IllegalStateException("no " + replyType + " from " + cmd + ": " + line);
         }
         p.getOutputStream().close();
         p.waitFor(10, TimeUnit.SECONDS);
