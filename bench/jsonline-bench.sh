@@ -33,6 +33,7 @@ bare=$($DRIVER exit "$RUNS" -- java -version)
 plain=$($DRIVER startup "$RUNS" -- java -jar $JAR stdin)
 cds=$($DRIVER startup "$RUNS" -- java -XX:SharedArchiveFile=$JSA -jar $JAR stdin)
 cds_c1=$($DRIVER startup "$RUNS" -- java -XX:SharedArchiveFile=$JSA -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar $JAR stdin)
+direct=$($DRIVER startup "$RUNS" -- java -XX:SharedArchiveFile=$JSA -cp $JAR:proxy/target/test-classes io.outrigger.bench.DirectStdinMain)
 disc=$($DRIVER startup-discover "$RUNS" -- java -jar $JAR stdin)
 disc_cds=$($DRIVER startup-discover "$RUNS" -- java -XX:SharedArchiveFile=$JSA -jar $JAR stdin)
 stdin_rate=$($DRIVER stdin "$COUNT" -- java -jar $JAR stdin)
@@ -45,6 +46,7 @@ printf '%-58s %9s ms\n' "bare JVM: java -version" "$bare"
 printf '%-58s %9s ms  (%sx bare)\n' "cold start to first reply: java -jar outrigger.jar stdin" "$plain" "$(awk "BEGIN{printf \"%.1f\", $plain/$bare}")"
 printf '%-58s %9s ms  (%sx bare)\n' "  same, -XX:SharedArchiveFile (AppCDS)" "$cds" "$(awk "BEGIN{printf \"%.1f\", $cds/$bare}")"
 printf '%-58s %9s ms  (%sx bare)\n' "  same, AppCDS + -XX:TieredStopAtLevel=1 -XX:+UseSerialGC" "$cds_c1" "$(awk "BEGIN{printf \"%.1f\", $cds_c1/$bare}")"
+printf '%-58s %9s ms  (%sx bare)\n' "  same, AppCDS, without picocli (DirectStdinMain, diagnostic)" "$direct" "$(awk "BEGIN{printf \"%.1f\", $direct/$bare}")"
 printf '%-58s %9s ms  (%sx bare)\n' "cold start to first discover reply (reads the registry)" "$disc" "$(awk "BEGIN{printf \"%.1f\", $disc/$bare}")"
 printf '%-58s %9s ms  (%sx bare)\n' "  same, -XX:SharedArchiveFile (AppCDS)" "$disc_cds" "$(awk "BEGIN{printf \"%.1f\", $disc_cds/$bare}")"
 printf '%-58s %9s /s\n' "throughput, $COUNT call lines via stdin/stdout" "$stdin_rate"

@@ -20,7 +20,8 @@ import java.io.IOException;
  *
  * Checks the envelope only: a JSON object with an object {@code body} holding an integer
  * {@code msg_id} and a string {@code type}; string {@code src}/{@code dest} and a boolean
- * {@code proxy} when present. Releases every line it reads. Stateless and {@link Sharable}.
+ * {@code proxy} when present (the envelope's {@code proxy} flag means what the body's does:
+ * the call goes through the sidecar, as every call does). Releases every line it reads. Stateless and {@link Sharable}.
  */
 @Sharable
 public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter {
@@ -44,7 +45,7 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
             OversizedLine over = (OversizedLine) msg;
             Json.Salvage s = Json.salvage(over.head());
             ctx.fireChannelRead(new BadLine(s.src(), s.dest(), s.msgId(), "line of " + over.length()
-                    + " bytes is longer than the limit of " + JsonLineFrameDecoder.DEFAULT_MAX_LINE_BYTES + " bytes"));
+                    + " bytes is longer than the limit of " + over.limit() + " bytes"));
         } else {
             ctx.fireChannelRead(msg);
         }
@@ -82,8 +83,7 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
         if (problem != null) {
             return new BadLine(src, dest, msgId, problem);
         }
-        JsonNode proxy = root.get("proxy");
-        return new Request(src, dest, msgId, body.get("type").textValue(), (ObjectNode) body, proxy != null && proxy.booleanValue());
+        return new Request(src, dest, msgId, body.get("type").textValue(), (ObjectNode) body);
     }
 
     private static String checkEnvelope(JsonNode root, JsonNode src, JsonNode dest, JsonNode type) {

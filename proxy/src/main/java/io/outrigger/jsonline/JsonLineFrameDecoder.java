@@ -65,7 +65,7 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
             scanned = 0;
             int length = eol - start;
             if (discardingHead != null) {
-                out.add(new OversizedLine(discardingHead, discardedBytes + stripCr(in, start, length)));
+                out.add(new OversizedLine(discardingHead, discardedBytes + stripCr(in, start, length), maxLineBytes));
                 discardingHead = null;
                 discardedBytes = 0;
                 in.readerIndex(eol + 1);
@@ -80,7 +80,7 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
     protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         decode(ctx, in, out);
         if (discardingHead != null) {
-            out.add(new OversizedLine(discardingHead, discardedBytes + in.readableBytes()));
+            out.add(new OversizedLine(discardingHead, discardedBytes + in.readableBytes(), maxLineBytes));
             discardingHead = null;
         } else if (in.isReadable()) {
             emit(in, stripCr(in, in.readerIndex(), in.readableBytes()), out);
@@ -92,7 +92,7 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
     private void emit(ByteBuf in, int length, List<Object> out) {
         int start = in.readerIndex();
         if (length > maxLineBytes) {
-            out.add(new OversizedLine(head(in, length), length));
+            out.add(new OversizedLine(head(in, length), length, maxLineBytes));
         } else if (!isBlank(in, start, length)) {
             out.add(in.retainedSlice(start, length));
         }

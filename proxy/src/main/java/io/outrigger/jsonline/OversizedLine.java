@@ -6,6 +6,7 @@ package io.outrigger.jsonline;
  *
  * @param head   a copy of the line's first bytes (at most {@link JsonLineFrameDecoder#HEAD_BYTES})
  * @param length the whole line's length in bytes, delimiter excluded
+ * @param limit  the longest line accepted
  */
-public record OversizedLine(byte[] head, long length) {
+public record OversizedLine(byte[] head, long length, int limit) {
 }

@@ -11,7 +11,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param msgId the body's {@code msg_id}
  * @param type  the body's {@code type}
  * @param body  the body, as parsed (handlers only read it)
- * @param proxy the envelope's own {@code proxy} flag
  */
-public record Request(String src, String dest, long msgId, String type, ObjectNode body, boolean proxy) {
+public record Request(String src, String dest, long msgId, String type, ObjectNode body) {
 }
