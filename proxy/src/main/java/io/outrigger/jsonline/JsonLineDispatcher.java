@@ -118,6 +118,13 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
         ctx.close();
     }
 
+    /** Backpressure: a peer that does not read its replies stops the reading of its requests. */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+        ctx.fireChannelWritabilityChanged();
+    }
+
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.warn("line-JSON channel {} failed, closing it", ctx.channel(), cause);
