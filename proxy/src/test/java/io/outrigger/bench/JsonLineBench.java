@@ -29,11 +29,11 @@ import java.util.regex.Pattern;
  *   tcp COUNT -- CMD...      call lines per second through the jsonline listener the command logs
  * </pre>
  *
- * Throughput runs send 20,000 warm-up lines first and time COUNT more, from the first byte
+ * Throughput runs send 100,000 warm-up lines first (JIT compilation) and time COUNT more, from the first byte
  * written to the last reply read.
  */
 public final class JsonLineBench {
-    private static final int WARMUP = 20_000;
+    private static final int WARMUP = 100_000;
     private static final byte[] INIT = "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"init\",\"msg_id\":1}}\n".getBytes(StandardCharsets.UTF_8);
     private static final byte[] DISCOVER = "{\"src\":\"s\",\"dest\":\"r\",\"body\":{\"type\":\"discover\",\"msg_id\":1,\"service\":\"service-b\"}}\n"
             .getBytes(StandardCharsets.UTF_8);
