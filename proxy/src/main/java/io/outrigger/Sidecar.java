@@ -5,6 +5,7 @@ import io.netty.channel.EventLoopGroup;
 import io.outrigger.admin.AdminListener;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.http.HttpListeners;
+import io.outrigger.jsonline.JsonLineListener;
 import io.outrigger.listener.Transports;
 import io.outrigger.tcp.TcpListener;
 import org.slf4j.Logger;
@@ -85,6 +86,10 @@ public final class Sidecar implements AutoCloseable {
             }
             for (SidecarConfig.Tcp tcp : l.tcp()) {
                 register(TcpListener.listenerName(tcp), TcpListener.bind(this, tcp));
+            }
+            if (l.jsonline() != null) {
+                register("jsonline", JsonLineListener.bind(context, group, transport.serverChannel(),
+                        context.config().bindAddress(), l.jsonline().port()));
             }
         } catch (Exception e) {
             close();

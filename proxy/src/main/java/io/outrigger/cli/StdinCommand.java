@@ -1,12 +1,28 @@
 package io.outrigger.cli;
 
+import io.outrigger.SidecarContext;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.discovery.Registry;
+import io.outrigger.discovery.RegistryException;
+import io.outrigger.jsonline.JsonLineNode;
+import io.outrigger.stdin.StdinNode;
+import io.outrigger.time.Ticker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-/** {@code outrigger stdin}: the line-JSON node on standard input and output, for test harnesses. */
+/**
+ * {@code outrigger stdin}: the line-JSON node on standard input and output, for test harnesses.
+ * Reads until end of input, answers what is in flight, exits 0. Opens no network connection.
+ */
 @Command(name = "stdin", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Serve the line-JSON protocol on stdin/stdout (one envelope per line).")
 public final class StdinCommand implements Callable<Integer> {
@@ -18,7 +34,23 @@ public final class StdinCommand implements Callable<Integer> {
     String name;
 
     @Override
-    public Integer call() {
-        throw new UserException("stdin: not implemented yet");
+    public Integer call() throws Exception {
+        if (System.getProperty("io.netty.allocator.type") == null) {
+            // A short-lived single-connection process: plain buffers start faster than Netty's pooling allocator.
+            System.setProperty("io.netty.allocator.type", "unpooled");
+        }
+        Registry reg;
+        try {
+            reg = registry == null ? StdinNode.embeddedRegistry() : FileRegistry.load(registry);
+        } catch (RegistryException e) {
+            throw new UserException(e.getMessage());
+        }
+        SidecarContext context = new SidecarContext(SidecarConfig.defaults(), reg, Ticker.system());
+        JsonLineNode node = new JsonLineNode(context, name, JsonLineNode.DEFAULT_DRAIN_MILLIS);
+        OutputStream stdout = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024);
+        try (StdinNode stdin = StdinNode.start(node, stdout)) {
+            stdin.run(new FileInputStream(FileDescriptor.in));
+        }
+        return 0;
     }
 }

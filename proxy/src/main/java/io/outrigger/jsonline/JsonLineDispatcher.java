@@ -1,0 +1,133 @@
+package io.outrigger.jsonline;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Hands each {@link Request} to the {@link MessageHandler} of its type and writes the reply
+ * (src and dest swapped) when it is ready; {@link BadLine}s and handler failures become error
+ * replies through {@link JsonLineErrors}.
+ *
+ * <pre>
+ *   Request | BadLine --> [JsonLineDispatcher] --> Reply (written back through the encoder)
+ * </pre>
+ *
+ * Requests run concurrently: a handler that answers later (a retry waiting on a timer) does not
+ * hold up the next line. At end of input ({@code ChannelInputShutdownEvent}) the channel closes
+ * once the requests in flight have been answered, or after the node's drain time.
+ * Not sharable: it counts the channel's requests in flight. Runs on the channel's event loop.
+ */
+public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(JsonLineDispatcher.class);
+
+    private final JsonLineNode node;
+    private JsonLineSession session;
+    private int inFlight;
+    private boolean inputShutdown;
+    private ScheduledFuture<?> drainDeadline;
+
+    public JsonLineDispatcher(JsonLineNode node) {
+        this.node = node;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        session = new JsonLineSession(ctx.executor());
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof Request) {
+            dispatch(ctx, (Request) msg);
+        } else if (msg instanceof BadLine) {
+            Reply reply = JsonLineErrors.toReply((BadLine) msg);
+            if (reply != null) {
+                ctx.writeAndFlush(reply, ctx.voidPromise());
+            }
+        } else {
+            ctx.fireChannelRead(msg);
+        }
+    }
+
+    private void dispatch(ChannelHandlerContext ctx, Request request) {
+        MessageHandler handler = node.handler(request.type());
+        if (handler == null) {
+            ctx.writeAndFlush(JsonLineErrors.unsupported(request), ctx.voidPromise());
+            return;
+        }
+        Future<ObjectNode> result;
+        try {
+            result = handler.handle(request, session);
+        } catch (Throwable t) {
+            ctx.writeAndFlush(JsonLineErrors.toReply(request, t), ctx.voidPromise());
+            return;
+        }
+        if (result.isDone()) {
+            reply(ctx, request, result);
+            return;
+        }
+        inFlight++;
+        result.addListener(done -> {
+            inFlight--;
+            reply(ctx, request, result);
+            if (inputShutdown && inFlight == 0) {
+                closeDrained(ctx);
+            }
+        });
+    }
+
+    private static void reply(ChannelHandlerContext ctx, Request request, Future<ObjectNode> result) {
+        Reply reply = result.isSuccess() ? new Reply(request.dest(), request.src(), result.getNow())
+                : JsonLineErrors.toReply(request, result.cause());
+        if (!ctx.channel().isActive()) {
+            log.warn("reply to {} msg_id {} dropped: the channel closed before it was ready", request.type(), request.msgId());
+            return;
+        }
+        ctx.writeAndFlush(reply, ctx.voidPromise());
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent && !inputShutdown) {
+            inputShutdown = true;
+            if (inFlight == 0) {
+                closeDrained(ctx);
+            } else {
+                log.debug("end of input: waiting up to {} ms for {} request(s) in flight", node.drainMillis(), inFlight);
+                drainDeadline = ctx.executor().schedule(() -> {
+                    log.warn("end of input: {} request(s) still in flight after {} ms, closing", inFlight, node.drainMillis());
+                    ctx.close();
+                }, node.drainMillis(), TimeUnit.MILLISECONDS);
+            }
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    private void closeDrained(ChannelHandlerContext ctx) {
+        if (drainDeadline != null) {
+            drainDeadline.cancel(false);
+        }
+        ctx.close();
+    }
+
+    /** Backpressure: a peer that does not read its replies stops the reading of its requests. */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.warn("line-JSON channel {} failed, closing it", ctx.channel(), cause);
+        ctx.close();
+    }
+}

@@ -1,0 +1,110 @@
+package io.outrigger.jsonline;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.ChannelHandler.Sharable;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+
+import java.io.IOException;
+
+/**
+ * Parses each line into a {@link Request}, or a {@link BadLine} saying what is wrong with it.
+ *
+ * <pre>
+ *   ByteBuf line | OversizedLine --> [JsonLineEnvelopeDecoder] --> Request | BadLine
+ * </pre>
+ *
+ * Checks the envelope only: a JSON object with an object {@code body} holding an integer
+ * {@code msg_id} and a string {@code type}; string {@code src}/{@code dest} and a boolean
+ * {@code proxy} when present (the envelope's {@code proxy} flag means what the body's does:
+ * the call goes through the sidecar, as every call does). Releases every line it reads. Stateless and {@link Sharable}.
+ */
+@Sharable
+public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter {
+    public static final JsonLineEnvelopeDecoder INSTANCE = new JsonLineEnvelopeDecoder();
+
+    private JsonLineEnvelopeDecoder() {
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf) {
+            ByteBuf line = (ByteBuf) msg;
+            Object decoded;
+            try {
+                decoded = decode(line);
+            } finally {
+                line.release();
+            }
+            ctx.fireChannelRead(decoded);
+        } else if (msg instanceof OversizedLine) {
+            OversizedLine over = (OversizedLine) msg;
+            Json.Salvage s = Json.salvage(over.head());
+            ctx.fireChannelRead(new BadLine(s.src(), s.dest(), s.msgId(), "line of " + over.length()
+                    + " bytes is longer than the limit of " + over.limit() + " bytes"));
+        } else {
+            ctx.fireChannelRead(msg);
+        }
+    }
+
+    static Object decode(ByteBuf line) {
+        JsonNode root;
+        try {
+            root = Json.parse(line);
+        } catch (IOException e) {
+            String why = e instanceof JsonProcessingException ? ((JsonProcessingException) e).getOriginalMessage() : e.toString();
+            Json.Salvage s = Json.salvage(ByteBufUtil.getBytes(line));
+            return new BadLine(s.src(), s.dest(), s.msgId(), "not valid JSON (" + firstLine(why) + ")");
+        }
+        if (!root.isObject()) {
+            return new BadLine(null, null, null, "a JSON " + root.getNodeType().name().toLowerCase(java.util.Locale.ROOT)
+                    + " (expected: an object {\"src\", \"dest\", \"body\"})");
+        }
+        JsonNode srcNode = root.get("src");
+        JsonNode destNode = root.get("dest");
+        String src = srcNode != null && srcNode.isTextual() ? srcNode.textValue() : null;
+        String dest = destNode != null && destNode.isTextual() ? destNode.textValue() : null;
+        JsonNode body = root.get("body");
+        if (body == null || !body.isObject()) {
+            return new BadLine(src, dest, null, body == null ? "body: missing (expected: an object)"
+                    : "body: " + Fields.show(body) + " (expected: an object)");
+        }
+        JsonNode id = body.get("msg_id");
+        if (id == null || !id.isIntegralNumber() || !id.canConvertToLong()) {
+            return new BadLine(src, dest, null, id == null ? "body.msg_id: missing (expected: an integer)"
+                    : "body.msg_id: " + Fields.show(id) + " (expected: an integer)");
+        }
+        long msgId = id.longValue();
+        String problem = checkEnvelope(root, srcNode, destNode, body.get("type"));
+        if (problem != null) {
+            return new BadLine(src, dest, msgId, problem);
+        }
+        return new Request(src, dest, msgId, body.get("type").textValue(), (ObjectNode) body);
+    }
+
+    private static String checkEnvelope(JsonNode root, JsonNode src, JsonNode dest, JsonNode type) {
+        if (type == null || !type.isTextual()) {
+            return type == null ? "body.type: missing (expected: a string)" : "body.type: " + Fields.show(type) + " (expected: a string)";
+        }
+        if (src != null && !src.isTextual() && !src.isNull()) {
+            return "src: " + Fields.show(src) + " (expected: a string)";
+        }
+        if (dest != null && !dest.isTextual() && !dest.isNull()) {
+            return "dest: " + Fields.show(dest) + " (expected: a string)";
+        }
+        JsonNode proxy = root.get("proxy");
+        if (proxy != null && !proxy.isBoolean() && !proxy.isNull()) {
+            return "proxy: " + Fields.show(proxy) + " (expected: true or false)";
+        }
+        return null;
+    }
+
+    private static String firstLine(String s) {
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

@@ -1,0 +1,120 @@
+package io.outrigger.jsonline;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+
+import java.util.List;
+
+/**
+ * Splits bytes into lines ({@code \n} or {@code \r\n}), like Netty's {@code LineBasedFrameDecoder}
+ * without fail-fast: a line longer than {@code maxLineBytes} is skipped whole and becomes one
+ * {@link OversizedLine} (carrying its first bytes), and the line after it is still read.
+ * Blank lines are dropped. At end of input ({@code ChannelInputShutdownEvent}) a last line
+ * without a delimiter is still emitted.
+ *
+ * <pre>
+ *   ByteBuf --> [JsonLineFrameDecoder] --> ByteBuf (one line, delimiter stripped) | OversizedLine
+ * </pre>
+ *
+ * Emitted line buffers are owned by the next handler. Not sharable: it keeps the partial line.
+ */
+public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
+    /** The default limit: 1 MiB per line. */
+    public static final int DEFAULT_MAX_LINE_BYTES = 1 << 20;
+    /** Bytes of an oversized line kept for reading its {@code msg_id}. */
+    public static final int HEAD_BYTES = 16 * 1024;
+
+    private final int maxLineBytes;
+    /** Bytes after the reader index already searched for a delimiter. */
+    private int scanned;
+    /** Non-null while the rest of an oversized line is being skipped. */
+    private byte[] discardingHead;
+    private long discardedBytes;
+
+    public JsonLineFrameDecoder() {
+        this(DEFAULT_MAX_LINE_BYTES);
+    }
+
+    public JsonLineFrameDecoder(int maxLineBytes) {
+        if (maxLineBytes <= 0) {
+            throw new IllegalArgumentException("maxLineBytes: " + maxLineBytes + " (expected: > 0)");
+        }
+        this.maxLineBytes = maxLineBytes;
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        for (;;) {
+            int start = in.readerIndex();
+            int eol = in.indexOf(start + scanned, in.writerIndex(), (byte) '\n');
+            if (eol < 0) {
+                scanned = in.readableBytes();
+                if (discardingHead != null) {
+                    discardedBytes += in.readableBytes();
+                    in.skipBytes(in.readableBytes());
+                    scanned = 0;
+                } else if (in.readableBytes() > maxLineBytes) {
+                    discardingHead = head(in, in.readableBytes());
+                    discardedBytes = in.readableBytes();
+                    in.skipBytes(in.readableBytes());
+                    scanned = 0;
+                }
+                return;
+            }
+            scanned = 0;
+            int length = eol - start;
+            if (discardingHead != null) {
+                out.add(new OversizedLine(discardingHead, discardedBytes + stripCr(in, start, length), maxLineBytes));
+                discardingHead = null;
+                discardedBytes = 0;
+                in.readerIndex(eol + 1);
+                continue;
+            }
+            emit(in, stripCr(in, start, length), out);
+            in.readerIndex(eol + 1);
+        }
+    }
+
+    @Override
+    protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        decode(ctx, in, out);
+        if (discardingHead != null) {
+            out.add(new OversizedLine(discardingHead, discardedBytes + in.readableBytes(), maxLineBytes));
+            discardingHead = null;
+        } else if (in.isReadable()) {
+            emit(in, stripCr(in, in.readerIndex(), in.readableBytes()), out);
+        }
+        in.skipBytes(in.readableBytes());
+        scanned = 0;
+    }
+
+    private void emit(ByteBuf in, int length, List<Object> out) {
+        int start = in.readerIndex();
+        if (length > maxLineBytes) {
+            out.add(new OversizedLine(head(in, length), length, maxLineBytes));
+        } else if (!isBlank(in, start, length)) {
+            out.add(in.retainedSlice(start, length));
+        }
+    }
+
+    private static byte[] head(ByteBuf in, int lineBytes) {
+        byte[] head = new byte[Math.min(HEAD_BYTES, lineBytes)];
+        in.getBytes(in.readerIndex(), head);
+        return head;
+    }
+
+    private static int stripCr(ByteBuf in, int start, int length) {
+        return length > 0 && in.getByte(start + length - 1) == '\r' ? length - 1 : length;
+    }
+
+    private static boolean isBlank(ByteBuf in, int start, int length) {
+        for (int i = start; i < start + length; i++) {
+            byte b = in.getByte(i);
+            if (b != ' ' && b != '\t' && b != '\r') {
+                return false;
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,31 @@
+package io.outrigger.jsonline;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.outrigger.SidecarContext;
+
+/**
+ * The {@code jsonline} listener of {@code outrigger run}: the line-JSON protocol over TCP,
+ * {@code proxied_by} set to the sidecar's configured name. A client that shuts down its output
+ * still gets the replies to its requests in flight before the connection closes.
+ */
+public final class JsonLineListener {
+    private JsonLineListener() {
+    }
+
+    /** Binds the listener; blocks until bound and throws when the port cannot be bound. */
+    public static Channel bind(SidecarContext context, EventLoopGroup group, Class<? extends ServerChannel> channelClass,
+                               String host, int port) throws InterruptedException {
+        JsonLineNode node = new JsonLineNode(context, context.name(), JsonLineNode.DEFAULT_DRAIN_MILLIS);
+        return new ServerBootstrap()
+                .group(group)
+                .channel(channelClass)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new JsonLineInitializer(node))
+                .bind(host, port).sync().channel();
+    }
+}

@@ -1,0 +1,160 @@
+package io.outrigger.stdin;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.local.LocalAddress;
+import io.netty.channel.local.LocalChannel;
+import io.netty.channel.local.LocalIoHandler;
+import io.netty.channel.local.LocalServerChannel;
+import io.netty.util.concurrent.DefaultEventExecutorGroup;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutorGroup;
+import io.netty.util.concurrent.Promise;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.discovery.Registry;
+import io.outrigger.jsonline.JsonLineInitializer;
+import io.outrigger.jsonline.JsonLineNode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The line-JSON node on a byte stream pair (stdin/stdout): the caller's thread reads input and
+ * feeds it through a Netty {@link LocalChannel} into the same pipeline the TCP listener uses
+ * ({@link JsonLineInitializer}); replies come back over the channel to a {@link StdoutWriter}.
+ *
+ * <pre>
+ *   reader thread --ByteBuf--> LocalChannel (stdio loop) ==> [LocalEndOfStreamHandler + JsonLineInitializer pipeline] (jsonline loop)
+ *   output stream <-- StdoutWriter (own executor) <-- LocalChannel (stdio loop) <== reply bytes
+ *
+ * The reader stops while 1 MiB of its input is still unread by the pipeline.
+ * </pre>
+ *
+ * At end of input the pipeline gets a {@link io.netty.channel.socket.ChannelInputShutdownEvent}
+ * (in-band, see {@link LocalEndOfStreamHandler}): the last line without a newline is still read,
+ * and once the requests in flight are answered (at most the node's drain time) the writer
+ * flushes the last reply; {@link #run(InputStream)} returns then.
+ * One instance serves one input; not thread-safe.
+ */
+public final class StdinNode implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(StdinNode.class);
+    private static final int READ_BUFFER_BYTES = 64 * 1024;
+
+    /** Input bytes the reader may have sent that the pipeline has not read yet: bounds memory when input outruns it. */
+    private static final int MAX_UNREAD_INPUT_BYTES = 1 << 20;
+
+    private final JsonLineNode node;
+    private final EventLoopGroup group;
+    private final EventLoopGroup stdioGroup;
+    private final Semaphore unreadInput = new Semaphore(MAX_UNREAD_INPUT_BYTES);
+    private final EventExecutorGroup stdoutExecutor;
+    private final StdoutWriter writer;
+    private final Channel client;
+    private final Channel server;
+
+    private StdinNode(JsonLineNode node, OutputStream out) throws InterruptedException {
+        this.node = node;
+        this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("outrigger-jsonline", true),
+                LocalIoHandler.newFactory());
+        this.stdioGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("outrigger-stdio", true),
+                LocalIoHandler.newFactory());
+        this.stdoutExecutor = new DefaultEventExecutorGroup(1, new DefaultThreadFactory("outrigger-stdout", true));
+        this.writer = new StdoutWriter(out);
+        Promise<Channel> accepted = group.next().newPromise();
+        LocalAddress address = new LocalAddress(StdinNode.class);
+        JsonLineInitializer pipeline = new JsonLineInitializer(node);
+        try {
+            new ServerBootstrap().group(group).channel(LocalServerChannel.class)
+                    .childHandler(new ChannelInitializer<LocalChannel>() {
+                        @Override
+                        protected void initChannel(LocalChannel ch) {
+                            ch.pipeline().addLast("end-of-stream", new LocalEndOfStreamHandler(unreadInput)).addLast(pipeline);
+                            accepted.trySuccess(ch);
+                        }
+                    })
+                    .bind(address).sync();
+            // The client side has its own loop: replies reach the writer while the pipeline's loop works through input.
+            this.client = new Bootstrap().group(stdioGroup).channel(LocalChannel.class)
+                    .handler(new ChannelInitializer<LocalChannel>() {
+                        @Override
+                        protected void initChannel(LocalChannel ch) {
+                            ch.pipeline().addLast(stdoutExecutor, "stdout", writer);
+                        }
+                    })
+                    .connect(address).sync().channel();
+            this.server = accepted.sync().getNow();
+        } catch (InterruptedException | RuntimeException e) {
+            shutdown();
+            throw e;
+        }
+    }
+
+    /** The embedded default registry, read when a message first needs it. */
+    public static Registry embeddedRegistry() {
+        return new LazyRegistry(FileRegistry::embedded);
+    }
+
+    /** Starts a node whose replies go to {@code out}. */
+    public static StdinNode start(JsonLineNode node, OutputStream out) throws InterruptedException {
+        return new StdinNode(node, out);
+    }
+
+    /**
+     * Reads {@code in} to its end, feeding the pipeline; then waits for the requests in flight
+     * to be answered (bounded by the node's drain time) and for their replies to be written.
+     * A read error counts as end of input.
+     */
+    public void run(InputStream in) throws InterruptedException {
+        byte[] chunk = new byte[READ_BUFFER_BYTES];
+        try {
+            int n;
+            while ((n = in.read(chunk)) >= 0) {
+                if (n > 0) {
+                    unreadInput.acquire(n);
+                    ByteBuf buf = client.alloc().buffer(n).writeBytes(chunk, 0, n);
+                    client.writeAndFlush(buf);
+                }
+            }
+        } catch (IOException e) {
+            log.warn("cannot read stdin ({}); treating it as end of input", e.toString());
+        }
+        client.writeAndFlush(LocalEndOfStreamHandler.END_OF_INPUT);
+        long waitMillis = node.drainMillis() + 2_000;
+        try {
+            writer.finished().get(waitMillis, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            log.warn("replies were not finished {} ms after end of input", waitMillis);
+        }
+        client.close().await(2, TimeUnit.SECONDS);
+    }
+
+    /** The server side of the local channel: the line-JSON pipeline (for tests). */
+    Channel pipelineChannel() {
+        return server;
+    }
+
+    @Override
+    public void close() {
+        client.close();
+        shutdown();
+    }
+
+    private void shutdown() {
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+        stdioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+        // Let the writer finish: its pending tasks hold the last replies and the final flush.
+        stdoutExecutor.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+    }
+}

@@ -1,0 +1,123 @@
+package io.outrigger.jsonline;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+import static io.outrigger.jsonline.JsonLineTesting.exchange;
+import static io.outrigger.jsonline.JsonLineTesting.readReply;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Every kind of bad input gets its error (or, with no msg_id to answer, none) and the next line is still served. */
+class BadInputTest {
+    private static final String NEXT = "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"init\",\"msg_id\":99}}";
+    private static final String NEXT_REPLY = "{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":99,\"msg_id\":0}}";
+
+    private final EmbeddedChannel ch = JsonLineTesting.channel(JsonLineTesting.node());
+
+    @AfterEach
+    void release() {
+        assertTrue(ch.isActive(), "bad input never closes the channel");
+        assertFalse(ch.finishAndReleaseAll());
+    }
+
+    private void assertNextLineServed() {
+        assertEquals(NEXT_REPLY, exchange(ch, NEXT));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+            "not json at all",
+            "[1,2,3]",
+            "\"a string\"",
+            "42",
+            "null",
+            "{\"src\":\"a\",\"dest\":\"b\"}",
+            "{\"src\":\"a\",\"dest\":\"b\",\"body\":\"x\"}",
+            "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\"}}",
+            "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":\"a\"}}",
+            "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":1.5}}",
+            "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":99999999999999999999999}}",
+            "{\"src\":\"a\",\"body\":{\"type\":\"call\",",
+    })
+    void withoutAReadableMsgIdNothingIsAnswered(String line) {
+        assertNull(exchange(ch, line));
+        assertNextLineServed();
+    }
+
+    @Test
+    void brokenJsonStillAnswersWhenTheMsgIdWasRead() {
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":11,\"code\":12,"
+                        + "\"text\":\"not valid JSON (Unexpected character ('b' (code 98)): was expecting double-quote to start field name)\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":11, broken"));
+        assertNextLineServed();
+    }
+
+    @Test
+    void trailingGarbageIsNotJson() {
+        String reply = exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"init\",\"msg_id\":3}} extra");
+        assertTrue(reply.startsWith("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":3,\"code\":12,\"text\":\"not valid JSON"), reply);
+        assertNextLineServed();
+    }
+
+    @Test
+    void missingTypeIsMalformed() {
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":4,\"code\":12,\"text\":\"body.type: missing (expected: a string)\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"msg_id\":4}}"));
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":5,\"code\":12,\"text\":\"body.type: 7 (expected: a string)\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":7,\"msg_id\":5}}"));
+        assertNextLineServed();
+    }
+
+    @Test
+    void unknownTypeIsNotSupported() {
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":9,\"code\":10,\"text\":\"unsupported type: zz\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"zz\",\"msg_id\":9}}"));
+        assertNextLineServed();
+    }
+
+    @Test
+    void wrongFieldTypesAreMalformed() {
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":10,\"code\":12,\"text\":\"force_failures: \\\"x\\\" (expected: an integer 0..10000)\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":10,\"force_failures\":\"x\"}}"));
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":11,\"code\":12,\"text\":\"state: \\\"ajar\\\" (expected: closed, open or half_open)\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":11,\"state\":\"ajar\"}}"));
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":12,\"code\":12,\"text\":\"retries: -1 (expected: an integer 0..20)\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":12,\"retries\":-1}}"));
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":13,\"code\":12,\"text\":\"circuit_breaker: \\\"yes\\\" (expected: true or false)\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":13,\"circuit_breaker\":\"yes\"}}"));
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":14,\"code\":12,\"text\":\"port: 70000 (expected: an integer 1..65535)\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"health\",\"msg_id\":14,\"service\":\"s\",\"host\":\"h\",\"port\":70000,\"healthy\":true}}"));
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":15,\"code\":12,\"text\":\"service: missing (expected: a string)\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"discover\",\"msg_id\":15}}"));
+        assertEquals("{\"src\":\"b\",\"dest\":null,\"body\":{\"type\":\"error\",\"in_reply_to\":16,\"code\":12,\"text\":\"src: 5 (expected: a string)\"}}",
+                exchange(ch, "{\"src\":5,\"dest\":\"b\",\"body\":{\"type\":\"init\",\"msg_id\":16}}"));
+        assertNextLineServed();
+    }
+
+    @Test
+    void aTwoMebibyteLineIsRejectedAndSkipped() {
+        char[] filler = new char[2 << 20];
+        Arrays.fill(filler, 'x');
+        String big = "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":21,\"path\":\"" + new String(filler) + "\"}}\n";
+        ByteBuf bytes = Unpooled.copiedBuffer(big + NEXT + "\n", StandardCharsets.UTF_8);
+        // Arrives in 64 KiB pieces, as from a socket or a pipe.
+        while (bytes.isReadable()) {
+            ch.writeInbound(bytes.readRetainedSlice(Math.min(65536, bytes.readableBytes())));
+        }
+        bytes.release();
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":21,\"code\":12,"
+                + "\"text\":\"line of " + (big.length() - 1) + " bytes is longer than the limit of 1048576 bytes\"}}", readReply(ch));
+        assertEquals(NEXT_REPLY, readReply(ch));
+    }
+}

@@ -1,0 +1,135 @@
+package io.outrigger.jsonline;
+
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.outrigger.resilience.CircuitBreaker;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static io.outrigger.jsonline.JsonLineTesting.assertReply;
+import static io.outrigger.jsonline.JsonLineTesting.exchange;
+import static io.outrigger.jsonline.JsonLineTesting.readReply;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+/** The call handler's cases beyond the spec's examples: naming, tracing, breaker accounting, retry limits. */
+class CallHandlerTest {
+    private final AtomicLong nanos = new AtomicLong();
+    private final JsonLineNode node = JsonLineTesting.node(nanos::get, null);
+    private final EmbeddedChannel ch = JsonLineTesting.channel(node);
+
+    @AfterEach
+    void release() {
+        assertFalse(ch.finishAndReleaseAll());
+    }
+
+    private static String call(String src, String dest, String fields) {
+        return "{\"src\":\"" + src + "\",\"dest\":\"" + dest + "\",\"body\":{\"type\":\"call\",\"msg_id\":1" + fields + "}}";
+    }
+
+    private CircuitBreaker breaker(String service) {
+        return node.context().breakers().forService(service);
+    }
+
+    @Test
+    void proxiedByNamesTheCallersSidecar() {
+        assertReply("{\"src\":\"service-b\",\"dest\":\"frontend\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":1,\"proxied_by\":\"sidecar-frontend\",\"trace_id\":\"<uuid>\"}}",
+                exchange(ch, call("frontend", "service-b", "")));
+        EmbeddedChannel named = JsonLineTesting.channel(JsonLineTesting.node(nanos::get, "edge-7"));
+        assertReply("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":1,\"proxied_by\":\"edge-7\",\"trace_id\":\"<uuid>\"}}",
+                exchange(named, call("service-a", "service-b", "")));
+        assertFalse(named.finishAndReleaseAll());
+    }
+
+    @Test
+    void traceIdInTheBodyIsPropagated() {
+        assertEquals("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":1,\"proxied_by\":\"sidecar-a\",\"trace_id\":\"t-42\"}}",
+                exchange(ch, call("service-a", "service-b", ",\"trace_id\":\"t-42\"")));
+    }
+
+    @Test
+    void bodyServiceWinsOverDest() {
+        exchange(ch, call("service-a", "service-b", ",\"service\":\"service-c\",\"force_failures\":5"));
+        assertEquals(CircuitBreaker.State.OPEN, breaker("service-c").state());
+        assertEquals(CircuitBreaker.State.CLOSED, breaker("service-b").state());
+    }
+
+    @Test
+    void attemptsWhileOpenAreNotCounted() {
+        assertEquals("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"circuit_breaker_open\",\"in_reply_to\":1,\"service\":\"service-b\",\"failures\":5}}",
+                exchange(ch, call("service-a", "service-b", ",\"force_failures\":9")));
+        assertEquals(5, breaker("service-b").consecutiveFailures());
+    }
+
+    @Test
+    void breakerOpenedEarlierFailsFastAndOpensAgainAfterItsTime() {
+        exchange(ch, call("service-a", "service-b", ",\"force_failures\":5"));
+        assertEquals("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"error\",\"in_reply_to\":1,\"error\":\"Circuit breaker OPEN\",\"service\":\"service-b\"}}",
+                exchange(ch, call("service-a", "service-b", "")));
+        nanos.addAndGet(TimeUnit.SECONDS.toNanos(30));
+        assertEquals("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"circuit_breaker_closed\",\"in_reply_to\":1,\"service\":\"service-b\",\"state\":\"closed\"}}",
+                exchange(ch, call("service-a", "service-b", "")), "the probe after open_ms closes the breaker");
+        assertReply("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":1,\"proxied_by\":\"sidecar-a\",\"trace_id\":\"<uuid>\"}}",
+                exchange(ch, call("service-a", "service-b", "")));
+    }
+
+    @Test
+    void failuresAcrossCallsAddUpOnTheSharedBreaker() {
+        exchange(ch, call("service-a", "service-b", ",\"force_failures\":3"));
+        assertEquals("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"circuit_breaker_open\",\"in_reply_to\":1,\"service\":\"service-b\",\"failures\":2}}",
+                exchange(ch, call("service-a", "service-b", ",\"force_failures\":2")));
+    }
+
+    @Test
+    void stateClosedResetsTheBreaker() {
+        exchange(ch, call("service-a", "service-b", ",\"state\":\"open\""));
+        assertReply("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":1,\"proxied_by\":\"sidecar-a\",\"trace_id\":\"<uuid>\"}}",
+                exchange(ch, call("service-a", "service-b", ",\"state\":\"closed\"")));
+    }
+
+    @Test
+    void retriesGivenButNothingFailsStillReportsAttempts() {
+        assertReply("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":1,\"proxied_by\":\"sidecar-a\",\"trace_id\":\"<uuid>\",\"attempts\":1,\"backoff_ms\":[]}}",
+                exchange(ch, call("service-a", "service-b", ",\"retries\":3")));
+    }
+
+    @Test
+    void retriesExhaustedIsAnUpstreamFailure() {
+        ch.freezeTime();
+        assertNull(exchange(ch, call("service-a", "service-b", ",\"retries\":2,\"base_ms\":10,\"force_failures\":4")));
+        ch.advanceTimeBy(10, TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        ch.advanceTimeBy(20, TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertEquals("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"error\",\"in_reply_to\":1,\"error\":\"Upstream failure\",\"service\":\"service-b\",\"failures\":3}}",
+                readReply(ch));
+    }
+
+    @Test
+    void noRetryIsWaitedForOnceTheBreakerOpened() {
+        ch.freezeTime();
+        assertNull(exchange(ch, call("service-a", "service-b", ",\"retries\":10,\"base_ms\":1,\"force_failures\":10")));
+        for (long wait = 1; wait <= 8; wait *= 2) {
+            ch.advanceTimeBy(wait, TimeUnit.MILLISECONDS);
+            ch.runScheduledPendingTasks();
+        }
+        assertEquals("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"circuit_breaker_open\",\"in_reply_to\":1,\"service\":\"service-b\",\"failures\":5}}",
+                readReply(ch), "the fifth failure opens the breaker and ends the call at once");
+    }
+
+    @Test
+    void defaultBaseIsOneHundredMillis() {
+        ch.freezeTime();
+        assertNull(exchange(ch, call("service-a", "service-b", ",\"retries\":1,\"force_failures\":1")));
+        ch.advanceTimeBy(99, TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertNull(readReply(ch));
+        ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertReply("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":1,\"proxied_by\":\"sidecar-a\",\"trace_id\":\"<uuid>\",\"attempts\":2,\"backoff_ms\":[100]}}",
+                readReply(ch));
+    }
+}

@@ -1,0 +1,70 @@
+package io.outrigger.jsonline;
+
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.outrigger.discovery.Endpoint;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import static io.outrigger.jsonline.JsonLineTesting.exchange;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+/** init's own msg_id counter, and route's round robin over healthy instances with a permitting breaker. */
+class InitRouteHandlerTest {
+    private final JsonLineNode node = JsonLineTesting.node();
+    private final EmbeddedChannel ch = JsonLineTesting.channel(node);
+
+    @AfterEach
+    void release() {
+        assertFalse(ch.finishAndReleaseAll());
+    }
+
+    @Test
+    void initOkCountsTheNodesOwnMessages() {
+        for (int i = 0; i < 3; i++) {
+            assertEquals("{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":7,\"msg_id\":" + i + "}}",
+                    exchange(ch, "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"init\",\"msg_id\":7,\"node_id\":\"n1\",\"node_ids\":[\"n1\"]}}"));
+        }
+    }
+
+    @Test
+    void initRejectsMistypedNodeIds() {
+        assertEquals("{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"error\",\"in_reply_to\":1,\"code\":12,\"text\":\"node_ids: \\\"n1\\\" (expected: an array of strings)\"}}",
+                exchange(ch, "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"init\",\"msg_id\":1,\"node_ids\":\"n1\"}}"));
+    }
+
+    private String route() {
+        return exchange(ch, "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"route\",\"msg_id\":6,\"service\":\"service-b\"}}");
+    }
+
+    private static String routed(String host) {
+        return "{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"routed\",\"in_reply_to\":6,\"service\":\"service-b\",\"instance\":{\"host\":\"" + host + "\",\"port\":8080}}}";
+    }
+
+    @Test
+    void routeIsRoundRobin() {
+        String first = route();
+        String second = route();
+        assertEquals(first.contains("10.0.1.1") ? routed("10.0.1.2") : routed("10.0.1.1"), second);
+        assertEquals(first, route());
+    }
+
+    @Test
+    void routeSkipsAnInstanceWhoseBreakerIsOpen() {
+        node.context().breakers().forInstance("service-b", new Endpoint("10.0.1.1", 8080))
+                .transitionTo(io.outrigger.resilience.CircuitBreaker.State.OPEN, "test");
+        assertEquals(routed("10.0.1.2"), route());
+        assertEquals(routed("10.0.1.2"), route());
+    }
+
+    @Test
+    void healthyAgainComesBack() {
+        exchange(ch, "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"health\",\"msg_id\":1,\"service\":\"service-b\",\"host\":\"10.0.1.1\",\"port\":8080,\"healthy\":false}}");
+        assertEquals(routed("10.0.1.2"), route());
+        assertEquals(routed("10.0.1.2"), route());
+        exchange(ch, "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"health\",\"msg_id\":2,\"service\":\"service-b\",\"host\":\"10.0.1.1\",\"port\":8080,\"healthy\":true}}");
+        String a = route();
+        String b = route();
+        assertFalse(a.equals(b), "both instances are routed to again");
+    }
+}

@@ -1,0 +1,89 @@
+package io.outrigger.jsonline;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+class JsonLineFrameDecoderTest {
+    private final EmbeddedChannel ch = new EmbeddedChannel(new JsonLineFrameDecoder(16));
+
+    @AfterEach
+    void release() {
+        assertFalse(ch.finishAndReleaseAll());
+    }
+
+    private void write(String s) {
+        ch.writeInbound(Unpooled.copiedBuffer(s, StandardCharsets.UTF_8));
+    }
+
+    private String readLine() {
+        ByteBuf b = ch.readInbound();
+        try {
+            return b.toString(StandardCharsets.UTF_8);
+        } finally {
+            b.release();
+        }
+    }
+
+    @Test
+    void splitsOnLfAndCrLfAcrossChunksAndDropsBlankLines() {
+        write("ab");
+        assertNull(ch.readInbound());
+        write("c\r\n\n  \r\nde");
+        write("f\n");
+        assertEquals("abc", readLine());
+        assertEquals("def", readLine());
+        assertNull(ch.readInbound());
+    }
+
+    @Test
+    void lineAtTheLimitIsAccepted() {
+        write("0123456789abcdef\n");
+        assertEquals("0123456789abcdef", readLine());
+    }
+
+    @Test
+    void longerLineIsSkippedWholeAndTheNextIsRead() {
+        write("0123456789abcdefXY\nok\n");
+        OversizedLine over = assertInstanceOf(OversizedLine.class, ch.readInbound());
+        assertEquals(18, over.length());
+        assertArrayEquals("0123456789abcdefXY".getBytes(StandardCharsets.UTF_8), over.head());
+        assertEquals("ok", readLine());
+    }
+
+    @Test
+    void longerLineArrivingInChunksIsDiscardedAsItComes() {
+        char[] big = new char[40];
+        Arrays.fill(big, 'x');
+        write(new String(big, 0, 20));
+        assertNull(ch.readInbound());
+        write(new String(big, 0, 20));
+        assertNull(ch.readInbound());
+        write("yy\nnext\n");
+        OversizedLine over = assertInstanceOf(OversizedLine.class, ch.readInbound());
+        assertEquals(42, over.length());
+        assertEquals(20, over.head().length);
+        assertEquals("next", readLine());
+    }
+
+    @Test
+    void lastLineWithoutNewlineIsReadAtEndOfInput() {
+        write("a\nlast");
+        assertEquals("a", readLine());
+        assertNull(ch.readInbound());
+        ch.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        assertEquals("last", readLine());
+    }
+}

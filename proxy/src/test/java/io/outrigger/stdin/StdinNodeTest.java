@@ -1,0 +1,183 @@
+package io.outrigger.stdin;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.outrigger.jsonline.JsonLineInitializer;
+import io.outrigger.jsonline.JsonLineNode;
+import io.outrigger.jsonline.JsonLineTesting;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import static io.outrigger.jsonline.JsonLineTesting.assertReply;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The stdin node in this JVM: real threads, real timers, a pipe for input. */
+class StdinNodeTest {
+    private static final String RETRY = "{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":1,\"retries\":3,\"base_ms\":100,\"force_failures\":2}}";
+    private static final String RETRY_REPLY = "{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":1,"
+            + "\"proxied_by\":\"sidecar-a\",\"trace_id\":\"<uuid>\",\"attempts\":3,\"backoff_ms\":[100,200]}}";
+    private static final String FAST = "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"init\",\"msg_id\":2}}";
+    private static final String FAST_REPLY = "{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":2,\"msg_id\":0}}";
+
+    private final LineCollector out = new LineCollector();
+    private final PipedOutputStream input = new PipedOutputStream();
+    private StdinNode node;
+    private CompletableFuture<Void> running;
+
+    @AfterEach
+    void stop() throws Exception {
+        input.close();
+        if (running != null) {
+            running.get(10, TimeUnit.SECONDS);
+        }
+        if (node != null) {
+            node.close();
+        }
+    }
+
+    private void start() throws Exception {
+        start(new PipedInputStream(input, 1 << 16));
+    }
+
+    private void start(java.io.InputStream in) throws Exception {
+        node = StdinNode.start(JsonLineTesting.node(), out);
+        running = CompletableFuture.runAsync(() -> {
+            try {
+                node.run(in);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
+    private void send(String line) throws IOException {
+        input.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+        input.flush();
+    }
+
+    @Test
+    void aWaitingRetryDoesNotHoldUpALaterFastRequest() throws Exception {
+        start();
+        long start = System.nanoTime();
+        send(RETRY);
+        send(FAST);
+        assertEquals(FAST_REPLY, out.next(), "the fast reply comes first");
+        assertReply(RETRY_REPLY, out.next());
+        assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(300), "the retry waited 100 + 200 ms");
+    }
+
+    @Test
+    void endOfInputAnswersWhatIsInFlightThenReturns() throws Exception {
+        start();
+        send(RETRY);
+        input.write("{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"init\",\"msg_id\":3}}".getBytes(StandardCharsets.UTF_8));
+        input.close();
+        running.get(5, TimeUnit.SECONDS);
+        assertEquals("{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":3,\"msg_id\":0}}", out.next(),
+                "a last line without a newline is answered");
+        assertReply(RETRY_REPLY, out.lines.poll());
+    }
+
+    @Test
+    void aLargeBurstOfInputIsAnsweredInFullBeforeReturning() throws Exception {
+        int lines = 2_000;
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < lines; i++) {
+            sb.append("{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":").append(i).append("}}\n");
+        }
+        start(new java.io.ByteArrayInputStream(sb.toString().getBytes(StandardCharsets.UTF_8)));
+        running.get(20, TimeUnit.SECONDS);
+        assertEquals(lines, out.lines.size(), "every line answered when run() returns");
+    }
+
+    @Test
+    void theStdinNodeAndTheTcpListenerRunTheSameHandlers() throws Exception {
+        start();
+        send(FAST);
+        out.next();
+        List<String> local = handlerClasses(node.pipelineChannel());
+
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        CompletableFuture<Channel> accepted = new CompletableFuture<>();
+        JsonLineNode jsonLine = JsonLineTesting.node();
+        try {
+            Channel server = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            ch.pipeline().addLast(new JsonLineInitializer(jsonLine));
+                            accepted.complete(ch);
+                        }
+                    })
+                    .bind("127.0.0.1", 0).sync().channel();
+            try (Socket s = new Socket("127.0.0.1", ((java.net.InetSocketAddress) server.localAddress()).getPort())) {
+                s.getOutputStream().write((FAST + "\n").getBytes(StandardCharsets.UTF_8));
+                assertEquals(FAST_REPLY, new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine());
+                Channel child = accepted.get(5, TimeUnit.SECONDS);
+                // Only the local channel's end-of-stream adapter (TCP has half-close natively) comes in front.
+                assertEquals("LocalEndOfStreamHandler", local.get(0));
+                assertEquals(local.subList(1, local.size()), handlerClasses(child));
+            }
+            server.close().sync();
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+        assertTrue(local.contains("JsonLineDispatcher"), local.toString());
+    }
+
+    private static List<String> handlerClasses(Channel ch) throws Exception {
+        return ch.eventLoop().submit(() -> {
+            List<String> names = new ArrayList<>();
+            for (Map.Entry<String, ChannelHandler> e : ch.pipeline()) {
+                names.add(e.getValue().getClass().getSimpleName());
+            }
+            return names;
+        }).get(5, TimeUnit.SECONDS);
+    }
+
+    /** Collects the lines written to it, as stdout would carry them. */
+    static final class LineCollector extends OutputStream {
+        final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
+
+        @Override
+        public synchronized void write(int b) {
+            if (b == '\n') {
+                lines.add(partial.toString(StandardCharsets.UTF_8));
+                partial.reset();
+            } else {
+                partial.write(b);
+            }
+        }
+
+        String next() throws InterruptedException {
+            String line = lines.poll(5, TimeUnit.SECONDS);
+            assertNotNull(line, "a reply within 5 s");
+            return line;
+        }
+    }
+}

@@ -1,0 +1,113 @@
+package io.outrigger.stdin;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static io.outrigger.jsonline.JsonLineTesting.assertReply;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code outrigger stdin} as its own process, talked to over pipes. Runs the main class from this
+ * build's classpath (the fat jar is only packaged after the test phase).
+ */
+class StdinProcessTest {
+    private final List<Process> processes = new ArrayList<>();
+
+    @AfterEach
+    void kill() {
+        processes.forEach(Process::destroyForcibly);
+    }
+
+    private Process start(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+                "io.outrigger.cli.Main", "stdin"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.PIPE).start();
+        processes.add(p);
+        return p;
+    }
+
+    private static void send(Process p, String line) throws IOException {
+        OutputStream in = p.getOutputStream();
+        in.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+        in.flush();
+    }
+
+    private static BufferedReader stdout(Process p) {
+        return new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    }
+
+    private static int exitCode(Process p) throws InterruptedException {
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS), "the process exits");
+        return p.exitValue();
+    }
+
+    @Test
+    void conversationOverPipesThenEndOfInputWithARetryInFlight() throws Exception {
+        Process p = start();
+        BufferedReader out = stdout(p);
+        // Each reply arrives while stdin stays open: nothing is held back waiting for more input.
+        send(p, "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"init\",\"msg_id\":1,\"node_id\":\"n1\",\"node_ids\":[\"n1\"]}}");
+        assertEquals("{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":1,\"msg_id\":0}}", out.readLine());
+        send(p, "{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":2,\"path\":\"/api/users/123\"},\"proxy\":true}");
+        assertReply("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":2,\"proxied_by\":\"sidecar-a\",\"trace_id\":\"<uuid>\"}}",
+                out.readLine());
+        send(p, "this is not json");
+        send(p, "{\"src\":\"sidecar\",\"dest\":\"registry\",\"body\":{\"type\":\"discover\",\"msg_id\":3,\"service\":\"service-b\"}}");
+        assertEquals("{\"src\":\"registry\",\"dest\":\"sidecar\",\"body\":{\"type\":\"discovered\",\"in_reply_to\":3,\"service\":\"service-b\","
+                + "\"instances\":[{\"host\":\"10.0.1.1\",\"port\":8080},{\"host\":\"10.0.1.2\",\"port\":8080}]}}", out.readLine());
+
+        send(p, "{\"src\":\"service-a\",\"dest\":\"service-c\",\"body\":{\"type\":\"call\",\"msg_id\":4,\"retries\":3,\"base_ms\":100,\"force_failures\":2}}");
+        p.getOutputStream().close();
+        long eof = System.nanoTime();
+        assertReply("{\"src\":\"service-c\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":4,\"proxied_by\":\"sidecar-a\","
+                + "\"trace_id\":\"<uuid>\",\"attempts\":3,\"backoff_ms\":[100,200]}}", out.readLine());
+        assertEquals(null, out.readLine());
+        assertEquals(0, exitCode(p));
+        assertTrue(System.nanoTime() - eof < TimeUnit.SECONDS.toNanos(4), "exits soon after the last reply");
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(1, err.lines().filter(l -> l.contains("malformed")).count(), "one stderr line for the bad line:\n" + err);
+    }
+
+    @Test
+    void nameAndRegistryFlags(@TempDir Path dir) throws Exception {
+        Path registry = dir.resolve("registry.json");
+        Files.writeString(registry, "{\"services\":{\"service-z\":[{\"host\":\"127.0.0.1\",\"port\":9}]}}");
+        Process p = start("--name", "edge", "--registry", registry.toString());
+        send(p, "{\"src\":\"service-a\",\"dest\":\"service-z\",\"body\":{\"type\":\"call\",\"msg_id\":1}}");
+        send(p, "{\"src\":\"s\",\"dest\":\"r\",\"body\":{\"type\":\"discover\",\"msg_id\":2,\"service\":\"service-z\"}}");
+        p.getOutputStream().close();
+        BufferedReader out = stdout(p);
+        assertReply("{\"src\":\"service-z\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":1,\"proxied_by\":\"edge\",\"trace_id\":\"<uuid>\"}}",
+                out.readLine());
+        assertEquals("{\"src\":\"r\",\"dest\":\"s\",\"body\":{\"type\":\"discovered\",\"in_reply_to\":2,\"service\":\"service-z\","
+                + "\"instances\":[{\"host\":\"127.0.0.1\",\"port\":9}]}}", out.readLine());
+        assertEquals(0, exitCode(p));
+    }
+
+    @Test
+    void missingRegistryFileIsAOneLineError() throws Exception {
+        Process p = start("--registry", "does-not-exist" + File.separator + "registry.json");
+        p.getOutputStream().close();
+        assertEquals(1, exitCode(p));
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(1, err.lines().count(), err);
+        assertTrue(err.startsWith("outrigger: registry file does-not-exist"), err);
+        assertEquals(-1, p.getInputStream().read(), "nothing on stdout");
+    }
+}
