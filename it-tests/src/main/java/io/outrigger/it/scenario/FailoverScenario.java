@@ -36,9 +36,11 @@ public final class FailoverScenario {
      * @param callerErrors  non-2xx answers (or no answer) the caller saw after the kill
      * @param after         answers per instance name in the final twenty-in-a-row
      * @param settledAfter  from the kill to the end of those twenty
+     * @param retriesAfterKill retries sidecar-a counted for service-b since the kill
+     * @param instanceBreakers service-b's instance breakers at the end, by address
      */
     public record Result(Map<String, Integer> before, String killed, int callerErrors, Map<String, Integer> after,
-                         Duration settledAfter, Map<String, SidecarAdmin.Breaker> instanceBreakers) {}
+                         Duration settledAfter, double retriesAfterKill, Map<String, SidecarAdmin.Breaker> instanceBreakers) {}
 
     public static Result run(Topology topology, Timeline timeline, Traffic traffic) {
         timeline.section("3. One service-b instance is killed and routed around");
@@ -51,6 +53,8 @@ public final class FailoverScenario {
         }
         timeline.event("20 calls service-a -> service-b spread over the instances: %s", before);
 
+        SidecarAdmin admin = new SidecarAdmin(topology.sidecarAAdmin());
+        double retriesBefore = retries(admin);
         String killed = whoIs(topology.serviceBControl().get(0));
         topology.killServiceB(0);
         long killedAt = System.nanoTime();
@@ -74,14 +78,24 @@ public final class FailoverScenario {
         lastAnswers.forEach(i -> after.merge(i, 1, Integer::sum));
         timeline.event("%d answers in a row, %d ms after the kill, by instance: %s; errors the caller saw: %d",
                 IN_A_ROW, settled.toMillis(), after, errors.get());
+        double retriesAfterKill = retries(admin) - retriesBefore;
+        timeline.event("sidecar-a /metrics: %d retries to service-b since the kill", (long) retriesAfterKill);
         Map<String, SidecarAdmin.Breaker> breakers;
         try {
-            breakers = new SidecarAdmin(topology.sidecarAAdmin()).instanceBreakers(SERVICE);
+            breakers = admin.instanceBreakers(SERVICE);
         } catch (IOException e) {
             throw new UncheckedIOException("reading sidecar-a's /clusters", e);
         }
         breakers.forEach((address, b) -> timeline.event("/clusters: service-b @ %s breaker %s (%s)", address, b.state(), b.reason()));
-        return new Result(before, killed, errors.get(), after, settled, breakers);
+        return new Result(before, killed, errors.get(), after, settled, retriesAfterKill, breakers);
+    }
+
+    private static double retries(SidecarAdmin admin) {
+        try {
+            return admin.counter("outrigger_retries_total", SERVICE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading sidecar-a's /metrics", e);
+        }
     }
 
     /** The {@code instance} field of a fake service's answer. */

@@ -78,8 +78,9 @@ public final class TraceScenario {
     }
 
     /**
-     * Every object in the answer that carries an echoed {@code headers} object, outermost first
-     * (a downstream answer may be nested as an object or as a JSON string).
+     * Every object in the answer that carries an echoed {@code headers} object, outermost first:
+     * service-a's own view, the answer its sidecar gave it, and service-b's view nested in that
+     * answer (as an object or as a JSON string).
      */
     static List<Hop> hops(String body) {
         List<Hop> hops = new ArrayList<>();
@@ -101,7 +102,8 @@ public final class TraceScenario {
         }
         if (node.isObject() && node.path("headers").isObject()) {
             JsonNode h = node.get("headers");
-            String who = node.path("service").asText("?") + " (" + node.path("instance").asText("?") + ")";
+            String who = node.has("service") ? node.path("service").asText() + " app (" + node.path("instance").asText("?") + ")"
+                    : "answer to service-a (" + node.path("status").asText("?") + ")";
             hops.add(new Hop(who, header(h, "traceparent").orElse(null), header(h, "x-request-id").orElse(null),
                     header(h, "via").orElse(null)));
         }

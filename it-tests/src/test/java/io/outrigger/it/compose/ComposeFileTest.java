@@ -42,10 +42,15 @@ import static org.junit.jupiter.api.Assertions.fail;
 class ComposeFileTest {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** The registry stub's commands and flags as the interface contract documents them. */
+    /**
+     * The registry stub's commands and flags as the interface contract documents them, plus two
+     * of the stub's own options: {@code --host} (bind address, 127.0.0.1 by default: a container
+     * must bind 0.0.0.0 to be reached by its neighbours) and {@code --instance-id} (two instances
+     * on the same port in different containers need names of their own).
+     */
     private static final Map<String, Set<String>> DOCUMENTED_STUB_FLAGS = Map.of(
-            "registry", Set.of("--port", "--seed"),
-            "fake-service", Set.of("--name", "--port", "--register", "--fail-rate", "--latency-ms"));
+            "registry", Set.of("--host", "--port", "--seed"),
+            "fake-service", Set.of("--name", "--instance-id", "--port", "--register", "--fail-rate", "--latency-ms"));
 
     private static Path root;
     private static Path composeDir;
