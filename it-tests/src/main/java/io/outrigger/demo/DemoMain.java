@@ -61,7 +61,7 @@ public final class DemoMain implements Callable<Integer> {
         timeline.section("Starting the mesh on 127.0.0.1 (logs: " + layout.logDir() + ")");
         LoopbackTopology topology;
         try {
-            topology = LoopbackTopology.start(layout, "demo");
+            topology = LoopbackTopology.start(layout, "demo", step -> timeline.event("%s", step));
         } catch (RuntimeException e) {
             out.println("outrigger-demo: the mesh did not start: " + e.getMessage());
             return 1;
@@ -153,6 +153,7 @@ public final class DemoMain implements Callable<Integer> {
         out.println("  curl -s " + admin + "/clusters                            # instances, health, breakers");
         out.println("  curl -s " + admin + "/metrics | grep outrigger_");
         out.println("  curl -s http://127.0.0.1:" + topology.registryPort() + "/v1/health/service/service-b");
-        topology.serviceBControl().forEach(b -> out.println("  curl -s -X POST '" + b + "/admin/fail?rate=0.5'   # make an instance fail half its requests"));
+        out.println("  curl -s -X POST '" + topology.serviceBControl().get(1) + "/admin/fail?rate=0.5'   # service-b's live instance fails half its requests");
+        out.println("  (service-b's first instance, " + topology.serviceBControl().get(0) + ", was killed in scenario 3)");
     }
 }

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The two-service mesh as seven JVMs on 127.0.0.1, each on free ports: the registry stub,
@@ -33,17 +34,21 @@ public final class LoopbackTopology implements Topology {
     private Http asServiceA;
     private int sidecarAOutbound;
     private int registryPort;
+    private final Consumer<String> progress;
 
-    private LoopbackTopology() {
+    private LoopbackTopology(Consumer<String> progress) {
+        this.progress = progress;
     }
 
     /**
      * Starts the mesh from the layout's jars; logs and configs go to {@code <logDir>/<label>-<name>.*}.
      * On any failure every process already started is stopped before the exception propagates.
+     *
+     * @param progress told of each step as it completes (the demo prints them)
      */
-    public static LoopbackTopology start(ProjectLayout layout, String label) {
+    public static LoopbackTopology start(ProjectLayout layout, String label, Consumer<String> progress) {
         layout.requireJars();
-        LoopbackTopology t = new LoopbackTopology();
+        LoopbackTopology t = new LoopbackTopology(progress);
         try {
             t.startAll(layout, label);
             return t;
@@ -80,10 +85,12 @@ public final class LoopbackTopology implements Topology {
             serviceBControl.add(URI.create("http://127.0.0.1:" + appB[i]));
         }
 
+        progress.accept("started the registry stub, service-a and two service-b instances");
         registry.awaitReady("GET /v1/catalog/services", START_TIMEOUT, () -> http.isOk(url(registryPort, "/v1/catalog/services")));
         for (int i = 0; i < 2; i++) {
             register("service-b-" + (i + 1), "service-b", inboundB[i]);
         }
+        progress.accept("registry ready; service-b registered at its sidecars' inbound ports " + inboundB[0] + " and " + inboundB[1]);
 
         List<ManagedProcess> sidecars = new ArrayList<>();
         List<Integer> adminPorts = new ArrayList<>();
@@ -94,6 +101,7 @@ public final class LoopbackTopology implements Topology {
             adminPorts.add(adminB[i]);
         }
 
+        progress.accept("started sidecar-a, sidecar-b1, sidecar-b2");
         a.awaitReady("GET /health", START_TIMEOUT, () -> http.isOk(url(appA, "/health")));
         for (int i = 0; i < 2; i++) {
             int port = appB[i];
@@ -103,6 +111,7 @@ public final class LoopbackTopology implements Topology {
             int port = adminPorts.get(i);
             sidecars.get(i).awaitReady("GET /ready", START_TIMEOUT, () -> http.isOk(url(port, "/ready")));
         }
+        progress.accept("every component answers its readiness check");
         serviceA = url(inboundA, "");
         sidecarAAdmin = url(adminA, "");
         asServiceA = Http.viaProxy(sidecarAOutbound);

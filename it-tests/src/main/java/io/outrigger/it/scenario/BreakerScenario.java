@@ -74,6 +74,10 @@ public final class BreakerScenario {
                 return Optional.empty();
             });
             Duration openedAfter = Duration.ofNanos(System.nanoTime() - failAt);
+            if (statuses.keySet().stream().allMatch(s -> s == 500)) {
+                timeline.event("(a 500 is not retried: only connect errors, resets, and 502/503/504 or timeouts of idempotent"
+                        + " requests are; every 500 counts against the breaker)");
+            }
             timeline.event("breaker open after %d ms and %d failed calls: %s in %d ms", openedAfter.toMillis(),
                     statuses.values().stream().mapToInt(Integer::intValue).sum(), open.describe(), open.latency().toMillis());
             List<Traffic.Outcome> fastFails = new ArrayList<>();

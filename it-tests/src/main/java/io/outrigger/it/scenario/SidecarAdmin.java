@@ -92,14 +92,16 @@ public final class SidecarAdmin {
 
     /**
      * Breaker transitions of {@code service} counted by the sidecar, as
-     * {@code "<breaker> from->to" -> count} (breaker: the service or one instance).
+     * {@code "<breaker> from->to" -> count}; the breaker is the service ({@code service-b}) or one
+     * instance ({@code service-b @ 127.0.0.1:15006}).
      */
     public Map<String, Integer> breakerTransitions(String service) throws IOException {
         Map<String, Integer> out = new TreeMap<>();
         for (MetricSample s : metrics()) {
             if (s.name().equals("outrigger_breaker_transitions_total") && service.equals(s.labels().get("service")) && s.value() > 0) {
-                String who = s.labels().getOrDefault("instance", "");
-                String key = (who.isEmpty() || who.equals("none") ? service : who) + " " + s.labels().get("from") + "->" + s.labels().get("to");
+                String instance = s.labels().getOrDefault("instance", "");
+                String who = instance.isEmpty() || instance.equals("none") || instance.equals(service) ? service : service + " @ " + instance;
+                String key = who + " " + s.labels().get("from") + "->" + s.labels().get("to");
                 out.merge(key, (int) s.value(), Integer::sum);
             }
         }
