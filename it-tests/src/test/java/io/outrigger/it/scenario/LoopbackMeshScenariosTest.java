@@ -8,6 +8,6 @@ import io.outrigger.it.harness.Topology;
 class LoopbackMeshScenariosTest extends MeshScenarioTests {
     @Override
     protected Topology startTopology() {
-        return LoopbackTopology.start(ProjectLayout.current(), "scenario", step -> { });
+        return LoopbackTopology.start(ProjectLayout.current(), "scenario", System.err::println);
     }
 }
