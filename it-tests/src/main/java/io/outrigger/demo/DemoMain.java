@@ -58,7 +58,7 @@ public final class DemoMain implements Callable<Integer> {
         }
         Timeline timeline = new Timeline(out);
         Traffic traffic = new Traffic();
-        timeline.section("Starting the mesh on 127.0.0.1 (logs: " + layout.logDir() + ")");
+        timeline.section("Starting the mesh on 127.0.0.1 (logs: " + shown(layout.logDir()) + ")");
         LoopbackTopology topology;
         try {
             topology = LoopbackTopology.start(layout, "demo", step -> timeline.event("%s", step));
@@ -75,7 +75,7 @@ public final class DemoMain implements Callable<Integer> {
             if (!problems.isEmpty()) {
                 out.println();
                 problems.forEach(p -> out.println("FAILED: " + p));
-                out.println("Each component's log is in " + layout.logDir());
+                out.println("Each component's log is in " + shown(layout.logDir()));
                 return 1;
             }
             if (keepRunning) {
@@ -93,6 +93,12 @@ public final class DemoMain implements Callable<Integer> {
                 // already shutting down: the hook is running and closes the topology itself
             }
         }
+    }
+
+    /** A path relative to the working directory when it lies below it (shorter to read), else absolute. */
+    private static Path shown(Path path) {
+        Path cwd = Path.of("").toAbsolutePath();
+        return path.startsWith(cwd) ? cwd.relativize(path) : path;
     }
 
     /** Runs the scenarios in order, each one even if an earlier one failed; returns what went wrong. */
