@@ -41,7 +41,16 @@ public final class DemoMain implements Callable<Integer> {
     @Option(names = "--keep-running", description = "Keep the topology up after the scenarios and print curl commands to try; Ctrl-C stops it.")
     boolean keepRunning;
 
-    private final PrintStream out = System.out;
+    private final PrintStream out;
+
+    public DemoMain() {
+        this(System.out);
+    }
+
+    /** @param out where the timeline and the summary go */
+    DemoMain(PrintStream out) {
+        this.out = out;
+    }
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new DemoMain()).execute(args)); // the demo's entry point owns its exit code
