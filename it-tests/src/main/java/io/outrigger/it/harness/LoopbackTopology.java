@@ -145,7 +145,7 @@ public final class LoopbackTopology implements Topology {
     }
 
     private void describe(ManagedProcess p, String role, String where) {
-        description.add(String.format("%-16s %-44s pid %-7d log %s", role, where, p.pid(), p.logFile().getFileName()));
+        description.add(String.format("%-16s %-50s pid %-7d log %s", role, where, p.pid(), p.logFile().getFileName()));
     }
 
     private static URI url(int port, String path) {

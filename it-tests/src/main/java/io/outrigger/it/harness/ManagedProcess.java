@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -104,7 +105,7 @@ public final class ManagedProcess {
      * Waits until {@code check} holds (for example "GET /ready answers 200"), failing at once
      * with the log's tail if the process exits first.
      */
-    public void awaitReady(String what, Duration timeout, java.util.concurrent.Callable<Boolean> check) {
+    public void awaitReady(String what, Duration timeout, Callable<Boolean> check) {
         Poller.awaitTrue(name + " " + what, timeout, Duration.ofMillis(50), () -> {
             if (!process.isAlive()) {
                 throw new IllegalStateException(name + " exited with code " + process.exitValue()

@@ -24,6 +24,8 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public final class TraceScenario {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Untraced calls after the traced one, so the summary has latency figures for service-a. */
+    private static final int MORE_CALLS = 20;
 
     private TraceScenario() {
     }
@@ -73,6 +75,12 @@ public final class TraceScenario {
         }
         String responseTraceparent = out.header("traceparent").orElse("");
         timeline.event("  %-28s traceparent %s", "answer to the caller", responseTraceparent);
+
+        int ok = 0;
+        for (int i = 0; i < MORE_CALLS; i++) {
+            ok += traffic.call("service-a", () -> http.get(topology.serviceA().resolve("/call/service-b/hello"))).ok() ? 1 : 0;
+        }
+        timeline.event("%d more calls caller -> service-a -> service-b: %d answered 200", MORE_CALLS, ok);
         return new Result(traceId, spanId, requestId, out.status(), responseTraceparent,
                 out.header("x-request-id").orElse(""), hops, out.body());
     }
