@@ -96,11 +96,6 @@ public final class ManagedProcess {
         return logFile;
     }
 
-    /** The exit code, once the process has exited. */
-    public Optional<Integer> exitCode() {
-        return process.isAlive() ? Optional.empty() : Optional.of(process.exitValue());
-    }
-
     /**
      * Waits until {@code check} holds (for example "GET /ready answers 200"), failing at once
      * with the log's tail if the process exits first.

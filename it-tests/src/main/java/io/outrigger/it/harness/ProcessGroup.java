@@ -19,10 +19,6 @@ public final class ProcessGroup implements AutoCloseable {
         return p;
     }
 
-    public List<ManagedProcess> processes() {
-        return List.copyOf(processes);
-    }
-
     /** Stops every process (SIGTERM to all, then waits, then SIGKILL the stragglers). Idempotent. */
     @Override
     public void close() {

@@ -1,18 +1,15 @@
 package io.outrigger.it.scenario;
 
 import java.io.PrintStream;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 
 /**
- * A readable, time-stamped account of what a scenario did and saw: printed as it happens
- * ({@code [ +1.234s] text}) and kept for assertions. Thread-safe.
+ * A readable, time-stamped account of what a scenario did and saw, printed as it happens
+ * ({@code [ +1.234s] text}). Thread-safe.
  */
 public final class Timeline {
     private final long startNanos = System.nanoTime();
     private final PrintStream out;
-    private final List<String> events = new ArrayList<>();
 
     /** @param out where events are printed as they happen (the demo: stdout; tests: stderr) */
     public Timeline(PrintStream out) {
@@ -28,17 +25,11 @@ public final class Timeline {
     /** One event, formatted with {@link String#format}. */
     public synchronized void event(String format, Object... args) {
         String text = String.format(Locale.ROOT, format, args);
-        events.add(text);
         out.printf(Locale.ROOT, "[%+8.3fs] %s%n", (System.nanoTime() - startNanos) / 1e9, text);
     }
 
     /** Plain output without a time stamp (tables, indented details). */
     public synchronized void print(String text) {
         out.println(text);
-    }
-
-    /** Every event so far, in order. */
-    public synchronized List<String> events() {
-        return List.copyOf(events);
     }
 }
