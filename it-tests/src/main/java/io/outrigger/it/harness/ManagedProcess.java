@@ -1,0 +1,174 @@
+package io.outrigger.it.harness;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * One component running as its own JVM, its stdout and stderr captured to {@code <logDir>/<name>.log}.
+ *
+ * <p>{@link #stop(Duration)} sends SIGTERM and escalates to SIGKILL after the grace period;
+ * {@link #kill()} is SIGKILL at once (a crash). Every process still alive when the JVM exits
+ * (normally, on Ctrl-C or SIGTERM) is killed by a shutdown hook, so none is left behind.
+ * Thread-safe.
+ */
+public final class ManagedProcess {
+    /** JVM flags for every component: small heaps and quick start-up, since seven JVMs share two cores. */
+    public static final List<String> COMPONENT_JVM_FLAGS = List.of("-Xms32m", "-Xmx128m", "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData");
+
+    private static final Set<ManagedProcess> alive = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(ManagedProcess::killAllAlive, "it-process-reaper"));
+    }
+
+    private final String name;
+    private final Process process;
+    private final Path logFile;
+
+    private ManagedProcess(String name, Process process, Path logFile) {
+        this.name = name;
+        this.process = process;
+        this.logFile = logFile;
+    }
+
+    /**
+     * Starts {@code java <COMPONENT_JVM_FLAGS> <javaArgs>} (for example {@code -jar X.jar run --config F}).
+     *
+     * @param env extra environment variables (e.g. {@code HTTP_PROXY})
+     */
+    public static ManagedProcess startJava(String name, List<String> javaArgs, Map<String, String> env, Path logDir) {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(COMPONENT_JVM_FLAGS);
+        command.addAll(javaArgs);
+        return start(name, command, env, logDir);
+    }
+
+    /** Starts any command; its output (both streams) is appended to {@code <logDir>/<name>.log}. */
+    public static ManagedProcess start(String name, List<String> command, Map<String, String> env, Path logDir) {
+        try {
+            Files.createDirectories(logDir);
+            Path log = logDir.resolve(name + ".log");
+            Files.writeString(log, "$ " + String.join(" ", command) + System.lineSeparator(), StandardCharsets.UTF_8);
+            ProcessBuilder pb = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+            pb.environment().putAll(env);
+            Process p = pb.start();
+            p.getOutputStream().close(); // no component reads standard input here: give it EOF
+            ManagedProcess mp = new ManagedProcess(name, p, log);
+            alive.add(mp);
+            p.onExit().thenRun(() -> alive.remove(mp));
+            return mp;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    public Path logFile() {
+        return logFile;
+    }
+
+    /**
+     * Waits until {@code check} holds (for example "GET /ready answers 200"), failing at once
+     * with the log's tail if the process exits first.
+     */
+    public void awaitReady(String what, Duration timeout, Callable<Boolean> check) {
+        Poller.awaitTrue(name + " " + what, timeout, Duration.ofMillis(50), () -> {
+            if (!process.isAlive()) {
+                throw new IllegalStateException(name + " exited with code " + process.exitValue()
+                        + " before it was ready; last lines of " + logFile + ":\n" + logTail(15));
+            }
+            return check.call();
+        });
+    }
+
+    /**
+     * Graceful stop: SIGTERM, then SIGKILL if still running after {@code grace}.
+     *
+     * @return the exit code
+     */
+    public int stop(Duration grace) {
+        process.destroy();
+        return awaitExit(grace).orElseGet(this::kill);
+    }
+
+    /** SIGKILL, as a crash would; returns the exit code. */
+    public int kill() {
+        process.destroyForcibly();
+        return awaitExit(Duration.ofSeconds(10)).orElseThrow(() -> new IllegalStateException(name + " survived SIGKILL"));
+    }
+
+    /** Sends SIGTERM without waiting (use with {@link #awaitExit}). */
+    public void terminate() {
+        process.destroy();
+    }
+
+    /** Waits up to {@code timeout} for the process to exit; the exit code, or empty if it is still running. */
+    public Optional<Integer> awaitExit(Duration timeout) {
+        try {
+            return Optional.of(process.onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS).exitValue());
+        } catch (TimeoutException e) {
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(name + ": " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+    }
+
+    /** The last {@code lines} lines of this process's log. */
+    public String logTail(int lines) {
+        try {
+            List<String> all = Files.readAllLines(logFile, StandardCharsets.UTF_8);
+            return String.join(System.lineSeparator(), all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(cannot read " + logFile + ": " + e.getMessage() + ")";
+        }
+    }
+
+    /** The processes started by this JVM that are still running. */
+    public static Set<ManagedProcess> alive() {
+        return Set.copyOf(alive);
+    }
+
+    private static void killAllAlive() {
+        for (ManagedProcess p : alive) {
+            p.process.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.process.destroyForcibly();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name + " (pid " + pid() + ")";
+    }
+}

@@ -1,0 +1,41 @@
+package io.outrigger.demo;
+
+import io.outrigger.it.harness.ManagedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The demo's command line: what it does when it cannot run (the runs themselves are the scenario tests). */
+class DemoMainTest {
+
+    @Test
+    void withoutBuiltJarsItSaysWhatToBuildAndExits1StartingNothing(@TempDir Path emptyRoot) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        int before = ManagedProcess.alive().size();
+        int exit = new CommandLine(new DemoMain(new PrintStream(bytes, true, StandardCharsets.UTF_8)))
+                .execute("--root", emptyRoot.toString());
+        String out = bytes.toString(StandardCharsets.UTF_8);
+        assertEquals(1, exit, out);
+        assertTrue(out.contains("proxy/target/outrigger.jar not found"), out);
+        assertTrue(out.contains("mvn -B -q package -DskipTests"), "names the build command: " + out);
+        assertEquals(before, ManagedProcess.alive().size(), "started a process anyway");
+    }
+
+    @Test
+    void anUnknownFlagIsAUsageError() {
+        StringWriter err = new StringWriter();
+        int exit = new CommandLine(new DemoMain()).setErr(new PrintWriter(err)).execute("--keep-runing");
+        assertEquals(2, exit);
+        assertTrue(err.toString().contains("--keep-runing"), err.toString());
+    }
+}

@@ -1,0 +1,109 @@
+package io.outrigger.it.harness;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The process harness against a real child JVM ({@link TinyServer}) on loopback. */
+class ManagedProcessTest {
+    private final ProcessGroup group = new ProcessGroup();
+    private final Path logDir = ProjectLayout.current().logDir().resolve("harness");
+
+    @AfterEach
+    void stopAll() {
+        group.close();
+    }
+
+    private ManagedProcess tiny(String name, int port, String mode) throws URISyntaxException {
+        String classes = Path.of(TinyServer.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        return group.add(ManagedProcess.startJava(name, List.of("-cp", classes, TinyServer.class.getName(),
+                String.valueOf(port), mode), Map.of(), logDir));
+    }
+
+    @Test
+    void startsAwaitsReadinessCapturesOutputAndStopsWithSigterm() throws Exception {
+        int port = FreePorts.next();
+        ManagedProcess p = tiny("tiny-serve", port, "serve");
+        Http http = Http.direct();
+        p.awaitReady("GET /health", Duration.ofSeconds(20), () -> http.isOk(URI.create("http://127.0.0.1:" + port + "/health")));
+        assertTrue(p.isAlive());
+        assertTrue(ManagedProcess.alive().contains(p));
+
+        int exit = p.stop(Duration.ofSeconds(10));
+        assertEquals(143, exit, "SIGTERM ends a JVM with 128 + 15");
+        assertFalse(p.isAlive());
+        String log = Files.readString(p.logFile());
+        assertTrue(log.contains("TinyServer " + port + " serve"), "the log starts with the command line: " + log);
+        assertTrue(log.contains("tiny-server: listening on"), "the process's stdout is captured: " + log);
+    }
+
+    @Test
+    void aProcessThatDiesBeforeItIsReadyFailsTheWaitAtOnceWithItsLog() throws Exception {
+        ManagedProcess p = tiny("tiny-crash", FreePorts.next(), "crash");
+        long start = System.nanoTime();
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> p.awaitReady("GET /health", Duration.ofSeconds(30), () -> false));
+        assertTrue(Duration.ofNanos(System.nanoTime() - start).toSeconds() < 15, "did not wait for the deadline");
+        assertTrue(e.getMessage().contains("exited with code 3"), e.getMessage());
+        assertTrue(e.getMessage().contains("asked to crash"), "the message carries the log's tail: " + e.getMessage());
+    }
+
+    @Test
+    void stopEscalatesToSigkillWhenSigtermIsNotEnough() throws Exception {
+        int port = FreePorts.next();
+        ManagedProcess p = tiny("tiny-stubborn", port, "ignore-term");
+        Http http = Http.direct();
+        p.awaitReady("GET /health", Duration.ofSeconds(20), () -> http.isOk(URI.create("http://127.0.0.1:" + port + "/health")));
+
+        int exit = p.stop(Duration.ofMillis(500));
+        assertEquals(137, exit, "killed with SIGKILL (128 + 9) after the grace period");
+        assertFalse(p.isAlive());
+    }
+
+    @Test
+    void closingTheGroupLeavesNoProcessBehind() throws Exception {
+        List<ManagedProcess> started = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            started.add(tiny("tiny-group-" + i, FreePorts.next(), "serve"));
+        }
+        group.close();
+        for (ManagedProcess p : started) {
+            assertFalse(p.isAlive(), p + " still running");
+            assertFalse(ManagedProcess.alive().contains(p));
+        }
+    }
+
+    @Test
+    void freePortsAreNeverHandedOutTwice() {
+        Set<Integer> ports = new HashSet<>();
+        for (int i = 0; i < 200; i++) {
+            assertTrue(ports.add(FreePorts.next()), "port handed out twice");
+        }
+    }
+
+    @Test
+    void pollerReturnsTheValueOrTimesOutNamingTheCondition() {
+        long start = System.nanoTime();
+        assertEquals("x", Poller.await("x", Duration.ofSeconds(5), Duration.ofMillis(10),
+                () -> System.nanoTime() - start > 50_000_000 ? Optional.of("x") : Optional.empty()));
+        Poller.ConditionTimeoutException e = assertThrows(Poller.ConditionTimeoutException.class,
+                () -> Poller.awaitTrue("the impossible", Duration.ofMillis(100), Duration.ofMillis(10), () -> false));
+        assertTrue(e.getMessage().contains("the impossible"), e.getMessage());
+    }
+}
