@@ -230,7 +230,7 @@ public final class ConfigLoader {
             return dflt;
         }
         if (!n.isTextual() || n.asText().isBlank() || (allowed != null && !allowed.contains(n.asText()))) {
-            throw error(key, n, allowed == null ? "a non-empty string" : "one of " + String.join(", ", allowed));
+            throw error(key, n, allowed == null ? "a non-empty string" : "one of " + String.join(", ", new java.util.TreeSet<>(allowed)));
         }
         return n.asText();
     }
