@@ -3,6 +3,7 @@ package io.outrigger;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.ActiveHealthChecker;
 import io.outrigger.listener.Transports;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,6 +28,7 @@ public final class Sidecar implements AutoCloseable {
     private final EventLoopGroup group;
     private final List<Channel> serverChannels = new ArrayList<>();
     private final Map<String, Integer> boundPorts = new LinkedHashMap<>();
+    private ActiveHealthChecker healthChecker;
 
     public Sidecar(SidecarContext context) {
         this(context, Transports.best(), context.config().ioThreads());
@@ -55,10 +57,20 @@ public final class Sidecar implements AutoCloseable {
     public void start() throws Exception {
         SidecarConfig.Listeners l = context.config().listeners();
         try {
+            startHealthChecks();
             // Each listener kind binds here, in the order of the config's listeners section.
         } catch (Exception e) {
             close();
             throw e;
+        }
+    }
+
+    /** Starts active health checks when {@code health.interval_ms} is above 0. */
+    private void startHealthChecks() {
+        SidecarConfig.Health h = context.config().health();
+        if (h.intervalMillis() > 0) {
+            healthChecker = new ActiveHealthChecker(context.registry(), context.health(), group.next(), transport,
+                    h.path(), h.intervalMillis(), h.timeoutMillis()).start();
         }
     }
 
@@ -77,6 +89,9 @@ public final class Sidecar implements AutoCloseable {
 
     @Override
     public void close() {
+        if (healthChecker != null) {
+            healthChecker.close();
+        }
         for (Channel ch : serverChannels) {
             ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
