@@ -177,6 +177,15 @@ public final class Catalog {
         }
     }
 
+    /** The number of blocking queries parked now. */
+    public synchronized int parked() {
+        int n = 0;
+        for (List<Waiter> list : waiters.values()) {
+            n += list.size();
+        }
+        return n;
+    }
+
     /** The number of instances registered. */
     public synchronized int size() {
         return byId.size();
