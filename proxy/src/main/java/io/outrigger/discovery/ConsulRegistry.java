@@ -127,6 +127,11 @@ public final class ConsulRegistry implements Registry {
         return description;
     }
 
+    /** Whether the registry failed to answer the last query: the instances are the last known ones. */
+    public boolean stale() {
+        return down.get();
+    }
+
     @Override
     public void close() {
         closed = true;
