@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -59,8 +58,7 @@ public final class RegistryServer implements AutoCloseable {
             throw new IOException(file + ": services: missing (expected: an object of service name to instance list)");
         }
         List<Registration> out = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = services.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : services.properties()) {
             if (!e.getValue().isArray()) {
                 throw new IOException(file + ": services." + e.getKey() + ": " + e.getValue() + " (expected: an array of {host, port})");
             }
