@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -97,7 +98,11 @@ public final class ConsulRegistry implements Registry {
             return list;
         }
         if (!closed && !catalog.contains(service) && !asked.contains(service) && asked.size() < MAX_ASKED && asked.add(service)) {
-            loop.execute(() -> startWatch(service));
+            try {
+                loop.execute(() -> startWatch(service));
+            } catch (RejectedExecutionException e) {
+                // closing: nothing more to watch, and reads never fail
+            }
         }
         return List.of();
     }
