@@ -303,6 +303,7 @@ public final class ConsulRegistry implements Registry {
                         failures = 0;
                         onUp();
                         long next = Math.max(1, reply.index());
+                        log.debug("{}: index {} -> {}", path, askedIndex, next);
                         index = next;
                         if (next == askedIndex) {
                             loop.schedule(this::poll, UNCHANGED_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
@@ -312,6 +313,7 @@ public final class ConsulRegistry implements Registry {
                         return;
                     }
                 }
+                log.debug("{}: failed after index {} ({})", path, askedIndex, describe(failure));
                 onDown(service == null ? "GET " + path : "watch of " + service, failure);
                 index = 0;
                 failures++;

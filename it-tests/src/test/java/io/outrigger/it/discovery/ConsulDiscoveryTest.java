@@ -19,7 +19,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The sidecar's Consul-style discovery against a live registry stub on loopback. */
 class ConsulDiscoveryTest {
-    private static final ConsulRegistry.Settings FAST = new ConsulRegistry.Settings(2_000, 20, 200);
+    /**
+     * Blocking queries of 1 s: a watch whose request the stopping stub accepted but never answered (the stub's
+     * event loops may shut down between accepting a connection and closing it) recovers at its deadline,
+     * wait + wait/16 + 2 s, about 3.1 s; the resync waits below allow for that.
+     */
+    private static final ConsulRegistry.Settings FAST = new ConsulRegistry.Settings(1_000, 20, 200);
     private static final Endpoint B1 = new Endpoint("127.0.0.1", 9001);
     private static final Endpoint B2 = new Endpoint("127.0.0.1", 9002);
     private static final Endpoint B3 = new Endpoint("127.0.0.1", 9003);
@@ -84,8 +89,13 @@ class ConsulDiscoveryTest {
         stub.restart(); // same port, empty state, index starting over
         stub.register("b-3", "service-b", 9003);
         stub.register("c-1", "service-c", 9101);
-        await("resynced", 3_000, () -> registry.endpoints("service-b").equals(List.of(B3)) && !registry.stale()
-                && registry.services().equals(Set.of("service-b", "service-c")));
+        try {
+            await("resynced", 5_000, () -> registry.endpoints("service-b").equals(List.of(B3)) && !registry.stale()
+                    && registry.services().equals(Set.of("service-b", "service-c")));
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + ": endpoints " + registry.endpoints("service-b") + ", stale "
+                    + registry.stale() + ", services " + registry.services(), e);
+        }
 
         stub.register("b-1", "service-b", 9001);
         await("watching again after the resync", 1_000, () -> registry.endpoints("service-b").equals(List.of(B3, B1)));

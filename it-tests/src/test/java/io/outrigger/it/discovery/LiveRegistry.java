@@ -14,9 +14,7 @@ import java.util.function.BooleanSupplier;
 
 /** A registry stub running in this JVM on a loopback port, with helpers to change it over its real HTTP API. */
 final class LiveRegistry implements AutoCloseable {
-    private static final HttpClient CLIENT = HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY)
-            .version(HttpClient.Version.HTTP_1_1).build();
-
+    private HttpClient client = newClient();
     private RegistryServer server;
     private final int port;
 
@@ -53,6 +51,11 @@ final class LiveRegistry implements AutoCloseable {
 
     void restart() throws InterruptedException {
         server = RegistryServer.start("127.0.0.1", port, List.of());
+        client = newClient(); // no pooled connection to the stopped stub can be picked for the next request
+    }
+
+    private static HttpClient newClient() {
+        return HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY).version(HttpClient.Version.HTTP_1_1).build();
     }
 
     @Override
@@ -62,7 +65,7 @@ final class LiveRegistry implements AutoCloseable {
 
     private void put(String path, String body) {
         try {
-            HttpResponse<String> res = CLIENT.send(HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofSeconds(5))
+            HttpResponse<String> res = client.send(HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofSeconds(5))
                     .PUT(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
             if (res.statusCode() != 200) {
                 throw new AssertionError(path + ": " + res.statusCode() + " " + res.body());
