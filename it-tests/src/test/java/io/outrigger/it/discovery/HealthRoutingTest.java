@@ -114,7 +114,7 @@ class HealthRoutingTest {
 
     @Test
     void passiveReportsEjectAFailingInstanceUntilTheEjectionEnds() throws Exception {
-        SidecarContext ctx = startSidecar("{interval_ms: 0, eject_after_failures: 3, ejection_ms: 400, max_ejected_percent: 50}");
+        SidecarContext ctx = startSidecar("{interval_ms: 0, eject_after_failures: 3, ejection_ms: 1500, max_ejected_percent: 50}");
         HealthTracker health = ctx.health();
         Endpoint bad = endpoints.get(0);
         instances.get(0).behaviour().setFailRate(1.0);
@@ -131,7 +131,7 @@ class HealthRoutingTest {
 
         // A second failing instance may not be ejected too: 2 of 3 would pass the 50% cap.
         instances.get(1).behaviour().setFailRate(1.0);
-        for (int i = 0; i < 10; i++) {
+        for (int i = 0; i < 4; i++) {
             exchange(ctx, endpoints.get(1));
         }
         assertTrue(health.isHealthy("service-b", endpoints.get(1)));
@@ -139,8 +139,8 @@ class HealthRoutingTest {
                 health.health("service-b", endpoints.get(1)).reason());
 
         instances.get(0).behaviour().setFailRate(0);
-        await("the ejection ends by time", 2_000, () -> health.isHealthy("service-b", bad));
-        assertEquals("back from ejection 1 (ejected 400 ms)", health.health("service-b", bad).reason());
+        await("the ejection ends by time", 4_000, () -> health.isHealthy("service-b", bad));
+        assertEquals("back from ejection 1 (ejected 1500 ms)", health.health("service-b", bad).reason());
         assertTrue(picks(ctx.selector(), 6).contains(bad), "b-1 gets traffic again");
         assertEquals(200, exchange(ctx, bad));
     }
