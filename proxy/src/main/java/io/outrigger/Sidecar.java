@@ -6,6 +6,7 @@ import io.outrigger.admin.AdminListener;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.http.HttpListeners;
 import io.outrigger.jsonline.JsonLineListener;
+import io.outrigger.discovery.ActiveHealthChecker;
 import io.outrigger.listener.Transports;
 import io.outrigger.tcp.TcpListener;
 import org.slf4j.Logger;
@@ -43,6 +44,7 @@ public final class Sidecar implements AutoCloseable {
     private final List<Channel> serverChannels = new ArrayList<>();
     private final Map<String, Integer> boundPorts = new LinkedHashMap<>();
     private final AtomicReference<State> state = new AtomicReference<>(State.STARTING);
+    private ActiveHealthChecker healthChecker;
 
     public Sidecar(SidecarContext context) {
         this(context, Transports.best(), context.config().ioThreads());
@@ -74,6 +76,7 @@ public final class Sidecar implements AutoCloseable {
     public void start() throws Exception {
         SidecarConfig.Listeners l = context.config().listeners();
         try {
+            startHealthChecks();
             // Each listener kind binds here, in the order of the config's listeners section.
             if (l.admin() != null) {
                 register("admin", AdminListener.bind(this, l.admin().port()));
@@ -116,6 +119,15 @@ public final class Sidecar implements AutoCloseable {
         }
     }
 
+    /** Starts active health checks when {@code health.interval_ms} is above 0. */
+    private void startHealthChecks() {
+        SidecarConfig.Health h = context.config().health();
+        if (h.intervalMillis() > 0) {
+            healthChecker = new ActiveHealthChecker(context.registry(), context.health(), group.next(), transport,
+                    h.path(), h.intervalMillis(), h.timeoutMillis()).start();
+        }
+    }
+
     /** Records a bound server channel under a listener name (admin, outbound, ...). */
     public synchronized void register(String listener, Channel serverChannel) {
         serverChannels.add(serverChannel);
@@ -131,6 +143,9 @@ public final class Sidecar implements AutoCloseable {
 
     @Override
     public void close() {
+        if (healthChecker != null) {
+            healthChecker.close();
+        }
         for (Channel ch : serverChannels) {
             ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }

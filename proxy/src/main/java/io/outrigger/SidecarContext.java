@@ -10,6 +10,8 @@ import io.outrigger.resilience.CircuitBreakers;
 import io.outrigger.resilience.RetryBudget;
 import io.outrigger.time.Ticker;
 
+import java.time.Clock;
+
 /**
  * The state every edge of one sidecar shares: configuration, registry, health, breakers and
  * the instance selector. The HTTP, TCP and line-JSON edges all route through these, so a
@@ -34,7 +36,11 @@ public final class SidecarContext {
         this.metrics = metrics;
         this.ticker = ticker;
         this.registry = registry;
-        this.health = new HealthTracker();
+        SidecarConfig.Health h = config.health();
+        this.health = new HealthTracker(registry, ticker, Clock.systemUTC(), new HealthTracker.Settings(
+                h.ejectAfterFailures(), h.ejectionMillis(), h.maxEjectionMillis(), h.maxEjectedPercent(),
+                h.unhealthyAfter(), h.healthyAfter()));
+        registry.onChange(health::syncWithRegistry);
         this.breakers = new CircuitBreakers(config.resilience().breaker(), ticker);
         this.selector = new RoundRobinSelector(registry, health, breakers);
         this.retryBudget = new RetryBudget(config.resilience().retry().budgetPercent(), RetryBudget.DEFAULT_MIN_RETRIES);

@@ -131,16 +131,23 @@ public final class ConfigLoader {
                 intIn(h, "http.pool_max_idle", "pool_max_idle", dh.poolMaxIdle(), 0, 10_000));
 
         JsonNode hc = object(root, "health");
-        allowOnly(hc, "health.", "interval_ms", "path", "unhealthy_after", "healthy_after");
+        allowOnly(hc, "health.", "interval_ms", "path", "unhealthy_after", "healthy_after", "timeout_ms",
+                "eject_after_failures", "ejection_ms", "max_ejection_ms", "max_ejected_percent");
         SidecarConfig.Health dhc = d.health();
         String path = textIn(hc, "health.path", "path", dhc.path(), null);
         if (!path.startsWith("/")) {
             throw error("health.path", hc.get("path"), "a path starting with /");
         }
+        long ejectionMs = longIn(hc, "health.ejection_ms", "ejection_ms", dhc.ejectionMillis(), 1, Long.MAX_VALUE);
         SidecarConfig.Health health = new SidecarConfig.Health(
                 longIn(hc, "health.interval_ms", "interval_ms", dhc.intervalMillis(), 0, Long.MAX_VALUE), path,
                 intIn(hc, "health.unhealthy_after", "unhealthy_after", dhc.unhealthyAfter(), 1, 1000),
-                intIn(hc, "health.healthy_after", "healthy_after", dhc.healthyAfter(), 1, 1000));
+                intIn(hc, "health.healthy_after", "healthy_after", dhc.healthyAfter(), 1, 1000),
+                longIn(hc, "health.timeout_ms", "timeout_ms", dhc.timeoutMillis(), 1, Long.MAX_VALUE),
+                intIn(hc, "health.eject_after_failures", "eject_after_failures", breaker.failureThreshold(), 1, Integer.MAX_VALUE),
+                ejectionMs,
+                longIn(hc, "health.max_ejection_ms", "max_ejection_ms", Math.max(dhc.maxEjectionMillis(), ejectionMs), ejectionMs, Long.MAX_VALUE),
+                intIn(hc, "health.max_ejected_percent", "max_ejected_percent", dhc.maxEjectedPercent(), 0, 100));
 
         String registry = textIn(root, "registry", "registry", d.registry(), null);
         if (!registry.equals("embedded") && !registry.startsWith("file:") && !registry.startsWith("http://")) {

@@ -59,14 +59,27 @@ public record SidecarConfig(String name, String service, String registry, String
                        long idleTimeoutMillis, int poolMaxIdle) {}
 
     /**
-     * Active health checks by the sidecar; {@code intervalMillis} 0 disables them.
+     * Active health checks by the sidecar ({@code intervalMillis} 0 disables them) and passive outlier detection.
      *
-     * @param intervalMillis  time between checks of one instance (default 0: off unless configured)
-     * @param path            HTTP path checked (default {@code /health})
-     * @param unhealthyAfter  consecutive failed checks that mark an instance unhealthy (default 3)
-     * @param healthyAfter    consecutive passed checks that mark it healthy again (default 1)
+     * @param intervalMillis     time between checks of one instance (default 0: off unless configured)
+     * @param path               HTTP path checked (default {@code /health})
+     * @param unhealthyAfter     consecutive failed checks that mark an instance unhealthy (default 3)
+     * @param healthyAfter       consecutive passed checks that mark it healthy again (default 1)
+     * @param timeoutMillis      one check's deadline, connect included, at most {@code intervalMillis} (default 1000)
+     * @param ejectAfterFailures consecutive failed exchanges in real traffic that eject an instance
+     *                           (default: {@code resilience.breaker.failure_threshold}, 5)
+     * @param ejectionMillis     base ejection time, times the number of ejections so far (default 30000)
+     * @param maxEjectionMillis  longest ejection (default 300000)
+     * @param maxEjectedPercent  largest share of a service's instances ejected at once; one may always be (default 50)
      */
-    public record Health(long intervalMillis, String path, int unhealthyAfter, int healthyAfter) {}
+    public record Health(long intervalMillis, String path, int unhealthyAfter, int healthyAfter, long timeoutMillis,
+                         int ejectAfterFailures, long ejectionMillis, long maxEjectionMillis, int maxEjectedPercent) {
+        /** Active-check settings with the outlier detection defaults. */
+        public Health(long intervalMillis, String path, int unhealthyAfter, int healthyAfter) {
+            this(intervalMillis, path, unhealthyAfter, healthyAfter, 1000, CircuitBreakerConfig.DEFAULT.failureThreshold(),
+                    30_000, 300_000, 50);
+        }
+    }
 
     /** Every default, with no listener opened. */
     public static SidecarConfig defaults() {

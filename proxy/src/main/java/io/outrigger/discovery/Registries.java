@@ -1,5 +1,7 @@
 package io.outrigger.discovery;
 
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 
 /** Opens the registry a config or flag names. */
@@ -19,8 +21,28 @@ public final class Registries {
             return FileRegistry.load(Path.of(spec.substring("file:".length())));
         }
         if (spec.startsWith("http://")) {
-            throw new RegistryException("registry " + spec + ": Consul-style registries are not supported yet");
+            return consul(spec, ConsulRegistry.Settings.DEFAULT);
         }
         return FileRegistry.load(Path.of(spec));
+    }
+
+    /** Opens a Consul-style registry at {@code http://HOST:PORT}; it starts watching at once. */
+    public static ConsulRegistry consul(String spec, ConsulRegistry.Settings settings) throws RegistryException {
+        URI uri;
+        try {
+            uri = new URI(spec);
+        } catch (URISyntaxException e) {
+            throw new RegistryException("registry " + spec + ": not a URL (expected: http://HOST:PORT)");
+        }
+        String path = uri.getRawPath();
+        if (!"http".equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 1
+                || uri.getRawQuery() != null || uri.getRawUserInfo() != null || (path != null && !path.isEmpty() && !path.equals("/"))) {
+            throw new RegistryException("registry " + spec + ": expected http://HOST:PORT");
+        }
+        String host = uri.getHost();
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        return new ConsulRegistry(host, uri.getPort(), settings);
     }
 }

@@ -12,7 +12,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Picks an instance of a service round-robin over the healthy instances whose breaker would
- * let a call through. Thread-safe and lock-free.
+ * let a call through. When none is left it answers null and the edge replies 503 "no healthy
+ * instance": there is no panic mode that would send traffic to instances known to be bad.
+ * Thread-safe and lock-free.
  */
 public final class RoundRobinSelector {
     private final Registry registry;
@@ -43,6 +45,7 @@ public final class RoundRobinSelector {
      * another choice exists; null when none is left.
      */
     public Endpoint next(String service, Collection<Endpoint> exclude) {
+        health.noteRouted(service);
         List<Endpoint> all = registry.endpoints(service);
         int n = all.size();
         if (n == 0) {

@@ -1,0 +1,185 @@
+package io.outrigger.discovery;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.outrigger.listener.Transports;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.ConnectException;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Active health checks: every {@code intervalMillis}, a {@code GET path} to each instance of the services
+ * this sidecar routes to ({@link HealthTracker#routedServices()}); 2xx passes, anything else (status,
+ * refused connection, reset, no answer within {@code timeoutMillis}) fails. Results go to
+ * {@link HealthTracker#onCheckPassed}/{@link HealthTracker#onCheckFailed}, which apply
+ * {@code unhealthy_after}/{@code healthy_after}.
+ *
+ * <p>Only routed services are checked, so a sidecar beside one service does not probe a whole registry,
+ * and instances nobody calls (such as the example addresses of {@code config/registry.json}) are never
+ * contacted. One check per instance is in flight at a time. Everything runs on one event loop; thread-safe.
+ */
+public final class ActiveHealthChecker implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ActiveHealthChecker.class);
+
+    private final Registry registry;
+    private final HealthTracker health;
+    private final EventLoop loop;
+    private final Bootstrap bootstrap;
+    private final String path;
+    private final long intervalMillis;
+    private final long timeoutMillis;
+    private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
+    private volatile ScheduledFuture<?> ticks;
+
+    /**
+     * @param intervalMillis time between two checks of an instance, > 0
+     * @param timeoutMillis  a check's deadline, connect included; capped at {@code intervalMillis}
+     */
+    public ActiveHealthChecker(Registry registry, HealthTracker health, EventLoop loop, Transports transport,
+                               String path, long intervalMillis, long timeoutMillis) {
+        if (intervalMillis <= 0) {
+            throw new IllegalArgumentException("intervalMillis: " + intervalMillis + " (expected: > 0)");
+        }
+        this.registry = registry;
+        this.health = health;
+        this.loop = loop;
+        this.path = path;
+        this.intervalMillis = intervalMillis;
+        this.timeoutMillis = Math.max(1, Math.min(timeoutMillis, intervalMillis));
+        this.bootstrap = new Bootstrap().group(loop).channel(transport.clientChannel())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, this.timeoutMillis))
+                .handler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new HttpClientCodec());
+                    }
+                });
+    }
+
+    /** Starts the checks; the first round runs at once. */
+    public ActiveHealthChecker start() {
+        ticks = loop.scheduleAtFixedRate(this::checkAll, 0, intervalMillis, TimeUnit.MILLISECONDS);
+        log.info("active health checks: GET {} every {} ms (timeout {} ms)", path, intervalMillis, timeoutMillis);
+        return this;
+    }
+
+    /** Runs one round of checks now (tests; the timer calls it every interval). */
+    public void checkAll() {
+        for (String service : health.routedServices()) {
+            for (Endpoint e : registry.endpoints(service)) {
+                String key = service + '/' + e;
+                if (inFlight.add(key)) {
+                    check(service, e).addListener(f -> inFlight.remove(key));
+                }
+            }
+        }
+    }
+
+    private Promise<Void> check(String service, Endpoint endpoint) {
+        Promise<Void> done = loop.newPromise();
+        ChannelFuture connect = bootstrap.connect(endpoint.host(), endpoint.port());
+        Channel ch = connect.channel();
+        ScheduledFuture<?> deadline = loop.schedule(() -> {
+            if (done.trySuccess(null)) {
+                health.onCheckFailed(service, endpoint, "no answer within " + timeoutMillis + " ms");
+            }
+        }, timeoutMillis, TimeUnit.MILLISECONDS);
+        done.addListener(f -> {
+            deadline.cancel(false);
+            ch.close();
+        });
+        connect.addListener((ChannelFuture f) -> {
+            if (!f.isSuccess()) {
+                if (done.trySuccess(null)) {
+                    health.onCheckFailed(service, endpoint, describe(f.cause()));
+                }
+                return;
+            }
+            ch.pipeline().addLast(new StatusHandler(service, endpoint, done));
+            FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
+            req.headers().set(HttpHeaderNames.HOST, endpoint.toString())
+                    .set(HttpHeaderNames.USER_AGENT, "outrigger-health-check")
+                    .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            ch.writeAndFlush(req);
+        });
+        return done;
+    }
+
+    private static String describe(Throwable t) {
+        if (t instanceof ConnectException && String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT).contains("refused")) {
+            return "connection refused";
+        }
+        String m = t.getMessage();
+        return m == null ? t.getClass().getSimpleName() : m;
+    }
+
+    @Override
+    public void close() {
+        ScheduledFuture<?> t = ticks;
+        if (t != null) {
+            t.cancel(false);
+        }
+    }
+
+    /** Judges a check by the status line of the answer; content is released unread. */
+    private final class StatusHandler extends SimpleChannelInboundHandler<HttpObject> {
+        private final String service;
+        private final Endpoint endpoint;
+        private final Promise<Void> done;
+
+        StatusHandler(String service, Endpoint endpoint, Promise<Void> done) {
+            this.service = service;
+            this.endpoint = endpoint;
+            this.done = done;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+            if (msg instanceof HttpResponse res && done.trySuccess(null)) {
+                int code = res.status().code();
+                if (code >= 200 && code < 300) {
+                    health.onCheckPassed(service, endpoint);
+                } else {
+                    health.onCheckFailed(service, endpoint, "status " + code);
+                }
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (done.trySuccess(null)) {
+                health.onCheckFailed(service, endpoint, "connection closed without an answer");
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (done.trySuccess(null)) {
+                health.onCheckFailed(service, endpoint, describe(cause));
+            }
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,344 @@
+package io.outrigger.discovery;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.outrigger.listener.Transports;
+import io.outrigger.resilience.Backoff;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Follows a Consul-style registry ({@code http://host:port}) with blocking queries.
+ *
+ * <pre>
+ *   GET /v1/catalog/services?index=N&amp;wait=10s           -> the service names (one watch)
+ *   GET /v1/health/service/NAME?passing=true&amp;index=N&amp;wait=10s -> passing instances (one watch per service)
+ * </pre>
+ *
+ * Every service in the catalog is watched, plus (up to {@value #MAX_ASKED}) services asked for through
+ * {@link #endpoints} that the catalog does not list yet. A watch re-asks at once when an answer moves the
+ * index. When the registry fails, the last known instances stay (stale-on-error), the outage is logged once,
+ * and each watch retries with exponential backoff and full jitter, asking without an index first so the
+ * state resyncs with one answer (a restarted registry starts its index again from 1).
+ * {@link #ready()} completes once the catalog and the first answer for each of its services arrived.
+ *
+ * <p>All watches run on one event loop of the registry's own single-thread group; reads never block
+ * and never fail. Thread-safe.
+ */
+public final class ConsulRegistry implements Registry {
+    private static final Logger log = LoggerFactory.getLogger(ConsulRegistry.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** How many services outside the catalog may be watched because someone asked for them. */
+    static final int MAX_ASKED = 256;
+    /** Pause before re-asking when an answer did not move the index (guards against servers that do not block). */
+    private static final long UNCHANGED_PAUSE_MILLIS = 100;
+
+    /**
+     * Watch settings.
+     *
+     * @param waitMillis     how long the registry may hold a blocking query (default 10000)
+     * @param retryBaseMillis first retry delay after a failure (default 100)
+     * @param retryMaxMillis  retry delay cap (default 3000)
+     */
+    public record Settings(long waitMillis, long retryBaseMillis, long retryMaxMillis) {
+        public static final Settings DEFAULT = new Settings(10_000, 100, 3_000);
+    }
+
+    private final String description;
+    private final Settings settings;
+    private final EventLoopGroup group;
+    private final EventLoop loop;
+    private final ConsulHttpClient client;
+    private final Backoff backoff;
+    private final Map<String, List<Endpoint>> instances = new ConcurrentHashMap<>();
+    private final Map<String, Watch> watches = new ConcurrentHashMap<>();
+    private final Set<String> asked = ConcurrentHashMap.newKeySet();
+    private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+    private final CompletableFuture<Void> ready = new CompletableFuture<>();
+    private final AtomicBoolean down = new AtomicBoolean();
+    private volatile Set<String> catalog = Set.of();
+    private volatile boolean closed;
+    private Set<String> awaitingFirst; // loop only: services whose first answer ready() waits for
+
+    public ConsulRegistry(String host, int port, Settings settings) {
+        this.description = "http://" + host + ':' + port;
+        this.settings = settings;
+        Transports transport = Transports.best();
+        this.group = transport.newGroup(1, "outrigger-discovery");
+        this.loop = group.next();
+        this.client = new ConsulHttpClient(host, port, loop, transport, Math.min(settings.waitMillis(), 2_000));
+        this.backoff = Backoff.exponentialWithFullJitter(settings.retryBaseMillis(), settings.retryMaxMillis());
+        Watch catalogWatch = new Watch(null, "/v1/catalog/services");
+        loop.execute(catalogWatch::poll);
+    }
+
+    @Override
+    public List<Endpoint> endpoints(String service) {
+        List<Endpoint> list = instances.get(service);
+        if (list != null) {
+            return list;
+        }
+        if (!closed && !catalog.contains(service) && !asked.contains(service) && asked.size() < MAX_ASKED && asked.add(service)) {
+            try {
+                loop.execute(() -> startWatch(service));
+            } catch (RejectedExecutionException e) {
+                // closing: nothing more to watch, and reads never fail
+            }
+        }
+        return List.of();
+    }
+
+    @Override
+    public boolean contains(String service) {
+        return catalog.contains(service) || !instances.getOrDefault(service, List.of()).isEmpty();
+    }
+
+    @Override
+    public Set<String> services() {
+        return catalog;
+    }
+
+    @Override
+    public CompletableFuture<Void> ready() {
+        return ready;
+    }
+
+    @Override
+    public void onChange(Runnable listener) {
+        listeners.add(listener);
+    }
+
+    @Override
+    public String describe() {
+        return description;
+    }
+
+    /** Whether the registry failed to answer the last query: the instances are the last known ones. */
+    public boolean stale() {
+        return down.get();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
+
+    private void startWatch(String service) {
+        if (!closed && !watches.containsKey(service)) {
+            Watch w = new Watch(service, "/v1/health/service/" + URLEncoder.encode(service, StandardCharsets.UTF_8)
+                    .replace("+", "%20") + "?passing=true");
+            watches.put(service, w);
+            w.poll();
+        }
+    }
+
+    private void onCatalog(JsonNode body) {
+        if (!body.isObject()) {
+            throw new IllegalArgumentException("catalog: " + abbreviate(body) + " (expected: an object of service names)");
+        }
+        Set<String> names = new LinkedHashSet<>();
+        body.fieldNames().forEachRemaining(names::add);
+        Set<String> before = catalog;
+        catalog = Collections.unmodifiableSet(names);
+        if (awaitingFirst == null) {
+            awaitingFirst = new HashSet<>(names);
+            awaitingFirst.removeIf(s -> instances.containsKey(s));
+        }
+        boolean changed = !before.equals(names);
+        for (String s : names) {
+            startWatch(s);
+        }
+        for (Iterator<Map.Entry<String, Watch>> it = watches.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<String, Watch> e = it.next();
+            if (!names.contains(e.getKey()) && !asked.contains(e.getKey())) {
+                e.getValue().stopped = true;
+                it.remove();
+                changed |= instances.remove(e.getKey()) != null;
+            }
+        }
+        checkReady();
+        if (changed) {
+            fireChange();
+        }
+    }
+
+    private void onHealth(String service, JsonNode body) {
+        if (!body.isArray()) {
+            throw new IllegalArgumentException("health of " + service + ": " + abbreviate(body) + " (expected: an array)");
+        }
+        List<Endpoint> list = new ArrayList<>(body.size());
+        for (JsonNode entry : body) {
+            Endpoint e = endpointOf(entry);
+            if (e != null && passing(entry)) {
+                list.add(e);
+            }
+        }
+        List<Endpoint> before = instances.put(service, List.copyOf(list));
+        if (awaitingFirst != null) {
+            awaitingFirst.remove(service);
+            checkReady();
+        }
+        if (!list.equals(before)) {
+            fireChange();
+        }
+    }
+
+    private static Endpoint endpointOf(JsonNode entry) {
+        JsonNode svc = entry.path("Service");
+        String address = svc.path("Address").asText("");
+        if (address.isEmpty()) {
+            address = entry.path("Node").path("Address").asText(""); // Consul: an empty service address means the node's
+        }
+        int port = svc.path("Port").asInt(0);
+        if (address.isEmpty() || port < 1 || port > 65535) {
+            log.debug("skipping a malformed registry entry: {}", entry);
+            return null;
+        }
+        return new Endpoint(address, port);
+    }
+
+    private static boolean passing(JsonNode entry) {
+        for (JsonNode check : entry.path("Checks")) {
+            if (!"passing".equals(check.path("Status").asText("passing"))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void checkReady() {
+        if (awaitingFirst != null && awaitingFirst.isEmpty() && !ready.isDone()) {
+            ready.complete(null);
+            log.info("registry {}: {} services", description, catalog.size());
+        }
+    }
+
+    private void fireChange() {
+        for (Runnable l : listeners) {
+            try {
+                l.run();
+            } catch (RuntimeException e) {
+                log.warn("registry change listener failed", e);
+            }
+        }
+    }
+
+    private void onUp() {
+        if (down.compareAndSet(true, false)) {
+            log.info("registry {}: answering again, resynced", description);
+        }
+    }
+
+    private void onDown(String what, Throwable cause) {
+        if (down.compareAndSet(false, true)) {
+            log.warn("registry {}: {} failed ({}); keeping the last known instances of {} services, retrying with backoff",
+                    description, what, describe(cause), instances.size());
+        }
+    }
+
+    private static String describe(Throwable t) {
+        String m = t.getMessage();
+        return m == null ? t.getClass().getSimpleName() : m;
+    }
+
+    private static String abbreviate(JsonNode n) {
+        String s = n.toString();
+        return s.length() > 80 ? s.substring(0, 80) + "..." : s;
+    }
+
+    /** One blocking-query loop: the catalog (service null) or one service's passing instances. Loop only. */
+    private final class Watch {
+        final String service;
+        final String path;
+        long index;
+        int failures;
+        boolean stopped;
+
+        Watch(String service, String path) {
+            this.service = service;
+            this.path = path;
+        }
+
+        void poll() {
+            if (closed || stopped) {
+                return;
+            }
+            long waitMillis = settings.waitMillis();
+            String query = path;
+            long timeout = Math.max(2_000, settings.waitMillis() / 4);
+            if (index > 0) {
+                query += (path.indexOf('?') < 0 ? '?' : '&') + "index=" + index + "&wait=" + waitMillis + "ms";
+                timeout += waitMillis + waitMillis / 16; // the registry may add up to wait/16 of jitter
+            }
+            long askedIndex = index;
+            client.get(query, timeout).addListener(f -> {
+                if (closed || stopped) {
+                    return;
+                }
+                Throwable failure = f.cause();
+                if (f.isSuccess()) {
+                    ConsulHttpClient.Reply reply = (ConsulHttpClient.Reply) f.getNow();
+                    failure = handle(reply);
+                    if (failure == null) {
+                        failures = 0;
+                        onUp();
+                        long next = Math.max(1, reply.index());
+                        log.debug("{}: index {} -> {}", path, askedIndex, next);
+                        index = next;
+                        if (next == askedIndex) {
+                            loop.schedule(this::poll, UNCHANGED_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
+                        } else {
+                            poll();
+                        }
+                        return;
+                    }
+                }
+                log.debug("{}: failed after index {} ({})", path, askedIndex, describe(failure));
+                onDown(service == null ? "GET " + path : "watch of " + service, failure);
+                index = 0;
+                failures++;
+                loop.schedule(this::poll, backoff.nextDelayMillis(Math.min(failures, 30)), TimeUnit.MILLISECONDS);
+            });
+        }
+
+        private Throwable handle(ConsulHttpClient.Reply reply) {
+            if (reply.status() != 200) {
+                return new IllegalStateException("status " + reply.status());
+            }
+            try {
+                JsonNode body = JSON.readTree(reply.body());
+                if (body == null) {
+                    throw new IllegalArgumentException("empty answer");
+                }
+                if (service == null) {
+                    onCatalog(body);
+                } else {
+                    onHealth(service, body);
+                }
+                return null;
+            } catch (Exception e) {
+                return new IllegalStateException("unreadable answer: " + describe(e));
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+package io.outrigger.config;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class HealthConfigTest {
+
+    @Test
+    void defaultsFollowTheBreakerThreshold() throws Exception {
+        SidecarConfig.Health h = ConfigLoader.parse("resilience: {breaker: {failure_threshold: 7}}", "t.yaml").health();
+        assertEquals(new SidecarConfig.Health(0, "/health", 3, 1, 1000, 7, 30_000, 300_000, 50), h);
+        assertEquals(SidecarConfig.defaults().health(), ConfigLoader.parse("", "t.yaml").health());
+    }
+
+    @Test
+    void theDocumentedExampleLoads() throws Exception {
+        SidecarConfig.Health h = ConfigLoader.load(Path.of("..", "config", "sidecar.yaml")).health();
+        assertEquals(new SidecarConfig.Health(5000, "/health", 3, 1, 1000, 5, 30_000, 300_000, 50), h);
+    }
+
+    @Test
+    void badValuesNameTheKey() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("health: {max_ejected_percent: 150}", "t.yaml"));
+        assertEquals("t.yaml: health.max_ejected_percent: 150 (expected: an integer in 0..100)", e.getMessage());
+        e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("health: {ejection_ms: 1000, max_ejection_ms: 10}", "t.yaml"));
+        assertEquals("t.yaml: health.max_ejection_ms: 10 (expected: an integer >= 1000)", e.getMessage());
+    }
+}

@@ -1,0 +1,196 @@
+package io.outrigger.discovery;
+
+import io.outrigger.resilience.CircuitBreakerConfig;
+import io.outrigger.resilience.CircuitBreakers;
+import org.junit.jupiter.api.Test;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class HealthTrackerTest {
+    private static final Endpoint A = new Endpoint("127.0.0.1", 9001);
+    private static final Endpoint B = new Endpoint("127.0.0.1", 9002);
+    private static final Endpoint C = new Endpoint("127.0.0.1", 9003);
+    private static final Endpoint D = new Endpoint("127.0.0.1", 9004);
+
+    private final AtomicLong nanos = new AtomicLong(1_000);
+    private final Clock clock = Clock.fixed(Instant.parse("2026-11-22T07:00:00Z"), ZoneOffset.UTC);
+    private final Map<String, List<Endpoint>> services = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Registry registry = new Registry() {
+        @Override
+        public List<Endpoint> endpoints(String service) {
+            return services.getOrDefault(service, List.of());
+        }
+
+        @Override
+        public boolean contains(String service) {
+            return services.containsKey(service);
+        }
+
+        @Override
+        public java.util.Set<String> services() {
+            return services.keySet();
+        }
+
+        @Override
+        public String describe() {
+            return "test";
+        }
+    };
+    private final HealthTracker health;
+
+    HealthTrackerTest() {
+        services.put("service-b", List.of(A, B, C));
+        health = new HealthTracker(registry, nanos::get, clock, new HealthTracker.Settings(5, 1_000, 2_500, 50, 3, 2));
+    }
+
+    private void advanceMillis(long ms) {
+        nanos.addAndGet(TimeUnit.MILLISECONDS.toNanos(ms));
+    }
+
+    private void fail(Endpoint e, int times) {
+        for (int i = 0; i < times; i++) {
+            health.onFailure("service-b", e, "status 503");
+        }
+    }
+
+    @Test
+    void consecutiveFailuresEjectForAGrowingCappedTime() {
+        fail(A, 4);
+        assertTrue(health.isHealthy("service-b", A));
+        assertEquals("4 consecutive failures (last: status 503)", health.health("service-b", A).reason());
+        fail(A, 1);
+        assertEquals(new HealthTracker.Health(false, "ejected: 5 consecutive failures (last: status 503), until 2026-11-22T07:00:01Z"),
+                health.health("service-b", A));
+
+        advanceMillis(999);
+        assertFalse(health.isHealthy("service-b", A), "still ejected just before the base time");
+        advanceMillis(1);
+        assertTrue(health.isHealthy("service-b", A), "an ejection ends by time");
+        assertEquals("back from ejection 1 (ejected 1000 ms)", health.health("service-b", A).reason());
+
+        fail(A, 5);
+        assertEquals("ejected: 5 consecutive failures (last: status 503), until 2026-11-22T07:00:02Z",
+                health.health("service-b", A).reason(), "the second ejection lasts twice the base");
+        advanceMillis(1_999);
+        assertFalse(health.isHealthy("service-b", A));
+        advanceMillis(1);
+        assertTrue(health.isHealthy("service-b", A));
+
+        fail(A, 5);
+        advanceMillis(2_499);
+        assertFalse(health.isHealthy("service-b", A), "3 x base = 3000 ms is capped at 2500 ms");
+        advanceMillis(1);
+        assertTrue(health.isHealthy("service-b", A));
+
+        advanceMillis(2_500); // un-ejected for max_ejection_ms: the penalty starts again from the base
+        fail(A, 5);
+        advanceMillis(1_000);
+        assertTrue(health.isHealthy("service-b", A));
+    }
+
+    @Test
+    void aSuccessResetsTheCount() {
+        fail(A, 4);
+        health.onSuccess("service-b", A);
+        fail(A, 4);
+        assertTrue(health.isHealthy("service-b", A));
+        assertEquals("4 consecutive failures (last: status 503)", health.health("service-b", A).reason());
+    }
+
+    @Test
+    void atMostTheConfiguredShareIsEjected() {
+        services.put("service-b", List.of(A, B, C, D));
+        fail(A, 5);
+        fail(B, 5);
+        assertFalse(health.isHealthy("service-b", A));
+        assertFalse(health.isHealthy("service-b", B), "2 of 4 is 50%");
+        fail(C, 5);
+        assertTrue(health.isHealthy("service-b", C), "a third ejection would pass the 50% cap");
+        assertEquals("5 consecutive failures, not ejected: 2 of 4 instances already ejected (max 50%)",
+                health.health("service-b", C).reason());
+
+        advanceMillis(1_000); // A and B return
+        fail(C, 1);
+        assertFalse(health.isHealthy("service-b", C), "room again: the next failure ejects");
+    }
+
+    @Test
+    void oneInstanceMayAlwaysBeEjected() {
+        services.put("service-b", List.of(A));
+        fail(A, 5);
+        assertFalse(health.isHealthy("service-b", A), "Envoy's rule: at least one host, whatever the percentage");
+    }
+
+    @Test
+    void activeChecksNeedConsecutiveResults() {
+        health.onCheckFailed("service-b", B, "connection refused");
+        health.onCheckFailed("service-b", B, "connection refused");
+        assertTrue(health.isHealthy("service-b", B));
+        health.onCheckFailed("service-b", B, "connection refused");
+        assertEquals(new HealthTracker.Health(false, "failing checks: 3 consecutive (connection refused)"), health.health("service-b", B));
+        health.onCheckPassed("service-b", B);
+        assertFalse(health.isHealthy("service-b", B), "healthy_after is 2");
+        health.onCheckPassed("service-b", B);
+        assertEquals(new HealthTracker.Health(true, "passing checks: 2 consecutive"), health.health("service-b", B));
+    }
+
+    @Test
+    void passingChecksEndAnEjectionEarly() {
+        fail(A, 5);
+        assertFalse(health.isHealthy("service-b", A));
+        health.onCheckPassed("service-b", A);
+        health.onCheckPassed("service-b", A);
+        assertEquals(new HealthTracker.Health(true, "passing checks ended an ejection"), health.health("service-b", A));
+    }
+
+    @Test
+    void instancesTheRegistryDropsAreDraining() {
+        fail(C, 1);
+        services.put("service-b", List.of(A, B));
+        health.syncWithRegistry();
+        assertEquals(new HealthTracker.Health(false, "draining: no longer passing in the registry"), health.health("service-b", C));
+        services.put("service-b", List.of(A, B, C));
+        health.syncWithRegistry();
+        assertEquals(new HealthTracker.Health(true, "listed by the registry again"), health.health("service-b", C));
+    }
+
+    @Test
+    void marksOverrideAndAHealthyMarkClears() {
+        fail(A, 5);
+        health.mark("service-b", B, false, "marked unhealthy");
+        assertEquals(new HealthTracker.Health(false, "marked unhealthy"), health.health("service-b", B));
+        health.mark("service-b", A, true, "marked healthy");
+        assertEquals(new HealthTracker.Health(true, "marked healthy"), health.health("service-b", A));
+        assertEquals(HealthTracker.Health.UNKNOWN_HEALTHY, health.health("service-b", D));
+    }
+
+    @Test
+    void theSelectorSkipsEjectedInstancesAndAnswersNullWhenNoneIsLeft() {
+        CircuitBreakers breakers = new CircuitBreakers(CircuitBreakerConfig.DEFAULT, nanos::get);
+        RoundRobinSelector selector = new RoundRobinSelector(registry, health, breakers);
+        fail(B, 5);
+        List<Endpoint> picked = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            picked.add(selector.next("service-b"));
+        }
+        assertFalse(picked.contains(B), picked.toString());
+        assertTrue(picked.contains(A) && picked.contains(C));
+        assertEquals(List.of("service-b"), List.copyOf(health.routedServices()));
+
+        health.mark("service-b", A, false, "down");
+        health.mark("service-b", C, false, "down");
+        assertNull(selector.next("service-b"), "no panic mode: nothing healthy means no instance");
+    }
+}

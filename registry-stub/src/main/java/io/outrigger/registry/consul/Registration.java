@@ -1,0 +1,132 @@
+package io.outrigger.registry.consul;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.Map;
+
+/**
+ * A validated {@code PUT /v1/agent/service/register} body:
+ * <pre>{"ID": "b-1", "Name": "service-b", "Address": "127.0.0.1", "Port": 9001,
+ *  "Check": {"HTTP": "http://127.0.0.1:9001/health", "Interval": "1s", "Timeout": "1s",
+ *            "DeregisterCriticalServiceAfter": "1m"}}</pre>
+ * Field names match case-insensitively, as Consul's do; other fields (Tags, Meta ...) are ignored.
+ * {@code ID} defaults to {@code Name}; {@code Timeout} defaults to 10s, capped at the interval.
+ */
+public record Registration(String id, String name, String address, int port, HttpCheck check) {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A body that cannot be registered; the message is the reason for the 400 answer. */
+    public static final class Invalid extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Invalid(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** Parses and validates a body; nothing is registered unless every field is right. */
+    public static Registration parse(String body) throws Invalid {
+        JsonNode root;
+        try {
+            root = JSON.readTree(body);
+        } catch (JsonProcessingException e) {
+            throw new Invalid("request body is not valid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject()) {
+            throw new Invalid("request body: expected a JSON object");
+        }
+        String name = text(root, "Name", true);
+        String id = text(root, "ID", false);
+        if (id == null) {
+            id = name;
+        }
+        if (id.contains("/") || id.isBlank()) {
+            throw new Invalid("ID: \"" + id + "\" (expected: a non-blank id without '/')");
+        }
+        String address = text(root, "Address", true);
+        JsonNode port = field(root, "Port");
+        if (port == null || !port.isIntegralNumber() || port.asLong() < 1 || port.asLong() > 65535) {
+            throw new Invalid("Port: " + (port == null ? "missing" : port.toString()) + " (expected: an integer 1..65535)");
+        }
+        HttpCheck check = null;
+        JsonNode c = field(root, "Check");
+        if (c != null && !c.isNull()) {
+            check = check(c);
+        }
+        return new Registration(id, name, address, port.asInt(), check);
+    }
+
+    private static HttpCheck check(JsonNode c) throws Invalid {
+        if (!c.isObject()) {
+            throw new Invalid("Check: " + c + " (expected: an object with HTTP and Interval)");
+        }
+        String http = text(c, "HTTP", true, "Check.HTTP");
+        URI url;
+        try {
+            url = new URI(http);
+        } catch (URISyntaxException e) {
+            throw new Invalid("Check.HTTP: \"" + http + "\" (expected: an http:// URL)");
+        }
+        if (!"http".equalsIgnoreCase(url.getScheme()) || url.getHost() == null) {
+            throw new Invalid("Check.HTTP: \"" + http + "\" (expected: an http:// URL)");
+        }
+        long interval = duration(c, "Interval", null);
+        if (interval <= 0) {
+            throw new Invalid("Check.Interval: \"" + text(c, "Interval", true, "Check.Interval") + "\" (expected: a duration > 0)");
+        }
+        long timeout = Math.min(interval, duration(c, "Timeout", 10_000L));
+        if (timeout <= 0) {
+            throw new Invalid("Check.Timeout: (expected: a duration > 0)");
+        }
+        long deregister = duration(c, "DeregisterCriticalServiceAfter", 0L);
+        return new HttpCheck(url, interval, timeout, deregister);
+    }
+
+    private static long duration(JsonNode parent, String name, Long dflt) throws Invalid {
+        String key = "Check." + name;
+        String text = text(parent, name, dflt == null, key);
+        if (text == null) {
+            return dflt;
+        }
+        try {
+            return Durations.parseMillis(text);
+        } catch (IllegalArgumentException e) {
+            throw new Invalid(key + ": " + e.getMessage());
+        }
+    }
+
+    private static String text(JsonNode parent, String name, boolean required) throws Invalid {
+        return text(parent, name, required, name);
+    }
+
+    private static String text(JsonNode parent, String name, boolean required, String key) throws Invalid {
+        JsonNode n = field(parent, name);
+        if (n == null || n.isNull()) {
+            if (required) {
+                throw new Invalid(key + ": missing (expected: a non-empty string)");
+            }
+            return null;
+        }
+        if (!n.isTextual() || n.asText().isBlank()) {
+            throw new Invalid(key + ": " + n + " (expected: a non-empty string)");
+        }
+        return n.asText();
+    }
+
+    private static JsonNode field(JsonNode parent, String name) {
+        JsonNode exact = parent.get(name);
+        if (exact != null) {
+            return exact;
+        }
+        for (Map.Entry<String, JsonNode> e : parent.properties()) {
+            if (e.getKey().equalsIgnoreCase(name)) {
+                return e.getValue();
+            }
+        }
+        return null;
+    }
+}

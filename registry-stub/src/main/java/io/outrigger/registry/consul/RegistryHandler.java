@@ -1,0 +1,269 @@
+package io.outrigger.registry.consul;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.outrigger.registry.http.Responses;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
+
+/**
+ * The Consul HTTP API subset over a {@link Catalog}:
+ * <pre>
+ *   PUT /v1/agent/service/register              add or replace an instance (400 with a reason on a bad body)
+ *   PUT /v1/agent/service/deregister/{id}        remove it (404 if unknown)
+ *   GET /v1/health/service/{name}[?passing=true] [{"Service":{"ID","Service","Address","Port"},"Checks":[{"Status"}]}]
+ *   GET /v1/catalog/services                    {"service-b": [], ...}
+ * </pre>
+ * Reads carry {@code X-Consul-Index}; with {@code ?index=N[&wait=5s]} they are blocking queries: the request is
+ * parked as a callback on the catalog (no thread waits) and answered when the index moves past N, or after
+ * {@code wait} (default 5m, at most 10m) with the same index. An index beyond the registry's own (a client of an
+ * earlier incarnation) is answered at once. Stateless and {@code @Sharable}.
+ */
+@ChannelHandler.Sharable
+public final class RegistryHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private static final Logger log = LoggerFactory.getLogger(RegistryHandler.class);
+    static final long DEFAULT_WAIT_MILLIS = TimeUnit.MINUTES.toMillis(5);
+    static final long MAX_WAIT_MILLIS = TimeUnit.MINUTES.toMillis(10);
+    private static final String REGISTER = "/v1/agent/service/register";
+    private static final String DEREGISTER = "/v1/agent/service/deregister/";
+    private static final String HEALTH = "/v1/health/service/";
+    private static final String CATALOG = "/v1/catalog/services";
+
+    private final Catalog catalog;
+
+    public RegistryHandler(Catalog catalog) {
+        this.catalog = catalog;
+    }
+
+    /** A request the registry refuses; the message is the answer's body. */
+    private static final class Refused extends Exception {
+        private static final long serialVersionUID = 1L;
+        final HttpResponseStatus status;
+
+        Refused(HttpResponseStatus status, String message) {
+            super(message, null, false, false);
+            this.status = status;
+        }
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        if (!req.decoderResult().isSuccess()) {
+            Responses.send(ctx, false, Responses.text(HttpResponseStatus.BAD_REQUEST, "malformed request\n"));
+            return;
+        }
+        try {
+            route(ctx, req, keepAlive);
+        } catch (Refused r) {
+            Responses.send(ctx, keepAlive, Responses.text(r.status, r.getMessage() + "\n"));
+        }
+    }
+
+    private void route(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive) throws Refused {
+        QueryStringDecoder q = new QueryStringDecoder(req.uri());
+        String path = q.path();
+        if (path.equals(REGISTER)) {
+            requireMethod(req, HttpMethod.PUT);
+            register(req);
+            Responses.send(ctx, keepAlive, Responses.text(HttpResponseStatus.OK, ""));
+        } else if (path.startsWith(DEREGISTER) && path.length() > DEREGISTER.length()) {
+            requireMethod(req, HttpMethod.PUT);
+            String id = QueryStringDecoder.decodeComponent(path.substring(DEREGISTER.length()));
+            if (!catalog.deregister(id)) {
+                throw new Refused(HttpResponseStatus.NOT_FOUND, "Unknown service ID \"" + id + "\"");
+            }
+            log.info("deregistered {}", id);
+            Responses.send(ctx, keepAlive, Responses.text(HttpResponseStatus.OK, ""));
+        } else if (path.startsWith(HEALTH) && path.length() > HEALTH.length()) {
+            requireMethod(req, HttpMethod.GET);
+            String service = QueryStringDecoder.decodeComponent(path.substring(HEALTH.length()));
+            boolean passingOnly = flag(q, "passing");
+            read(ctx, keepAlive, q, service, () -> healthAnswer(service, passingOnly));
+        } else if (path.equals(CATALOG)) {
+            requireMethod(req, HttpMethod.GET);
+            read(ctx, keepAlive, q, Catalog.CATALOG_KEY, this::catalogAnswer);
+        } else {
+            throw new Refused(HttpResponseStatus.NOT_FOUND, "no such endpoint: " + path);
+        }
+    }
+
+    private void register(FullHttpRequest req) throws Refused {
+        Registration r;
+        try {
+            r = Registration.parse(req.content().toString(StandardCharsets.UTF_8));
+        } catch (Registration.Invalid e) {
+            throw new Refused(HttpResponseStatus.BAD_REQUEST, "Invalid registration: " + e.getMessage());
+        }
+        catalog.register(r.id(), r.name(), r.address(), r.port(), r.check());
+        log.info("registered {} ({} at {}:{}{})", r.id(), r.name(), r.address(), r.port(),
+                r.check() == null ? "" : ", check " + r.check().url() + " every " + r.check().intervalMillis() + " ms");
+    }
+
+    /** Answers a read now, or parks it as a blocking query. */
+    private void read(ChannelHandlerContext ctx, boolean keepAlive, QueryStringDecoder q, String key,
+                      Supplier<FullHttpResponse> answer) throws Refused {
+        long index = number(q, "index");
+        if (index <= 0) {
+            Responses.send(ctx, keepAlive, answer.get());
+            return;
+        }
+        long waitMillis = DEFAULT_WAIT_MILLIS;
+        String wait = param(q, "wait");
+        if (wait != null) {
+            try {
+                waitMillis = Math.min(MAX_WAIT_MILLIS, Durations.parseMillis(wait));
+            } catch (IllegalArgumentException e) {
+                throw new Refused(HttpResponseStatus.BAD_REQUEST, "wait: " + e.getMessage());
+            }
+        }
+        new ParkedQuery(ctx, keepAlive, key, answer).park(index, waitMillis);
+    }
+
+    private FullHttpResponse healthAnswer(String service, boolean passingOnly) {
+        Catalog.Snapshot<List<ServiceInstance>> s = catalog.health(service, passingOnly);
+        ArrayNode out = JsonNodeFactory.instance.arrayNode();
+        for (ServiceInstance i : s.value()) {
+            ObjectNode entry = out.addObject();
+            entry.putObject("Service").put("ID", i.id()).put("Service", i.service()).put("Address", i.address()).put("Port", i.port());
+            entry.putArray("Checks").addObject().put("Status", i.status());
+        }
+        return withIndex(Responses.json(HttpResponseStatus.OK, out), s.index());
+    }
+
+    private FullHttpResponse catalogAnswer() {
+        Catalog.Snapshot<List<String>> s = catalog.services();
+        ObjectNode out = JsonNodeFactory.instance.objectNode();
+        s.value().forEach(name -> out.putArray(name));
+        return withIndex(Responses.json(HttpResponseStatus.OK, out), s.index());
+    }
+
+    private static FullHttpResponse withIndex(FullHttpResponse res, long index) {
+        res.headers().set("X-Consul-Index", index);
+        return res;
+    }
+
+    private static void requireMethod(FullHttpRequest req, HttpMethod method) throws Refused {
+        if (!req.method().equals(method)) {
+            throw new Refused(HttpResponseStatus.METHOD_NOT_ALLOWED, "method " + req.method() + " not allowed (expected: " + method + ")");
+        }
+    }
+
+    private static String param(QueryStringDecoder q, String name) {
+        List<String> v = q.parameters().get(name);
+        return v == null || v.isEmpty() ? null : v.get(0);
+    }
+
+    private static boolean flag(QueryStringDecoder q, String name) throws Refused {
+        String v = param(q, name);
+        if (v == null) {
+            return q.parameters().containsKey(name);
+        }
+        if (v.isEmpty() || v.equals("true") || v.equals("1")) {
+            return true;
+        }
+        if (v.equals("false") || v.equals("0")) {
+            return false;
+        }
+        throw new Refused(HttpResponseStatus.BAD_REQUEST, name + ": \"" + v + "\" (expected: true or false)");
+    }
+
+    private static long number(QueryStringDecoder q, String name) throws Refused {
+        String v = param(q, name);
+        if (v == null) {
+            return 0;
+        }
+        try {
+            long n = Long.parseLong(v);
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // fall through to the refusal
+        }
+        throw new Refused(HttpResponseStatus.BAD_REQUEST, name + ": \"" + v + "\" (expected: an integer >= 0)");
+    }
+
+    /**
+     * One parked blocking query. Exactly one of wake-up, timeout and connection close wins; the loser
+     * paths do nothing. The answer is built and written on the connection's event loop.
+     */
+    private final class ParkedQuery implements Catalog.Waiter {
+        private final ChannelHandlerContext ctx;
+        private final boolean keepAlive;
+        private final String key;
+        private final Supplier<FullHttpResponse> answer;
+        private final AtomicBoolean done = new AtomicBoolean();
+        private volatile ScheduledFuture<?> timer;
+        private final ChannelFutureListener onClose = f -> giveUp();
+
+        ParkedQuery(ChannelHandlerContext ctx, boolean keepAlive, String key, Supplier<FullHttpResponse> answer) {
+            this.ctx = ctx;
+            this.keepAlive = keepAlive;
+            this.key = key;
+            this.answer = answer;
+        }
+
+        void park(long index, long waitMillis) {
+            if (!catalog.await(key, index, this)) {
+                done.set(true);
+                Responses.send(ctx, keepAlive, answer.get());
+                return;
+            }
+            timer = ctx.executor().schedule(this::timeout, waitMillis, TimeUnit.MILLISECONDS);
+            ctx.channel().closeFuture().addListener(onClose);
+        }
+
+        @Override
+        public void wake() {
+            if (done.compareAndSet(false, true)) {
+                cancelTimer();
+                ctx.executor().execute(this::answer);
+            }
+        }
+
+        private void timeout() {
+            if (done.compareAndSet(false, true)) {
+                catalog.cancel(key, this);
+                answer();
+            }
+        }
+
+        private void giveUp() {
+            if (done.compareAndSet(false, true)) {
+                cancelTimer();
+                catalog.cancel(key, this);
+            }
+        }
+
+        private void answer() {
+            ctx.channel().closeFuture().removeListener(onClose);
+            Responses.send(ctx, keepAlive, answer.get());
+        }
+
+        private void cancelTimer() {
+            ScheduledFuture<?> t = timer;
+            if (t != null) {
+                t.cancel(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package io.outrigger.registry.fake;
+
+import io.outrigger.registry.http.HttpServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.URI;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A fake service instance: the {@link FakeServiceHandler} behaviour on one port, optionally registered with
+ * a registry (with an HTTP check on {@code /health}) and calling others through its sidecar. Thread-safe.
+ */
+public final class FakeService implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(FakeService.class);
+
+    /**
+     * How to run a fake service.
+     *
+     * @param name            the service name
+     * @param instanceId      this instance's id (default {@code NAME-PORT})
+     * @param host            the address to bind (default 127.0.0.1)
+     * @param port            the port, 0 for a free one
+     * @param advertise       the address registered (default: {@code host})
+     * @param registry        the registry to register with, or null
+     * @param sidecar         the sidecar's outbound listener for {@code /call}, or null
+     * @param checkInterval   the registered check's interval, a Consul duration (default 1s)
+     * @param deregisterAfter DeregisterCriticalServiceAfter of the check (default 1m)
+     * @param callTimeoutMillis deadline of a {@code /call} (default 10000)
+     */
+    public record Settings(String name, String instanceId, String host, int port, String advertise, URI registry,
+                           URI sidecar, String checkInterval, String deregisterAfter, long callTimeoutMillis) {
+        /** Loopback, no registry, no sidecar. */
+        public static Settings local(String name) {
+            return new Settings(name, null, "127.0.0.1", 0, null, null, null, "1s", "1m", 10_000);
+        }
+
+        public Settings withRegistry(URI registry, String checkInterval) {
+            return new Settings(name, instanceId, host, port, advertise, registry, sidecar, checkInterval, deregisterAfter, callTimeoutMillis);
+        }
+
+        public Settings withSidecar(URI sidecar) {
+            return new Settings(name, instanceId, host, port, advertise, registry, sidecar, checkInterval, deregisterAfter, callTimeoutMillis);
+        }
+
+        public Settings withInstanceId(String id) {
+            return new Settings(name, id, host, port, advertise, registry, sidecar, checkInterval, deregisterAfter, callTimeoutMillis);
+        }
+    }
+
+    private final HttpServer http;
+    private final Behaviour behaviour;
+    private final String instanceId;
+    private final SelfRegistration registration;
+
+    private FakeService(HttpServer http, Behaviour behaviour, String instanceId, SelfRegistration registration) {
+        this.http = http;
+        this.behaviour = behaviour;
+        this.instanceId = instanceId;
+        this.registration = registration;
+    }
+
+    /** Binds the port, then starts registering when a registry is set. */
+    public static FakeService start(Settings s, Behaviour behaviour) throws InterruptedException {
+        AtomicReference<String> id = new AtomicReference<>(s.instanceId());
+        DownstreamCaller downstream = s.sidecar() == null ? null : new DownstreamCaller(s.sidecar(), s.callTimeoutMillis());
+        HttpServer http = HttpServer.bind("fake-" + s.name(), s.host(), s.port(), 1,
+                new FakeServiceHandler(s.name(), id::get, behaviour, downstream));
+        id.compareAndSet(null, s.name() + "-" + http.port());
+        SelfRegistration reg = null;
+        if (s.registry() != null) {
+            String address = s.advertise() != null ? s.advertise() : s.host();
+            reg = new SelfRegistration(s.registry(), id.get(), s.name(), address, http.port(), s.checkInterval(),
+                    s.deregisterAfter(), http.group().next());
+            reg.start();
+        }
+        log.info("fake service {} (instance {}) on {}:{}", s.name(), id.get(), s.host(), http.port());
+        return new FakeService(http, behaviour, id.get(), reg);
+    }
+
+    public int port() {
+        return http.port();
+    }
+
+    public String instanceId() {
+        return instanceId;
+    }
+
+    public Behaviour behaviour() {
+        return behaviour;
+    }
+
+    /** Whether the registry accepted the registration (false without a registry). */
+    public boolean registered() {
+        return registration != null && registration.registered();
+    }
+
+    /** Deregisters (when registered) and stops serving. */
+    @Override
+    public void close() {
+        if (registration != null) {
+            registration.deregister();
+        }
+        http.close();
+    }
+}

@@ -1,0 +1,202 @@
+package io.outrigger.registry.fake;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.outrigger.registry.http.Responses;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * A fake service's HTTP behaviour:
+ * <pre>
+ *   POST /admin/fail?rate=R       share of requests answered 500 (0..1)
+ *   POST /admin/latency?ms=N      delay before each answer
+ *   POST /admin/health?fail=B     /health answers 503 while true
+ *   GET  /health                  200 {"status":"passing"} or 503 {"status":"failing"}
+ *   GET  /call/SERVICE/PATH       calls SERVICE through the sidecar, trace headers forwarded
+ *   any other                     200 {"service","instance","method","path","headers"}
+ * </pre>
+ * Latency applies to every answer but {@code /admin}'s and is an event-loop timer, never a sleep; the fail
+ * rate applies to ordinary requests and {@code /call}. Stateless ({@link Behaviour} holds the settings) and
+ * {@code @Sharable}.
+ */
+@ChannelHandler.Sharable
+final class FakeServiceHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private final String service;
+    private final Supplier<String> instance; // known once the port is bound: the default id contains it
+    private final Behaviour behaviour;
+    private final DownstreamCaller downstream; // null when no sidecar is configured
+
+    FakeServiceHandler(String service, Supplier<String> instance, Behaviour behaviour, DownstreamCaller downstream) {
+        this.service = service;
+        this.instance = instance;
+        this.behaviour = behaviour;
+        this.downstream = downstream;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        if (!req.decoderResult().isSuccess()) {
+            Responses.send(ctx, false, Responses.error(HttpResponseStatus.BAD_REQUEST, "malformed request"));
+            return;
+        }
+        QueryStringDecoder q = new QueryStringDecoder(req.uri());
+        String path = q.path();
+        if (path.startsWith("/admin/")) {
+            Responses.send(ctx, keepAlive, admin(req.method(), path, q));
+            return;
+        }
+        long delay = behaviour.latencyMillis();
+        if (path.equals("/health")) {
+            boolean failing = behaviour.healthFailing();
+            reply(ctx, keepAlive, delay, Responses.json(failing ? HttpResponseStatus.SERVICE_UNAVAILABLE : HttpResponseStatus.OK,
+                    JsonNodeFactory.instance.objectNode().put("status", failing ? "failing" : "passing").put("instance", instance.get())));
+            return;
+        }
+        if (behaviour.failNow()) {
+            ObjectNode err = JsonNodeFactory.instance.objectNode().put("error", "injected failure")
+                    .put("service", service).put("instance", instance.get());
+            reply(ctx, keepAlive, delay, Responses.json(HttpResponseStatus.INTERNAL_SERVER_ERROR, err));
+            return;
+        }
+        ObjectNode echo = echo(req, q);
+        if (path.startsWith("/call/")) {
+            call(ctx, keepAlive, delay, req, path, q, echo);
+            return;
+        }
+        reply(ctx, keepAlive, delay, Responses.json(HttpResponseStatus.OK, echo));
+    }
+
+    private ObjectNode echo(FullHttpRequest req, QueryStringDecoder q) {
+        ObjectNode echo = JsonNodeFactory.instance.objectNode().put("service", service).put("instance", instance.get())
+                .put("method", req.method().name()).put("path", q.rawPath() + (q.rawQuery().isEmpty() ? "" : "?" + q.rawQuery()));
+        ObjectNode headers = echo.putObject("headers");
+        for (Map.Entry<String, String> h : req.headers()) {
+            String name = h.getKey().toLowerCase(Locale.ROOT);
+            JsonNode prev = headers.get(name);
+            headers.put(name, prev == null ? h.getValue() : prev.asText() + ", " + h.getValue());
+        }
+        return echo;
+    }
+
+    private void call(ChannelHandlerContext ctx, boolean keepAlive, long delay, FullHttpRequest req, String path,
+                      QueryStringDecoder q, ObjectNode echo) {
+        String rest = path.substring("/call/".length());
+        int slash = rest.indexOf('/');
+        String target = slash < 0 ? rest : rest.substring(0, slash);
+        String targetPath = (slash < 0 ? "/" : rest.substring(slash)) + (q.rawQuery().isEmpty() ? "" : "?" + q.rawQuery());
+        if (target.isEmpty()) {
+            reply(ctx, keepAlive, 0, Responses.error(HttpResponseStatus.BAD_REQUEST, "expected /call/SERVICE/PATH"));
+            return;
+        }
+        if (downstream == null) {
+            reply(ctx, keepAlive, 0, Responses.error(HttpResponseStatus.BAD_GATEWAY,
+                    "no sidecar configured (set HTTP_PROXY or --sidecar)"));
+            return;
+        }
+        HttpHeaders incoming = req.headers().copy();
+        downstream.call(ctx.channel().eventLoop(), target, targetPath, incoming).addListener(f -> {
+            ObjectNode down = echo.putObject("downstream");
+            HttpResponseStatus status;
+            if (f.isSuccess()) {
+                FullHttpResponse res = (FullHttpResponse) f.getNow();
+                try {
+                    status = res.status();
+                    down.put("status", res.status().code());
+                    ObjectNode trace = down.putObject("headers");
+                    for (String h : DownstreamCaller.TRACE_HEADERS) {
+                        String v = res.headers().get(h);
+                        if (v != null) {
+                            trace.put(h, v);
+                        }
+                    }
+                    String body = res.content().toString(StandardCharsets.UTF_8);
+                    down.set("body", parse(body));
+                } finally {
+                    res.release();
+                }
+            } else {
+                Throwable cause = f.cause();
+                status = cause instanceof java.util.concurrent.TimeoutException ? HttpResponseStatus.GATEWAY_TIMEOUT
+                        : HttpResponseStatus.BAD_GATEWAY;
+                down.put("status", status.code()).put("error", "sidecar " + downstream.sidecar() + ": "
+                        + (cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage()));
+            }
+            reply(ctx, keepAlive, delay, Responses.json(status, echo));
+        });
+    }
+
+    private static JsonNode parse(String body) {
+        try {
+            JsonNode n = Responses.JSON.readTree(body);
+            return n == null ? JsonNodeFactory.instance.textNode(body) : n;
+        } catch (java.io.IOException e) {
+            return JsonNodeFactory.instance.textNode(body);
+        }
+    }
+
+    private FullHttpResponse admin(HttpMethod method, String path, QueryStringDecoder q) {
+        if (!method.equals(HttpMethod.POST)) {
+            return Responses.error(HttpResponseStatus.METHOD_NOT_ALLOWED, method + " " + path + " (expected: POST)");
+        }
+        try {
+            switch (path) {
+                case "/admin/fail":
+                    behaviour.setFailRate(Double.parseDouble(required(q, "rate")));
+                    break;
+                case "/admin/latency":
+                    behaviour.setLatencyMillis(Long.parseLong(required(q, "ms")));
+                    break;
+                case "/admin/health":
+                    String fail = required(q, "fail");
+                    if (!fail.equals("true") && !fail.equals("false")) {
+                        throw new IllegalArgumentException("fail: " + fail + " (expected: true or false)");
+                    }
+                    behaviour.setHealthFailing(Boolean.parseBoolean(fail));
+                    break;
+                default:
+                    return Responses.error(HttpResponseStatus.NOT_FOUND, "no such admin endpoint: " + path);
+            }
+        } catch (NumberFormatException e) {
+            return Responses.error(HttpResponseStatus.BAD_REQUEST, "not a number: " + e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return Responses.error(HttpResponseStatus.BAD_REQUEST, e.getMessage());
+        }
+        return Responses.json(HttpResponseStatus.OK, JsonNodeFactory.instance.objectNode()
+                .put("fail_rate", behaviour.failRate()).put("latency_ms", behaviour.latencyMillis())
+                .put("health_failing", behaviour.healthFailing()));
+    }
+
+    private static String required(QueryStringDecoder q, String name) {
+        List<String> v = q.parameters().get(name);
+        if (v == null || v.isEmpty()) {
+            throw new IllegalArgumentException(name + ": missing");
+        }
+        return v.get(0);
+    }
+
+    private static void reply(ChannelHandlerContext ctx, boolean keepAlive, long delayMillis, FullHttpResponse res) {
+        if (delayMillis <= 0) {
+            Responses.send(ctx, keepAlive, res);
+        } else {
+            ctx.executor().schedule(() -> Responses.send(ctx, keepAlive, res), delayMillis, TimeUnit.MILLISECONDS);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+package io.outrigger.registry.http;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
+
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A small HTTP/1.1 server: one event loop group, one bound port, one request handler.
+ *
+ * <pre>
+ *   HttpServerCodec -> HttpObjectAggregator(1 MiB) -> HttpServerKeepAliveHandler -> handler (FullHttpRequest)
+ * </pre>
+ *
+ * The handler must be {@code @Sharable}. Thread-safe; {@link #close()} waits for the loops to stop.
+ */
+public final class HttpServer implements AutoCloseable {
+    /** The largest request body accepted; larger ones get 413 from the aggregator. */
+    public static final int MAX_REQUEST_BYTES = 1 << 20;
+
+    private final EventLoopGroup group;
+    private final Channel channel;
+    private final ChannelGroup connections;
+
+    private HttpServer(EventLoopGroup group, Channel channel, ChannelGroup connections) {
+        this.group = group;
+        this.channel = channel;
+        this.connections = connections;
+    }
+
+    /**
+     * Binds {@code host:port} (port 0 picks a free one); throws when the port cannot be bound.
+     *
+     * @param threads event loop threads, 0 for Netty's default
+     */
+    public static HttpServer bind(String name, String host, int port, int threads, ChannelHandler handler) throws InterruptedException {
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), NioIoHandler.newFactory());
+        ChannelGroup connections = new DefaultChannelGroup(name, GlobalEventExecutor.INSTANCE);
+        try {
+            Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                    .handler(new ConnectionTracker(connections))
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            ChannelPipeline p = ch.pipeline();
+                            p.addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_REQUEST_BYTES),
+                                    new HttpServerKeepAliveHandler(), handler);
+                        }
+                    })
+                    .bind(host, port).sync().channel();
+            return new HttpServer(group, ch, connections);
+        } catch (RuntimeException | InterruptedException e) {
+            group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            throw e;
+        }
+    }
+
+    public EventLoopGroup group() {
+        return group;
+    }
+
+    public int port() {
+        return ((InetSocketAddress) channel.localAddress()).getPort();
+    }
+
+    /**
+     * Stops accepting, closes every open connection (parked blocking queries included: shutting the event
+     * loops down alone was seen to leave such sockets open), then stops the event loops.
+     */
+    @Override
+    public void close() {
+        channel.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+
+    /** Sits on the server channel and records each accepted connection before it is registered. */
+    private static final class ConnectionTracker extends ChannelInboundHandlerAdapter {
+        private final ChannelGroup connections;
+
+        ConnectionTracker(ChannelGroup connections) {
+            this.connections = connections;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            connections.add((Channel) msg);
+            ctx.fireChannelRead(msg);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+package io.outrigger.registry.cli;
+
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MainTest {
+    private final StringWriter out = new StringWriter();
+    private final StringWriter err = new StringWriter();
+
+    private int run(String... args) {
+        CommandLine cl = Main.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        return cl.execute(args);
+    }
+
+    private void assertOneLine() {
+        String text = err.toString().strip();
+        assertFalse(text.isEmpty());
+        assertFalse(text.contains("\n"), text);
+        assertFalse(text.contains("Exception"), text);
+    }
+
+    @Test
+    void helpAndVersionEverywhere() {
+        assertEquals(0, run("--version"));
+        assertTrue(out.toString().startsWith("registry-stub "));
+        assertEquals(0, run("registry", "--help"));
+        assertTrue(out.toString().contains("--seed"));
+        assertEquals(0, run("fake-service", "--help"));
+        assertTrue(out.toString().contains("--fail-rate"));
+        assertEquals(0, run("fake-service", "--version"));
+    }
+
+    @Test
+    void usageErrorsExit2WithOneLine() {
+        assertEquals(2, run());
+        assertOneLine();
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("fake-service", "--port", "1"));
+        assertEquals("registry-stub: Missing required option: '--name=<name>' (see 'registry-stub fake-service --help')",
+                err.toString().strip());
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("fake-service", "--name", "b", "--fail-rate", "1.5"));
+        assertOneLine();
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("fake-service", "--name", "b", "--register", "consul:8500"));
+        assertOneLine();
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("registry", "--port", "70000"));
+        assertOneLine();
+    }
+
+    @Test
+    void configErrorsExit1WithOneLine() throws Exception {
+        assertEquals(1, run("registry", "--port", "0", "--seed", "/no/such/registry.json"));
+        assertEquals("registry-stub: --seed /no/such/registry.json: file not found", err.toString().strip());
+        Path bad = Files.createTempFile("registry", ".json");
+        try {
+            Files.writeString(bad, "{\"services\": {\"service-b\": [{\"host\": \"10.0.1.1\", \"port\": \"x\"}]}}");
+            err.getBuffer().setLength(0);
+            assertEquals(1, run("registry", "--port", "0", "--seed", bad.toString()));
+            assertOneLine();
+            assertTrue(err.toString().contains("services.service-b[0]"), err.toString());
+        } finally {
+            Files.delete(bad);
+        }
+    }
+}

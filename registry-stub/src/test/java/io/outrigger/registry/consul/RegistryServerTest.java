@@ -1,0 +1,244 @@
+package io.outrigger.registry.consul;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.outrigger.registry.fake.Behaviour;
+import io.outrigger.registry.fake.FakeService;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static io.outrigger.registry.testing.Http.await;
+import static io.outrigger.registry.testing.Http.get;
+import static io.outrigger.registry.testing.Http.getAsync;
+import static io.outrigger.registry.testing.Http.index;
+import static io.outrigger.registry.testing.Http.json;
+import static io.outrigger.registry.testing.Http.put;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RegistryServerTest {
+    private RegistryServer registry;
+    private int port;
+    private final List<AutoCloseable> closeLater = new ArrayList<>();
+
+    @BeforeEach
+    void start() throws Exception {
+        registry = RegistryServer.start("127.0.0.1", 0, List.of());
+        port = registry.port();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (AutoCloseable c : closeLater) {
+            c.close();
+        }
+        registry.close();
+    }
+
+    private static String instance(String id, String name, int port) {
+        return "{\"ID\":\"" + id + "\",\"Name\":\"" + name + "\",\"Address\":\"127.0.0.1\",\"Port\":" + port + "}";
+    }
+
+    @Test
+    void registersListsAndDeregisters() {
+        assertEquals(200, put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001)).statusCode());
+        assertEquals(200, put(port, "/v1/agent/service/register", instance("b-2", "service-b", 9002)).statusCode());
+        assertEquals(200, put(port, "/v1/agent/service/register", instance("c-1", "service-c", 9101)).statusCode());
+
+        HttpResponse<String> health = get(port, "/v1/health/service/service-b?passing=true");
+        assertEquals(200, health.statusCode());
+        assertTrue(index(health) >= 1);
+        JsonNode list = json(health);
+        assertEquals(2, list.size());
+        assertEquals("{\"ID\":\"b-1\",\"Service\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":9001}", list.get(0).get("Service").toString());
+        assertEquals("[{\"Status\":\"passing\"}]", list.get(0).get("Checks").toString());
+        assertEquals("{\"service-b\":[],\"service-c\":[]}", get(port, "/v1/catalog/services").body());
+
+        assertEquals(200, put(port, "/v1/agent/service/deregister/b-1", "").statusCode());
+        assertEquals(404, put(port, "/v1/agent/service/deregister/b-1", "").statusCode());
+        list = json(get(port, "/v1/health/service/service-b"));
+        assertEquals(1, list.size());
+        assertEquals("b-2", list.get(0).path("Service").path("ID").asText());
+        assertEquals(200, put(port, "/v1/agent/service/deregister/c-1", "").statusCode());
+        assertEquals("{\"service-b\":[]}", get(port, "/v1/catalog/services").body());
+        assertEquals("[]", get(port, "/v1/health/service/unknown").body());
+    }
+
+    @Test
+    void reRegisteringAnIdReplacesTheInstance() {
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9005));
+        JsonNode list = json(get(port, "/v1/health/service/service-b"));
+        assertEquals(1, list.size());
+        assertEquals(9005, list.get(0).path("Service").path("Port").asInt());
+    }
+
+    @Test
+    void checkGoesCriticalAndBackAndPassingFilters() throws Exception {
+        FakeService svc = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
+        closeLater.add(svc);
+        put(port, "/v1/agent/service/register", "{\"ID\":\"b-1\",\"Name\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":" + svc.port()
+                + ",\"Check\":{\"HTTP\":\"http://127.0.0.1:" + svc.port() + "/health\",\"Interval\":\"50ms\",\"Timeout\":\"1s\"}}");
+        put(port, "/v1/agent/service/register", instance("b-2", "service-b", 9002));
+        await("b-1 passing", 3000, () -> json(get(port, "/v1/health/service/service-b?passing=true")).size() == 2);
+        long before = index(get(port, "/v1/health/service/service-b"));
+
+        svc.behaviour().setHealthFailing(true);
+        await("b-1 critical", 3000, () -> json(get(port, "/v1/health/service/service-b?passing=true")).size() == 1);
+        JsonNode all = json(get(port, "/v1/health/service/service-b"));
+        assertEquals(2, all.size(), "without ?passing the critical instance is still listed");
+        assertEquals("critical", all.get(0).path("Checks").get(0).path("Status").asText());
+        assertTrue(index(get(port, "/v1/health/service/service-b")) > before, "a status change moves the index");
+
+        svc.behaviour().setHealthFailing(false);
+        await("b-1 passing again", 3000, () -> json(get(port, "/v1/health/service/service-b?passing=true")).size() == 2);
+    }
+
+    @Test
+    void anInstanceCriticalTooLongIsRemoved() {
+        // Nothing listens on port 1 of loopback: the check is refused at once.
+        put(port, "/v1/agent/service/register", "{\"ID\":\"gone\",\"Name\":\"service-d\",\"Address\":\"127.0.0.1\",\"Port\":1,"
+                + "\"Check\":{\"HTTP\":\"http://127.0.0.1:1/health\",\"Interval\":\"50ms\",\"DeregisterCriticalServiceAfter\":\"200ms\"}}");
+        assertEquals(1, json(get(port, "/v1/health/service/service-d")).size());
+        await("critical instance deregistered", 3000, () -> json(get(port, "/v1/health/service/service-d")).size() == 0);
+        assertEquals("{}", get(port, "/v1/catalog/services").body());
+    }
+
+    @Test
+    void blockingQueryAnswersSoonAfterAChange() throws Exception {
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
+        long idx = index(get(port, "/v1/health/service/service-b"));
+        long catalogIdx = index(get(port, "/v1/catalog/services"));
+        CompletableFuture<HttpResponse<String>> parked = getAsync(port, "/v1/health/service/service-b?index=" + idx + "&wait=10s");
+        CompletableFuture<HttpResponse<String>> parkedCatalog = getAsync(port, "/v1/catalog/services?index=" + catalogIdx + "&wait=10s");
+        CompletableFuture<Long> answeredAt = parked.thenApply(r -> System.nanoTime());
+        await("both queries parked", 3000, () -> registry.catalog().parked() == 2);
+        assertFalse(parked.isDone(), "nothing changed yet");
+
+        put(port, "/v1/agent/service/register", instance("b-2", "service-b", 9002));
+        long changed = System.nanoTime();
+        HttpResponse<String> res = parked.get(5, TimeUnit.SECONDS);
+        assertTrue(answeredAt.get() - changed < TimeUnit.MILLISECONDS.toNanos(100),
+                "answered " + TimeUnit.NANOSECONDS.toMillis(answeredAt.get() - changed) + " ms after the change");
+        assertTrue(index(res) > idx);
+        assertEquals(2, json(res).size());
+        // Registering a service-b instance does not add a service, yet the catalog query sees a new index too.
+        assertTrue(index(parkedCatalog.get(5, TimeUnit.SECONDS)) > catalogIdx);
+    }
+
+    @Test
+    void blockingQueryAnswersAfterWaitWhenNothingChanges() throws Exception {
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
+        put(port, "/v1/agent/service/register", instance("c-1", "service-c", 9101));
+        long idx = index(get(port, "/v1/health/service/service-b"));
+        long start = System.nanoTime();
+        CompletableFuture<HttpResponse<String>> parked = getAsync(port, "/v1/health/service/service-b?index=" + idx + "&wait=300ms");
+        put(port, "/v1/agent/service/register", instance("c-2", "service-c", 9102)); // another service: no wake-up
+        HttpResponse<String> res = parked.get(5, TimeUnit.SECONDS);
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertTrue(tookMillis >= 290 && tookMillis < 2000, "answered after " + tookMillis + " ms");
+        assertEquals(idx, index(res));
+        assertEquals(1, json(res).size());
+    }
+
+    @Test
+    void anIndexFromAnEarlierIncarnationIsAnsweredAtOnce() throws Exception {
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
+        HttpResponse<String> res = getAsync(port, "/v1/health/service/service-b?index=1000000&wait=10s").get(2, TimeUnit.SECONDS);
+        assertTrue(index(res) < 1000000);
+    }
+
+    @Test
+    void badRequestsAre400AndChangeNothing() {
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
+        String catalog = get(port, "/v1/catalog/services").body();
+        long idx = index(get(port, "/v1/catalog/services"));
+        String[] bad = {
+            "{not json",
+            "[1,2]",
+            "{\"ID\":\"x\",\"Address\":\"127.0.0.1\",\"Port\":1}",
+            "{\"ID\":\"x\",\"Name\":\"s\",\"Port\":1}",
+            "{\"ID\":\"x\",\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":\"80\"}",
+            "{\"ID\":\"x\",\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":70000}",
+            "{\"ID\":\"x\",\"Name\":7,\"Address\":\"127.0.0.1\",\"Port\":80}",
+            "{\"ID\":\"a/b\",\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":80}",
+            "{\"ID\":\"x\",\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":80,\"Check\":\"yes\"}",
+            "{\"ID\":\"x\",\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":80,\"Check\":{\"HTTP\":\"ftp://x/\",\"Interval\":\"1s\"}}",
+            "{\"ID\":\"x\",\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":80,\"Check\":{\"HTTP\":\"http://127.0.0.1:1/\"}}",
+            "{\"ID\":\"x\",\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":80,\"Check\":{\"HTTP\":\"http://127.0.0.1:1/\",\"Interval\":\"soon\"}}",
+        };
+        for (String body : bad) {
+            HttpResponse<String> res = put(port, "/v1/agent/service/register", body);
+            assertEquals(400, res.statusCode(), body);
+            assertTrue(res.body().startsWith("Invalid registration: ") || res.body().contains("JSON"), res.body());
+        }
+        assertEquals(400, get(port, "/v1/health/service/service-b?index=abc").statusCode());
+        assertEquals(400, get(port, "/v1/health/service/service-b?index=1&wait=forever").statusCode());
+        assertEquals(405, get(port, "/v1/agent/service/register").statusCode());
+        assertEquals(404, get(port, "/v1/nope").statusCode());
+        assertEquals(catalog, get(port, "/v1/catalog/services").body());
+        assertEquals(idx, index(get(port, "/v1/catalog/services")));
+        assertEquals(1, registry.catalog().size());
+    }
+
+    @Test
+    void thousandInstancesInHundredServices() throws Exception {
+        List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
+        java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder().proxy(java.net.http.HttpClient.Builder.NO_PROXY).build();
+        for (int s = 0; s < 100; s++) {
+            for (int i = 0; i < 10; i++) {
+                java.net.http.HttpRequest req = java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + port + "/v1/agent/service/register"))
+                        .PUT(java.net.http.HttpRequest.BodyPublishers.ofString(instance("svc" + s + "-" + i, "svc" + s, 10_000 + s * 10 + i))).build();
+                all.add(client.sendAsync(req, java.net.http.HttpResponse.BodyHandlers.ofString()));
+            }
+            if (all.size() >= 200) { // keep at most a few hundred requests in flight
+                for (CompletableFuture<HttpResponse<String>> f : all) {
+                    assertEquals(200, f.get(10, TimeUnit.SECONDS).statusCode());
+                }
+                all.clear();
+            }
+        }
+        for (CompletableFuture<HttpResponse<String>> f : all) {
+            assertEquals(200, f.get(10, TimeUnit.SECONDS).statusCode());
+        }
+        assertEquals(1000, registry.catalog().size());
+        JsonNode catalog = json(get(port, "/v1/catalog/services"));
+        assertEquals(100, catalog.size());
+        for (int s = 0; s < 100; s++) {
+            JsonNode list = json(get(port, "/v1/health/service/svc" + s + "?passing=true"));
+            assertEquals(10, list.size(), "svc" + s);
+            java.util.Set<Integer> ports = new java.util.TreeSet<>();
+            list.forEach(e -> ports.add(e.path("Service").path("Port").asInt()));
+            assertEquals(10, ports.size());
+            assertEquals(10_000 + s * 10, ports.iterator().next()); // registered concurrently: order is arrival order
+        }
+    }
+
+    @Test
+    void seedFileInstancesArePassingWithoutChecks() throws Exception {
+        java.nio.file.Path seed = java.nio.file.Files.createTempFile("registry", ".json");
+        java.nio.file.Files.writeString(seed, "{\"services\":{\"service-b\":[{\"host\":\"10.0.1.1\",\"port\":8080}]}}");
+        try (RegistryServer seeded = RegistryServer.start("127.0.0.1", 0, RegistryServer.readSeed(seed))) {
+            JsonNode list = json(get(seeded.port(), "/v1/health/service/service-b?passing=true"));
+            assertEquals("service-b-10.0.1.1-8080", list.get(0).path("Service").path("ID").asText());
+        } finally {
+            java.nio.file.Files.delete(seed);
+        }
+        java.nio.file.Path badSeed = java.nio.file.Files.createTempFile("registry", ".json");
+        java.nio.file.Files.writeString(badSeed, "{\"services\":{\"service-b\":[{\"host\":\"10.0.1.1\"}]}}");
+        try {
+            java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> RegistryServer.readSeed(badSeed));
+            assertTrue(e.getMessage().contains("services.service-b[0]"), e.getMessage());
+        } finally {
+            java.nio.file.Files.delete(badSeed);
+        }
+    }
+}

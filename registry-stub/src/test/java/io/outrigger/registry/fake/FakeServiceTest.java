@@ -1,0 +1,141 @@
+package io.outrigger.registry.fake;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.outrigger.registry.consul.RegistryServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+
+import static io.outrigger.registry.testing.Http.await;
+import static io.outrigger.registry.testing.Http.get;
+import static io.outrigger.registry.testing.Http.json;
+import static io.outrigger.registry.testing.Http.post;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class FakeServiceTest {
+    private final List<AutoCloseable> started = new ArrayList<>();
+
+    @AfterEach
+    void stop() throws Exception {
+        for (int i = started.size() - 1; i >= 0; i--) {
+            started.get(i).close();
+        }
+    }
+
+    private FakeService start(FakeService.Settings s) throws InterruptedException {
+        FakeService f = FakeService.start(s, new Behaviour(0, 0));
+        started.add(f);
+        return f;
+    }
+
+    @Test
+    void echoesTheRequest() throws Exception {
+        FakeService svc = start(FakeService.Settings.local("service-b").withInstanceId("b-1"));
+        HttpResponse<String> res = get(svc.port(), "/api/users/123?x=1", "x-request-id", "req-1", "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        assertEquals(200, res.statusCode());
+        JsonNode body = json(res);
+        List<String> fields = new ArrayList<>();
+        body.fieldNames().forEachRemaining(fields::add);
+        assertEquals(List.of("service", "instance", "method", "path", "headers"), fields);
+        assertEquals("service-b", body.get("service").asText());
+        assertEquals("b-1", body.get("instance").asText());
+        assertEquals("GET", body.get("method").asText());
+        assertEquals("/api/users/123?x=1", body.get("path").asText());
+        assertEquals("req-1", body.get("headers").get("x-request-id").asText());
+        assertEquals("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", body.get("headers").get("traceparent").asText());
+    }
+
+    @Test
+    void failRateAndHealthSwitch() throws Exception {
+        FakeService svc = start(FakeService.Settings.local("service-b"));
+        assertEquals(200, get(svc.port(), "/health").statusCode());
+        assertEquals(200, post(svc.port(), "/admin/fail?rate=1.0").statusCode());
+        assertEquals(500, get(svc.port(), "/anything").statusCode());
+        assertEquals(503, get(svc.port(), "/health").statusCode(), "a fail rate of 1.0 fails /health too");
+
+        assertEquals(200, post(svc.port(), "/admin/fail?rate=0.5").statusCode());
+        int failed = 0;
+        for (int i = 0; i < 200; i++) {
+            failed += get(svc.port(), "/x").statusCode() == 500 ? 1 : 0;
+        }
+        assertTrue(failed > 50 && failed < 150, failed + " of 200 failed at rate 0.5");
+        assertEquals(200, get(svc.port(), "/health").statusCode());
+
+        assertEquals(200, post(svc.port(), "/admin/fail?rate=0").statusCode());
+        assertEquals(200, post(svc.port(), "/admin/health?fail=true").statusCode());
+        assertEquals(503, get(svc.port(), "/health").statusCode());
+        assertEquals(200, get(svc.port(), "/x").statusCode(), "the health switch leaves ordinary requests alone");
+        assertEquals(400, post(svc.port(), "/admin/fail?rate=2").statusCode());
+        assertEquals(400, post(svc.port(), "/admin/latency?ms=abc").statusCode());
+        assertEquals(405, get(svc.port(), "/admin/fail?rate=1").statusCode());
+    }
+
+    @Test
+    void latencyDelaysAnswers() throws Exception {
+        FakeService svc = start(FakeService.Settings.local("service-b"));
+        assertEquals(200, post(svc.port(), "/admin/latency?ms=250").statusCode());
+        long start = System.nanoTime();
+        assertEquals(200, get(svc.port(), "/slow").statusCode());
+        long took = (System.nanoTime() - start) / 1_000_000;
+        assertTrue(took >= 250 && took < 3000, "took " + took + " ms");
+        start = System.nanoTime();
+        assertEquals(200, post(svc.port(), "/admin/latency?ms=0").statusCode());
+        assertTrue((System.nanoTime() - start) / 1_000_000 < 250, "admin endpoints are not delayed");
+    }
+
+    @Test
+    void callGoesThroughTheSidecarWithTraceHeaders() throws Exception {
+        // A fake service stands in for the sidecar: it echoes the proxy-form request it receives.
+        FakeService proxy = start(FakeService.Settings.local("stand-in-proxy"));
+        FakeService caller = start(FakeService.Settings.local("service-a").withSidecar(URI.create("http://127.0.0.1:" + proxy.port())));
+        HttpResponse<String> res = get(caller.port(), "/call/service-b/api/users/7?q=1", "x-request-id", "req-9",
+                "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        assertEquals(200, res.statusCode(), res.body());
+        JsonNode body = json(res);
+        assertEquals("service-a", body.get("service").asText());
+        assertEquals("req-9", body.get("headers").get("x-request-id").asText(), "the caller's own trace view");
+        JsonNode down = body.get("downstream");
+        assertEquals(200, down.get("status").asInt());
+        JsonNode seen = down.get("body");
+        assertEquals("stand-in-proxy", seen.get("service").asText());
+        assertEquals("http://service-b/api/users/7?q=1", seen.get("path").asText(), "proxy form, as HTTP_PROXY clients send");
+        assertEquals("service-b", seen.get("headers").get("host").asText());
+        assertEquals("req-9", seen.get("headers").get("x-request-id").asText());
+        assertEquals("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", seen.get("headers").get("traceparent").asText());
+    }
+
+    @Test
+    void callWithoutAReachableSidecarIs502() throws Exception {
+        FakeService alone = start(FakeService.Settings.local("service-a"));
+        assertEquals(502, get(alone.port(), "/call/service-b/x").statusCode());
+        FakeService nowhere = start(FakeService.Settings.local("service-a").withSidecar(URI.create("http://127.0.0.1:1")));
+        HttpResponse<String> res = get(nowhere.port(), "/call/service-b/x");
+        assertEquals(502, res.statusCode());
+        assertTrue(json(res).get("downstream").get("error").asText().contains("127.0.0.1:1"), res.body());
+    }
+
+    @Test
+    void registersWithACheckAndDeregistersOnClose() throws Exception {
+        try (RegistryServer registry = RegistryServer.start("127.0.0.1", 0, List.of())) {
+            URI url = URI.create("http://127.0.0.1:" + registry.port());
+            FakeService svc = FakeService.start(FakeService.Settings.local("service-b").withRegistry(url, "50ms"), new Behaviour(0, 0));
+            try {
+                await("registered and passing", 3000,
+                        () -> json(get(registry.port(), "/v1/health/service/service-b?passing=true")).size() == 1);
+                JsonNode entry = json(get(registry.port(), "/v1/health/service/service-b")).get(0);
+                assertEquals("service-b-" + svc.port(), entry.get("Service").get("ID").asText());
+                svc.behaviour().setHealthFailing(true);
+                await("critical", 3000, () -> json(get(registry.port(), "/v1/health/service/service-b?passing=true")).size() == 0);
+            } finally {
+                svc.close();
+            }
+            assertEquals("[]", get(registry.port(), "/v1/health/service/service-b").body());
+        }
+    }
+}
