@@ -27,7 +27,8 @@ import java.util.concurrent.TimeUnit;
  *   <li><b>passive outlier detection</b>: {@link #onFailure} {@code ejectAfterFailures} times in a row (no success
  *       between) ejects the instance for {@code ejectionMillis * ejections so far}, capped at
  *       {@code maxEjectionMillis}; the ejection ends by time. At most {@code maxEjectedPercent} of a service's
- *       instances are ejected at once, but always at least one may be (Envoy's rule).</li>
+ *       instances are ejected at once (at least one may be, as in Envoy), and never the last one left:
+ *       a service's only instance is left to its circuit breaker, which fails fast and probes.</li>
  * </ol>
  * An instance never reported is healthy. Time comes from the injected {@link Ticker}; the wall clock only
  * formats the "until" of an ejection.
@@ -184,7 +185,9 @@ public final class HealthTracker {
                 return;
             }
             int total = s.size(registry, service);
-            int allowed = Math.max(1, total * settings.maxEjectedPercent() / 100);
+            // Never the last instance: ejecting it would turn a breaker's fail-fast and probing into
+            // "no healthy instance" for the whole ejection time.
+            int allowed = Math.min(total - 1, Math.max(1, total * settings.maxEjectedPercent() / 100));
             int ejectedNow = s.ejectedCount(now);
             if (ejectedNow >= allowed) {
                 st.note = st.failures + " consecutive failures, not ejected: " + ejectedNow + " of " + total

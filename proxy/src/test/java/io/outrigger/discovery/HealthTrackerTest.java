@@ -127,8 +127,16 @@ class HealthTrackerTest {
     }
 
     @Test
-    void oneInstanceMayAlwaysBeEjected() {
+    void theLastInstanceIsLeftToItsBreaker() {
         services.put("service-b", List.of(A));
+        fail(A, 5);
+        assertTrue(health.isHealthy("service-b", A), "ejecting the only instance would turn probing into 'no healthy instance'");
+        assertTrue(health.health("service-b", A).reason().contains("not ejected"), health.health("service-b", A).reason());
+    }
+
+    @Test
+    void oneOfTwoMayBeEjectedWhateverThePercentage() {
+        services.put("service-b", List.of(A, B));
         fail(A, 5);
         assertFalse(health.isHealthy("service-b", A), "Envoy's rule: at least one host, whatever the percentage");
     }
