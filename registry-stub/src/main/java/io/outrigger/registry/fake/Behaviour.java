@@ -10,9 +10,10 @@ public final class Behaviour {
     private volatile double failRate;
     private volatile long latencyMillis;
     private volatile boolean healthFailing;
+    private volatile int failStatus = 500;
 
     /**
-     * @param failRate      share of ordinary requests answered 500, 0..1 (1.0 also fails {@code /health})
+     * @param failRate      share of ordinary requests answered with the fail status (500 unless set), 0..1 (1.0 also fails {@code /health})
      * @param latencyMillis delay before every answer but {@code /admin}'s
      */
     public Behaviour(double failRate, long latencyMillis) {
@@ -29,6 +30,18 @@ public final class Behaviour {
             throw new IllegalArgumentException("rate: " + rate + " (expected: 0.0..1.0)");
         }
         this.failRate = rate;
+    }
+
+    /** The status of an injected failure (default 500; 503 makes idempotent requests retryable). */
+    public int failStatus() {
+        return failStatus;
+    }
+
+    public void setFailStatus(int status) {
+        if (status < 500 || status > 599) {
+            throw new IllegalArgumentException("status: " + status + " (expected: 500..599)");
+        }
+        this.failStatus = status;
     }
 
     public long latencyMillis() {

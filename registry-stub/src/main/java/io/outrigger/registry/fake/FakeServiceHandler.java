@@ -25,7 +25,7 @@ import java.util.function.Supplier;
 /**
  * A fake service's HTTP behaviour:
  * <pre>
- *   POST /admin/fail?rate=R       share of requests answered 500 (0..1)
+ *   POST /admin/fail?rate=R[&status=S]  share of requests answered S (0..1; S a 5xx, default 500)
  *   POST /admin/latency?ms=N      delay before each answer
  *   POST /admin/health?fail=B     /health answers 503 while true
  *   GET  /health                  200 {"status":"passing"} or 503 {"status":"failing"}
@@ -73,7 +73,7 @@ final class FakeServiceHandler extends SimpleChannelInboundHandler<FullHttpReque
         if (behaviour.failNow()) {
             ObjectNode err = JsonNodeFactory.instance.objectNode().put("error", "injected failure")
                     .put("service", service).put("instance", instance.get());
-            reply(ctx, keepAlive, delay, Responses.json(HttpResponseStatus.INTERNAL_SERVER_ERROR, err));
+            reply(ctx, keepAlive, delay, Responses.json(HttpResponseStatus.valueOf(behaviour.failStatus()), err));
             return;
         }
         ObjectNode echo = echo(req, q);
@@ -159,7 +159,12 @@ final class FakeServiceHandler extends SimpleChannelInboundHandler<FullHttpReque
         try {
             switch (path) {
                 case "/admin/fail":
-                    behaviour.setFailRate(Double.parseDouble(required(q, "rate")));
+                    double rate = Double.parseDouble(required(q, "rate"));
+                    List<String> status = q.parameters().get("status");
+                    if (status != null && !status.isEmpty()) {
+                        behaviour.setFailStatus(Integer.parseInt(status.get(0)));
+                    }
+                    behaviour.setFailRate(rate);
                     break;
                 case "/admin/latency":
                     behaviour.setLatencyMillis(Long.parseLong(required(q, "ms")));
@@ -180,7 +185,7 @@ final class FakeServiceHandler extends SimpleChannelInboundHandler<FullHttpReque
             return Responses.error(HttpResponseStatus.BAD_REQUEST, e.getMessage());
         }
         return Responses.json(HttpResponseStatus.OK, JsonNodeFactory.instance.objectNode()
-                .put("fail_rate", behaviour.failRate()).put("latency_ms", behaviour.latencyMillis())
+                .put("fail_rate", behaviour.failRate()).put("fail_status", behaviour.failStatus()).put("latency_ms", behaviour.latencyMillis())
                 .put("health_failing", behaviour.healthFailing()));
     }
 

@@ -74,6 +74,11 @@ class FakeServiceTest {
         assertEquals(400, post(svc.port(), "/admin/fail?rate=2").statusCode());
         assertEquals(400, post(svc.port(), "/admin/latency?ms=abc").statusCode());
         assertEquals(405, get(svc.port(), "/admin/fail?rate=1").statusCode());
+
+        assertEquals(200, post(svc.port(), "/admin/fail?rate=1&status=503").statusCode());
+        assertEquals(503, get(svc.port(), "/x").statusCode(), "the injected failure's status can be chosen");
+        assertEquals(400, post(svc.port(), "/admin/fail?rate=1&status=200").statusCode());
+        assertEquals(503, get(svc.port(), "/x").statusCode(), "a rejected change changes nothing");
     }
 
     @Test
