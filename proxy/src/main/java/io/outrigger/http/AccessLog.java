@@ -165,6 +165,14 @@ final class AccessLog implements AutoCloseable {
 
     /** Adds one line to the batch, writing the batch out first when the line does not fit. */
     private void append(byte[] buf, int[] len, CharSequence line) {
+        int n = line.length();
+        if (len[0] + n > buf.length) {
+            writeOut(buf, len);
+        }
+        if (n <= buf.length && copyAscii(line, buf, len[0])) {
+            len[0] += n; // the common case: an ASCII line, copied without an intermediate String
+            return;
+        }
         byte[] bytes = line.toString().getBytes(StandardCharsets.UTF_8);
         if (len[0] + bytes.length > buf.length) {
             writeOut(buf, len);
@@ -175,6 +183,18 @@ final class AccessLog implements AutoCloseable {
             System.arraycopy(bytes, 0, buf, len[0], bytes.length);
             len[0] += bytes.length;
         }
+    }
+
+    /** Copies {@code s} into {@code buf} at {@code at} if it is all ASCII; false (buf partly overwritten past {@code at}) otherwise. */
+    private static boolean copyAscii(CharSequence s, byte[] buf, int at) {
+        for (int i = 0, n = s.length(); i < n; i++) {
+            char c = s.charAt(i);
+            if (c >= 0x80) {
+                return false;
+            }
+            buf[at + i] = (byte) c;
+        }
+        return true;
     }
 
     private void writeOut(byte[] buf, int[] len) {

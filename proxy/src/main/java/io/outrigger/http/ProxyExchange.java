@@ -97,6 +97,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private CircuitBreaker instanceBreaker;
     private boolean attemptOpen;
     private Channel upstream;
+    /** The last handler of {@code upstream}, found once per lease. */
+    private UpstreamHandler upstreamHandler;
     private ChannelFuture connecting;
     /** When the request deadline passes (executor ticker); meaningful while {@code deadlineArmed}. */
     private long deadlineNanos;
@@ -352,7 +354,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     private void onConnected(Channel ch) {
         upstream = ch;
-        ch.pipeline().get(UpstreamHandler.class).bind(this);
+        upstreamHandler = ch.pipeline().get(UpstreamHandler.class);
+        upstreamHandler.bind(this);
         ch.write(request, ch.voidPromise());
         if (buffered) {
             ch.write(body == null ? LastHttpContent.EMPTY_LAST_CONTENT : new DefaultLastHttpContent(body.retainedDuplicate()),
@@ -492,6 +495,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     @Override
     public void onUpstreamClosed(Throwable cause) {
         upstream = null;
+        upstreamHandler = null;
         if (done || responseComplete) {
             return;
         }
@@ -581,7 +585,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return;
         }
         upstream = null;
-        ch.pipeline().get(UpstreamHandler.class).unbind();
+        upstreamHandler.unbind();
+        upstreamHandler = null;
         if (reusable) {
             conn.pools.release(ch);
         } else {
