@@ -8,6 +8,11 @@
 #   DURATION=3      seconds per measurement      ROUNDS=3    interleaved rounds (median reported)
 #   CONNS="1 16 64" connection counts            WARMUP=10   seconds of JVM warm-up for Outrigger
 #   OUTRIGGER_JAR=proxy/target/outrigger.jar     (built with `mvn package -DskipTests` when missing)
+#   BASELINE_JAR=                                another Outrigger build measured in the same interleaved run
+#                                                (target "baseline"; same config without http.access_log)
+#
+# Besides req/s and latency, each target's CPU time per request is reported (its whole process:
+# every thread, GC and JIT included): on a machine busy with other work it is the steadier figure.
 #
 # Every process it starts listens on 127.0.0.1 only and is stopped on exit (trap), whatever happens.
 # wrk runs on the same machine as the proxies, so the figures compare the proxies with each other
@@ -88,11 +93,18 @@ wait_for() {
   return 1
 }
 
-nginx -p "$DIR" -c "$DIR/backend-nginx.conf" 2>"$DIR/backend.out" & PIDS+=($!)
-nginx -p "$DIR" -c "$DIR/proxy-nginx.conf" 2>"$DIR/nginx-proxy.out" & PIDS+=($!)
-haproxy -db -f "$DIR/haproxy.cfg" >"$DIR/haproxy.out" 2>&1 & PIDS+=($!)
+declare -A PID_OF # the process (with its children) whose CPU time a target costs
+nginx -p "$DIR" -c "$DIR/backend-nginx.conf" 2>"$DIR/backend.out" & PIDS+=($!); PID_OF[direct]=$!
+nginx -p "$DIR" -c "$DIR/proxy-nginx.conf" 2>"$DIR/nginx-proxy.out" & PIDS+=($!); PID_OF[nginx]=$!
+haproxy -db -f "$DIR/haproxy.cfg" >"$DIR/haproxy.out" 2>&1 & PIDS+=($!); PID_OF[haproxy]=$!
 java "${JVM_FLAGS[@]}" -jar "$OUTRIGGER_JAR" run --config "$DIR/outrigger.yaml" 2>"$DIR/outrigger.log" & OUTRIGGER_PID=$!
-PIDS+=("$OUTRIGGER_PID")
+PIDS+=("$OUTRIGGER_PID"); PID_OF[outrigger]=$OUTRIGGER_PID
+if [[ -n ${BASELINE_JAR:-} ]]; then
+  BASELINE_PORT=$(free_port); BASELINE_ADMIN_PORT=$(free_port)
+  sed -e "s|port: $OUTRIGGER_PORT|port: $BASELINE_PORT|" -e "s|port: $ADMIN_PORT|port: $BASELINE_ADMIN_PORT|" -e '/access_log:/d' \
+    "$DIR/outrigger.yaml" > "$DIR/baseline.yaml"
+  java "${JVM_FLAGS[@]}" -jar "$BASELINE_JAR" run --config "$DIR/baseline.yaml" 2>"$DIR/baseline.log" & PIDS+=($!); PID_OF[baseline]=$!
+fi
 
 declare -A URL=(
   [direct]="http://127.0.0.1:$BACKEND_PORT/"
@@ -112,10 +124,33 @@ else
   tail -n 5 "$DIR/outrigger.log" | sed 's/^/!!   /'
 fi
 
+if [[ -n ${BASELINE_JAR:-} ]]; then
+  URL[baseline]="http://127.0.0.1:$BASELINE_PORT/"
+  if wait_for "baseline admin /ready" "http://127.0.0.1:$BASELINE_ADMIN_PORT/ready" 20 && wait_for baseline "${URL[baseline]}" 5; then
+    TARGETS+=(baseline)
+  else
+    echo "!! the baseline build ($BASELINE_JAR) does not answer; it is left out. Its log ends with:"
+    tail -n 5 "$DIR/baseline.log" | sed 's/^/!!   /'
+  fi
+fi
+
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- measurements ----------------------------------------------------------------------------
-# run_wrk URL CONNS SECONDS -> "rps p50_us p99_us errors"
+# cpu_ticks PID: user + system CPU ticks of PID and its children (all their threads), 0 when gone.
+# CPU time per request is the figure a loaded machine skews least: it counts what a proxy spends,
+# not how much of the shared cores it managed to get.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {
+  local pid total=0 t
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+
+# run_wrk URL CONNS SECONDS -> "rps p50_us p99_us errors requests"
 run_wrk() {
   local threads=2 out
   (($2 < 2)) && threads=1
@@ -127,41 +162,49 @@ run_wrk() {
     $1 == "99%" { p99 = us($2) }
     /Non-2xx or 3xx responses:/ { errors += $NF }
     /Socket errors:/ { errors += 1 }
-    END { printf "%.0f %.0f %.0f %d\n", rps + 0, p50 + 0, p99 + 0, errors + 0 }' <<<"$out"
+    / requests in / { n = $1 }
+    END { printf "%.0f %.0f %.0f %d %d\n", rps + 0, p50 + 0, p99 + 0, errors + 0, n + 0 }' <<<"$out"
 }
 
 for t in "${TARGETS[@]}"; do
-  secs=1; [[ $t == outrigger ]] && secs=$WARMUP
+  secs=1; [[ $t == outrigger || $t == baseline ]] && secs=$WARMUP
   log "warm-up $t (${secs}s)"
   run_wrk "${URL[$t]}" 64 "$secs" >/dev/null
 done
 
-declare -A RPS P50 P99 ERR
+declare -A RPS P50 P99 ERR CPU
 n=${#TARGETS[@]}
 for ((r = 0; r < ROUNDS; r++)); do
   for c in $CONNS; do
     for ((i = 0; i < n; i++)); do
       t=${TARGETS[$(((i + r) % n))]} # rotate who goes first, so drift hits every target alike
-      read -r rps p50 p99 err < <(run_wrk "${URL[$t]}" "$c" "$DURATION")
-      log "round $((r + 1))/$ROUNDS  $t  c=$c  ${rps} req/s  p50 ${p50}us  p99 ${p99}us"
-      RPS[$t,$c]+="$rps "; P50[$t,$c]+="$p50 "; P99[$t,$c]+="$p99 "; ERR[$t,$c]=$((${ERR[$t,$c]:-0} + err))
+      ticks=$(cpu_ticks "${PID_OF[$t]}")
+      read -r rps p50 p99 err reqs < <(run_wrk "${URL[$t]}" "$c" "$DURATION")
+      ticks=$(($(cpu_ticks "${PID_OF[$t]}") - ticks))
+      cpu=$(awk -v t="$ticks" -v n="$reqs" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", (n > 0 ? t * 1000000 / hz / n : 0) }')
+      log "round $((r + 1))/$ROUNDS  $t  c=$c  ${rps} req/s  p50 ${p50}us  p99 ${p99}us  cpu ${cpu}us/req"
+      RPS[$t,$c]+="$rps "; P50[$t,$c]+="$p50 "; P99[$t,$c]+="$p99 "; CPU[$t,$c]+="$cpu "; ERR[$t,$c]=$((${ERR[$t,$c]:-0} + err))
     done
   done
 done
 
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+median_f() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { printf "%.1f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 echo
 echo "Median of $ROUNDS interleaved rounds, ${DURATION}s each; wrk -t1 at 1 connection, -t2 above; loopback."
 echo "Machine: $(nproc) cores, load average before the run: $LOAD_BEFORE (other work on the machine skews every figure)."
-printf '%-10s %6s %10s %9s %9s %10s %10s %7s\n' target conns "req/s" "p50 us" "p99 us" "rps/direct" "p99/direct" errors
+echo "cpu us/req: CPU time (user + system, all threads and child processes) the target's own process spent per request;"
+echo "for direct that is the backend alone. It is the figure other load on the machine skews least."
+printf '%-10s %6s %10s %9s %9s %10s %10s %10s %7s\n' target conns "req/s" "p50 us" "p99 us" "rps/direct" "p99/direct" "cpu us/req" errors
 declare -A M_RPS M_P99
 for c in $CONNS; do
   for t in "${TARGETS[@]}"; do
     M_RPS[$t,$c]=$(median "${RPS[$t,$c]}"); M_P99[$t,$c]=$(median "${P99[$t,$c]}")
-    printf '%-10s %6s %10s %9s %9s %10s %10s %7s\n' "$t" "$c" "${M_RPS[$t,$c]}" "$(median "${P50[$t,$c]}")" \
-      "${M_P99[$t,$c]}" "$(ratio "${M_RPS[$t,$c]}" "${M_RPS[direct,$c]}")" "$(ratio "${M_P99[$t,$c]}" "${M_P99[direct,$c]}")" "${ERR[$t,$c]}"
+    printf '%-10s %6s %10s %9s %9s %10s %10s %10s %7s\n' "$t" "$c" "${M_RPS[$t,$c]}" "$(median "${P50[$t,$c]}")" \
+      "${M_P99[$t,$c]}" "$(ratio "${M_RPS[$t,$c]}" "${M_RPS[direct,$c]}")" "$(ratio "${M_P99[$t,$c]}" "${M_P99[direct,$c]}")" \
+      "$(median_f "${CPU[$t,$c]}")" "${ERR[$t,$c]}"
   done
 done
 echo

@@ -120,7 +120,8 @@ public final class ConfigLoader {
                 longIn(to, "resilience.timeouts.request_ms", "request_ms", d.resilience().timeouts().requestMillis(), 1, Long.MAX_VALUE));
 
         JsonNode h = object(root, "http");
-        allowOnly(h, "http.", "max_header_bytes", "header_timeout_ms", "retry_buffer_bytes", "max_body_bytes", "idle_timeout_ms", "pool_max_idle");
+        allowOnly(h, "http.", "max_header_bytes", "header_timeout_ms", "retry_buffer_bytes", "max_body_bytes", "idle_timeout_ms", "pool_max_idle",
+                "access_log");
         SidecarConfig.Http dh = d.http();
         SidecarConfig.Http http = new SidecarConfig.Http(
                 intIn(h, "http.max_header_bytes", "max_header_bytes", dh.maxHeaderBytes(), 1024, 1 << 20),
@@ -128,7 +129,8 @@ public final class ConfigLoader {
                 intIn(h, "http.retry_buffer_bytes", "retry_buffer_bytes", dh.retryBufferBytes(), 0, 64 << 20),
                 longIn(h, "http.max_body_bytes", "max_body_bytes", dh.maxBodyBytes(), 0, Long.MAX_VALUE),
                 longIn(h, "http.idle_timeout_ms", "idle_timeout_ms", dh.idleTimeoutMillis(), 1, Long.MAX_VALUE),
-                intIn(h, "http.pool_max_idle", "pool_max_idle", dh.poolMaxIdle(), 0, 10_000));
+                intIn(h, "http.pool_max_idle", "pool_max_idle", dh.poolMaxIdle(), 0, 10_000),
+                boolIn(h, "http.access_log", "access_log", dh.accessLog()));
 
         JsonNode hc = object(root, "health");
         allowOnly(hc, "health.", "interval_ms", "path", "unhealthy_after", "healthy_after", "timeout_ms",
@@ -229,6 +231,17 @@ public final class ConfigLoader {
             throw error(key, n, expected);
         }
         return v;
+    }
+
+    private boolean boolIn(JsonNode parent, String key, String field, boolean dflt) throws ConfigException {
+        JsonNode n = parent.path(field);
+        if (n.isMissingNode() || n.isNull()) {
+            return dflt;
+        }
+        if (!n.isBoolean()) {
+            throw error(key, n, "true or false");
+        }
+        return n.asBoolean();
     }
 
     private String textIn(JsonNode parent, String key, String field, String dflt, Set<String> allowed) throws ConfigException {

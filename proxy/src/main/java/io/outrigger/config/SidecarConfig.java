@@ -53,10 +53,23 @@ public record SidecarConfig(String name, String service, String registry, String
      * @param retryBufferBytes   largest request body kept for replay (default 65536)
      * @param maxBodyBytes       largest request body accepted, 0 = unlimited (default 0), else 413
      * @param idleTimeoutMillis  idle keep-alive connection lifetime, client and upstream side (default 60000)
-     * @param poolMaxIdle        idle upstream connections kept per event loop and instance (default 32)
+     * @param poolMaxIdle        idle upstream connections kept per event loop and instance (default 256). An
+     *                           event loop holds one upstream connection per request in flight, so the cap must
+     *                           exceed the concurrent requests one loop carries to one instance: below that,
+     *                           every burst closes connections that the next burst opens again (connection churn,
+     *                           a connect and a TIME_WAIT socket per request). 256 covers far more client
+     *                           connections than a sidecar's local app opens, and idle ones still close after
+     *                           {@code idleTimeoutMillis}, so the cap costs nothing when traffic is low
+     * @param accessLog          one JSON line per request on stderr, written off the event loop (default true)
      */
     public record Http(int maxHeaderBytes, long headerTimeoutMillis, int retryBufferBytes, long maxBodyBytes,
-                       long idleTimeoutMillis, int poolMaxIdle) {}
+                       long idleTimeoutMillis, int poolMaxIdle, boolean accessLog) {
+        /** The limits with the access log on. */
+        public Http(int maxHeaderBytes, long headerTimeoutMillis, int retryBufferBytes, long maxBodyBytes,
+                    long idleTimeoutMillis, int poolMaxIdle) {
+            this(maxHeaderBytes, headerTimeoutMillis, retryBufferBytes, maxBodyBytes, idleTimeoutMillis, poolMaxIdle, true);
+        }
+    }
 
     /**
      * Active health checks by the sidecar ({@code intervalMillis} 0 disables them) and passive outlier detection.
@@ -86,7 +99,7 @@ public record SidecarConfig(String name, String service, String registry, String
         return new SidecarConfig("sidecar", "local", "embedded", "127.0.0.1",
                 new Listeners(null, null, null, null, List.of()),
                 new Resilience(CircuitBreakerConfig.DEFAULT, new Retry(2, 25, 250, true, 20), new Timeouts(1000, 15_000)),
-                new Http(16_384, 10_000, 65_536, 0, 60_000, 32),
+                new Http(16_384, 10_000, 65_536, 0, 60_000, 256, true),
                 new Health(0, "/health", 3, 1),
                 10_000, 0);
     }

@@ -58,7 +58,7 @@ public final class RoundRobinSelector {
             if (!health.isHealthy(service, e)) {
                 continue;
             }
-            CircuitBreaker b = breakers.find(CircuitBreakers.instanceKey(service, e));
+            CircuitBreaker b = breakers.findInstance(service, e);
             if (b != null && !b.isCallPermitted()) {
                 continue;
             }

@@ -18,18 +18,25 @@ import java.util.concurrent.TimeUnit;
  *   HeaderTimeoutHandler -> HttpServerCodec -> HttpRequestGuard (calls {@link #headReceived()}, {@link #requestReceived()})
  * </pre>
  *
- * Sits before the codec so it sees raw bytes. One per connection; event loop only.
+ * Sits before the codec so it sees raw bytes. Costs no timer per request: the start of the
+ * current head is a timestamp, and one timer per connection, armed by the first head and
+ * re-armed from its expiry for the head then under way (if any), checks it (the way Netty's
+ * {@code IdleStateHandler} does). One per connection; event loop only.
  */
 final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HeaderTimeoutHandler.class);
 
     private final long timeoutMillis;
+    private final long timeoutNanos;
     private ChannelHandlerContext ctx;
     private boolean awaitingHead = true;
+    /** When the head under way started (executor ticker), or 0 when none is. */
+    private long headStartNanos;
     private ScheduledFuture<?> timer;
 
     HeaderTimeoutHandler(long timeoutMillis) {
         this.timeoutMillis = timeoutMillis;
+        this.timeoutNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     }
 
     @Override
@@ -39,16 +46,19 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (awaitingHead && timer == null) {
-            timer = ctx.executor().schedule(this::expire, timeoutMillis, TimeUnit.MILLISECONDS);
+        if (awaitingHead && headStartNanos == 0) {
+            headStartNanos = Math.max(1, ctx.executor().ticker().nanoTime());
+            if (timer == null) {
+                timer = ctx.executor().schedule(this::expire, timeoutNanos, TimeUnit.NANOSECONDS);
+            }
         }
         ctx.fireChannelRead(msg);
     }
 
-    /** The codec produced a request head: stop the clock. */
+    /** The codec produced a request head: stop the clock (the timer, if armed, finds no head under way). */
     void headReceived() {
         awaitingHead = false;
-        cancel();
+        headStartNanos = 0;
     }
 
     /** The request is complete: the next byte starts the next head's clock. */
@@ -71,7 +81,13 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
 
     private void expire() {
         timer = null;
-        if (awaitingHead && ctx.channel().isActive()) {
+        if (headStartNanos == 0 || !ctx.channel().isActive()) {
+            return;
+        }
+        long left = timeoutNanos - (ctx.executor().ticker().nanoTime() - headStartNanos);
+        if (left > 0) {
+            timer = ctx.executor().schedule(this::expire, left, TimeUnit.NANOSECONDS); // a later head, still in time
+        } else {
             log.debug("{}: request headers not received within {} ms, closing", ctx.channel(), timeoutMillis);
             ctx.close();
         }

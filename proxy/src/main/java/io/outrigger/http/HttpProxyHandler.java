@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.outrigger.SidecarContext;
 import io.outrigger.upstream.UpstreamPools;
 import org.slf4j.Logger;
@@ -15,6 +16,7 @@ import org.slf4j.LoggerFactory;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One client connection of an HTTP listener: takes requests one at a time, gives each to a
@@ -40,6 +42,8 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     private ProxyExchange current;
     private ArrayDeque<Object> queued;
+    /** The request-deadline check: one timer per connection, re-armed by the exchange it finds (none per request). */
+    private ScheduledFuture<?> deadlineTimer;
 
     HttpProxyHandler(SidecarContext context, HttpRoute route, UpstreamPools pools) {
         this.context = context;
@@ -119,6 +123,23 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Makes sure the deadline check runs within {@code delayNanos}. A timer already armed fires
+     * no later than any deadline set after it (all share one timeout), so it is kept.
+     */
+    void armDeadlineTimer(long delayNanos) {
+        if (deadlineTimer == null) {
+            deadlineTimer = ctx.executor().schedule(this::deadlineCheck, delayNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void deadlineCheck() {
+        deadlineTimer = null;
+        if (current != null) {
+            current.checkDeadline();
+        }
+    }
+
     /** The exchange is over on both sides; serves queued pipelined requests, then reads the next. */
     void exchangeDone(ProxyExchange ex) {
         if (current != ex) {
@@ -158,8 +179,8 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
                 closing = true;
                 ctx.writeAndFlush(HttpErrors.response(ctx.alloc(), error, null, true)).addListener(ChannelFutureListener.CLOSE);
                 context.metrics().onExchange(route.edge(), ProxyExchange.UNKNOWN_SERVICE, null, error.status().code(), 0, 0);
-                if (AccessLog.enabled()) {
-                    AccessLog.log(route.edge(), null, null, null, null, null, null, error.status().code(), 0, 0);
+                if (route.accessLog() != null) {
+                    route.accessLog().log(route.edge(), null, null, null, null, null, null, error.status().code(), 0, 0);
                 }
             }
             return;
@@ -176,6 +197,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         closing = true;
+        if (deadlineTimer != null) {
+            deadlineTimer.cancel(false);
+            deadlineTimer = null;
+        }
         if (current != null) {
             current.clientGone();
         }

@@ -9,25 +9,28 @@ import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.CircuitBreakers;
 
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Where one HTTP listener sends its requests: the outbound listener to the service named by
  * the request (Host header or proxy-form URI) and a round-robin pick of its instances; the
- * inbound listener to the local app as the sidecar's own service. Thread-safe (the breaker cache is concurrent).
+ * inbound listener to the local app as the sidecar's own service. Thread-safe.
  */
 abstract class HttpRoute {
     private final String edge;
     private final AsciiString via;
     private final CircuitBreakers breakers;
-    /** Instance breakers by service and endpoint, so the hot path builds no key strings. */
-    private final Map<String, Map<Endpoint, CircuitBreaker>> instanceBreakers = new ConcurrentHashMap<>();
+    private final AccessLog accessLog;
 
     private HttpRoute(String edge, SidecarContext context) {
         this.edge = edge;
         this.via = AsciiString.cached("1.1 " + context.name());
         this.breakers = context.breakers();
+        this.accessLog = context.config().http().accessLog() ? AccessLog.stderr() : null;
+    }
+
+    /** Where finished requests are logged; null when the access log is off ({@code http.access_log}). */
+    final AccessLog accessLog() {
+        return accessLog;
     }
 
     /** The {@code Via} value this sidecar adds. */
@@ -35,17 +38,9 @@ abstract class HttpRoute {
         return via;
     }
 
-    /** The breaker of one instance of a service. */
+    /** The breaker of one instance of a service (an allocation-free lookup once it exists). */
     final CircuitBreaker instanceBreaker(String service, Endpoint endpoint) {
-        Map<Endpoint, CircuitBreaker> byEndpoint = instanceBreakers.get(service);
-        if (byEndpoint == null) {
-            byEndpoint = instanceBreakers.computeIfAbsent(service, s -> new ConcurrentHashMap<>());
-        }
-        CircuitBreaker b = byEndpoint.get(endpoint);
-        if (b == null) {
-            b = byEndpoint.computeIfAbsent(endpoint, e -> breakers.forInstance(service, e));
-        }
-        return b;
+        return breakers.forInstance(service, endpoint);
     }
 
     /** {@code outbound} or {@code inbound}, for logs and metrics. */

@@ -28,7 +28,6 @@ import io.outrigger.SidecarContext;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.resilience.CircuitBreaker;
-import io.outrigger.resilience.CircuitBreakers;
 import io.outrigger.trace.TraceIds;
 import io.outrigger.trace.TraceParent;
 import io.outrigger.upstream.UpstreamHandler;
@@ -98,8 +97,12 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private CircuitBreaker instanceBreaker;
     private boolean attemptOpen;
     private Channel upstream;
+    /** The last handler of {@code upstream}, found once per lease. */
+    private UpstreamHandler upstreamHandler;
     private ChannelFuture connecting;
-    private ScheduledFuture<?> deadline;
+    /** When the request deadline passes (executor ticker); meaningful while {@code deadlineArmed}. */
+    private long deadlineNanos;
+    private boolean deadlineArmed;
     private ScheduledFuture<?> retryTimer;
     private long retryDelayMillis;
 
@@ -251,10 +254,26 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
     }
 
+    /** Starts the request deadline; the connection's one deadline timer (no timer per request) calls {@link #checkDeadline}. */
     private void armDeadline() {
-        if (deadline == null && !done) {
-            deadline = ctx.executor().schedule(this::onDeadline, context.config().resilience().timeouts().requestMillis(),
-                    TimeUnit.MILLISECONDS);
+        if (!deadlineArmed && !done) {
+            long timeout = TimeUnit.MILLISECONDS.toNanos(context.config().resilience().timeouts().requestMillis());
+            deadlineArmed = true;
+            deadlineNanos = ctx.executor().ticker().nanoTime() + timeout;
+            conn.armDeadlineTimer(timeout);
+        }
+    }
+
+    /** The connection's deadline timer fired: times out this exchange, or re-arms the timer for what is left. */
+    void checkDeadline() {
+        if (!deadlineArmed || done || responseComplete) {
+            return;
+        }
+        long left = deadlineNanos - ctx.executor().ticker().nanoTime();
+        if (left > 0) {
+            conn.armDeadlineTimer(left);
+        } else {
+            onDeadline();
         }
     }
 
@@ -298,7 +317,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return true;
         }
         for (Endpoint e : context.registry().endpoints(service)) {
-            CircuitBreaker b = context.breakers().find(CircuitBreakers.instanceKey(service, e));
+            CircuitBreaker b = context.breakers().findInstance(service, e);
             if (b != null && !b.isCallPermitted()) {
                 return true;
             }
@@ -335,7 +354,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     private void onConnected(Channel ch) {
         upstream = ch;
-        ch.pipeline().get(UpstreamHandler.class).bind(this);
+        upstreamHandler = ch.pipeline().get(UpstreamHandler.class);
+        upstreamHandler.bind(this);
         ch.write(request, ch.voidPromise());
         if (buffered) {
             ch.write(body == null ? LastHttpContent.EMPTY_LAST_CONTENT : new DefaultLastHttpContent(body.retainedDuplicate()),
@@ -475,6 +495,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     @Override
     public void onUpstreamClosed(Throwable cause) {
         upstream = null;
+        upstreamHandler = null;
         if (done || responseComplete) {
             return;
         }
@@ -513,7 +534,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return false;
         }
         long delay = context.backoff().nextDelayMillis(attempts);
-        long remainingMillis = deadline == null ? Long.MAX_VALUE : deadline.getDelay(TimeUnit.MILLISECONDS);
+        long remainingMillis = !deadlineArmed ? Long.MAX_VALUE
+                : TimeUnit.NANOSECONDS.toMillis(deadlineNanos - ctx.executor().ticker().nanoTime());
         if (delay < 0 || delay >= remainingMillis) {
             return false;
         }
@@ -563,7 +585,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return;
         }
         upstream = null;
-        ch.pipeline().get(UpstreamHandler.class).unbind();
+        upstreamHandler.unbind();
+        upstreamHandler = null;
         if (reusable) {
             conn.pools.release(ch);
         } else {
@@ -572,7 +595,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     }
 
     private void onDeadline() {
-        deadline = null;
+        deadlineArmed = false;
         if (done || responseComplete) {
             return;
         }
@@ -651,10 +674,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     /** The response is over (relayed, answered or abandoned): account for it and free what the exchange holds. */
     private void complete() {
-        if (deadline != null) {
-            deadline.cancel(false);
-            deadline = null;
-        }
+        deadlineArmed = false;
         if (retryTimer != null) {
             retryTimer.cancel(false);
             retryTimer = null;
@@ -677,8 +697,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         long nanos = System.nanoTime() - startNanos;
         String edge = conn.route.edge();
         context.metrics().onExchange(edge, service == null ? UNKNOWN_SERVICE : service, endpoint, status, attempts, nanos);
-        if (AccessLog.enabled()) {
-            AccessLog.log(edge, traceId, requestId, method, path, service, endpoint, status, attempts, nanos);
+        AccessLog accessLog = conn.route.accessLog();
+        if (accessLog != null) {
+            accessLog.log(edge, traceId, requestId, method, path, service, endpoint, status, attempts, nanos);
         }
         done = true;
         finishIfOver();

@@ -17,6 +17,8 @@ public final class CircuitBreakers {
     private final CircuitBreakerConfig config;
     private final Ticker ticker;
     private final Map<String, CircuitBreaker> breakers = new ConcurrentHashMap<>();
+    /** The instance breakers again, by service and endpoint, so hot paths look them up without building key strings. */
+    private final Map<String, Map<Endpoint, CircuitBreaker>> byInstance = new ConcurrentHashMap<>();
     private final List<CircuitBreakerListener> listeners = new CopyOnWriteArrayList<>();
 
     public CircuitBreakers(CircuitBreakerConfig config, Ticker ticker) {
@@ -40,9 +42,24 @@ public final class CircuitBreakers {
         return get(service);
     }
 
-    /** The breaker of one instance of a service. */
+    /** The breaker of one instance of a service, created closed on first use. */
     public CircuitBreaker forInstance(String service, Endpoint endpoint) {
-        return get(instanceKey(service, endpoint));
+        CircuitBreaker b = findInstance(service, endpoint);
+        if (b != null) {
+            return b;
+        }
+        b = get(instanceKey(service, endpoint));
+        CircuitBreaker known = byInstance.computeIfAbsent(service, s -> new ConcurrentHashMap<>()).putIfAbsent(endpoint, b);
+        return known != null ? known : b;
+    }
+
+    /**
+     * The breaker of one instance if {@link #forInstance} created it, else null; allocation-free
+     * (two map lookups, no key string).
+     */
+    public CircuitBreaker findInstance(String service, Endpoint endpoint) {
+        Map<Endpoint, CircuitBreaker> m = byInstance.get(service);
+        return m == null ? null : m.get(endpoint);
     }
 
     /** The breaker for a key, created closed on first use. */

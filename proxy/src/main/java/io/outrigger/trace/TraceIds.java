@@ -1,5 +1,6 @@
 package io.outrigger.trace;
 
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -9,7 +10,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * source would cost a lock and far more time per request. Thread-safe.
  */
 public final class TraceIds {
-    private static final char[] HEX = "0123456789abcdef".toCharArray();
+    private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
     private TraceIds() {
     }
@@ -19,17 +20,17 @@ public final class TraceIds {
         ThreadLocalRandom r = ThreadLocalRandom.current();
         long hi = (r.nextLong() & 0xffffffffffff0fffL) | 0x0000000000004000L; // version 4
         long lo = (r.nextLong() & 0x3fffffffffffffffL) | 0x8000000000000000L; // IETF variant
-        char[] out = new char[36];
+        byte[] out = new byte[36];
         hex(hi >>> 32, 8, out, 0);
-        out[8] = '-';
+        out[8] = (byte) '-';
         hex(hi >>> 16, 4, out, 9);
-        out[13] = '-';
+        out[13] = (byte) '-';
         hex(hi, 4, out, 14);
-        out[18] = '-';
+        out[18] = (byte) '-';
         hex(lo >>> 48, 4, out, 19);
-        out[23] = '-';
+        out[23] = (byte) '-';
         hex(lo, 12, out, 24);
-        return new String(out);
+        return new String(out, StandardCharsets.ISO_8859_1); // Latin-1 bytes become the String as they are
     }
 
     /** A random non-zero 16-hex-digit span id (W3C parent-id). */
@@ -44,7 +45,7 @@ public final class TraceIds {
 
     private static String randomHex(int longs) {
         ThreadLocalRandom r = ThreadLocalRandom.current();
-        char[] out = new char[16 * longs];
+        byte[] out = new byte[16 * longs];
         long last;
         do {
             last = 0;
@@ -54,10 +55,10 @@ public final class TraceIds {
                 last |= v;
             }
         } while (last == 0);
-        return new String(out);
+        return new String(out, StandardCharsets.ISO_8859_1); // Latin-1 bytes become the String as they are
     }
 
-    private static void hex(long value, int digits, char[] out, int offset) {
+    private static void hex(long value, int digits, byte[] out, int offset) {
         for (int i = digits - 1; i >= 0; i--) {
             out[offset + i] = HEX[(int) (value & 0xf)];
             value >>>= 4;

@@ -38,7 +38,8 @@ import java.util.concurrent.TimeUnit;
  * only read afterwards, and each loop touches only its own {@link LoopPool}. Connections start
  * with {@code AUTO_READ} off; the leasing exchange asks for every read. Idle connections are
  * kept last-in first-out (the warm ones are reused, the cold ones idle out), at most
- * {@code maxIdle} per endpoint and loop (default 32, {@code http.pool_max_idle}), and are
+ * {@code maxIdle} per endpoint and loop (default 256, {@code http.pool_max_idle}: above the requests in
+ * flight, or connections churn), and are
  * closed after {@code idleTimeoutMillis} (default 60000, {@code http.idle_timeout_ms}). New
  * connections time out after {@code connectMillis} (default 1000, {@code resilience.timeouts.connect_ms}).
  *

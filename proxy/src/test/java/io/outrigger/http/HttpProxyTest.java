@@ -223,6 +223,23 @@ class HttpProxyTest {
     }
 
     @Test
+    void eachRequestOnAKeepAliveConnectionGetsItsWholeDeadline() throws Exception {
+        TestUpstream b = upstream();
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+        HttpClient client = proxyClient(port);
+        b.delayMillis = 500;
+        assertEquals(200, get(client, "http://service-b/first").statusCode());
+
+        // The connection's deadline timer was armed by the first request; it must re-arm for the second's own deadline.
+        b.delayMillis = 3000;
+        long start = System.nanoTime();
+        HttpResponse<String> res = get(client, "http://service-b/second");
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        assertEquals(504, res.statusCode());
+        assertTrue(millis >= 900 && millis < 2500, "took " + millis + " ms (request_ms 1000, counted from this request)");
+    }
+
+    @Test
     void keepAliveReusesPooledUpstreamConnections() throws Exception {
         TestUpstream b = upstream();
         int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");

@@ -36,7 +36,9 @@ final class SidecarHarness {
             + "  breaker: { failure_threshold: 5, open_ms: 200, half_open_probes: 1 }\n"
             + "  retry: { max_retries: 2, base_ms: 1, max_ms: 5, jitter: full, budget_percent: 20 }\n"
             + "  timeouts: { connect_ms: 500, request_ms: 1000 }\n"
-            + "http: { header_timeout_ms: 300, max_header_bytes: 4096, max_body_bytes: 1048576, pool_max_idle: 4 }\n";
+            + "http: { header_timeout_ms: 300, max_header_bytes: 4096, max_body_bytes: 1048576, pool_max_idle: 4 }\n"
+            // Outlier ejection as short as the breaker's open time, so breaker tests see the instance come back.
+            + "health: { ejection_ms: 200 }\n";
 
     static Path registry(Path dir, String servicesJson) throws IOException {
         Path file = dir.resolve("registry.json");

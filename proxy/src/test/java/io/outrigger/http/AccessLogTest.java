@@ -1,0 +1,101 @@
+package io.outrigger.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.outrigger.discovery.Endpoint;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class AccessLogTest {
+
+    /** Collects what the writer thread writes; read it after {@link AccessLog#close()}. */
+    private static class Sink extends OutputStream {
+        final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+
+        @Override
+        public synchronized void write(int b) {
+            bytes.write(b);
+        }
+
+        @Override
+        public synchronized void write(byte[] b, int off, int len) {
+            bytes.write(b, off, len);
+        }
+
+        synchronized String[] lines() {
+            String s = bytes.toString(StandardCharsets.UTF_8);
+            return s.isEmpty() ? new String[0] : s.split("\n", -1);
+        }
+    }
+
+    @Test
+    void writesOnePlainJsonLinePerRequestAndFlushesOnClose() throws Exception {
+        Sink sink = new Sink();
+        AccessLog log = new AccessLog(sink, 16, "test-access-log");
+        assertTrue(log.log("outbound", "4bf92f3577b34da6a3ce929d0e0e4736", "r-1", "GET", "/a\"b\\c\u0001é", "service-b",
+                new Endpoint("127.0.0.1", 9001), 200, 1, 1_204_000));
+        assertTrue(log.log("outbound", null, null, null, null, null, null, 400, 0, 0));
+        log.close();
+
+        String[] lines = sink.lines();
+        assertEquals(3, lines.length, "two lines, each ended by a newline");
+        assertEquals("", lines[2]);
+        assertEquals("{\"edge\": \"outbound\", \"trace_id\": \"4bf92f3577b34da6a3ce929d0e0e4736\", \"request_id\": \"r-1\", "
+                + "\"method\": \"GET\", \"path\": \"/a\\\"b\\\\c\\u0001é\", \"service\": \"service-b\", \"instance\": \"127.0.0.1:9001\", "
+                + "\"status\": 200, \"attempts\": 1, \"duration_ms\": 1.204}", lines[0]);
+        assertEquals("{\"edge\": \"outbound\", \"trace_id\": null, \"request_id\": null, \"method\": null, \"path\": null, "
+                + "\"service\": null, \"instance\": null, \"status\": 400, \"attempts\": 0, \"duration_ms\": 0.000}", lines[1]);
+        JsonNode first = new ObjectMapper().readTree(lines[0]);
+        assertEquals("/a\"b\\c\u0001é", first.get("path").asText());
+        assertFalse(log.log("outbound", null, null, null, null, null, null, 200, 1, 0), "closed: dropped");
+    }
+
+    @Test
+    void aFullQueueDropsAndCountsInsteadOfBlocking() throws Exception {
+        CountDownLatch writing = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Sink sink = new Sink() {
+            @Override
+            public void write(byte[] b, int off, int len) {
+                writing.countDown();
+                try {
+                    release.await(10, TimeUnit.SECONDS); // a stalled stderr (a full pipe nobody reads)
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                super.write(b, off, len);
+            }
+        };
+        int capacity = 4;
+        AccessLog log = new AccessLog(sink, capacity, "test-access-log");
+        try {
+            assertTrue(log.log("outbound", null, "r-0", "GET", "/", "s", null, 200, 1, 0));
+            assertTrue(writing.await(5, TimeUnit.SECONDS), "the writer took the first line and is stuck writing it");
+            for (int i = 1; i <= capacity; i++) {
+                assertTrue(log.log("outbound", null, "r-" + i, "GET", "/", "s", null, 200, 1, 0), "line " + i + " fits");
+            }
+            long start = System.nanoTime();
+            assertFalse(log.log("outbound", null, "r-x", "GET", "/", "s", null, 200, 1, 0));
+            assertFalse(log.log("outbound", null, "r-y", "GET", "/", "s", null, 200, 1, 0));
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(1), "dropping never waits");
+            assertEquals(2, log.dropped());
+        } finally {
+            release.countDown();
+            log.close();
+        }
+        String[] lines = sink.lines();
+        assertEquals(1 + capacity + 1, lines.length, "every accepted line written, the dropped ones not");
+        for (int i = 0; i <= capacity; i++) {
+            assertTrue(lines[i].contains("\"request_id\": \"r-" + i + "\""), lines[i]);
+        }
+    }
+}
