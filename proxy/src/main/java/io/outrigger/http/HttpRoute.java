@@ -60,6 +60,15 @@ abstract class HttpRoute {
     /** The instance for the next attempt, avoiding {@code tried} when another exists; null when none is left. */
     abstract Endpoint pick(String service, List<Endpoint> tried);
 
+    /**
+     * Whether a 502/503/504 answer or a read timeout may be retried (connect failures and resets
+     * always may). The outbound edge: yes. The inbound edge: no, since the caller's sidecar already
+     * retries, and retrying on both sides would multiply every failing request (3 x 3 attempts).
+     */
+    boolean retriesAnswers() {
+        return true;
+    }
+
     static HttpRoute outbound(SidecarContext context) {
         return new HttpRoute("outbound", context) {
             @Override
@@ -100,6 +109,11 @@ abstract class HttpRoute {
             @Override
             Endpoint pick(String s, List<Endpoint> tried) {
                 return app;
+            }
+
+            @Override
+            boolean retriesAnswers() {
+                return false;
             }
         };
     }

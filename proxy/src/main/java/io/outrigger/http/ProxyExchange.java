@@ -529,7 +529,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
      */
     private boolean takeRetry(boolean idempotentOnly) {
         SidecarConfig.Retry r = context.config().resilience().retry();
-        if (!buffered || !requestComplete || responseStarted || done || (idempotentOnly && !idempotent)
+        if (!buffered || !requestComplete || responseStarted || done
+                || (idempotentOnly && (!idempotent || !conn.route.retriesAnswers()))
                 || attempts > r.maxRetries()) {
             return false;
         }

@@ -49,4 +49,24 @@ class InboundListenerTest {
             }
         }
     }
+
+    @Test
+    void doesNotRetryTheAppsOwnFailureAnswers() throws Exception {
+        try (TestUpstream app = new TestUpstream()) {
+            app.status = 503;
+            Path registry = SidecarHarness.registry(dir, "");
+            SidecarConfig cfg = ConfigLoader.parse("name: sidecar-b\nservice: service-b\nregistry: file:" + registry + "\n"
+                    + "listeners:\n  inbound: { port: 0, app: 127.0.0.1:" + app.port() + " }\n", "test");
+            SidecarContext context = new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system());
+            try (Sidecar sidecar = new Sidecar(context)) {
+                sidecar.start();
+                int port = sidecar.boundPorts().get("inbound");
+
+                String res = raw(port, "GET /x HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+
+                assertTrue(res.startsWith("HTTP/1.1 503"), res);
+                assertEquals(1, app.requestCount(), "the caller's sidecar retries; the inbound side must not multiply attempts");
+            }
+        }
+    }
 }
