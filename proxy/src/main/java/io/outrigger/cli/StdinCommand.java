@@ -81,13 +81,13 @@ public final class StdinCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        StdinNode.configureNettyForFastStart();
         Registry reg;
         try {
             reg = registry == null ? StdinNode.embeddedRegistry() : FileRegistry.load(registry);
         } catch (RegistryException e) {
             throw new UserException(e.getMessage());
         }
+        StdinNode.configureNettyForFastStart();
         SidecarContext context = new SidecarContext(SidecarConfig.defaults(), reg, Ticker.system());
         JsonLineNode node = new JsonLineNode(context, name, JsonLineNode.DEFAULT_DRAIN_MILLIS);
         OutputStream stdout = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024);
