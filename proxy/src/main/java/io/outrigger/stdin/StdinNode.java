@@ -91,7 +91,8 @@ public final class StdinNode implements AutoCloseable {
                     })
                     .bind(address).sync();
             // The client side has its own loop: replies reach the writer while the pipeline's loop works through input.
-            this.client = new Bootstrap().group(stdioGroup).channel(LocalChannel.class)
+            // A local address needs no name resolution: disabling it spares loading Netty's resolver classes.
+            this.client = new Bootstrap().group(stdioGroup).channel(LocalChannel.class).disableResolver()
                     .handler(new ChannelInitializer<LocalChannel>() {
                         @Override
                         protected void initChannel(LocalChannel ch) {
