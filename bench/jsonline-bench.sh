@@ -49,7 +49,7 @@ printf '%-66s %12s\n' "---------------------------------------------------------
 printf '%-66s %9s ms\n' "bare JVM: java -version" "$bare"
 printf '%-66s %9s ms  (%sx bare)\n' "cold start to first reply: java -jar outrigger.jar stdin" "$plain" "$(ratio "$plain")"
 printf '%-66s %9s ms  (%sx bare)\n' "  same, $CDS (AppCDS)" "$cds" "$(ratio "$cds")"
-printf '%-66s %9s ms  (%sx bare)\n' "  same, AppCDS + C1 only, SerialGC, no perf data (see README)" "$fast" "$(ratio "$fast")"
+printf '%-66s %9s ms  (%sx bare)\n' "  same, AppCDS + C1 only, SerialGC, no perf data" "$fast" "$(ratio "$fast")"
 printf '%-66s %9s ms  (%sx bare)\n' "cold start to first discover reply (reads the registry)" "$disc" "$(ratio "$disc")"
 printf '%-66s %9s ms  (%sx bare)\n' "  same, AppCDS" "$disc_cds" "$(ratio "$disc_cds")"
 printf '%-66s %9s /s\n' "throughput, $COUNT call lines via stdin/stdout" "$stdin_rate"
