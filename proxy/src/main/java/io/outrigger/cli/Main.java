@@ -1,7 +1,10 @@
 package io.outrigger.cli;
 
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+
+import java.util.concurrent.Callable;
 
 /**
  * The {@code outrigger} command: {@code run} starts the sidecar, {@code stdin} the line-JSON
@@ -16,7 +19,22 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args)); // allowed: the CLI entry point owns the exit code
+        StdinCommand plain = StdinCommand.parsePlain(args);
+        // allowed: the CLI entry point owns the exit code
+        System.exit(plain != null ? runPlain(plain) : commandLine().execute(args));
+    }
+
+    /** Runs a command parsed without picocli, with the same outcomes as {@link #commandLine()}'s handlers. */
+    static int runPlain(Callable<Integer> command) {
+        try {
+            return command.call();
+        } catch (UserException e) {
+            System.err.println("outrigger: " + e.getMessage());
+            return 1;
+        } catch (Exception e) {
+            LoggerFactory.getLogger(Main.class).error("outrigger failed", e);
+            return 1;
+        }
     }
 
     /** The command line with the project's error handling: one line on stderr, no stack trace for user mistakes. */

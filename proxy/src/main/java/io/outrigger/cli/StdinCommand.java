@@ -16,6 +16,7 @@ import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.OutputStream;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -33,18 +34,60 @@ public final class StdinCommand implements Callable<Integer> {
     @Option(names = "--name", description = "The sidecar name in proxied_by (default: derived from the caller, service-a -> sidecar-a).")
     String name;
 
+    /**
+     * The command for plain arguments, without picocli (building its model is most of a cold
+     * start): {@code stdin}, then {@code --registry FILE} and {@code --name NAME} at most once each,
+     * as {@code --opt VALUE} or {@code --opt=VALUE}. Returns null for anything else (help, version,
+     * mistakes, {@code @file} arguments, values that look like options), which picocli then handles.
+     */
+    static StdinCommand parsePlain(String[] args) {
+        if (args.length == 0 || !args[0].equals("stdin")) {
+            return null;
+        }
+        StdinCommand command = new StdinCommand();
+        String registry = null;
+        for (int i = 1; i < args.length; i++) {
+            String arg = args[i];
+            int eq = arg.indexOf('=');
+            String option = eq < 0 ? arg : arg.substring(0, eq);
+            String value;
+            if (eq >= 0) {
+                value = arg.substring(eq + 1);
+            } else if (i + 1 < args.length) {
+                value = args[++i];
+            } else {
+                return null;
+            }
+            if (value.isEmpty() || value.startsWith("-") || value.startsWith("@")) {
+                return null;
+            }
+            if (option.equals("--registry") && registry == null) {
+                registry = value;
+            } else if (option.equals("--name") && command.name == null) {
+                command.name = value;
+            } else {
+                return null;
+            }
+        }
+        if (registry != null) {
+            try {
+                command.registry = Path.of(registry);
+            } catch (InvalidPathException e) {
+                return null;
+            }
+        }
+        return command;
+    }
+
     @Override
     public Integer call() throws Exception {
-        if (System.getProperty("io.netty.allocator.type") == null) {
-            // A short-lived single-connection process: plain buffers start faster than Netty's pooling allocator.
-            System.setProperty("io.netty.allocator.type", "unpooled");
-        }
         Registry reg;
         try {
             reg = registry == null ? StdinNode.embeddedRegistry() : FileRegistry.load(registry);
         } catch (RegistryException e) {
             throw new UserException(e.getMessage());
         }
+        StdinNode.configureNettyForFastStart();
         SidecarContext context = new SidecarContext(SidecarConfig.defaults(), reg, Ticker.system());
         JsonLineNode node = new JsonLineNode(context, name, JsonLineNode.DEFAULT_DRAIN_MILLIS);
         OutputStream stdout = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 64 * 1024);

@@ -1,17 +1,20 @@
 package io.outrigger.discovery;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.core.JsonToken;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.StringWriter;
+import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +28,8 @@ import java.util.Set;
 public final class FileRegistry implements Registry {
     /** The classpath location of the embedded default, a copy of {@code config/registry.json}. */
     public static final String EMBEDDED_DEFAULT = "/outrigger/registry.json";
+
+    private static final JsonFactory JSON = new JsonFactory();
 
     private final Map<String, List<Endpoint>> services;
     private final String description;
@@ -59,42 +64,143 @@ public final class FileRegistry implements Registry {
         }
     }
 
+    /**
+     * Parses a registry with Jackson's streaming parser (no {@code ObjectMapper}: its start-up costs
+     * the stdin node's cold start hundreds of classes). Reads the whole document first, as a tree
+     * would: invalid JSON anywhere wins over a bad entry; a repeated key counts once, its last
+     * value at its first position; the first bad entry in that order is reported.
+     */
     static FileRegistry parse(InputStream in, String description) throws IOException, RegistryException {
-        JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(in);
+        byte[] json = in.readAllBytes();
+        Map<String, Object> services = null; // service name -> List<Endpoint>, or the error message of its first bad entry
+        try (JsonParser p = JSON.createParser(json)) {
+            JsonToken root = p.nextToken();
+            if (root == JsonToken.START_OBJECT) {
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String field = p.currentName();
+                    JsonToken value = p.nextToken();
+                    if (field.equals("services")) {
+                        services = value == JsonToken.START_OBJECT ? readServices(p, json, description) : null;
+                    }
+                    p.skipChildren();
+                }
+            } else if (root != null) {
+                p.skipChildren();
+            }
         } catch (JsonProcessingException e) {
             throw new RegistryException(description + ": not valid JSON (" + e.getOriginalMessage() + ")");
         }
-        JsonNode svcs = root == null ? null : root.get("services");
-        if (svcs == null || !svcs.isObject()) {
+        if (services == null) {
             throw new RegistryException(description + ": services: missing (expected: an object of service name to instance list)");
         }
-        Map<String, List<Endpoint>> services = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = svcs.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            String key = "services." + e.getKey();
-            if (!e.getValue().isArray()) {
-                throw new RegistryException(description + ": " + key + ": " + e.getValue() + " (expected: an array of {host, port})");
+        Map<String, List<Endpoint>> valid = new LinkedHashMap<>();
+        for (Map.Entry<String, Object> e : services.entrySet()) {
+            if (e.getValue() instanceof String error) {
+                throw new RegistryException(error);
+            }
+            @SuppressWarnings("unchecked")
+            List<Endpoint> list = (List<Endpoint>) e.getValue();
+            valid.put(e.getKey(), list);
+        }
+        return new FileRegistry(valid, description);
+    }
+
+    /** Reads the {@code services} object, the parser on its START_OBJECT; leaves it on the END_OBJECT. */
+    private static Map<String, Object> readServices(JsonParser p, byte[] json, String description) throws IOException {
+        Map<String, Object> services = new LinkedHashMap<>();
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            String key = "services." + name;
+            if (p.nextToken() != JsonToken.START_ARRAY) {
+                services.put(name, description + ": " + key + ": " + text(p) + " (expected: an array of {host, port})");
+                continue;
             }
             List<Endpoint> list = new ArrayList<>();
-            int i = 0;
-            for (JsonNode inst : e.getValue()) {
-                JsonNode host = inst.get("host");
-                JsonNode port = inst.get("port");
-                if (host == null || !host.isTextual() || port == null || !port.canConvertToInt()) {
-                    throw new RegistryException(description + ": " + key + "[" + i + "]: " + inst + " (expected: {\"host\": string, \"port\": integer})");
+            String error = null;
+            for (int i = 0; p.nextToken() != JsonToken.END_ARRAY; i++) {
+                long start = p.currentTokenLocation().getByteOffset();
+                Object inst = readInstance(p);
+                if (error != null) {
+                    continue;
                 }
-                try {
-                    list.add(new Endpoint(host.asText(), port.asInt()));
-                } catch (IllegalArgumentException ex) {
-                    throw new RegistryException(description + ": " + key + "[" + i + "]." + ex.getMessage());
+                if (inst instanceof Endpoint endpoint) {
+                    list.add(endpoint);
+                } else if (inst instanceof IllegalArgumentException bad) {
+                    error = description + ": " + key + "[" + i + "]." + bad.getMessage();
+                } else {
+                    error = description + ": " + key + "[" + i + "]: " + textAt(json, start)
+                            + " (expected: {\"host\": string, \"port\": integer})";
                 }
-                i++;
             }
-            services.put(e.getKey(), list);
+            services.put(name, error == null ? list : error);
         }
-        return new FileRegistry(services, description);
+        return services;
+    }
+
+    /**
+     * Reads one instance, the parser on its first token; leaves it on its last. Returns the
+     * {@link Endpoint}, the {@link IllegalArgumentException} the endpoint refused, or null when
+     * the shape is wrong. Like a tree: the last of repeated keys counts; a port is any number in
+     * int range (a fraction is cut).
+     */
+    private static Object readInstance(JsonParser p) throws IOException {
+        if (p.currentToken() != JsonToken.START_OBJECT) {
+            p.skipChildren();
+            return null;
+        }
+        String host = null;
+        Integer port = null;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            JsonToken value = p.nextToken();
+            if (field.equals("host")) {
+                host = value == JsonToken.VALUE_STRING ? p.getText() : null;
+            } else if (field.equals("port")) {
+                port = intValue(p, value);
+            }
+            p.skipChildren();
+        }
+        if (host == null || port == null) {
+            return null;
+        }
+        try {
+            return new Endpoint(host, port);
+        } catch (IllegalArgumentException e) {
+            return e;
+        }
+    }
+
+    /** The number under the parser as an int (like {@code JsonNode.canConvertToInt/asInt}), or null. */
+    private static Integer intValue(JsonParser p, JsonToken token) throws IOException {
+        if (token == JsonToken.VALUE_NUMBER_INT) {
+            if (p.getNumberType() == JsonParser.NumberType.INT) {
+                return p.getIntValue();
+            }
+            BigInteger v = p.getBigIntegerValue();
+            return v.bitLength() < Integer.SIZE ? v.intValue() : null;
+        }
+        if (token == JsonToken.VALUE_NUMBER_FLOAT) {
+            double v = p.getDoubleValue();
+            return v >= Integer.MIN_VALUE && v <= Integer.MAX_VALUE ? (int) v : null;
+        }
+        return null;
+    }
+
+    /** The compact JSON text of the value under the parser (as a tree node prints it); leaves the parser on its last token. */
+    private static String text(JsonParser p) throws IOException {
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.copyCurrentStructure(p);
+        }
+        return out.toString();
+    }
+
+    /** The compact JSON text of the value starting at byte {@code offset}. */
+    private static String textAt(byte[] json, long offset) throws IOException {
+        try (JsonParser p = JSON.createParser(json, (int) offset, json.length - (int) offset)) {
+            p.nextToken();
+            return text(p);
+        }
     }
 
     @Override

@@ -25,6 +25,9 @@ import java.util.regex.Pattern;
  *   startup RUNS -- CMD...   median ms from process start to the first reply line (an init)
  *   startup-discover RUNS -- CMD...   the same with a discover (reads the registry)
  *   exit RUNS -- CMD...      median ms from process start to exit (for java -version)
+ *   compare RUNS KIND CMD... [-- KIND CMD...]...   the medians (one line, in order) of several commands run
+ *                            in turn, once each per round, so load drift hits them alike; KIND is init
+ *                            (start to first init reply), discover (to first discover reply) or exit
  *   stdin COUNT -- CMD...    call lines per second through the process's stdin/stdout
  *   tcp COUNT -- CMD...      call lines per second through the jsonline listener the command logs
  * </pre>
@@ -49,6 +52,7 @@ public final class JsonLineBench {
             case "startup" -> System.out.println(median(n, () -> startup(cmd, INIT, "init_ok")));
             case "startup-discover" -> System.out.println(median(n, () -> startup(cmd, DISCOVER, "discovered")));
             case "exit" -> System.out.println(median(n, () -> exit(cmd)));
+            case "compare" -> System.out.println(compare(n, Arrays.asList(args).subList(2, args.length)));
             case "stdin" -> System.out.println(stdin(n, cmd));
             case "tcp" -> System.out.println(tcp(n, cmd));
             default -> throw new IllegalArgumentException("mode: " + args[0] + " (expected: startup, exit, stdin or tcp)");
@@ -66,6 +70,41 @@ public final class JsonLineBench {
         }
         Arrays.sort(t);
         return Math.round(runs % 2 == 1 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2);
+    }
+
+    private static String compare(int runs, List<String> spec) throws Exception {
+        List<List<String>> groups = new ArrayList<>();
+        groups.add(new ArrayList<>());
+        for (String arg : spec) {
+            if (arg.equals("--")) {
+                groups.add(new ArrayList<>());
+            } else {
+                groups.get(groups.size() - 1).add(arg);
+            }
+        }
+        List<Run> commands = new ArrayList<>();
+        for (List<String> group : groups) {
+            List<String> cmd = group.subList(1, group.size());
+            commands.add(switch (group.get(0)) {
+                case "init" -> () -> startup(cmd, INIT, "init_ok");
+                case "discover" -> () -> startup(cmd, DISCOVER, "discovered");
+                case "exit" -> () -> exit(cmd);
+                default -> throw new IllegalArgumentException("kind: " + group.get(0) + " (expected: init, discover or exit)");
+            });
+        }
+        double[][] t = new double[commands.size()][runs];
+        for (int r = 0; r < runs; r++) {
+            for (int c = 0; c < commands.size(); c++) {
+                t[c][r] = commands.get(c).millis();
+            }
+        }
+        StringBuilder medians = new StringBuilder();
+        for (double[] times : t) {
+            Arrays.sort(times);
+            double m = runs % 2 == 1 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
+            medians.append(medians.length() == 0 ? "" : " ").append(Math.round(m));
+        }
+        return medians.toString();
     }
 
     private static double startup(List<String> cmd, byte[] request, String replyType) throws Exception {

@@ -1,11 +1,19 @@
 package io.outrigger.discovery;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -38,6 +46,84 @@ class FileRegistryTest {
         assertTrue(e.getMessage().startsWith("file:" + f + ": not valid JSON"), e.getMessage());
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(dir.resolve("missing.json")));
         assertEquals("registry file " + dir.resolve("missing.json") + ": not found", e.getMessage());
+    }
+
+    /** The streaming parser gives what the former tree-based one (below, with databind) gave: the same registry or the same message. */
+    @Test
+    void streamingParserMatchesTheTreeReading() throws Exception {
+        List<String> inputs = List.of(
+                "{\"services\": {\"b\": [{\"host\": \"h1\", \"port\": 1}, {\"port\": 2, \"host\": \"h2\", \"x\": [1, {\"y\": null}]}], \"c\": []}}",
+                "{\"other\": {\"a\": [1, 2]}, \"services\": {\"b\": [{\"host\": \"h\", \"port\": 8080.7}]}}",
+                "{\"services\": {\"b\": [{\"host\": \"h\", \"port\": 1, \"host\": \"later\"}]}}",
+                "{\"services\": {\"b\": 5, \"b\": [{\"host\": \"h\", \"port\": 3}]}}",
+                "{\"services\": {\"b\": [{\"host\": \"h\", \"port\": 3}], \"b\": {\"k\": [true, \"\\u00e9\"]}}}",
+                "{\"services\": {\"b\": [{\"host\": \"h\", \"port\": 3}]}, \"services\": 7}",
+                "{\"services\": {\"a\": [{\"host\": 1, \"port\": 3}], \"b\": [\"x\"]}}",
+                "{\"services\": {\"a\": [{\"host\": \"h\", \"port\": 3}, [1, 2.5, -0.0, 1e3, 12345678901234567890]]}}",
+                "{\"services\": {\"a\": [{\"host\": \"\", \"port\": 3}]}}",
+                "{\"services\": {\"a\": [{\"host\": \"h\", \"port\": 0}, {\"host\": 2}]}}",
+                "{\"services\": {\"a\": [{\"host\": \"h\", \"port\": 4294967297}]}}",
+                "{\"services\": {\"a\": [{\"host\": null, \"port\": 1}]}}",
+                "{\"services\": {\"a\": [{\"host\": \"h\", \"port\": 1}]}, \"tail\": [1, 2",
+                "{\"services\": {\"a\": [{\"host\": 1, \"port\": 1}]}, \"tail\": nope}",
+                "{\"services\": {}} trailing",
+                "{\"services\": []}",
+                "[{\"services\": {}}]",
+                "42",
+                "",
+                "   ",
+                "{\"services\": {\"a\": [{\"host\": \"h\", \"port\": 1}]}}");
+        for (String input : inputs) {
+            assertEquals(treeOutcome(input), outcome(input), input);
+        }
+    }
+
+    private static String outcome(String json) throws Exception {
+        try {
+            FileRegistry r = FileRegistry.parse(new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)), "t");
+            return r.services().stream().map(s -> s + "=" + r.endpoints(s)).toList().toString();
+        } catch (RegistryException e) {
+            return "error: " + e.getMessage();
+        }
+    }
+
+    /** The former implementation, on a databind tree. */
+    private static String treeOutcome(String json) throws Exception {
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)));
+        } catch (JsonProcessingException e) {
+            return "error: t: not valid JSON (" + e.getOriginalMessage() + ")";
+        }
+        JsonNode svcs = root == null ? null : root.get("services");
+        if (svcs == null || !svcs.isObject()) {
+            return "error: t: services: missing (expected: an object of service name to instance list)";
+        }
+        List<String> services = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = svcs.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String key = "services." + e.getKey();
+            if (!e.getValue().isArray()) {
+                return "error: t: " + key + ": " + e.getValue() + " (expected: an array of {host, port})";
+            }
+            List<Endpoint> list = new ArrayList<>();
+            int i = 0;
+            for (JsonNode inst : e.getValue()) {
+                JsonNode host = inst.get("host");
+                JsonNode port = inst.get("port");
+                if (host == null || !host.isTextual() || port == null || !port.canConvertToInt()) {
+                    return "error: t: " + key + "[" + i + "]: " + inst + " (expected: {\"host\": string, \"port\": integer})";
+                }
+                try {
+                    list.add(new Endpoint(host.asText(), port.asInt()));
+                } catch (IllegalArgumentException ex) {
+                    return "error: t: " + key + "[" + i + "]." + ex.getMessage();
+                }
+                i++;
+            }
+            services.add(e.getKey() + "=" + list);
+        }
+        return services.toString();
     }
 
     @Test
