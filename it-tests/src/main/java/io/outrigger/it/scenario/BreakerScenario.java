@@ -60,7 +60,7 @@ public final class BreakerScenario {
             timeline.event("5 warm-up calls service-a -> service-b done");
 
             setFailRate(topology, 1.0);
-            timeline.event("POST /admin/fail?rate=1.0 on every service-b instance: each request now fails");
+            timeline.event("POST /admin/fail?rate=1.0&status=503 on every service-b instance: each request now answers 503");
             long failAt = System.nanoTime();
             Map<Integer, Integer> statuses = new TreeMap<>();
             Traffic.Outcome open = Poller.await("a 503 with x-outrigger-breaker: open", DEADLINE, PACE, () -> {
@@ -136,12 +136,15 @@ public final class BreakerScenario {
         return s.toString();
     }
 
-    /** Sets every service-b instance's failure rate (fake service: {@code POST /admin/fail?rate=R}). */
+    /**
+     * Sets every service-b instance's failure rate (fake service: {@code POST /admin/fail?rate=R&status=503});
+     * a 503 to a GET is retried by sidecar-a, so the timeline shows retries before the breaker opens.
+     */
     static void setFailRate(Topology topology, double rate) {
         Http http = Http.direct();
         for (URI instance : topology.serviceBControl()) {
             try {
-                Http.Response r = http.post(instance.resolve("/admin/fail?rate=" + rate));
+                Http.Response r = http.post(instance.resolve("/admin/fail?rate=" + rate + "&status=503"));
                 if (!r.ok()) {
                     throw new IllegalStateException("POST " + instance + "/admin/fail?rate=" + rate + ": HTTP " + r.status());
                 }
