@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * {@link ProxyMetrics} recorded in a Micrometer {@link PrometheusMeterRegistry} and served by
@@ -58,8 +59,7 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
     private static final String SERVICE_LEVEL = "";
 
     private final PrometheusMeterRegistry registry;
-    private final Map<RequestKey, Counter> requests = new ConcurrentHashMap<>();
-    private final Map<LatencyKey, Timer> latencies = new ConcurrentHashMap<>();
+    private final Map<ExchangeKey, ExchangeMeters> exchanges = new ConcurrentHashMap<>();
     private final Map<EdgeKey, Counter> attempts = new ConcurrentHashMap<>();
     private final Map<EdgeKey, Counter> retries = new ConcurrentHashMap<>();
     private final Map<EdgeKey, Counter> budgetExhausted = new ConcurrentHashMap<>();
@@ -68,9 +68,10 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
     private final MultiGauge instanceHealthy;
     private volatile SidecarContext context;
 
-    private record RequestKey(String edge, String service, String instance, String statusClass) {}
+    /** Status classes by index: 0 none, 1..5 the HTTP classes, 6 anything else. */
+    private static final String[] STATUS_CLASSES = {"none", "1xx", "2xx", "3xx", "4xx", "5xx", "other"};
 
-    private record LatencyKey(String edge, String service, String statusClass) {}
+    private record ExchangeKey(String edge, String service, Endpoint instance) {}
 
     private record EdgeKey(String edge, String service) {}
 
@@ -165,27 +166,73 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
 
     /** {@code 2xx} for 200..299 and so on; {@code none} for 0 (an outcome without an HTTP status). */
     static String statusClass(int status) {
+        return STATUS_CLASSES[statusClassIndex(status)];
+    }
+
+    private static int statusClassIndex(int status) {
         if (status >= 100 && status < 600) {
-            return (status / 100) + "xx";
+            return status / 100;
         }
-        return status == 0 ? "none" : "other";
+        return status == 0 ? 0 : 6;
     }
 
     @Override
     public void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
-        String statusClass = statusClass(status);
-        String inst = instance == null ? "none" : instance.toString();
-        requests.computeIfAbsent(new RequestKey(edge, service, inst, statusClass), k -> Counter.builder("outrigger.requests")
-                .description("finished exchanges")
-                .tags("edge", k.edge(), "service", k.service(), "instance", k.instance(), "status_class", k.statusClass())
-                .register(registry)).increment();
-        latencies.computeIfAbsent(new LatencyKey(edge, service, statusClass), k -> Timer.builder("outrigger.request.duration")
-                .description("time from request start to the end of the response")
-                .tags("edge", k.edge(), "service", k.service(), "status_class", k.statusClass())
-                .serviceLevelObjectives(LATENCY_BUCKETS)
-                .register(registry)).record(durationNanos, TimeUnit.NANOSECONDS);
+        ExchangeKey key = new ExchangeKey(edge, service, instance);
+        ExchangeMeters m = exchanges.get(key);
+        if (m == null) {
+            m = exchanges.computeIfAbsent(key, ExchangeMeters::new);
+        }
+        int sc = statusClassIndex(status);
+        m.requests(sc).increment();
+        m.latency(sc).record(durationNanos, TimeUnit.NANOSECONDS);
         if (attempts > 0) {
-            edgeCounter(this.attempts, "outrigger.attempts", "attempts, retries included", edge, service).increment(attempts);
+            m.attempts.increment(attempts);
+        }
+    }
+
+    /**
+     * The meters of one edge, service and instance, found with one map lookup per exchange; the
+     * per-status-class meters are created on first use. Micrometer returns the same meter for the
+     * same name and tags, so two event loops racing to create one end up sharing it.
+     */
+    private final class ExchangeMeters {
+        private final ExchangeKey key;
+        private final String instance;
+        private final AtomicReferenceArray<Counter> requests = new AtomicReferenceArray<>(STATUS_CLASSES.length);
+        private final AtomicReferenceArray<Timer> latencies = new AtomicReferenceArray<>(STATUS_CLASSES.length);
+        private final Counter attempts;
+
+        ExchangeMeters(ExchangeKey key) {
+            this.key = key;
+            this.instance = key.instance() == null ? "none" : key.instance().toString();
+            this.attempts = edgeCounter(MicrometerProxyMetrics.this.attempts, "outrigger.attempts", "attempts, retries included",
+                    key.edge(), key.service());
+        }
+
+        Counter requests(int statusClass) {
+            Counter c = requests.get(statusClass);
+            if (c == null) {
+                c = Counter.builder("outrigger.requests").description("finished exchanges")
+                        .tags("edge", key.edge(), "service", key.service(), "instance", instance,
+                                "status_class", STATUS_CLASSES[statusClass])
+                        .register(registry);
+                requests.set(statusClass, c);
+            }
+            return c;
+        }
+
+        Timer latency(int statusClass) {
+            Timer t = latencies.get(statusClass);
+            if (t == null) {
+                t = Timer.builder("outrigger.request.duration")
+                        .description("time from request start to the end of the response")
+                        .tags("edge", key.edge(), "service", key.service(), "status_class", STATUS_CLASSES[statusClass])
+                        .serviceLevelObjectives(LATENCY_BUCKETS)
+                        .register(registry);
+                latencies.set(statusClass, t);
+            }
+            return t;
         }
     }
 
