@@ -63,8 +63,8 @@ public final class RunCommand implements Callable<Integer> {
         SidecarContext context = new SidecarContext(cfg, reg, Ticker.system(), metrics);
         metrics.bindTo(context);
         Sidecar sidecar = new Sidecar(context);
-        sidecar.start();
         Drain drain = new Drain(sidecar, cfg.drainMillis());
+        // Before start: a signal that comes while the listeners bind already drains (and keeps /ready at 503).
         TerminationSignals.handle(signal -> {
             if (drain.begin()) {
                 log.info("SIG{} received", signal);
@@ -72,6 +72,7 @@ public final class RunCommand implements Callable<Integer> {
                 log.info("SIG{} while draining: exiting at the deadline, in {} ms", signal, drain.remainingMillis());
             }
         });
+        sidecar.start();
         // Reached when the JVM exits otherwise (SIGHUP, a signal that could not be handled): the same drain, then close.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             drain.begin();
