@@ -175,6 +175,12 @@ public final class Sidecar implements AutoCloseable {
         log.info("{} listener bound on {}:{}", listener, context.config().bindAddress(), port);
     }
 
+    /** How many connections accepted by the listener {@code name} (admin, inbound, ...) are open; 0 for no such listener. */
+    public synchronized int openConnections(String name) {
+        Channel ch = serverChannels.get(name);
+        return ch == null ? 0 : connections.count(ch);
+    }
+
     /** The bound port of each listener, by name; port 0 in the config shows the port picked. */
     public synchronized Map<String, Integer> boundPorts() {
         return Map.copyOf(boundPorts);
