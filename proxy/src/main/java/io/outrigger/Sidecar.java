@@ -148,11 +148,13 @@ public final class Sidecar implements AutoCloseable {
         serverChannels.forEach((name, ch) -> {
             if (name.equals("inbound") || name.equals("jsonline") || name.startsWith("tcp:")) {
                 stopped.add(ch);
-                if (name.equals("inbound")) {
-                    connections.drain(ch);
-                }
-                ch.closeFuture().addListener(f -> log.info("{} listener stopped accepting; {} connections still open",
-                        name, connections.count(ch)));
+                ch.closeFuture().addListener(f -> {
+                    // Only once the port refuses: a client whose connection the drain closes cannot reconnect into a closing backlog.
+                    if (name.equals("inbound")) {
+                        connections.drain(ch);
+                    }
+                    log.info("{} listener stopped accepting; {} connections still open", name, connections.count(ch));
+                });
             }
         });
         return stopped.close();
