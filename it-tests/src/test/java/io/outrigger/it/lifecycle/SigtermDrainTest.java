@@ -39,7 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * fake service answering after 50 ms: no request that got onto a connection is lost (each gets a
  * complete 200; after the grace new connections are refused, which is not a loss), {@code /ready}
  * turns 503 right after the signal, outbound still serves after the grace, and the process exits 0
- * at the deadline.
+ * at the deadline, even with a second SIGTERM and a SIGINT during the drain.
  */
 class SigtermDrainTest {
     private static final long DRAIN_MS = 2_000;
@@ -106,6 +106,8 @@ class SigtermDrainTest {
         long readyFlippedMillis = Poller.await("/ready 503", WAIT, Duration.ofMillis(2), () ->
                 get(adminClient, admin, "/ready").statusCode() == 503
                         ? Optional.of(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)) : Optional.empty());
+        sidecar.terminate(); // a second SIGTERM, and a SIGINT: the first deadline holds, no early or abnormal exit
+        new ProcessBuilder("kill", "-INT", Long.toString(sidecar.pid())).start().waitFor(5, TimeUnit.SECONDS);
         Poller.awaitTrue("inbound refusing", WAIT, Duration.ofMillis(5), () -> refuses(inbound));
         long intakeStoppedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         HttpClient viaOutbound = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
