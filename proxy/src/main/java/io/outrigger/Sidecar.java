@@ -52,6 +52,7 @@ public final class Sidecar implements AutoCloseable {
     private final AtomicReference<State> state = new AtomicReference<>(State.STARTING);
     private final ConnectionTracker connections = new ConnectionTracker();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private boolean intakeStopped; // guarded by this
     private ActiveHealthChecker healthChecker;
 
     public Sidecar(SidecarContext context) {
@@ -144,20 +145,30 @@ public final class Sidecar implements AutoCloseable {
      * @return completes when the listeners stopped are closed
      */
     public synchronized ChannelGroupFuture stopIntake() {
+        intakeStopped = true;
         ChannelGroup stopped = new DefaultChannelGroup("outrigger-intake", GlobalEventExecutor.INSTANCE);
         serverChannels.forEach((name, ch) -> {
-            if (name.equals("inbound") || name.equals("jsonline") || name.startsWith("tcp:")) {
+            if (isIntake(name)) {
                 stopped.add(ch);
-                ch.closeFuture().addListener(f -> {
-                    // Only once the port refuses: a client whose connection the drain closes cannot reconnect into a closing backlog.
-                    if (name.equals("inbound")) {
-                        connections.drain(ch);
-                    }
-                    log.info("{} listener stopped accepting; {} connections still open", name, connections.count(ch));
-                });
+                whenClosedDrain(name, ch);
             }
         });
         return stopped.close();
+    }
+
+    /** Listeners that stop accepting at {@link #stopIntake()}: traffic from outside to this service. */
+    private static boolean isIntake(String listener) {
+        return listener.equals("inbound") || listener.equals("jsonline") || listener.startsWith("tcp:");
+    }
+
+    private void whenClosedDrain(String name, Channel serverChannel) {
+        serverChannel.closeFuture().addListener(f -> {
+            // Only once the port refuses: a client whose connection the drain closes cannot reconnect into a closing backlog.
+            if (name.equals("inbound")) {
+                connections.drain(serverChannel);
+            }
+            log.info("{} listener stopped accepting; {} connections still open", name, connections.count(serverChannel));
+        });
     }
 
     /** Starts active health checks when {@code health.interval_ms} is above 0. */
@@ -175,6 +186,10 @@ public final class Sidecar implements AutoCloseable {
         int port = ((InetSocketAddress) serverChannel.localAddress()).getPort();
         boundPorts.put(listener, port);
         log.info("{} listener bound on {}:{}", listener, context.config().bindAddress(), port);
+        if (intakeStopped && isIntake(listener)) {
+            whenClosedDrain(listener, serverChannel); // a drain began while the listeners were binding
+            serverChannel.close();
+        }
     }
 
     /** How many connections accepted by the listener {@code name} (admin, inbound, ...) are open; 0 for no such listener. */

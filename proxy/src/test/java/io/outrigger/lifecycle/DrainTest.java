@@ -54,10 +54,15 @@ class DrainTest {
                 + "  inbound: { port: 0, app: 127.0.0.1:" + app.port() + " }\n"
                 + "  jsonline: { port: 0 }\n"
                 + "  tcp: [ { port: 0, service: service-b } ]\n", "test");
+        config = cfg;
+        registryFile = registry;
         sidecar = new Sidecar(new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system()));
         sidecar.start();
         await(() -> sidecar.state() == Sidecar.State.READY, "ready");
     }
+
+    private SidecarConfig config;
+    private Path registryFile;
 
     @AfterEach
     void stop() {
@@ -219,6 +224,24 @@ class DrainTest {
         assertTrue(closedMillis >= drainMillis, "closed after " + closedMillis + " ms");
         assertTrue(refuses(outboundPort), "outbound closed at the deadline");
         assertEquals(0, drain.remainingMillis());
+    }
+
+    @Test
+    void drainBegunWhileTheListenersBindStopsTheIntakeListenersAsTheyBind() throws Exception {
+        try (Sidecar starting = new Sidecar(new SidecarContext(config, FileRegistry.load(registryFile), Ticker.system()))) {
+            starting.beginDrain();
+            starting.stopIntake();
+
+            starting.start();
+
+            await(() -> refuses(starting.boundPorts().get("inbound")) && refuses(starting.boundPorts().get("jsonline"))
+                    && refuses(starting.boundPorts().get("tcp:service-b")), "intake listeners closed");
+            try (RawHttp admin = new RawHttp(starting.boundPorts().get("admin"))) {
+                RawHttp.Response ready = admin.get("admin", "/ready");
+                assertEquals(503, ready.status(), "a drain begun while starting never turns ready");
+            }
+            assertFalse(refuses(starting.boundPorts().get("outbound")));
+        }
     }
 
     private static boolean refuses(int port) {
