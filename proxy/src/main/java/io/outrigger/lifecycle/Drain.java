@@ -87,11 +87,6 @@ public final class Drain {
         return true;
     }
 
-    /** Whether {@link #begin()} was called. */
-    public boolean begun() {
-        return begun.get();
-    }
-
     /** Milliseconds left until the deadline; {@code drain_ms} before the drain begins, 0 after the deadline. */
     public long remainingMillis() {
         if (!begun.get()) {
@@ -99,11 +94,6 @@ public final class Drain {
         }
         long elapsed = TimeUnit.NANOSECONDS.toMillis(sidecar.context().ticker().nanos() - begunNanos);
         return Math.max(0, drainMillis - elapsed);
-    }
-
-    /** Completes at the deadline, once the drain has begun. */
-    public CompletableFuture<Void> deadline() {
-        return deadline;
     }
 
     /** Blocks until the deadline of a begun drain, then closes the sidecar; never call it on an event loop. */
