@@ -2,28 +2,34 @@ package io.outrigger;
 
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.ChannelGroupFuture;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.outrigger.admin.AdminListener;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.http.HttpListeners;
 import io.outrigger.jsonline.JsonLineListener;
 import io.outrigger.discovery.ActiveHealthChecker;
+import io.outrigger.lifecycle.ConnectionTracker;
 import io.outrigger.listener.Transports;
 import io.outrigger.tcp.TcpListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One running sidecar: the event loops and every configured listener over one shared
- * {@link SidecarContext}. {@link #start()} binds the listeners; {@link #close()} closes them
- * and shuts the event loops down.
+ * {@link SidecarContext}. {@link #start()} binds the listeners; {@link #close()} closes them,
+ * every connection they accepted, and shuts the event loops down. The steps of a graceful stop
+ * ({@link #beginDrain()}, {@link #stopIntake()}, {@link #close()}) are timed by
+ * {@link io.outrigger.lifecycle.Drain}. Thread-safe.
  */
 public final class Sidecar implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Sidecar.class);
@@ -41,9 +47,12 @@ public final class Sidecar implements AutoCloseable {
     private final SidecarContext context;
     private final Transports transport;
     private final EventLoopGroup group;
-    private final List<Channel> serverChannels = new ArrayList<>();
+    private final Map<String, Channel> serverChannels = new LinkedHashMap<>();
     private final Map<String, Integer> boundPorts = new LinkedHashMap<>();
     private final AtomicReference<State> state = new AtomicReference<>(State.STARTING);
+    private final ConnectionTracker connections = new ConnectionTracker();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private boolean intakeStopped; // guarded by this
     private ActiveHealthChecker healthChecker;
 
     public Sidecar(SidecarContext context) {
@@ -70,6 +79,14 @@ public final class Sidecar implements AutoCloseable {
     }
 
     /**
+     * The handler every listener puts on its server channel ({@code ServerBootstrap.handler(...)}):
+     * it keeps the accepted connections so draining and {@link #close()} reach each of them.
+     */
+    public ConnectionTracker connections() {
+        return connections;
+    }
+
+    /**
      * Binds every configured listener; throws when one cannot be bound (the others are closed).
      * The state turns {@link State#READY} once the registry has answered once as well.
      */
@@ -91,7 +108,7 @@ public final class Sidecar implements AutoCloseable {
                 register(TcpListener.listenerName(tcp), TcpListener.bind(this, tcp));
             }
             if (l.jsonline() != null) {
-                register("jsonline", JsonLineListener.bind(context, group, transport.serverChannel(),
+                register("jsonline", JsonLineListener.bind(context, group, transport.serverChannel(), connections,
                         context.config().bindAddress(), l.jsonline().port()));
             }
         } catch (Exception e) {
@@ -119,6 +136,41 @@ public final class Sidecar implements AutoCloseable {
         }
     }
 
+    /**
+     * The second step of a drain: the inbound, tcp and jsonline listeners stop accepting, and open
+     * inbound connections get {@link io.outrigger.lifecycle.DrainEvent} (they answer the request in
+     * flight with {@code Connection: close} and close; idle ones close). Live tcp relays and jsonline
+     * sessions go on; admin and outbound keep accepting. Never blocks.
+     *
+     * @return completes when the listeners stopped are closed
+     */
+    public synchronized ChannelGroupFuture stopIntake() {
+        intakeStopped = true;
+        ChannelGroup stopped = new DefaultChannelGroup("outrigger-intake", GlobalEventExecutor.INSTANCE);
+        serverChannels.forEach((name, ch) -> {
+            if (isIntake(name)) {
+                stopped.add(ch);
+                whenClosedDrain(name, ch);
+            }
+        });
+        return stopped.close();
+    }
+
+    /** Listeners that stop accepting at {@link #stopIntake()}: traffic from outside to this service. */
+    private static boolean isIntake(String listener) {
+        return listener.equals("inbound") || listener.equals("jsonline") || listener.startsWith("tcp:");
+    }
+
+    private void whenClosedDrain(String name, Channel serverChannel) {
+        serverChannel.closeFuture().addListener(f -> {
+            // Only once the port refuses: a client whose connection the drain closes cannot reconnect into a closing backlog.
+            if (name.equals("inbound")) {
+                connections.drain(serverChannel);
+            }
+            log.info("{} listener stopped accepting; {} connections still open", name, connections.count(serverChannel));
+        });
+    }
+
     /** Starts active health checks when {@code health.interval_ms} is above 0. */
     private void startHealthChecks() {
         SidecarConfig.Health h = context.config().health();
@@ -130,10 +182,20 @@ public final class Sidecar implements AutoCloseable {
 
     /** Records a bound server channel under a listener name (admin, outbound, ...). */
     public synchronized void register(String listener, Channel serverChannel) {
-        serverChannels.add(serverChannel);
+        serverChannels.put(listener, serverChannel);
         int port = ((InetSocketAddress) serverChannel.localAddress()).getPort();
         boundPorts.put(listener, port);
         log.info("{} listener bound on {}:{}", listener, context.config().bindAddress(), port);
+        if (intakeStopped && isIntake(listener)) {
+            whenClosedDrain(listener, serverChannel); // a drain began while the listeners were binding
+            serverChannel.close();
+        }
+    }
+
+    /** How many connections accepted by the listener {@code name} (admin, inbound, ...) are open; 0 for no such listener. */
+    public synchronized int openConnections(String name) {
+        Channel ch = serverChannels.get(name);
+        return ch == null ? 0 : connections.count(ch);
     }
 
     /** The bound port of each listener, by name; port 0 in the config shows the port picked. */
@@ -141,15 +203,28 @@ public final class Sidecar implements AutoCloseable {
         return Map.copyOf(boundPorts);
     }
 
+    /**
+     * Closes the listeners, every connection they accepted, the event loops and the registry;
+     * blocks until done (at most a few seconds). Idempotent; never call it on an event loop.
+     */
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         if (healthChecker != null) {
             healthChecker.close();
         }
-        for (Channel ch : serverChannels) {
+        Channel[] listeners;
+        synchronized (this) {
+            listeners = serverChannels.values().toArray(new Channel[0]);
+        }
+        for (Channel ch : listeners) {
             ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
+        connections.closeAll().awaitUninterruptibly(5, TimeUnit.SECONDS);
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         context.registry().close();
+        log.info("closed");
     }
 }

@@ -30,6 +30,7 @@ public final class AdminListener {
             channel = new ServerBootstrap()
                     .group(sidecar.group())
                     .channel(sidecar.transport().serverChannel())
+                    .handler(sidecar.connections())
                     .childHandler(new AdminInitializer(handler))
                     .bind(sidecar.context().config().bindAddress(), port)
                     .sync().channel();

@@ -8,19 +8,26 @@ import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Registries;
 import io.outrigger.discovery.Registry;
 import io.outrigger.discovery.RegistryException;
+import io.outrigger.lifecycle.Drain;
+import io.outrigger.lifecycle.TerminationSignals;
 import io.outrigger.metrics.MicrometerProxyMetrics;
 import io.outrigger.time.Ticker;
 import picocli.CommandLine.Command;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
-/** {@code outrigger run --config FILE}: the sidecar beside a service. */
+/**
+ * {@code outrigger run --config FILE}: the sidecar beside a service. SIGTERM or SIGINT starts a
+ * {@link Drain} over {@code drain_ms}; the command returns 0 (the exit code) at its deadline.
+ */
 @Command(name = "run", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Run the sidecar with a YAML config (every key has a default).")
 public final class RunCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML config file (see config/sidecar.yaml).")
     Path config;
@@ -56,13 +63,22 @@ public final class RunCommand implements Callable<Integer> {
         SidecarContext context = new SidecarContext(cfg, reg, Ticker.system(), metrics);
         metrics.bindTo(context);
         Sidecar sidecar = new Sidecar(context);
+        Drain drain = new Drain(sidecar, cfg.drainMillis());
+        // Before start: a signal that comes while the listeners bind already drains (and keeps /ready at 503).
+        TerminationSignals.handle(signal -> {
+            if (drain.begin()) {
+                log.info("SIG{} received", signal);
+            } else {
+                log.info("SIG{} while draining: exiting at the deadline, in {} ms", signal, drain.remainingMillis());
+            }
+        });
         sidecar.start();
-        CountDownLatch stopped = new CountDownLatch(1);
+        // Reached when the JVM exits otherwise (SIGHUP, a signal that could not be handled): the same drain, then close.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            sidecar.close();
-            stopped.countDown();
+            drain.begin();
+            drain.awaitDeadlineAndClose();
         }, "outrigger-shutdown"));
-        stopped.await();
+        drain.awaitDeadlineAndClose();
         return 0;
     }
 

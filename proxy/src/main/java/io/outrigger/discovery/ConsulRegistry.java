@@ -173,6 +173,9 @@ public final class ConsulRegistry implements Registry {
             if (!names.contains(e.getKey()) && !asked.contains(e.getKey())) {
                 e.getValue().stopped = true;
                 it.remove();
+                if (awaitingFirst != null) {
+                    awaitingFirst.remove(e.getKey()); // gone before its first answer: ready() must not wait for it
+                }
                 changed |= instances.remove(e.getKey()) != null;
             }
         }

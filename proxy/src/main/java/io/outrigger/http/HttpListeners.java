@@ -37,6 +37,7 @@ public final class HttpListeners {
                 .group(sidecar.group())
                 .channel(sidecar.transport().serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)
+                .handler(sidecar.connections())
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new HttpProxyInitializer(context, route, pools))

@@ -1,5 +1,6 @@
 package io.outrigger.http;
 
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -9,6 +10,7 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.outrigger.SidecarContext;
+import io.outrigger.lifecycle.DrainEvent;
 import io.outrigger.upstream.UpstreamPools;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,7 +29,10 @@ import java.util.concurrent.TimeUnit;
  * </pre>
  *
  * Pipelined requests that arrive while an exchange runs wait in a queue (at most one read's
- * worth, since nothing more is read). One per connection, used on its event loop only.
+ * worth, since nothing more is read). On {@link DrainEvent} the request in flight is answered
+ * with {@code Connection: close} and the connection closes; an idle keep-alive connection closes
+ * at once; a connection that has not sent its first request yet gets that one answered, then
+ * closes. One per connection, used on its event loop only.
  */
 final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HttpProxyHandler.class);
@@ -39,6 +44,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     String remoteIp;
     /** The connection closes once the current response is written. */
     boolean closing;
+    /** The listener drains: the next response is the last. */
+    private boolean draining;
+    /** Whether a request came on this connection. */
+    private boolean served;
 
     private ProxyExchange current;
     private ArrayDeque<Object> queued;
@@ -60,6 +69,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext ctx) {
         SocketAddress remote = ctx.channel().remoteAddress();
         remoteIp = remote instanceof InetSocketAddress ? ((InetSocketAddress) remote).getAddress().getHostAddress() : String.valueOf(remote);
+        draining = DrainEvent.requested(ctx.channel()); // the event may have come before this pipeline was built
         ctx.read();
         ctx.fireChannelActive();
     }
@@ -81,6 +91,8 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private void dispatch(Object msg) {
         if (msg instanceof HttpRequest) {
             HttpRequest request = (HttpRequest) msg;
+            served = true;
+            closing |= draining;
             ProxyExchange ex = new ProxyExchange(this, request);
             current = ex;
             ex.start();
@@ -148,6 +160,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         current = null;
         if (closing) {
             releaseQueued();
+            if (draining) {
+                closeAfterWrites(); // the answer went out as keep-alive before the drain began
+            }
             return;
         }
         while (queued != null && !queued.isEmpty()) {
@@ -171,6 +186,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == DrainEvent.INSTANCE) {
+            drain();
+            return;
+        }
         if (evt instanceof RejectedRequest) {
             ProxyError error = ((RejectedRequest) evt).error();
             if (current != null) {
@@ -212,6 +231,22 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.debug("{}: client connection failed", ctx.channel(), cause);
         ctx.close();
+    }
+
+    /** Idempotent: the event may come twice. */
+    private void drain() {
+        draining = true;
+        if (current != null) {
+            closing = true;
+        } else if (served && !closing) {
+            closing = true;
+            closeAfterWrites();
+        }
+    }
+
+    /** Closes once what was written before is on the wire. */
+    private void closeAfterWrites() {
+        ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
 
     private void releaseQueued() {

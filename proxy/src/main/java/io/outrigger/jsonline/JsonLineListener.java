@@ -2,6 +2,7 @@ package io.outrigger.jsonline;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ServerChannel;
@@ -16,13 +17,18 @@ public final class JsonLineListener {
     private JsonLineListener() {
     }
 
-    /** Binds the listener; blocks until bound and throws when the port cannot be bound. */
+    /**
+     * Binds the listener; blocks until bound and throws when the port cannot be bound.
+     *
+     * @param serverHandler the handler of the server channel (the sidecar's connection tracker)
+     */
     public static Channel bind(SidecarContext context, EventLoopGroup group, Class<? extends ServerChannel> channelClass,
-                               String host, int port) throws InterruptedException {
+                               ChannelHandler serverHandler, String host, int port) throws InterruptedException {
         JsonLineNode node = new JsonLineNode(context, context.name(), JsonLineNode.DEFAULT_DRAIN_MILLIS);
         return new ServerBootstrap()
                 .group(group)
                 .channel(channelClass)
+                .handler(serverHandler)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new JsonLineInitializer(node))

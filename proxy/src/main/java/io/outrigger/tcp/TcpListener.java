@@ -42,6 +42,7 @@ public final class TcpListener {
             channel = new ServerBootstrap()
                     .group(sidecar.group())
                     .channel(transport.serverChannel())
+                    .handler(sidecar.connections())
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)

@@ -1,0 +1,73 @@
+package io.outrigger.lifecycle;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler.Sharable;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.ChannelGroupFuture;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Keeps every connection the sidecar's listeners accept, so draining can reach them and closing
+ * the sidecar closes them for certain (an event loop group's shutdown alone was seen to leave
+ * accepted sockets open).
+ *
+ * <pre>
+ *   server channel: ConnectionTracker -> ServerBootstrapAcceptor   (ServerBootstrap.handler(tracker))
+ * </pre>
+ *
+ * A closed connection leaves the group by itself. {@link #drain(Channel)} marks a listener as
+ * draining and sends {@link DrainEvent} to its connections, including those it accepts later.
+ * Sharable and thread-safe: one per sidecar, on every server channel.
+ */
+@Sharable
+public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
+    private final ChannelGroup connections = new DefaultChannelGroup("outrigger-connections", GlobalEventExecutor.INSTANCE);
+    private final Set<Channel> draining = ConcurrentHashMap.newKeySet();
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        // The acceptor registers the child first, so an event sent to it from now on queues behind its registration.
+        ctx.fireChannelRead(msg);
+        if (msg instanceof Channel child) {
+            connections.add(child);
+            if (draining.contains(ctx.channel())) {
+                DrainEvent.deliver(child);
+            }
+        }
+    }
+
+    /**
+     * Sends {@link DrainEvent} to every open connection accepted by {@code serverChannel}, and to any
+     * it accepts from now on; any thread, never blocks. A connection may get the event twice.
+     */
+    public void drain(Channel serverChannel) {
+        draining.add(serverChannel);
+        for (Channel ch : connections) {
+            if (ch.parent() == serverChannel) {
+                DrainEvent.deliver(ch);
+            }
+        }
+    }
+
+    /** The number of open accepted connections of {@code serverChannel}. */
+    public int count(Channel serverChannel) {
+        int n = 0;
+        for (Channel ch : connections) {
+            if (ch.parent() == serverChannel) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Closes every tracked connection; the future completes when all are closed. */
+    public ChannelGroupFuture closeAll() {
+        return connections.close();
+    }
+}
