@@ -20,7 +20,6 @@ public final class Main implements Runnable {
 
     public static void main(String[] args) {
         StdinCommand plain = StdinCommand.parsePlain(args);
-        // allowed: the CLI entry point owns the exit code
         System.exit(plain != null ? runPlain(plain) : commandLine().execute(args)); // allowed: the CLI entry point owns the exit code
     }
 
