@@ -1,17 +1,14 @@
 package io.outrigger.registry.consul;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.discovery.RegistryException;
 import io.outrigger.registry.http.HttpServer;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The registry stub: a {@link Catalog}, its {@link CheckRunner} and the HTTP API ({@link RegistryHandler}) on
@@ -45,35 +42,16 @@ public final class RegistryServer implements AutoCloseable {
      * instance ids are {@code NAME-HOST-PORT}. The exception's message names the file, key and problem.
      */
     public static List<Registration> readSeed(Path file) throws IOException {
-        JsonNode root;
+        FileRegistry registry;
         try {
-            root = new ObjectMapper().readTree(Files.readString(file));
-        } catch (NoSuchFileException e) {
-            throw new IOException(file + ": file not found");
-        } catch (JsonProcessingException e) {
-            throw new IOException(file + ": not valid JSON (" + e.getOriginalMessage() + ")");
-        }
-        JsonNode services = root == null ? null : root.get("services");
-        if (services == null || !services.isObject()) {
-            throw new IOException(file + ": services: missing (expected: an object of service name to instance list)");
+            registry = FileRegistry.load(file);
+        } catch (RegistryException e) {
+            throw new IOException(e.getMessage());
         }
         List<Registration> out = new ArrayList<>();
-        for (Map.Entry<String, JsonNode> e : services.properties()) {
-            if (!e.getValue().isArray()) {
-                throw new IOException(file + ": services." + e.getKey() + ": " + e.getValue() + " (expected: an array of {host, port})");
-            }
-            int i = 0;
-            for (JsonNode inst : e.getValue()) {
-                JsonNode host = inst.get("host");
-                JsonNode port = inst.get("port");
-                if (host == null || !host.isTextual() || host.asText().isBlank() || port == null || !port.isIntegralNumber()
-                        || port.asInt() < 1 || port.asInt() > 65535) {
-                    throw new IOException(file + ": services." + e.getKey() + "[" + i + "]: " + inst
-                            + " (expected: {\"host\": string, \"port\": 1..65535})");
-                }
-                String id = e.getKey() + '-' + host.asText() + '-' + port.asInt();
-                out.add(new Registration(id, e.getKey(), host.asText(), port.asInt(), null));
-                i++;
+        for (String service : registry.services()) {
+            for (Endpoint e : registry.endpoints(service)) {
+                out.add(new Registration(service + '-' + e.host() + '-' + e.port(), service, e.host(), e.port(), null));
             }
         }
         return out;
