@@ -39,7 +39,7 @@ public final class RegistryCommand implements Callable<Integer> {
         try {
             instances = seed == null ? List.of() : RegistryServer.readSeed(seed);
         } catch (IOException e) {
-            throw new UserException("--seed " + e.getMessage());
+            throw new UserException("--seed: " + e.getMessage());
         }
         RegistryServer server;
         try {

@@ -63,7 +63,7 @@ class MainTest {
     @Test
     void configErrorsExit1WithOneLine() throws Exception {
         assertEquals(1, run("registry", "--port", "0", "--seed", "/no/such/registry.json"));
-        assertEquals("registry-stub: --seed /no/such/registry.json: file not found", err.toString().strip());
+        assertEquals("registry-stub: --seed: registry file /no/such/registry.json: not found", err.toString().strip());
         Path bad = Files.createTempFile("registry", ".json");
         try {
             Files.writeString(bad, "{\"services\": {\"service-b\": [{\"host\": \"10.0.1.1\", \"port\": \"x\"}]}}");
