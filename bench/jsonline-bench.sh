@@ -4,7 +4,11 @@
 # and the throughput of 100,000 `call` lines through stdin/stdout and through the jsonline TCP listener
 # of `outrigger run`. The start-up variants run in turn, once each per round (RUNS rounds, medians), so
 # the load of a shared machine hits them alike.
+# Also counts the classes a one-line `stdin` session loads (-Xlog:class+load: all, and those not from the JDK's CDS
+# archive), a figure the machine's load does not move.
 # Usage: bench/jsonline-bench.sh   (builds proxy/target/outrigger.jar and the driver if missing)
+#        BASELINE=/tmp/main-outrigger.jar bench/jsonline-bench.sh   adds that jar's plain cold start (same rounds) and
+#        class counts, for before/after comparisons against another build (copy main's jar aside first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,15 +34,30 @@ fi
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 printf 'name: sidecar-bench\nio_threads: 1\nlisteners:\n  jsonline: { port: 0 }\n' > "$TMP/sidecar.yaml"
 
+BASELINE=${BASELINE:-}
+if [[ -n $BASELINE && ! -f $BASELINE ]]; then
+  echo "BASELINE=$BASELINE: no such jar" >&2
+  exit 2
+fi
+INIT_LINE='{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1}}'
+# classes JAR: "all not-from-the-JDK-archive" for a session answering one init line
+classes() {
+  echo "$INIT_LINE" | java -Xlog:class+load=info:file="$TMP/classes.log" -jar "$1" stdin >/dev/null 2>&1
+  echo "$(wc -l < "$TMP/classes.log") $(grep -vc 'source: shared objects file' "$TMP/classes.log")"
+}
+
 CDS="-XX:SharedArchiveFile=$JSA"
 FAST="$CDS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData"
-read -r bare plain cds fast disc disc_cds < <($DRIVER compare "$RUNS" \
+BASE_RUN=()
+if [[ -n $BASELINE ]]; then BASE_RUN=(-- init java -jar "$BASELINE" stdin); fi
+read -r bare plain cds fast disc disc_cds base < <($DRIVER compare "$RUNS" \
   exit java -version -- \
   init java -jar $JAR stdin -- \
   init java $CDS -jar $JAR stdin -- \
   init java $FAST -jar $JAR stdin -- \
   discover java -jar $JAR stdin -- \
-  discover java $CDS -jar $JAR stdin)
+  discover java $CDS -jar $JAR stdin "${BASE_RUN[@]}")
+read -r classes_all classes_own < <(classes $JAR)
 stdin_rate=$($DRIVER stdin "$COUNT" -- java -jar $JAR stdin)
 tcp_rate=$($DRIVER tcp "$COUNT" -- java -jar $JAR run --config "$TMP/sidecar.yaml")
 
@@ -48,6 +67,12 @@ printf '%-66s %12s\n' "measure" "result"
 printf '%-66s %12s\n' "------------------------------------------------------------------" "------------"
 printf '%-66s %9s ms\n' "bare JVM: java -version" "$bare"
 printf '%-66s %9s ms  (%sx bare)\n' "cold start to first reply: java -jar outrigger.jar stdin" "$plain" "$(ratio "$plain")"
+printf '%-66s %12s\n' "  classes loaded by a one-line session (all / not from JDK CDS)" "$classes_all / $classes_own"
+if [[ -n $BASELINE ]]; then
+  read -r base_all base_own < <(classes "$BASELINE")
+  printf '%-66s %9s ms  (%sx bare)\n' "  baseline: java -jar $BASELINE stdin" "$base" "$(ratio "$base")"
+  printf '%-66s %12s\n' "  baseline classes (all / not from JDK CDS)" "$base_all / $base_own"
+fi
 printf '%-66s %9s ms  (%sx bare)\n' "  same, $CDS (AppCDS)" "$cds" "$(ratio "$cds")"
 printf '%-66s %9s ms  (%sx bare)\n' "  same, AppCDS + C1 only, SerialGC, no perf data" "$fast" "$(ratio "$fast")"
 printf '%-66s %9s ms  (%sx bare)\n' "cold start to first discover reply (reads the registry)" "$disc" "$(ratio "$disc")"

@@ -5,6 +5,7 @@ import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.FileRegistry;
 import io.outrigger.discovery.Registry;
 import io.outrigger.discovery.RegistryException;
+import io.outrigger.jsonline.ClassPreloader;
 import io.outrigger.jsonline.JsonLineNode;
 import io.outrigger.stdin.StdinNode;
 import io.outrigger.time.Ticker;
@@ -81,6 +82,7 @@ public final class StdinCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        ClassPreloader.startInBackground();
         Registry reg;
         try {
             reg = registry == null ? StdinNode.embeddedRegistry() : FileRegistry.load(registry);

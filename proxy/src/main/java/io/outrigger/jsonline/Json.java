@@ -31,10 +31,14 @@ final class Json {
 
     /** Parses one line holding exactly one JSON value; the buffer is not released. */
     static JsonNode parse(ByteBuf line) throws IOException {
-        JsonParser p = line.hasArray()
-                ? FACTORY.createParser(line.array(), line.arrayOffset() + line.readerIndex(), line.readableBytes())
-                : FACTORY.createParser(ByteBufUtil.getBytes(line));
-        try (p) {
+        return line.hasArray()
+                ? parse(line.array(), line.arrayOffset() + line.readerIndex(), line.readableBytes())
+                : parse(ByteBufUtil.getBytes(line), 0, line.readableBytes());
+    }
+
+    /** Parses {@code length} bytes from {@code offset} holding exactly one JSON value. */
+    static JsonNode parse(byte[] bytes, int offset, int length) throws IOException {
+        try (JsonParser p = FACTORY.createParser(bytes, offset, length)) {
             JsonToken first = p.nextToken();
             if (first == null) {
                 throw new JsonParseException(p, "no JSON value");

@@ -2,10 +2,8 @@ package io.outrigger.jsonline;
 
 import io.outrigger.SidecarContext;
 
-import java.util.List;
+import java.util.HashMap;
 import java.util.Map;
-import java.util.function.Function;
-import java.util.stream.Collectors;
 
 /**
  * One line-JSON node: the message handlers (built once, shared by every channel) over the
@@ -29,9 +27,15 @@ public final class JsonLineNode {
     public JsonLineNode(SidecarContext context, String sidecarName, long drainMillis) {
         this.context = context;
         this.drainMillis = drainMillis;
-        this.handlers = List.of(new InitHandler(), new DiscoverHandler(context), new CallHandler(context, sidecarName),
-                        new HealthHandler(context), new RouteHandler(context))
-                .stream().collect(Collectors.toUnmodifiableMap(MessageHandler::type, Function.identity()));
+        // A plain loop, no stream: each lambda and collector costs the stdin node's cold start class loading.
+        Map<String, MessageHandler> byType = new HashMap<>();
+        for (MessageHandler h : new MessageHandler[] {new InitHandler(), new DiscoverHandler(context),
+                new CallHandler(context, sidecarName), new HealthHandler(context), new RouteHandler(context)}) {
+            if (byType.put(h.type(), h) != null) {
+                throw new IllegalStateException("two handlers for message type " + h.type());
+            }
+        }
+        this.handlers = Map.copyOf(byType);
     }
 
     public SidecarContext context() {

@@ -31,6 +31,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 /**
  * The line-JSON node on a byte stream pair (stdin/stdout): the caller's thread reads input and
@@ -111,13 +112,16 @@ public final class StdinNode implements AutoCloseable {
      * Sets the Netty system properties a short-lived single-connection process starts faster
      * with, unless already set; call before any Netty class initialises. Plain buffers instead of
      * the pooling allocator; no OS classifiers (Netty reads /etc/os-release for them, only to load
-     * native transports, which this node does not use); a random machine id for channel ids instead of Netty's scan of the
+     * native transports, which this node does not use); a random process id
+     * and machine id for channel ids instead of ProcessHandle and Netty's scan of the
      * network interfaces for a MAC address (Netty's own fallback is random bytes too; a local
      * channel's id only needs to be unique in this process).
      */
     public static void configureNettyForFastStart() {
         setIfAbsent("io.netty.allocator.type", "unpooled");
         setIfAbsent("io.netty.osClassifiers", "");
+        // The id Netty mixes into channel ids: asking ProcessHandle for the pid starts its reaper machinery.
+        setIfAbsent("io.netty.processId", Integer.toString(ThreadLocalRandom.current().nextInt(1, 1 << 22)));
         if (System.getProperty("io.netty.machineId") == null) {
             byte[] id = new byte[8];
             ThreadLocalRandom.current().nextBytes(id);
@@ -137,7 +141,12 @@ public final class StdinNode implements AutoCloseable {
 
     /** The embedded default registry, read when a message first needs it. */
     public static Registry embeddedRegistry() {
-        return new LazyRegistry(FileRegistry::embedded);
+        return new LazyRegistry(new Supplier<Registry>() { // a class, not a method reference: no lambda bootstrap at start
+            @Override
+            public Registry get() {
+                return FileRegistry.embedded();
+            }
+        });
     }
 
     /** Starts a node whose replies go to {@code out}. */
