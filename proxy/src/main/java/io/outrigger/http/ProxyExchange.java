@@ -431,9 +431,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         responseComplete = true;
         boolean close = conn.closing || !requestComplete;
         conn.closing = close;
-        ChannelFuture written = ctx.writeAndFlush(content);
         if (close) {
-            written.addListener(ChannelFutureListener.CLOSE);
+            ctx.writeAndFlush(content).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ctx.writeAndFlush(content, ctx.voidPromise()); // no outcome to wait for: no promise per response
         }
         releaseUpstream(upstreamKeepAlive && requestSent);
         complete();
