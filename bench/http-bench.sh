@@ -10,6 +10,8 @@
 #   OUTRIGGER_JAR=proxy/target/outrigger.jar     (built with `mvn package -DskipTests` when missing)
 #   BASELINE_JAR=                                another Outrigger build measured in the same interleaved run
 #                                                (target "baseline"; same config without http.access_log)
+#   OUTRIGGER_OPTS=                              extra JVM options for the "outrigger" target only (not the baseline),
+#                                                e.g. -Dio.netty.leakDetection.level=disabled to price a setting
 #
 # Besides req/s and latency, each target's CPU time per request is reported (its whole process:
 # every thread, GC and JIT included): on a machine busy with other work it is the steadier figure.
@@ -97,7 +99,7 @@ declare -A PID_OF # the process (with its children) whose CPU time a target cost
 nginx -p "$DIR" -c "$DIR/backend-nginx.conf" 2>"$DIR/backend.out" & PIDS+=($!); PID_OF[direct]=$!
 nginx -p "$DIR" -c "$DIR/proxy-nginx.conf" 2>"$DIR/nginx-proxy.out" & PIDS+=($!); PID_OF[nginx]=$!
 haproxy -db -f "$DIR/haproxy.cfg" >"$DIR/haproxy.out" 2>&1 & PIDS+=($!); PID_OF[haproxy]=$!
-java "${JVM_FLAGS[@]}" -jar "$OUTRIGGER_JAR" run --config "$DIR/outrigger.yaml" 2>"$DIR/outrigger.log" & OUTRIGGER_PID=$!
+java "${JVM_FLAGS[@]}" ${OUTRIGGER_OPTS:-} -jar "$OUTRIGGER_JAR" run --config "$DIR/outrigger.yaml" 2>"$DIR/outrigger.log" & OUTRIGGER_PID=$!
 PIDS+=("$OUTRIGGER_PID"); PID_OF[outrigger]=$OUTRIGGER_PID
 if [[ -n ${BASELINE_JAR:-} ]]; then
   BASELINE_PORT=$(free_port); BASELINE_ADMIN_PORT=$(free_port)

@@ -13,7 +13,13 @@ final class JsonText {
             return sb.append("null");
         }
         sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
+        int n = s.length();
+        int clean = 0;
+        while (clean < n && needsNoEscape(s.charAt(clean))) {
+            clean++;
+        }
+        sb.append(s, 0, clean); // the common case, an id or a path: one bulk copy
+        for (int i = clean; i < n; i++) {
             char c = s.charAt(i);
             switch (c) {
                 case '"':
@@ -40,5 +46,9 @@ final class JsonText {
             }
         }
         return sb.append('"');
+    }
+
+    private static boolean needsNoEscape(char c) {
+        return c >= 0x20 && c != '"' && c != '\\';
     }
 }

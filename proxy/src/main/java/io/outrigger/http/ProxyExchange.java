@@ -7,8 +7,8 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -112,6 +112,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private boolean upstreamKeepAlive;
     private int status;
     private boolean done;
+    /**
+     * A response head not written yet: when the whole response came in one read (the common
+     * small answer), head and body go out as one message, encoded into one buffer.
+     */
+    private HttpResponse heldHead;
 
     ProxyExchange(HttpProxyHandler conn, HttpRequest request) {
         this.conn = conn;
@@ -356,12 +361,18 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         upstream = ch;
         upstreamHandler = ch.pipeline().get(UpstreamHandler.class);
         upstreamHandler.bind(this);
-        ch.write(request, ch.voidPromise());
         if (buffered) {
-            ch.write(body == null ? LastHttpContent.EMPTY_LAST_CONTENT : new DefaultLastHttpContent(body.retainedDuplicate()),
-                    ch.voidPromise());
+            // Head and body as one message (sharing the request's headers): encoded into one buffer when small.
+            ch.write(new DefaultFullHttpRequest(request.protocolVersion(), request.method(), request.uri(),
+                    body == null ? Unpooled.EMPTY_BUFFER : body.retainedDuplicate(), request.headers(),
+                    LastHttpContent.EMPTY_LAST_CONTENT.trailingHeaders()), ch.voidPromise());
             requestSent = true;
-        } else if (pending != null) {
+            ch.flush();
+            ch.read();
+            return;
+        }
+        ch.write(request, ch.voidPromise());
+        if (pending != null) {
             HttpContent c;
             while ((c = pending.poll()) != null) {
                 if (c instanceof LastHttpContent) {
@@ -372,9 +383,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         ch.flush();
         ch.read();
-        if (!buffered) {
-            conn.updateClientRead();
-        }
+        conn.updateClientRead();
     }
 
     @Override
@@ -402,8 +411,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             reportOutcome(code < 500, code < 500 ? null : "status " + code);
             relayResponseHead(res, code);
             if (!(msg instanceof HttpContent)) {
+                heldHead = res; // written with the body if that is in this read, else at the end of the read
                 return;
             }
+            // A whole response in one message: the content path below writes it, once.
         }
         if (!(msg instanceof HttpContent)) {
             ReferenceCountUtil.release(msg);
@@ -425,15 +436,24 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return;
         }
         if (!last) {
+            writeHeldHead();
             ctx.write(content, ctx.voidPromise());
             return;
         }
         responseComplete = true;
         boolean close = conn.closing || !requestComplete;
         conn.closing = close;
-        ChannelFuture written = ctx.writeAndFlush(content);
+        Object out = content;
+        HttpResponse head = heldHead;
+        if (head != null) {
+            heldHead = null;
+            out = new DefaultFullHttpResponse(head.protocolVersion(), head.status(), content.content(), head.headers(),
+                    ((LastHttpContent) content).trailingHeaders());
+        }
         if (close) {
-            written.addListener(ChannelFutureListener.CLOSE);
+            ctx.writeAndFlush(out).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ctx.writeAndFlush(out, ctx.voidPromise()); // no outcome to wait for: no promise per response
         }
         releaseUpstream(upstreamKeepAlive && requestSent);
         complete();
@@ -464,7 +484,15 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         h.set(X_REQUEST_ID, requestId);
         h.set(TRACEPARENT, traceparent);
         res.setProtocolVersion(HttpVersion.HTTP_1_1);
-        ctx.write(res, ctx.voidPromise());
+    }
+
+    /** Writes a response head held back for its body. */
+    private void writeHeldHead() {
+        HttpResponse head = heldHead;
+        if (head != null) {
+            heldHead = null;
+            ctx.write(head, ctx.voidPromise());
+        }
     }
 
     @Override
@@ -472,6 +500,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (done && responseComplete) {
             return;
         }
+        writeHeldHead();
         ctx.flush();
         if (upstream != null && !responseComplete && ctx.channel().isWritable()) {
             upstream.read();
@@ -666,6 +695,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     /** A response already under way cannot be completed: close the client connection. */
     private void abort() {
+        if (heldHead != null) {
+            writeHeldHead();
+            ctx.flush(); // what the client already had coming, then the close
+        }
         releaseUpstream(false);
         conn.closing = true;
         responseComplete = true;
