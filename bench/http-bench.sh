@@ -11,7 +11,7 @@
 #   BASELINE_JAR=                                another Outrigger build measured in the same interleaved run
 #                                                (target "baseline"; same config without http.access_log)
 #   OUTRIGGER_OPTS=                              extra JVM options for the "outrigger" target only (not the baseline),
-#                                                e.g. -Dio.netty.leakDetection.level=disabled to price a setting
+#                                                e.g. -Dio.netty.leakDetection.level=simple to price a setting
 #
 # Besides req/s and latency, each target's CPU time per request is reported (its whole process:
 # every thread, GC and JIT included): on a machine busy with other work it is the steadier figure.
@@ -32,7 +32,7 @@ OUTRIGGER_JAR=${OUTRIGGER_JAR:-$ROOT/proxy/target/outrigger.jar}
 # Pinned JVM flags, so runs compare: a fixed 256 MiB heap (no resizing during the run, and the RSS
 # figure is not inflated by a heap sized from the machine's memory; no AlwaysPreTouch, which would
 # make RSS the whole heap); ParallelGC because the proxy has one event loop and G1's concurrent
-# threads would compete with it for the same cores; Netty's default leak detection (what users run).
+# threads would compete with it for the same cores; leak detection as the binary ships it (off unless -Dio.netty.leakDetection.level is given).
 JVM_FLAGS=(-Xms256m -Xmx256m -XX:+UseParallelGC)
 
 log() { printf '[bench] %s\n' "$*" >&2; }

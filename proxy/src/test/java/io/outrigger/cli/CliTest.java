@@ -69,4 +69,23 @@ class CliTest {
         assertEquals(0, o.code());
         assertTrue(o.out().startsWith("outrigger "));
     }
+
+    @Test
+    void leakDetectionIsOffInTheBinaryUnlessTheUserChoseALevel() {
+        String before = System.getProperty("io.netty.leakDetection.level");
+        try {
+            System.setProperty("io.netty.leakDetection.level", "advanced");
+            Main.disableLeakDetectionUnlessSet();
+            assertEquals("advanced", System.getProperty("io.netty.leakDetection.level"), "a user's choice wins");
+            System.clearProperty("io.netty.leakDetection.level");
+            Main.disableLeakDetectionUnlessSet();
+            assertEquals("disabled", System.getProperty("io.netty.leakDetection.level"));
+        } finally {
+            if (before == null) {
+                System.clearProperty("io.netty.leakDetection.level");
+            } else {
+                System.setProperty("io.netty.leakDetection.level", before);
+            }
+        }
+    }
 }
