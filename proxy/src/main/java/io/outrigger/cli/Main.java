@@ -51,17 +51,25 @@ public final class Main implements Runnable {
 
     /** The command line with the project's error handling: one line on stderr, no stack trace for user mistakes. */
     public static CommandLine commandLine() {
-        CommandLine cl = new CommandLine(new Main());
+        return withProjectErrorHandling(new CommandLine(new Main()), "outrigger");
+    }
+
+    /**
+     * The project's CLI contract, shared by every command of the project: a {@link UserException} prints
+     * {@code PROGRAM: message} and exits 1; a usage error prints one line naming the command's {@code --help}
+     * and exits 2; anything else is a bug and keeps its stack trace.
+     */
+    public static CommandLine withProjectErrorHandling(CommandLine cl, String program) {
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             if (ex instanceof UserException) {
-                cmd.getErr().println("outrigger: " + ex.getMessage());
+                cmd.getErr().println(program + ": " + ex.getMessage());
                 return 1;
             }
             throw ex;
         });
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine cmd = ex.getCommandLine();
-            cmd.getErr().println("outrigger: " + ex.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+            cmd.getErr().println(program + ": " + ex.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
             return CommandLine.ExitCode.USAGE;
         });
         return cl;

@@ -1,5 +1,7 @@
 package io.outrigger.registry.cli;
 
+import io.outrigger.cli.UserException;
+
 import io.outrigger.registry.consul.Durations;
 import io.outrigger.registry.fake.Behaviour;
 import io.outrigger.registry.fake.FakeService;

@@ -21,20 +21,7 @@ public final class Main implements Runnable {
 
     /** The command line with the project's error handling: one line on stderr, no stack trace for user mistakes. */
     public static CommandLine commandLine() {
-        CommandLine cl = new CommandLine(new Main());
-        cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
-            if (ex instanceof UserException) {
-                cmd.getErr().println("registry-stub: " + ex.getMessage());
-                return 1;
-            }
-            throw ex;
-        });
-        cl.setParameterExceptionHandler((ex, args) -> {
-            CommandLine cmd = ex.getCommandLine();
-            cmd.getErr().println("registry-stub: " + ex.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
-            return CommandLine.ExitCode.USAGE;
-        });
-        return cl;
+        return io.outrigger.cli.Main.withProjectErrorHandling(new CommandLine(new Main()), "registry-stub");
     }
 
     @Override

@@ -1,5 +1,7 @@
 package io.outrigger.registry.cli;
 
+import io.outrigger.cli.UserException;
+
 import io.outrigger.registry.consul.Registration;
 import io.outrigger.registry.consul.RegistryServer;
 import org.slf4j.Logger;
