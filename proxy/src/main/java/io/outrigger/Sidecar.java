@@ -19,6 +19,7 @@ import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -119,7 +120,7 @@ public final class Sidecar implements AutoCloseable {
             if (failure != null) {
                 log.warn("registry {} did not answer; staying not ready: {}", context.registry().describe(), failure.toString());
             } else if (state.compareAndSet(State.STARTING, State.READY)) {
-                log.info("ready: listeners bound, registry {} answered", context.registry().describe());
+                log.info("ready: listeners bound ({} transport), registry {} answered", transport.name().toLowerCase(Locale.ROOT), context.registry().describe());
             }
         });
     }

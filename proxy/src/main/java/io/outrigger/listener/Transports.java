@@ -4,42 +4,110 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
+import java.util.Locale;
+
 /**
- * The socket transport: native epoll on Linux when its library loads (fewer syscalls and
- * copies), NIO elsewhere. Set {@code -Doutrigger.transport=nio} to force NIO.
+ * The socket transport. On Linux, io_uring when the kernel offers it (submissions and
+ * completions batched per event-loop turn: about a quarter less kernel time per proxied
+ * request than epoll on loopback), else native epoll, else the JDK's NIO.
+ *
+ * <p>{@code -Doutrigger.transport=io_uring|epoll|nio} picks one; a transport that cannot load
+ * falls back to the next in that order. Container runtimes often forbid io_uring (Docker's
+ * default seccomp profile does): the sidecar then runs on epoll without any setting.
+ *
+ * <p>DNS lookups never run on io_uring: see {@link #dnsTransport()}.
  */
 public enum Transports {
-    EPOLL, NIO;
+    IO_URING, EPOLL, NIO;
 
-    /** The best transport on this machine. */
+    /** The system property that picks a transport. */
+    public static final String PROPERTY = "outrigger.transport";
+
+    /** The best transport on this machine that {@value #PROPERTY} allows. */
     public static Transports best() {
-        if (!"nio".equals(System.getProperty("outrigger.transport")) && Epoll.isAvailable()) {
+        String wanted = System.getProperty(PROPERTY, "").trim().toLowerCase(Locale.ROOT);
+        boolean any = wanted.isEmpty() || "auto".equals(wanted);
+        if ((any || "io_uring".equals(wanted)) && ioUringAvailable()) {
+            return IO_URING;
+        }
+        if ((any || "io_uring".equals(wanted) || "epoll".equals(wanted)) && Epoll.isAvailable()) {
             return EPOLL;
         }
         return NIO;
     }
 
+    private static boolean ioUringAvailable() {
+        try {
+            return IoUring.isAvailable();
+        } catch (LinkageError e) { // no native library for this platform in the jar
+            return false;
+        }
+    }
+
+    /**
+     * The transport for the DNS resolver's datagram channels: this one, except io_uring, whose
+     * datagram channel leaks its read buffer when closed with a read outstanding (Netty 4.2.18);
+     * lookups are rare and cached, so they run on epoll (or NIO) on a loop of their own.
+     */
+    public Transports dnsTransport() {
+        if (this != IO_URING) {
+            return this;
+        }
+        return Epoll.isAvailable() ? EPOLL : NIO;
+    }
+
     /** A new event loop group; {@code threads} 0 means Netty's default (2 x cores). */
     public EventLoopGroup newGroup(int threads, String name) {
-        IoHandlerFactory factory = this == EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), factory);
+        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), ioHandlerFactory());
+    }
+
+    private IoHandlerFactory ioHandlerFactory() {
+        return switch (this) {
+            case IO_URING -> IoUringIoHandler.newFactory();
+            case EPOLL -> EpollIoHandler.newFactory();
+            case NIO -> NioIoHandler.newFactory();
+        };
     }
 
     public Class<? extends ServerSocketChannel> serverChannel() {
-        return this == EPOLL ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        return switch (this) {
+            case IO_URING -> IoUringServerSocketChannel.class;
+            case EPOLL -> EpollServerSocketChannel.class;
+            case NIO -> NioServerSocketChannel.class;
+        };
     }
 
     public Class<? extends SocketChannel> clientChannel() {
-        return this == EPOLL ? EpollSocketChannel.class : NioSocketChannel.class;
+        return switch (this) {
+            case IO_URING -> IoUringSocketChannel.class;
+            case EPOLL -> EpollSocketChannel.class;
+            case NIO -> NioSocketChannel.class;
+        };
+    }
+
+    /** The datagram channel of this transport; io_uring has none here (see {@link #dnsTransport()}). */
+    public Class<? extends DatagramChannel> datagramChannel() {
+        return switch (this) {
+            case IO_URING -> throw new IllegalStateException("DNS runs on " + dnsTransport() + ", not io_uring");
+            case EPOLL -> EpollDatagramChannel.class;
+            case NIO -> NioDatagramChannel.class;
+        };
     }
 }

@@ -3,13 +3,13 @@ package io.outrigger.tcp;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.epoll.EpollDatagramChannel;
-import io.netty.channel.socket.nio.NioDatagramChannel;
-import io.netty.resolver.dns.DnsAddressResolverGroup;
-import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.resolver.AddressResolverGroup;
 import io.outrigger.Sidecar;
 import io.outrigger.config.SidecarConfig;
+import io.outrigger.listener.DnsResolvers;
 import io.outrigger.listener.Transports;
+
+import java.net.InetSocketAddress;
 
 /**
  * A raw TCP relay listener ({@code listeners.tcp[i]}): each accepted connection is relayed
@@ -35,8 +35,7 @@ public final class TcpListener {
     /** Binds the listener on the sidecar's bind address; blocks until bound. */
     public static Channel bind(Sidecar sidecar, SidecarConfig.Tcp tcp) throws InterruptedException {
         Transports transport = sidecar.transport();
-        DnsAddressResolverGroup resolver = new DnsAddressResolverGroup(new DnsNameResolverBuilder()
-                .datagramChannelType(transport == Transports.EPOLL ? EpollDatagramChannel.class : NioDatagramChannel.class));
+        AddressResolverGroup<InetSocketAddress> resolver = DnsResolvers.forTransport(transport);
         Channel channel;
         try {
             channel = new ServerBootstrap()

@@ -7,20 +7,17 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.epoll.EpollDatagramChannel;
-import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.timeout.IdleStateHandler;
-import io.netty.resolver.dns.DnsAddressResolverGroup;
-import io.netty.resolver.dns.DnsNameResolverBuilder;
-import io.netty.resolver.dns.DnsServerAddressStreamProviders;
+import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.outrigger.discovery.Endpoint;
+import io.outrigger.listener.DnsResolvers;
 import io.outrigger.listener.Transports;
 
 import java.net.InetAddress;
@@ -66,10 +63,7 @@ public final class UpstreamPools {
     public UpstreamPools(EventLoopGroup group, Transports transport, int maxIdle, long idleTimeoutMillis,
                          long connectMillis, int maxResponseHeaderBytes) {
         this.maxIdle = maxIdle;
-        // Host names resolve asynchronously (the JDK's lookup would block the event loop).
-        DnsAddressResolverGroup resolver = new DnsAddressResolverGroup(new DnsNameResolverBuilder()
-                .datagramChannelType(transport == Transports.EPOLL ? EpollDatagramChannel.class : NioDatagramChannel.class)
-                .nameServerProvider(DnsServerAddressStreamProviders.platformDefault()));
+        AddressResolverGroup<InetSocketAddress> resolver = DnsResolvers.forTransport(transport);
         for (EventExecutor executor : group) {
             EventLoop loop = (EventLoop) executor;
             Bootstrap b = new Bootstrap().group(loop).channel(transport.clientChannel()).resolver(resolver)
