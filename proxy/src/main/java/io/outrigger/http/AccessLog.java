@@ -1,5 +1,7 @@
 package io.outrigger.http;
 
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.outrigger.discovery.Endpoint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -8,7 +10,6 @@ import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -23,12 +24,15 @@ import java.util.concurrent.locks.LockSupport;
  *  "service": "service-b", "instance": "127.0.0.1:9001", "status": 200, "attempts": 1, "duration_ms": 1.204}
  * </pre>
  *
- * <p>An event loop only enqueues the fields of a finished request (one small object, no
- * string building, never blocking); the writer thread formats the lines and writes them in
- * batches of whole lines. The queue is bounded ({@code capacity}, default {@value #DEFAULT_CAPACITY}):
- * when it is full the line is dropped and counted ({@link #dropped()}), and the writer reports
- * new drops on the SLF4J logger {@code outrigger.access} at WARN at most once a second. The
- * lines are plain JSON, not log messages (no logger prefix): the access log is data.
+ * <p>An event loop only records the fields of a finished request (one small object, no string
+ * building, never blocking) in a batch of its own, and hands the batch to the writer once per
+ * event-loop turn (a task run after the turn's I/O) or when it holds {@value #BATCH} lines: one
+ * queue operation per batch, not per request. Other threads hand their lines over one by one.
+ * The writer thread formats the lines straight into bytes and writes them in chunks of whole
+ * lines. What waits for the writer is bounded ({@code capacity} lines, default
+ * {@value #DEFAULT_CAPACITY}): lines beyond it are dropped and counted ({@link #dropped()}), and
+ * the writer reports new drops on the SLF4J logger {@code outrigger.access} at WARN at most once a
+ * second. The lines are plain JSON, not log messages (no logger prefix): the access log is data.
  *
  * <p>The process-wide stderr log ({@link #stderr()}) is switched off by {@code http.access_log: false}
  * or by turning the {@code outrigger.access} logger below INFO
@@ -38,9 +42,13 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class AccessLog implements AutoCloseable {
     static final int DEFAULT_CAPACITY = 65_536;
+    /** Lines an event loop collects before it hands them over without waiting for the end of its turn. */
+    static final int BATCH = 256;
     private static final Logger LOG = LoggerFactory.getLogger("outrigger.access");
     /** Bytes handed to one write call at most (always whole lines, unless a single line is longer). */
     private static final int CHUNK = 32 * 1024;
+    /** Longest line formatted in place: its fields are cut to fit (a path longer than this is an attack, not a route). */
+    private static final int MAX_LINE = 8 * 1024;
     /** Empty polls, 1 ms apart, before the writer sleeps until woken by a producer. */
     private static final int SPINS_BEFORE_SLEEP = 50;
     private static final long DROP_REPORT_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -49,9 +57,17 @@ final class AccessLog implements AutoCloseable {
 
     private final OutputStream out;
     private final int capacity;
-    private final ConcurrentLinkedQueue<Entry> queue = new ConcurrentLinkedQueue<>();
+    /** Batches of lines (Entry[] with nulls after the last line), oldest first. */
+    private final ConcurrentLinkedQueue<Entry[]> queue = new ConcurrentLinkedQueue<>();
+    /** Lines queued and not yet formatted. */
     private final AtomicInteger size = new AtomicInteger();
     private final AtomicLong dropped = new AtomicLong();
+    private final FastThreadLocal<Batch> batches = new FastThreadLocal<>() {
+        @Override
+        protected Batch initialValue() {
+            return new Batch();
+        }
+    };
     private final Thread writer;
     private volatile boolean sleeping;
     private volatile boolean closed;
@@ -86,15 +102,40 @@ final class AccessLog implements AutoCloseable {
         return log;
     }
 
-    /** Enqueues one request's line; never blocks. False when the queue was full (the line is dropped and counted) or the log is closed. */
-    boolean log(String edge, String traceId, String requestId, String method, String path, String service,
+    /**
+     * Records one request's line from the event loop {@code loop} (batched until the end of the
+     * loop's turn) or, when {@code loop} is null or not the calling thread, from any thread.
+     * Never blocks. False when the line was dropped at once (queue full or log closed); a
+     * batched line may still be dropped, and counted, when its batch finds the queue full.
+     */
+    boolean log(EventExecutor loop, String edge, String traceId, String requestId, String method, String path, String service,
                 Endpoint instance, int status, int attempts, long durationNanos) {
-        if (closed || size.incrementAndGet() > capacity) {
-            size.decrementAndGet();
+        if (closed) {
             dropped.incrementAndGet();
             return false;
         }
-        queue.offer(new Entry(edge, traceId, requestId, method, path, service, instance, status, attempts, durationNanos));
+        Entry e = new Entry(edge, traceId, requestId, method, path, service, instance, status, attempts, durationNanos);
+        if (loop != null && loop.inEventLoop()) {
+            batches.get().add(loop, e);
+            return true;
+        }
+        return offer(new Entry[] {e}, 1);
+    }
+
+    /** {@link #log(EventExecutor, String, String, String, String, String, String, Endpoint, int, int, long)} from any thread, unbatched. */
+    boolean log(String edge, String traceId, String requestId, String method, String path, String service,
+                Endpoint instance, int status, int attempts, long durationNanos) {
+        return log(null, edge, traceId, requestId, method, path, service, instance, status, attempts, durationNanos);
+    }
+
+    /** Queues {@code count} lines for the writer, or drops them all (counted) when they do not fit. */
+    private boolean offer(Entry[] lines, int count) {
+        if (size.addAndGet(count) > capacity) {
+            size.addAndGet(-count);
+            dropped.addAndGet(count);
+            return false;
+        }
+        queue.offer(lines);
         if (sleeping) {
             sleeping = false;
             LockSupport.unpark(writer);
@@ -119,25 +160,59 @@ final class AccessLog implements AutoCloseable {
         }
     }
 
+    /** The lines of one event loop's current turn; touched only by that loop. */
+    private final class Batch implements Runnable {
+        private Entry[] lines = new Entry[BATCH];
+        private int count;
+
+        void add(EventExecutor loop, Entry e) {
+            if (count == 0) {
+                loop.execute(this); // runs after the I/O of this turn: one hand-over per turn
+            }
+            lines[count++] = e;
+            if (count == BATCH) {
+                handOver();
+            }
+        }
+
+        @Override
+        public void run() {
+            handOver();
+        }
+
+        private void handOver() {
+            if (count > 0) {
+                Entry[] full = lines;
+                int n = count;
+                lines = new Entry[BATCH];
+                count = 0;
+                offer(full, n);
+            }
+        }
+    }
+
     private void run() {
-        StringBuilder line = new StringBuilder(512);
-        byte[] buf = new byte[CHUNK];
-        int[] len = {0};
+        LineWriter w = new LineWriter();
         int idle = 0;
         long reported = 0;
         long lastReport = System.nanoTime() - DROP_REPORT_NANOS;
         while (true) {
-            Entry e = queue.poll();
-            if (e != null) {
-                size.decrementAndGet();
+            Entry[] batch = queue.poll();
+            if (batch != null) {
+                int n = 0;
+                for (Entry e : batch) {
+                    if (e == null) {
+                        break;
+                    }
+                    w.line(e);
+                    n++;
+                }
+                size.addAndGet(-n);
                 idle = 0;
-                line.setLength(0);
-                e.appendTo(line);
-                append(buf, len, line.append('\n'));
                 continue;
             }
-            // Queue empty: the batch is complete.
-            writeOut(buf, len);
+            // Queue empty: the chunk is complete.
+            w.flush();
             long d = dropped.get();
             if (d != reported && System.nanoTime() - lastReport >= DROP_REPORT_NANOS) {
                 LOG.warn("access log queue full: {} lines dropped so far", d);
@@ -163,78 +238,150 @@ final class AccessLog implements AutoCloseable {
         }
     }
 
-    /** Adds one line to the batch, writing the batch out first when the line does not fit. */
-    private void append(byte[] buf, int[] len, CharSequence line) {
-        int n = line.length();
-        if (len[0] + n > buf.length) {
-            writeOut(buf, len);
-        }
-        if (n <= buf.length && copyAscii(line, buf, len[0])) {
-            len[0] += n; // the common case: an ASCII line, copied without an intermediate String
-            return;
-        }
-        byte[] bytes = line.toString().getBytes(StandardCharsets.UTF_8);
-        if (len[0] + bytes.length > buf.length) {
-            writeOut(buf, len);
-        }
-        if (bytes.length > buf.length) {
-            write(bytes, bytes.length);
-        } else {
-            System.arraycopy(bytes, 0, buf, len[0], bytes.length);
-            len[0] += bytes.length;
-        }
-    }
+    /** Formats lines straight into a byte chunk (JSON, UTF-8) and writes the chunk when the next line might not fit. */
+    private final class LineWriter {
+        private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        private final byte[] buf = new byte[CHUNK + MAX_LINE];
+        private int len;
+        /**
+         * Where the string fields of the current line must stop: fields are cut to fit, and the
+         * constants, numbers and closing brace (under 256 bytes in all) always fit after it.
+         */
+        private int limit;
 
-    /** Copies {@code s} into {@code buf} at {@code at} if it is all ASCII; false (buf partly overwritten past {@code at}) otherwise. */
-    private static boolean copyAscii(CharSequence s, byte[] buf, int at) {
-        for (int i = 0, n = s.length(); i < n; i++) {
-            char c = s.charAt(i);
-            if (c >= 0x80) {
-                return false;
+        void line(Entry e) {
+            if (len > CHUNK) {
+                flush();
             }
-            buf[at + i] = (byte) c;
+            limit = len + MAX_LINE - 256;
+            ascii("{\"edge\": \"");
+            ascii(e.edge);
+            ascii("\", \"trace_id\": ");
+            string(e.traceId);
+            ascii(", \"request_id\": ");
+            string(e.requestId);
+            ascii(", \"method\": ");
+            string(e.method);
+            ascii(", \"path\": ");
+            string(e.path);
+            ascii(", \"service\": ");
+            string(e.service);
+            ascii(", \"instance\": ");
+            string(e.instance == null ? null : e.instance.toString());
+            ascii(", \"status\": ");
+            number(e.status);
+            ascii(", \"attempts\": ");
+            number(e.attempts);
+            ascii(", \"duration_ms\": ");
+            long micros = e.durationNanos / 1000;
+            number(micros / 1000);
+            buf[len++] = '.';
+            long frac = micros % 1000;
+            buf[len++] = (byte) ('0' + frac / 100);
+            buf[len++] = (byte) ('0' + frac / 10 % 10);
+            buf[len++] = (byte) ('0' + frac % 10);
+            buf[len++] = '}';
+            buf[len++] = '\n';
         }
-        return true;
-    }
 
-    private void writeOut(byte[] buf, int[] len) {
-        if (len[0] > 0) {
-            write(buf, len[0]);
-            len[0] = 0;
+        /** A constant made of ASCII characters that need no escaping. */
+        @SuppressWarnings("deprecation")
+        private void ascii(String s) {
+            int n = s.length();
+            s.getBytes(0, n, buf, len); // ASCII only: the deprecated byte copy is exact and fast
+            len += n;
         }
-    }
 
-    private void write(byte[] bytes, int n) {
-        try {
-            out.write(bytes, 0, n);
-            out.flush();
-        } catch (IOException e) {
-            LOG.debug("access log write failed", e); // stderr gone: nothing better to do with the lines
+        private void number(long v) {
+            if (v < 0) {
+                buf[len++] = '-';
+                v = -v;
+            }
+            int start = len;
+            do {
+                buf[len++] = (byte) ('0' + v % 10);
+                v /= 10;
+            } while (v > 0);
+            for (int i = start, j = len - 1; i < j; i++, j--) {
+                byte t = buf[i];
+                buf[i] = buf[j];
+                buf[j] = t;
+            }
+        }
+
+        /** {@code s} as a quoted JSON string (RFC 8259 escapes, UTF-8), or null; cut short rather than past the line's room. */
+        private void string(String s) {
+            if (s == null) {
+                ascii("null");
+                return;
+            }
+            buf[len++] = '"';
+            int stop = limit - 8; // room for the longest escape or code point
+            for (int i = 0, n = s.length(); i < n && len < stop; i++) {
+                char c = s.charAt(i);
+                if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+                    buf[len++] = (byte) c;
+                } else if (c == '"' || c == '\\') {
+                    buf[len++] = '\\';
+                    buf[len++] = (byte) c;
+                } else if (c == '\n') {
+                    buf[len++] = '\\';
+                    buf[len++] = 'n';
+                } else if (c == '\r') {
+                    buf[len++] = '\\';
+                    buf[len++] = 'r';
+                } else if (c == '\t') {
+                    buf[len++] = '\\';
+                    buf[len++] = 't';
+                } else if (c < 0x20) {
+                    buf[len++] = '\\';
+                    buf[len++] = 'u';
+                    buf[len++] = '0';
+                    buf[len++] = '0';
+                    buf[len++] = HEX[c >> 4];
+                    buf[len++] = HEX[c & 0xf];
+                } else {
+                    int cp = c;
+                    if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+                        cp = Character.toCodePoint(c, s.charAt(++i));
+                    } else if (Character.isSurrogate(c)) {
+                        cp = 0xfffd; // a lone surrogate has no UTF-8 form
+                    }
+                    utf8(cp);
+                }
+            }
+            buf[len++] = '"';
+        }
+
+        private void utf8(int cp) {
+            if (cp < 0x800) {
+                buf[len++] = (byte) (0xc0 | cp >> 6);
+            } else if (cp < 0x10000) {
+                buf[len++] = (byte) (0xe0 | cp >> 12);
+                buf[len++] = (byte) (0x80 | cp >> 6 & 0x3f);
+            } else {
+                buf[len++] = (byte) (0xf0 | cp >> 18);
+                buf[len++] = (byte) (0x80 | cp >> 12 & 0x3f);
+                buf[len++] = (byte) (0x80 | cp >> 6 & 0x3f);
+            }
+            buf[len++] = (byte) (0x80 | cp & 0x3f);
+        }
+
+        void flush() {
+            if (len > 0) {
+                try {
+                    out.write(buf, 0, len);
+                    out.flush();
+                } catch (IOException e) {
+                    LOG.debug("access log write failed", e); // stderr gone: nothing better to do with the lines
+                }
+                len = 0;
+            }
         }
     }
 
     /** The fields of one finished request; formatted on the writer thread. */
     private record Entry(String edge, String traceId, String requestId, String method, String path, String service,
                          Endpoint instance, int status, int attempts, long durationNanos) {
-        void appendTo(StringBuilder sb) {
-            sb.append("{\"edge\": \"").append(edge).append("\", \"trace_id\": ");
-            JsonText.appendString(sb, traceId).append(", \"request_id\": ");
-            JsonText.appendString(sb, requestId).append(", \"method\": ");
-            JsonText.appendString(sb, method).append(", \"path\": ");
-            JsonText.appendString(sb, path).append(", \"service\": ");
-            JsonText.appendString(sb, service).append(", \"instance\": ");
-            JsonText.appendString(sb, instance == null ? null : instance.toString());
-            long micros = durationNanos / 1000;
-            sb.append(", \"status\": ").append(status).append(", \"attempts\": ").append(attempts)
-                    .append(", \"duration_ms\": ").append(micros / 1000).append('.');
-            long frac = micros % 1000;
-            if (frac < 100) {
-                sb.append('0');
-            }
-            if (frac < 10) {
-                sb.append('0');
-            }
-            sb.append(frac).append('}');
-        }
     }
 }

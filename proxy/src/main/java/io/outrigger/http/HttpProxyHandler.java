@@ -199,7 +199,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
                 ctx.writeAndFlush(HttpErrors.response(ctx.alloc(), error, null, true)).addListener(ChannelFutureListener.CLOSE);
                 context.metrics().onExchange(route.edge(), ProxyExchange.UNKNOWN_SERVICE, null, error.status().code(), 0, 0);
                 if (route.accessLog() != null) {
-                    route.accessLog().log(route.edge(), null, null, null, null, null, null, error.status().code(), 0, 0);
+                    route.accessLog().log(ctx.executor(), route.edge(), null, null, null, null, null, null, error.status().code(), 0, 0);
                 }
             }
             return;

@@ -733,7 +733,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         context.metrics().onExchange(edge, service == null ? UNKNOWN_SERVICE : service, endpoint, status, attempts, nanos);
         AccessLog accessLog = conn.route.accessLog();
         if (accessLog != null) {
-            accessLog.log(edge, traceId, requestId, method, path, service, endpoint, status, attempts, nanos);
+            accessLog.log(ctx.executor(), edge, traceId, requestId, method, path, service, endpoint, status, attempts, nanos);
         }
         done = true;
         finishIfOver();

@@ -98,4 +98,51 @@ class AccessLogTest {
             assertTrue(lines[i].contains("\"request_id\": \"r-" + i + "\""), lines[i]);
         }
     }
+
+    @Test
+    void linesFromAnEventLoopAreBatchedPerTurnAndKeepTheirOrder() throws Exception {
+        Sink sink = new Sink();
+        AccessLog log = new AccessLog(sink, 100_000, "test-access-log");
+        io.netty.channel.EventLoopGroup group = new io.netty.channel.MultiThreadIoEventLoopGroup(1,
+                io.netty.channel.nio.NioIoHandler.newFactory());
+        int lines = AccessLog.BATCH * 3 + 7; // full batches handed over at once, and a partial one at the end of the turn
+        try {
+            io.netty.channel.EventLoop loop = group.next();
+            loop.submit(() -> {
+                for (int i = 0; i < lines; i++) {
+                    assertTrue(log.log(loop, "outbound", null, "r-" + i, "GET", "/", "s", null, 200, 1, i * 1000L));
+                }
+            }).sync();
+            SidecarHarness.await(java.time.Duration.ofSeconds(5), () -> sink.lines().length == lines + 1,
+                    "the last partial batch written without any further request");
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+            log.close();
+        }
+        String[] written = sink.lines();
+        for (int i = 0; i < lines; i++) {
+            JsonNode line = new ObjectMapper().readTree(written[i]);
+            assertEquals("r-" + i, line.get("request_id").asText());
+        }
+        assertEquals(0, log.dropped());
+    }
+
+    @Test
+    void aHugeFieldIsCutButTheLineStaysValidJson() throws Exception {
+        Sink sink = new Sink();
+        AccessLog log = new AccessLog(sink, 16, "test-access-log");
+        String path = "/" + "\u00e9\"".repeat(20_000); // every character escaped or multi-byte
+        String id = "x".repeat(10_000);
+        assertTrue(log.log("outbound", id, id, "GET", path, id, null, 200, 3, 2_000_000));
+        assertTrue(log.log("outbound", null, "next", "GET", "/", "s", null, 200, 1, 0));
+        log.close();
+        String[] lines = sink.lines();
+        assertEquals(3, lines.length);
+        JsonNode cut = new ObjectMapper().readTree(lines[0]);
+        assertTrue(lines[0].getBytes(StandardCharsets.UTF_8).length <= 8 * 1024, "bounded: " + lines[0].length());
+        assertEquals(200, cut.get("status").asInt());
+        assertEquals(3, cut.get("attempts").asInt());
+        assertTrue(lines[0].endsWith(", \"duration_ms\": 2.000}"), lines[0].substring(lines[0].length() - 60));
+        assertEquals("next", new ObjectMapper().readTree(lines[1]).get("request_id").asText());
+    }
 }
