@@ -49,8 +49,14 @@ final class AccessLog implements AutoCloseable {
     private static final int CHUNK = 32 * 1024;
     /** Longest line formatted in place: its fields are cut to fit (a path longer than this is an attack, not a route). */
     private static final int MAX_LINE = 8 * 1024;
-    /** Empty polls, 1 ms apart, before the writer sleeps until woken by a producer. */
-    private static final int SPINS_BEFORE_SLEEP = 50;
+    /**
+     * How long the writer naps when it finds nothing to write. Lines reach stderr at most this
+     * late; in exchange a busy sidecar wakes its writer 100 times a second, not once per line or
+     * per millisecond (a woken thread takes a core from the event loop or its peers).
+     */
+    private static final long NAP_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    /** Empty naps in a row before the writer sleeps until woken by a producer. */
+    private static final int NAPS_BEFORE_SLEEP = 50;
     private static final long DROP_REPORT_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private static volatile AccessLog stderr;
@@ -225,8 +231,8 @@ final class AccessLog implements AutoCloseable {
                 }
                 continue;
             }
-            if (++idle < SPINS_BEFORE_SLEEP) {
-                LockSupport.parkNanos(1_000_000);
+            if (++idle < NAPS_BEFORE_SLEEP) {
+                LockSupport.parkNanos(NAP_NANOS);
             } else {
                 sleeping = true;
                 if (queue.isEmpty() && !closed) {
