@@ -4,42 +4,90 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
 
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Removes the hop-by-hop headers of RFC 9110 section 7.6.1 from a message in place: the fixed
  * set ({@code Connection}, {@code Keep-Alive}, {@code Proxy-Connection}, {@code TE},
  * {@code Trailer}, {@code Transfer-Encoding}, {@code Upgrade}) and every header named in
  * {@code Connection}. Framing headers the proxy needs are set again by the caller. Stateless.
+ *
+ * <p>Runs on every request and response, so it looks before it removes: one pass over the
+ * message's few headers finds the hop-by-hop ones, and only those are removed (most requests
+ * have none; most responses have only {@code Connection}).
  */
 public final class HopByHopHeaders {
     private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
-    private static final AsciiString[] FIXED = {
-        HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE, PROXY_CONNECTION, HttpHeaderNames.TE,
-        HttpHeaderNames.TRAILER, HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderNames.UPGRADE,
-    };
 
     private HopByHopHeaders() {
     }
 
     public static void strip(HttpHeaders headers) {
-        if (headers.contains(HttpHeaderNames.CONNECTION)) {
-            List<String> values = headers.getAll(HttpHeaderNames.CONNECTION);
-            for (String value : values) {
-                int start = 0;
-                while (start <= value.length()) {
-                    int comma = value.indexOf(',', start);
-                    int end = comma < 0 ? value.length() : comma;
-                    String name = value.substring(start, end).trim();
-                    if (!name.isEmpty()) {
-                        headers.remove(name);
-                    }
-                    start = end + 1;
+        if (headers.isEmpty()) {
+            return;
+        }
+        // A message rarely carries more than two of the seven; eight slots hold any mix without growing.
+        CharSequence[] found = null;
+        int n = 0;
+        boolean connection = false;
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = headers.iteratorCharSequence(); it.hasNext(); ) {
+            CharSequence name = it.next().getKey();
+            if (isFixed(name)) {
+                if (found == null) {
+                    found = new CharSequence[8];
                 }
+                if (n < found.length) {
+                    found[n++] = name;
+                }
+                connection |= AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION);
             }
         }
-        for (AsciiString name : FIXED) {
-            headers.remove(name);
+        if (found == null) {
+            return;
+        }
+        if (connection) {
+            removeListedIn(headers, headers.getAll(HttpHeaderNames.CONNECTION));
+        }
+        for (int i = 0; i < n; i++) {
+            headers.remove(found[i]); // repeated names: the first remove takes every value
+        }
+    }
+
+    /** Removes every header named in the {@code Connection} values (comma-separated tokens). */
+    private static void removeListedIn(HttpHeaders headers, List<String> values) {
+        for (String value : values) {
+            int start = 0;
+            while (start <= value.length()) {
+                int comma = value.indexOf(',', start);
+                int end = comma < 0 ? value.length() : comma;
+                String name = value.substring(start, end).trim();
+                if (!name.isEmpty()) {
+                    headers.remove(name);
+                }
+                start = end + 1;
+            }
+        }
+    }
+
+    /** One of the fixed hop-by-hop names, in any letter case. */
+    static boolean isFixed(CharSequence name) {
+        switch (name.length()) {
+            case 2:
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TE);
+            case 7:
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.UPGRADE)
+                        || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRAILER);
+            case 10:
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION)
+                        || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.KEEP_ALIVE);
+            case 16:
+                return AsciiString.contentEqualsIgnoreCase(name, PROXY_CONNECTION);
+            case 17:
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRANSFER_ENCODING);
+            default:
+                return false;
         }
     }
 }

@@ -1,0 +1,65 @@
+package io.outrigger.http;
+
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaders;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class HopByHopHeadersTest {
+    @Test
+    void removesTheFixedSetInAnyCaseAndWhatConnectionNames() {
+        HttpHeaders h = new DefaultHttpHeaders()
+                .add("Host", "svc")
+                .add("CONNECTION", "keep-alive, X-Secret , x-other")
+                .add("connection", "close")
+                .add("Keep-Alive", "timeout=5")
+                .add("Proxy-Connection", "keep-alive")
+                .add("te", "trailers")
+                .add("Trailer", "x-sum")
+                .add("Transfer-Encoding", "chunked")
+                .add("Upgrade", "websocket")
+                .add("x-secret", "1")
+                .add("X-Other", "2")
+                .add("X-Kept", "3")
+                .add("Content-Length", "10");
+
+        HopByHopHeaders.strip(h);
+
+        assertEquals(List.of("Host", "X-Kept", "Content-Length"), h.names().stream().sorted((a, b) -> order(a) - order(b)).toList());
+        assertEquals("svc", h.get("host"));
+        assertEquals("3", h.get("x-kept"));
+    }
+
+    @Test
+    void leavesAMessageWithoutHopByHopHeadersAlone() {
+        HttpHeaders h = new DefaultHttpHeaders().add("Host", "svc").add("Accept", "*/*").add("x-te", "no").add("tee", "no");
+        HopByHopHeaders.strip(h);
+        assertEquals(4, h.size());
+        HttpHeaders empty = new DefaultHttpHeaders();
+        HopByHopHeaders.strip(empty);
+        assertTrue(empty.isEmpty());
+    }
+
+    @Test
+    void recognisesExactlyTheFixedNames() {
+        for (String name : new String[] {"connection", "Keep-Alive", "proxy-connection", "TE", "trailer", "transfer-encoding", "upgrade"}) {
+            assertTrue(HopByHopHeaders.isFixed(name), name);
+        }
+        for (String name : new String[] {"connections", "keep-alives", "t", "trailers", "upgrade-insecure-requests", "content-length", ""}) {
+            assertFalse(HopByHopHeaders.isFixed(name), name);
+        }
+    }
+
+    private static int order(String name) {
+        return switch (name.toLowerCase()) {
+            case "host" -> 0;
+            case "x-kept" -> 1;
+            default -> 2;
+        };
+    }
+}
