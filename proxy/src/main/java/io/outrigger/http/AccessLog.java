@@ -11,6 +11,7 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -172,10 +173,15 @@ final class AccessLog implements AutoCloseable {
         private int count;
 
         void add(EventExecutor loop, Entry e) {
-            if (count == 0) {
-                loop.execute(this); // runs after the I/O of this turn: one hand-over per turn
-            }
             lines[count++] = e;
+            if (count == 1) {
+                try {
+                    loop.execute(this); // runs after the I/O of this turn: one hand-over per turn
+                } catch (RejectedExecutionException shutDown) {
+                    handOver(); // the loop takes no more tasks: hand the line over now
+                    return;
+                }
+            }
             if (count == BATCH) {
                 handOver();
             }
