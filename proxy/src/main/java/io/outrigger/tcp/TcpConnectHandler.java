@@ -19,6 +19,7 @@ import io.outrigger.listener.Transports;
 import io.outrigger.resilience.Backoff;
 import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.Retrier;
+import io.outrigger.resilience.RetryBudget;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,6 +53,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
 
     private final SidecarContext context;
     private final Transports transport;
+    private final RefusalLog refusals;
     private final AddressResolverGroup<InetSocketAddress> resolver;
     private final String service;
     private final long idleTimeoutMillis;
@@ -62,11 +64,14 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private long startNanos;
     private Endpoint instance;
     private Future<Channel> connecting;
+    /** Retries taken from the budget by this connection's connect, given back when it is over. */
+    private int retriesTaken;
 
     /** @param idleTimeoutMillis idle time after which the upstream side closes too (0: never) */
     TcpConnectHandler(SidecarContext context, Transports transport, AddressResolverGroup<InetSocketAddress> resolver,
-                      String service, long idleTimeoutMillis) {
+                      String service, long idleTimeoutMillis, RefusalLog refusals) {
         this.context = context;
+        this.refusals = refusals;
         this.transport = transport;
         this.resolver = resolver;
         this.service = service;
@@ -100,7 +105,24 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             giveUp(client, 503, "breaker of service " + service + " is open (" + serviceBreaker.snapshot().reason() + ")");
             return;
         }
-        Backoff backoff = context.backoff().withMaxRetries(context.config().resilience().retry().maxRetries());
+        // A connecting client counts as a request in flight for the shared retry budget, and each
+        // retry must fit in it, as on the HTTP edges: a dead service cannot multiply connects.
+        RetryBudget budget = context.retryBudget();
+        budget.onRequestStart();
+        Backoff limits = context.backoff().withMaxRetries(context.config().resilience().retry().maxRetries());
+        Backoff backoff = retry -> {
+            long delay = limits.nextDelayMillis(retry);
+            if (delay < 0) {
+                return delay;
+            }
+            if (!budget.tryAcquireRetry()) {
+                context.metrics().onRetryBudgetExhausted(EDGE, service);
+                log.debug("tcp {}: retry budget exhausted, no retry {}", service, retry);
+                return -1;
+            }
+            retriesTaken++;
+            return delay;
+        };
         connecting = Retrier.run(client.eventLoop(), backoff, AttemptFailedException.class::isInstance,
                 (retry, delayMillis, cause) -> {
                     context.metrics().onRetry(EDGE, service);
@@ -108,6 +130,10 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 },
                 attempt -> connect(client));
         connecting.addListener(f -> {
+            for (; retriesTaken > 0; retriesTaken--) {
+                budget.releaseRetry();
+            }
+            budget.onRequestEnd();
             if (f.isSuccess()) {
                 serviceBreaker.onSuccess();
                 startRelay(ctx, (Channel) f.getNow());
@@ -219,7 +245,14 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void giveUp(Channel client, int status, String why) {
-        log.warn("tcp {}: closing client {}: {}", service, client.remoteAddress(), why);
+        int unreported = refusals.admit();
+        if (unreported < 0) {
+            log.debug("tcp {}: closing client {}: {}", service, client.remoteAddress(), why);
+        } else if (unreported == 0) {
+            log.warn("tcp {}: closing client {}: {}", service, client.remoteAddress(), why);
+        } else {
+            log.warn("tcp {}: closing client {}: {} ({} more since the last report)", service, client.remoteAddress(), why, unreported);
+        }
         context.metrics().onExchange(EDGE, service, instance, status, tried.size(), context.ticker().nanos() - startNanos);
         client.close();
     }

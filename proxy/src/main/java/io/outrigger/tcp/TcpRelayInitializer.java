@@ -29,6 +29,7 @@ final class TcpRelayInitializer extends ChannelInitializer<SocketChannel> {
     private final Transports transport;
     private final AddressResolverGroup<InetSocketAddress> resolver;
     private final SidecarConfig.Tcp tcp;
+    private final RefusalLog refusals;
 
     TcpRelayInitializer(SidecarContext context, Transports transport, AddressResolverGroup<InetSocketAddress> resolver,
                         SidecarConfig.Tcp tcp) {
@@ -36,13 +37,14 @@ final class TcpRelayInitializer extends ChannelInitializer<SocketChannel> {
         this.transport = transport;
         this.resolver = resolver;
         this.tcp = tcp;
+        this.refusals = new RefusalLog(context.ticker());
     }
 
     @Override
     protected void initChannel(SocketChannel ch) {
         ChannelPipeline p = ch.pipeline();
         addIdleHandlers(p, tcp.idleTimeoutMillis());
-        p.addLast("connect", new TcpConnectHandler(context, transport, resolver, tcp.service(), tcp.idleTimeoutMillis()));
+        p.addLast("connect", new TcpConnectHandler(context, transport, resolver, tcp.service(), tcp.idleTimeoutMillis(), refusals));
     }
 
     static void addIdleHandlers(ChannelPipeline p, long idleTimeoutMillis) {

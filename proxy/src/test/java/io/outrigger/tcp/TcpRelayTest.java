@@ -305,6 +305,30 @@ class TcpRelayTest {
         assertTrue(exchanges.stream().allMatch(e -> e.status() == 0 && live.equals(e.instance())), exchanges::toString);
         assertTrue(exchanges.stream().anyMatch(e -> e.attempts() == 2), exchanges::toString);
         assertTrue(sidecar.context().breakers().forInstance("svc", dead).consecutiveFailures() >= 1);
+        io.outrigger.resilience.RetryBudget budget = sidecar.context().retryBudget();
+        await("the retry budget to be given back", () -> budget.retriesInFlight() == 0 && budget.liveRequests() == 0);
+    }
+
+    @Test
+    void connectRetriesComeOutOfTheSharedRetryBudget() throws Exception {
+        Endpoint dead = new Endpoint("127.0.0.1", refusedPort());
+        int port = startRelay(List.of(dead), ONE_LISTENER, 2);
+        io.outrigger.resilience.RetryBudget budget = sidecar.context().retryBudget();
+        int held = 0;
+        while (budget.tryAcquireRetry()) {
+            held++; // other traffic's retries fill the budget
+        }
+        try (Socket s = connect(port)) {
+            assertEquals(-1, s.getInputStream().read(), "the client connection is closed");
+        }
+        await("the exchange to be reported", () -> exchanges.size() == 1);
+        assertEquals(new Exchange("svc", dead, 502, 1), exchanges.peek(), "one attempt: no retry fits in the budget");
+        assertEquals(held, budget.retriesInFlight(), "the refused connection took nothing it did not give back");
+        // (instanceBreakerOpensAfterTheThresholdAndThenFailsFast: the same refusal, budget free, takes 2 attempts)
+        for (int i = 0; i < held; i++) {
+            budget.releaseRetry();
+        }
+        await("the budget to be empty again", () -> budget.retriesInFlight() == 0 && budget.liveRequests() == 0);
     }
 
     @Test
