@@ -155,8 +155,13 @@ public final class ManagedProcess {
         }
     }
 
-    /** The processes started by this JVM that are still running. */
+    /**
+     * The processes started by this JVM that are still running. An exited process leaves the set
+     * from an {@code onExit} callback that may not have run yet when its exit is seen elsewhere, so
+     * the answer is filtered by the process's own state too.
+     */
     public static Set<ManagedProcess> alive() {
+        alive.removeIf(p -> !p.process.isAlive());
         return Set.copyOf(alive);
     }
 
