@@ -226,6 +226,10 @@ public final class Sidecar implements AutoCloseable {
         connections.closeAll().awaitUninterruptibly(5, TimeUnit.SECONDS);
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         context.registry().close();
+        // The loops have stopped, so every finished request's line is queued: write them before the JVM may exit.
+        if (!HttpListeners.awaitAccessLogWritten(2_000)) {
+            log.warn("access log: lines still unwritten after 2 s");
+        }
         log.info("closed");
     }
 }

@@ -37,7 +37,10 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>The process-wide stderr log ({@link #stderr()}) is switched off by {@code http.access_log: false}
  * or by turning the {@code outrigger.access} logger below INFO
- * ({@code -Dorg.slf4j.simpleLogger.log.outrigger.access=off}), and is drained and flushed at JVM shutdown.
+ * ({@code -Dorg.slf4j.simpleLogger.log.outrigger.access=off}). It is never closed while the process
+ * lives: a sidecar's {@code close()} waits until every line of its requests is written
+ * ({@link #awaitStderrWritten}), and a JVM shutdown hook does the same for what is queued, yet keeps
+ * taking lines, since the drain of another shutdown hook may still be finishing requests.
  *
  * <p>Thread-safe: {@link #log} may be called from any number of threads.
  */
@@ -69,6 +72,10 @@ final class AccessLog implements AutoCloseable {
     /** Lines queued and not yet formatted. */
     private final AtomicInteger size = new AtomicInteger();
     private final AtomicLong dropped = new AtomicLong();
+    /** Lines accepted into the queue so far. */
+    private final AtomicLong accepted = new AtomicLong();
+    /** Lines written (and flushed) so far; only the writer thread advances it. */
+    private volatile long written;
     private final FastThreadLocal<Batch> batches = new FastThreadLocal<>() {
         @Override
         protected Batch initialValue() {
@@ -101,7 +108,8 @@ final class AccessLog implements AutoCloseable {
                 log = stderr;
                 if (log == null) {
                     AccessLog created = new AccessLog(new FileOutputStream(FileDescriptor.err), DEFAULT_CAPACITY, "outrigger-access-log");
-                    Runtime.getRuntime().addShutdownHook(new Thread(created::close, "outrigger-access-log-flush"));
+                    // Not close(): shutdown hooks run at the same time, and a draining sidecar may still log.
+                    Runtime.getRuntime().addShutdownHook(new Thread(() -> created.awaitWritten(2000), "outrigger-access-log-flush"));
                     stderr = log = created;
                 }
             }
@@ -142,9 +150,9 @@ final class AccessLog implements AutoCloseable {
             dropped.addAndGet(count);
             return false;
         }
+        accepted.addAndGet(count);
         queue.offer(lines);
         if (sleeping) {
-            sleeping = false;
             LockSupport.unpark(writer);
         }
         return true;
@@ -153,6 +161,30 @@ final class AccessLog implements AutoCloseable {
     /** Lines dropped so far because the queue was full (or the log closed). */
     long dropped() {
         return dropped.get();
+    }
+
+    /**
+     * Waits until every line accepted before this call is written and flushed, at most
+     * {@code timeoutMillis}; true when they all are. Lines still in an event loop's batch are not
+     * accepted yet: call it once the loops have stopped. Not for an event loop (it waits).
+     */
+    boolean awaitWritten(long timeoutMillis) {
+        long target = accepted.get();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        while (written < target) {
+            if (!writer.isAlive() || System.nanoTime() - deadline >= 0) {
+                return written >= target;
+            }
+            LockSupport.unpark(writer);
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+        return true;
+    }
+
+    /** {@link #awaitWritten} on the process-wide stderr log, when there is one. */
+    static boolean awaitStderrWritten(long timeoutMillis) {
+        AccessLog log = stderr;
+        return log == null || log.awaitWritten(timeoutMillis);
     }
 
     /** Writes what is queued, flushes and stops the writer; waits at most 2 seconds. Idempotent. */
@@ -205,6 +237,7 @@ final class AccessLog implements AutoCloseable {
 
     private void run() {
         LineWriter w = new LineWriter();
+        long lines = 0;
         int idle = 0;
         long reported = 0;
         long lastReport = System.nanoTime() - DROP_REPORT_NANOS;
@@ -220,11 +253,13 @@ final class AccessLog implements AutoCloseable {
                     n++;
                 }
                 size.addAndGet(-n);
+                lines += n;
                 idle = 0;
                 continue;
             }
             // Queue empty: the chunk is complete.
             w.flush();
+            written = lines;
             long d = dropped.get();
             if (d != reported && System.nanoTime() - lastReport >= DROP_REPORT_NANOS) {
                 LOG.warn("access log queue full: {} lines dropped so far", d);

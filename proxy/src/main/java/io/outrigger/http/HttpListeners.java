@@ -27,6 +27,14 @@ public final class HttpListeners {
         return bind(sidecar, HttpRoute.inbound(sidecar.context(), app), port);
     }
 
+    /**
+     * Waits (at most {@code timeoutMillis}) until the access log has written the line of every
+     * request that finished so far; for a sidecar closing after its event loops stopped.
+     */
+    public static boolean awaitAccessLogWritten(long timeoutMillis) {
+        return AccessLog.awaitStderrWritten(timeoutMillis);
+    }
+
     private static Channel bind(Sidecar sidecar, HttpRoute route, int port) throws InterruptedException {
         SidecarContext context = sidecar.context();
         SidecarConfig config = context.config();

@@ -59,6 +59,32 @@ class AccessLogTest {
         assertFalse(log.log("outbound", null, null, null, null, null, null, 200, 1, 0), "closed: dropped");
     }
 
+    /**
+     * What a closing sidecar (and the JVM's shutdown hook) relies on: waiting returns once every
+     * line logged before it is on the stream, without closing the log, so a request that a drain
+     * finishes afterwards is still written.
+     */
+    @Test
+    void awaitWrittenReturnsOnceEarlierLinesAreOutAndTheLogKeepsTakingLines() throws Exception {
+        Sink sink = new Sink();
+        AccessLog log = new AccessLog(sink, 1024, "test-access-log");
+        try {
+            for (int i = 0; i < 300; i++) {
+                assertTrue(log.log("inbound", null, "r-" + i, "GET", "/", "app", null, 200, 1, 0));
+            }
+            assertTrue(log.awaitWritten(5_000), "300 lines written within 5 s");
+            String[] lines = sink.lines();
+            assertEquals(301, lines.length, "300 lines, each ended by a newline, before awaitWritten returned");
+            assertTrue(lines[299].contains("\"request_id\": \"r-299\""), lines[299]);
+
+            assertTrue(log.log("inbound", null, "late", "GET", "/", "app", null, 200, 1, 0), "still open after awaitWritten");
+            assertTrue(log.awaitWritten(5_000));
+            assertTrue(sink.lines()[300].contains("\"request_id\": \"late\""), "the late line is written too");
+        } finally {
+            log.close();
+        }
+    }
+
     @Test
     void aFullQueueDropsAndCountsInsteadOfBlocking() throws Exception {
         CountDownLatch writing = new CountDownLatch(1);
