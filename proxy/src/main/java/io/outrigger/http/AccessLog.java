@@ -153,6 +153,7 @@ final class AccessLog implements AutoCloseable {
         accepted.addAndGet(count);
         queue.offer(lines);
         if (sleeping) {
+            sleeping = false;
             LockSupport.unpark(writer);
         }
         return true;
