@@ -1,9 +1,9 @@
 package io.outrigger.it.lifecycle;
 
+import com.sun.net.httpserver.HttpServer;
 import io.outrigger.it.harness.FreePorts;
 import io.outrigger.it.harness.ManagedProcess;
 import io.outrigger.it.harness.ProjectLayout;
-import com.sun.net.httpserver.HttpServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
@@ -51,7 +52,9 @@ class HangupAccessLogTest {
         // The local app: holds each request for 1 s, so the signal comes while one is in flight.
         CountDownLatch received = new CountDownLatch(1);
         HttpServer app = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
-        app.setExecutor(Executors.newCachedThreadPool());
+        ExecutorService appThreads = Executors.newCachedThreadPool();
+        open.add(appThreads::shutdownNow);
+        app.setExecutor(appThreads);
         app.createContext("/", exchange -> {
             received.countDown();
             try {
