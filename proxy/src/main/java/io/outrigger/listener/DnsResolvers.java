@@ -4,19 +4,30 @@ import io.netty.channel.ChannelFactory;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DatagramChannel;
+import io.netty.resolver.AddressResolver;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.resolver.NameResolver;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
 import io.netty.resolver.dns.DnsServerAddressStreamProvider;
 import io.netty.resolver.dns.DnsServerAddressStreamProviders;
+import io.netty.util.NetUtil;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnknownHostException;
+import java.nio.channels.UnsupportedAddressTypeException;
+import java.util.List;
 
 /**
  * Asynchronous host-name lookups for outgoing connections (the JDK's lookup would block the
- * event loop). Addresses that are IP literals never reach a name server.
+ * event loop). Addresses that are IP literals never reach a name server, and a DNS resolver (its
+ * datagram socket, and on io_uring its thread) is only built once some address needs a lookup: a
+ * registry of IP addresses, the usual case, costs neither.
  *
  * <p>On epoll and NIO the resolver's datagram channel runs on the connecting channel's own
  * event loop. On io_uring it runs on one shared loop of {@link Transports#dnsTransport()}
@@ -31,6 +42,31 @@ public final class DnsResolvers {
 
     /** A resolver group for channels on event loops of {@code transport}. */
     public static AddressResolverGroup<InetSocketAddress> forTransport(Transports transport) {
+        return new Lazy(transport);
+    }
+
+    /**
+     * The address of {@code host}: resolved at once when it is an IP literal (no lookup of any
+     * kind), else unresolved for the asynchronous resolver.
+     */
+    public static InetSocketAddress address(String host, int port) {
+        byte[] ip = NetUtil.createByteArrayFromIpAddressString(host);
+        if (ip == null) {
+            return InetSocketAddress.createUnresolved(host, port);
+        }
+        try {
+            return new InetSocketAddress(InetAddress.getByAddress(host, ip), port);
+        } catch (UnknownHostException impossible) { // only thrown for a byte array of the wrong length
+            throw new IllegalStateException(impossible);
+        }
+    }
+
+    /** Whether {@code group} (from {@link #forTransport}) has built its DNS resolver: only a host name makes it. */
+    static boolean builtDnsResolver(AddressResolverGroup<InetSocketAddress> group) {
+        return ((Lazy) group).built();
+    }
+
+    private static AddressResolverGroup<InetSocketAddress> dnsGroup(Transports transport) {
         Transports dns = transport.dnsTransport();
         DnsNameResolverBuilder builder = new DnsNameResolverBuilder()
                 .datagramChannelType(dns.datagramChannel())
@@ -46,6 +82,130 @@ public final class DnsResolvers {
             dnsGroup = dns.newGroup(1, "outrigger-dns");
         }
         return dnsGroup.next();
+    }
+
+    /** Builds the DNS resolver group on the first address that needs a lookup; resolved addresses never do. */
+    private static final class Lazy extends AddressResolverGroup<InetSocketAddress> {
+        private final Transports transport;
+        private AddressResolverGroup<InetSocketAddress> dns;
+        private boolean closed;
+
+        Lazy(Transports transport) {
+            this.transport = transport;
+        }
+
+        @Override
+        protected AddressResolver<InetSocketAddress> newResolver(EventExecutor executor) {
+            return new LazyResolver(this, executor);
+        }
+
+        synchronized boolean built() {
+            return dns != null;
+        }
+
+        synchronized AddressResolver<InetSocketAddress> dnsResolver(EventExecutor executor) {
+            if (closed) {
+                throw new IllegalStateException("resolver closed");
+            }
+            if (dns == null) {
+                dns = dnsGroup(transport);
+            }
+            return dns.getResolver(executor);
+        }
+
+        @Override
+        public void close() {
+            AddressResolverGroup<InetSocketAddress> d;
+            synchronized (this) {
+                closed = true;
+                d = dns;
+            }
+            if (d != null) {
+                d.close();
+            }
+            super.close();
+        }
+    }
+
+    /**
+     * One event loop's resolver: answers resolved addresses and IP literals itself, and asks the
+     * (lazily built) DNS resolver for names.
+     */
+    private static final class LazyResolver implements AddressResolver<InetSocketAddress> {
+        private final Lazy group;
+        private final EventExecutor executor;
+
+        LazyResolver(Lazy group, EventExecutor executor) {
+            this.group = group;
+            this.executor = executor;
+        }
+
+        @Override
+        public boolean isSupported(SocketAddress address) {
+            return address instanceof InetSocketAddress;
+        }
+
+        @Override
+        public boolean isResolved(SocketAddress address) {
+            return !inet(address).isUnresolved();
+        }
+
+        @Override
+        public Future<InetSocketAddress> resolve(SocketAddress address) {
+            return resolve(address, executor.newPromise());
+        }
+
+        @Override
+        public Future<InetSocketAddress> resolve(SocketAddress address, Promise<InetSocketAddress> promise) {
+            InetSocketAddress literal = literal(inet(address));
+            if (literal != null) {
+                return promise.setSuccess(literal);
+            }
+            try {
+                return group.dnsResolver(executor).resolve(address, promise);
+            } catch (RuntimeException e) {
+                return promise.setFailure(e);
+            }
+        }
+
+        @Override
+        public Future<List<InetSocketAddress>> resolveAll(SocketAddress address) {
+            return resolveAll(address, executor.newPromise());
+        }
+
+        @Override
+        public Future<List<InetSocketAddress>> resolveAll(SocketAddress address, Promise<List<InetSocketAddress>> promise) {
+            InetSocketAddress literal = literal(inet(address));
+            if (literal != null) {
+                return promise.setSuccess(List.of(literal));
+            }
+            try {
+                return group.dnsResolver(executor).resolveAll(address, promise);
+            } catch (RuntimeException e) {
+                return promise.setFailure(e);
+            }
+        }
+
+        @Override
+        public void close() {
+            // the group closes the DNS resolvers it built
+        }
+
+        /** The address itself when resolved, its IP literal's address, or null when it needs a lookup. */
+        private static InetSocketAddress literal(InetSocketAddress a) {
+            if (!a.isUnresolved()) {
+                return a;
+            }
+            InetSocketAddress resolved = address(a.getHostString(), a.getPort());
+            return resolved.isUnresolved() ? null : resolved;
+        }
+
+        private static InetSocketAddress inet(SocketAddress address) {
+            if (!(address instanceof InetSocketAddress)) {
+                throw new UnsupportedAddressTypeException();
+            }
+            return (InetSocketAddress) address;
+        }
     }
 
     /** Resolves on {@code dnsLoop} whatever loop the connecting channel is on. */

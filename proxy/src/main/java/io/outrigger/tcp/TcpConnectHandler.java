@@ -15,6 +15,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.outrigger.SidecarContext;
 import io.outrigger.discovery.Endpoint;
+import io.outrigger.listener.DnsResolvers;
 import io.outrigger.listener.Transports;
 import io.outrigger.resilience.Backoff;
 import io.outrigger.resilience.CircuitBreaker;
@@ -182,7 +183,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                         upstream.pipeline().addLast("relay", new RelayHandler(client));
                     }
                 })
-                .connect(InetSocketAddress.createUnresolved(e.host(), e.port()));
+                .connect(DnsResolvers.address(e.host(), e.port()));
         cf.addListener(done -> {
             if (done.isSuccess()) {
                 breaker.onSuccess();

@@ -14,15 +14,12 @@ import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.AttributeKey;
-import io.netty.util.NetUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.listener.DnsResolvers;
 import io.outrigger.listener.Transports;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -102,7 +99,7 @@ public final class UpstreamPools {
     /** Opens a new connection to {@code endpoint} on {@code loop}. */
     public ChannelFuture connect(EventLoop loop, Endpoint endpoint) {
         LoopPool pool = pool(loop);
-        ChannelFuture f = pool.bootstrap.connect(address(endpoint));
+        ChannelFuture f = pool.bootstrap.connect(DnsResolvers.address(endpoint.host(), endpoint.port()));
         Channel ch = f.channel();
         ch.attr(ENDPOINT).set(endpoint);
         ch.closeFuture().addListener(closed -> {
@@ -146,19 +143,6 @@ public final class UpstreamPools {
             throw new IllegalArgumentException(loop + " (expected: an event loop of the pools' group)");
         }
         return p;
-    }
-
-    /** Resolves IP literals without a name lookup; host names go through the asynchronous DNS resolver. */
-    private static InetSocketAddress address(Endpoint endpoint) {
-        byte[] ip = NetUtil.createByteArrayFromIpAddressString(endpoint.host());
-        if (ip != null) {
-            try {
-                return new InetSocketAddress(InetAddress.getByAddress(endpoint.host(), ip), endpoint.port());
-            } catch (UnknownHostException impossible) {
-                throw new IllegalStateException(impossible);
-            }
-        }
-        return InetSocketAddress.createUnresolved(endpoint.host(), endpoint.port());
     }
 
     /** One event loop's connections. */
