@@ -61,6 +61,11 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
         headStartNanos = 0;
     }
 
+    /** Whether bytes of a request head have come in and the head is not complete yet. */
+    boolean headUnderWay() {
+        return headStartNanos != 0;
+    }
+
     /** The request is complete: the next byte starts the next head's clock. */
     void requestReceived() {
         awaitingHead = true;

@@ -31,7 +31,8 @@ import java.util.concurrent.TimeUnit;
  * Pipelined requests that arrive while an exchange runs wait in a queue (at most one read's
  * worth, since nothing more is read). On {@link DrainEvent} the request in flight is answered
  * with {@code Connection: close} and the connection closes; an idle keep-alive connection closes
- * at once; a connection that has not sent its first request yet gets that one answered, then
+ * at once, unless part of its next request head has come in (that request is answered, then it
+ * closes); a connection that has not sent its first request yet gets that one answered, then
  * closes. One per connection, used on its event loop only.
  */
 final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
@@ -233,15 +234,25 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         ctx.close();
     }
 
-    /** Idempotent: the event may come twice. */
+    /**
+     * Idempotent: the event may come twice. A keep-alive connection between requests closes at
+     * once, unless the client has started sending its next request: that one is answered (with
+     * {@code Connection: close}) like a request in flight, so no request the client already sent
+     * is lost; the header timeout still bounds how long its head may take.
+     */
     private void drain() {
         draining = true;
         if (current != null) {
             closing = true;
-        } else if (served && !closing) {
+        } else if (served && !closing && !headUnderWay()) {
             closing = true;
             closeAfterWrites();
         }
+    }
+
+    private boolean headUnderWay() {
+        HeaderTimeoutHandler headerTimeout = ctx.pipeline().get(HeaderTimeoutHandler.class);
+        return headerTimeout != null && headerTimeout.headUnderWay();
     }
 
     /** Closes once what was written before is on the wire. */

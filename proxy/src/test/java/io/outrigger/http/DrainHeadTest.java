@@ -1,0 +1,111 @@
+package io.outrigger.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.outrigger.SidecarContext;
+import io.outrigger.config.ConfigLoader;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.lifecycle.DrainEvent;
+import io.outrigger.listener.Transports;
+import io.outrigger.time.Ticker;
+import io.outrigger.upstream.UpstreamPools;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What a drain does to a keep-alive connection between two requests, on the listener's own
+ * pipeline in an {@link EmbeddedChannel}: the sidecar answers the requests itself (404, unknown
+ * service), so no upstream is involved and every step is deterministic.
+ */
+class DrainHeadTest {
+    @TempDir
+    Path dir;
+
+    private EventLoopGroup group;
+    private EmbeddedChannel ch;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Path registry = dir.resolve("registry.json");
+        Files.writeString(registry, "{\"services\": {\"service-b\": [{\"host\": \"127.0.0.1\", \"port\": 9}]}}");
+        SidecarConfig cfg = ConfigLoader.parse("name: drain-head\nservice: service-a\nregistry: file:" + registry + "\n"
+                + "bind_address: 127.0.0.1\nhealth: { interval_ms: 0 }\nhttp: { access_log: false }\n"
+                + "listeners:\n  outbound: { port: 0 }\n", "test");
+        SidecarContext context = new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system());
+        group = Transports.NIO.newGroup(1, "drain-head-test");
+        UpstreamPools pools = new UpstreamPools(group, Transports.NIO, 2, 60_000, 1000, 8192);
+        HeaderTimeoutHandler headerTimeout = new HeaderTimeoutHandler(cfg.http().headerTimeoutMillis());
+        ch = new EmbeddedChannel(headerTimeout, new HttpServerCodec(HttpProxyInitializer.decoderConfig(cfg.http())),
+                new HttpRequestGuard(headerTimeout, cfg.http().maxBodyBytes()),
+                new HttpProxyHandler(context, HttpRoute.outbound(context), pools));
+    }
+
+    @AfterEach
+    void tearDown() {
+        ch.finishAndReleaseAll();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    @Test
+    void aRequestWhoseHeadIsUnderWayWhenTheDrainComesIsAnsweredThenTheConnectionCloses() {
+        String first = send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\n");
+        assertTrue(first.startsWith("HTTP/1.1 404"), first);
+        assertFalse(closes(first), first);
+
+        ch.writeInbound(ascii("GET /second HTTP/1.1\r\nHost: unkn")); // the client has started its next request
+        ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
+        ch.runPendingTasks();
+        assertTrue(ch.isOpen(), "the half-received request is not dropped");
+
+        String second = send("own-service\r\n\r\n");
+        assertTrue(second.startsWith("HTTP/1.1 404"), second);
+        assertTrue(closes(second), "the last response says Connection: close: " + second);
+        ch.runPendingTasks();
+        assertFalse(ch.isOpen(), "then the connection closes");
+    }
+
+    @Test
+    void anIdleKeepAliveConnectionClosesAtOnce() {
+        String first = send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\n");
+        assertTrue(first.startsWith("HTTP/1.1 404"), first);
+
+        ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
+        ch.runPendingTasks();
+        assertFalse(ch.isOpen());
+    }
+
+    /** Writes {@code text} in and returns what the sidecar wrote back. */
+    private String send(String text) {
+        ch.writeInbound(ascii(text));
+        ch.runPendingTasks();
+        StringBuilder out = new StringBuilder();
+        ByteBuf b;
+        while ((b = ch.readOutbound()) != null) {
+            out.append(b.toString(StandardCharsets.US_ASCII));
+            b.release();
+        }
+        return out.toString();
+    }
+
+    private static boolean closes(String response) {
+        return response.toLowerCase(java.util.Locale.ROOT).contains("\r\nconnection: close\r\n");
+    }
+
+    private static ByteBuf ascii(String s) {
+        return Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII);
+    }
+}
