@@ -4,6 +4,7 @@ import io.netty.channel.ChannelFactory;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DatagramChannel;
+import io.netty.resolver.AbstractAddressResolver;
 import io.netty.resolver.AddressResolver;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.resolver.NameResolver;
@@ -13,14 +14,11 @@ import io.netty.resolver.dns.DnsServerAddressStreamProvider;
 import io.netty.resolver.dns.DnsServerAddressStreamProviders;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.net.UnknownHostException;
-import java.nio.channels.UnsupportedAddressTypeException;
 import java.util.List;
 
 /**
@@ -128,83 +126,40 @@ public final class DnsResolvers {
     }
 
     /**
-     * One event loop's resolver: answers resolved addresses and IP literals itself, and asks the
-     * (lazily built) DNS resolver for names.
+     * One event loop's resolver: resolved addresses and IP literals are answered here (the base
+     * class answers resolved ones), names go to the lazily built DNS resolver.
      */
-    private static final class LazyResolver implements AddressResolver<InetSocketAddress> {
+    private static final class LazyResolver extends AbstractAddressResolver<InetSocketAddress> {
         private final Lazy group;
-        private final EventExecutor executor;
 
         LazyResolver(Lazy group, EventExecutor executor) {
+            super(executor, InetSocketAddress.class);
             this.group = group;
-            this.executor = executor;
         }
 
         @Override
-        public boolean isSupported(SocketAddress address) {
-            return address instanceof InetSocketAddress;
+        protected boolean doIsResolved(InetSocketAddress address) {
+            return !address.isUnresolved();
         }
 
         @Override
-        public boolean isResolved(SocketAddress address) {
-            return !inet(address).isUnresolved();
-        }
-
-        @Override
-        public Future<InetSocketAddress> resolve(SocketAddress address) {
-            return resolve(address, executor.newPromise());
-        }
-
-        @Override
-        public Future<InetSocketAddress> resolve(SocketAddress address, Promise<InetSocketAddress> promise) {
-            InetSocketAddress literal = literal(inet(address));
-            if (literal != null) {
-                return promise.setSuccess(literal);
-            }
-            try {
-                return group.dnsResolver(executor).resolve(address, promise);
-            } catch (RuntimeException e) {
-                return promise.setFailure(e);
+        protected void doResolve(InetSocketAddress unresolved, Promise<InetSocketAddress> promise) {
+            InetSocketAddress literal = address(unresolved.getHostString(), unresolved.getPort());
+            if (literal.isUnresolved()) {
+                group.dnsResolver(executor()).resolve(unresolved, promise);
+            } else {
+                promise.setSuccess(literal);
             }
         }
 
         @Override
-        public Future<List<InetSocketAddress>> resolveAll(SocketAddress address) {
-            return resolveAll(address, executor.newPromise());
-        }
-
-        @Override
-        public Future<List<InetSocketAddress>> resolveAll(SocketAddress address, Promise<List<InetSocketAddress>> promise) {
-            InetSocketAddress literal = literal(inet(address));
-            if (literal != null) {
-                return promise.setSuccess(List.of(literal));
+        protected void doResolveAll(InetSocketAddress unresolved, Promise<List<InetSocketAddress>> promise) {
+            InetSocketAddress literal = address(unresolved.getHostString(), unresolved.getPort());
+            if (literal.isUnresolved()) {
+                group.dnsResolver(executor()).resolveAll(unresolved, promise);
+            } else {
+                promise.setSuccess(List.of(literal));
             }
-            try {
-                return group.dnsResolver(executor).resolveAll(address, promise);
-            } catch (RuntimeException e) {
-                return promise.setFailure(e);
-            }
-        }
-
-        @Override
-        public void close() {
-            // the group closes the DNS resolvers it built
-        }
-
-        /** The address itself when resolved, its IP literal's address, or null when it needs a lookup. */
-        private static InetSocketAddress literal(InetSocketAddress a) {
-            if (!a.isUnresolved()) {
-                return a;
-            }
-            InetSocketAddress resolved = address(a.getHostString(), a.getPort());
-            return resolved.isUnresolved() ? null : resolved;
-        }
-
-        private static InetSocketAddress inet(SocketAddress address) {
-            if (!(address instanceof InetSocketAddress)) {
-                throw new UnsupportedAddressTypeException();
-            }
-            return (InetSocketAddress) address;
         }
     }
 
