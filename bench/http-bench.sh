@@ -177,7 +177,7 @@ run_wrk() {
 # then starts with uncommon traps in that compiled code (I/O completion handling, read
 # scheduling), C2 discards it and the run is served partly by slower profiled code while it
 # recompiles. That showed in Outrigger's p99 at 1 connection: 2.9x and 3.7x HAProxy's in two runs
-# after one long warm-up, 1.5x after this one. A sidecar that has run for a while has seen plenty
+# after one long warm-up, 1.5-1.8x in three after this one. A sidecar that has run for a while has seen plenty
 # of connections come and go.
 warm_up() { # URL SECONDS
   local until=$((SECONDS + $2)) c
