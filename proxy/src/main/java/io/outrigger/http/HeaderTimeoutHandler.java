@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
  * connection is left to the idle timeout.
  *
  * <pre>
- *   HeaderTimeoutHandler -> HttpServerCodec -> HttpRequestGuard (calls {@link #headReceived()}, {@link #requestReceived()})
+ *   HeaderTimeoutHandler -> HttpListenerCodec -> HttpRequestGuard (calls {@link #headReceived()}, {@link #requestReceived(boolean)})
  * </pre>
  *
  * Sits before the codec so it sees raw bytes. Costs no timer per request: the start of the
@@ -47,12 +47,16 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (awaitingHead && headStartNanos == 0) {
-            headStartNanos = Math.max(1, ctx.executor().ticker().nanoTime());
-            if (timer == null) {
-                timer = ctx.executor().schedule(this::expire, timeoutNanos, TimeUnit.NANOSECONDS);
-            }
+            startClock();
         }
         ctx.fireChannelRead(msg);
+    }
+
+    private void startClock() {
+        headStartNanos = Math.max(1, ctx.executor().ticker().nanoTime());
+        if (timer == null) {
+            timer = ctx.executor().schedule(this::expire, timeoutNanos, TimeUnit.NANOSECONDS);
+        }
     }
 
     /** The codec produced a request head: stop the clock (the timer, if armed, finds no head under way). */
@@ -66,9 +70,17 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
         return headStartNanos != 0;
     }
 
-    /** The request is complete: the next byte starts the next head's clock. */
-    void requestReceived() {
+    /**
+     * The request is complete: the next byte starts the next head's clock.
+     *
+     * @param nextBegun whether bytes of the next request came in before this one was decoded to its end
+     *                  (a pipelining client): its clock starts now, as no later read may bring more of it
+     */
+    void requestReceived(boolean nextBegun) {
         awaitingHead = true;
+        if (nextBegun) {
+            startClock();
+        }
     }
 
     @Override

@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
  * {@link ProxyExchange} and decides when to read from the client ({@code AUTO_READ} is off).
  *
  * <pre>
- *   ... -> HttpServerCodec -> HttpRequestGuard -> HttpProxyHandler ==(ProxyExchange)==> upstream pool
+ *   ... -> HttpListenerCodec -> HttpRequestGuard -> HttpProxyHandler ==(ProxyExchange)==> upstream pool
  * </pre>
  *
  * Pipelined requests that arrive while an exchange runs wait in a queue (at most one read's

@@ -4,7 +4,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.SidecarConfig;
@@ -44,8 +43,9 @@ final class HttpProxyInitializer extends ChannelInitializer<SocketChannel> {
         // Reader-idle only: an all-idle or writer-idle handler would add a listener to every write.
         p.addLast("idle", new IdleStateHandler(http.idleTimeoutMillis(), 0, 0, TimeUnit.MILLISECONDS));
         p.addLast("header-timeout", headerTimeout);
-        p.addLast("codec", new HttpServerCodec(decoderConfig(http)));
-        p.addLast("guard", new HttpRequestGuard(headerTimeout, http.maxBodyBytes()));
+        HttpListenerCodec codec = new HttpListenerCodec(decoderConfig(http));
+        p.addLast("codec", codec);
+        p.addLast("guard", new HttpRequestGuard(headerTimeout, codec, http.maxBodyBytes()));
         p.addLast("proxy", new HttpProxyHandler(context, route, pools));
     }
 

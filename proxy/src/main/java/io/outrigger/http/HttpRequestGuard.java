@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
  * Turns what the codec rejected, and bodies over the limit, into a {@link RejectedRequest}
  * event, then drops everything the connection still sends (it is about to be closed).
  *
- * <p>The codec itself ({@code HttpServerCodec} with header validation, strict line parsing and
+ * <p>The codec itself ({@link HttpListenerCodec}: Netty's HTTP/1.1 decoder with header validation, strict line parsing and
  * RFC 9112 transfer-encoding rules) refuses malformed request lines and headers, conflicting
  * {@code Content-Length} values and {@code Content-Length} together with
  * {@code Transfer-Encoding} (request smuggling); a too large header block becomes 431. Bodies
@@ -31,12 +31,14 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HttpRequestGuard.class);
 
     private final HeaderTimeoutHandler headerTimeout;
+    private final HttpListenerCodec codec;
     private final long maxBodyBytes;
     private boolean rejected;
     private long bodyBytes;
 
-    HttpRequestGuard(HeaderTimeoutHandler headerTimeout, long maxBodyBytes) {
+    HttpRequestGuard(HeaderTimeoutHandler headerTimeout, HttpListenerCodec codec, long maxBodyBytes) {
         this.headerTimeout = headerTimeout;
+        this.codec = codec;
         this.maxBodyBytes = maxBodyBytes;
     }
 
@@ -75,7 +77,7 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
                 }
             }
             if (msg instanceof LastHttpContent) {
-                headerTimeout.requestReceived();
+                headerTimeout.requestReceived(codec.undecodedBytes() > 0);
             }
         }
         ctx.fireChannelRead(msg);

@@ -4,7 +4,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.ConfigLoader;
 import io.outrigger.config.SidecarConfig;
@@ -49,8 +48,9 @@ class DrainHeadTest {
         group = Transports.NIO.newGroup(1, "drain-head-test");
         UpstreamPools pools = new UpstreamPools(group, Transports.NIO, 2, 60_000, 1000, 8192);
         HeaderTimeoutHandler headerTimeout = new HeaderTimeoutHandler(cfg.http().headerTimeoutMillis());
-        ch = new EmbeddedChannel(headerTimeout, new HttpServerCodec(HttpProxyInitializer.decoderConfig(cfg.http())),
-                new HttpRequestGuard(headerTimeout, cfg.http().maxBodyBytes()),
+        HttpListenerCodec codec = new HttpListenerCodec(HttpProxyInitializer.decoderConfig(cfg.http()));
+        ch = new EmbeddedChannel(headerTimeout, codec,
+                new HttpRequestGuard(headerTimeout, codec, cfg.http().maxBodyBytes()),
                 new HttpProxyHandler(context, HttpRoute.outbound(context), pools));
     }
 
@@ -76,6 +76,38 @@ class DrainHeadTest {
         assertTrue(closes(second), "the last response says Connection: close: " + second);
         ch.runPendingTasks();
         assertFalse(ch.isOpen(), "then the connection closes");
+    }
+
+    @Test
+    void aPipelinedHeadThatCameInTheSameReadAsTheRequestBeforeIsAnsweredToo() {
+        // One read: a whole request and the start of the next one (a pipelining client).
+        String first = send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\nGET /second HTTP/1.1\r\nHost: unkn");
+        assertTrue(first.startsWith("HTTP/1.1 404"), first);
+        assertFalse(closes(first), first);
+
+        ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
+        ch.runPendingTasks();
+        assertTrue(ch.isOpen(), "the half-received request is not dropped");
+
+        String second = send("own-service\r\n\r\n");
+        assertTrue(second.startsWith("HTTP/1.1 404"), second);
+        assertTrue(closes(second), "the last response says Connection: close: " + second);
+        ch.runPendingTasks();
+        assertFalse(ch.isOpen(), "then the connection closes");
+    }
+
+    @Test
+    void aPipelinedRequestLineEndingExactlyAtTheReadsEndCountsAsBegun() {
+        // The decoder consumes a complete request line at once and holds no bytes: the clock must already run.
+        String first = send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\nGET /second HTTP/1.1\r\n");
+        assertTrue(first.startsWith("HTTP/1.1 404"), first);
+
+        ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
+        ch.runPendingTasks();
+        assertTrue(ch.isOpen(), "the half-received request is not dropped");
+
+        String second = send("Host: unknown-service\r\n\r\n");
+        assertTrue(second.startsWith("HTTP/1.1 404") && closes(second), second);
     }
 
     @Test

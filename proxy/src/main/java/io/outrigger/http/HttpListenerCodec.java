@@ -1,0 +1,112 @@
+package io.outrigger.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpRequestDecoder;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.util.ReferenceCountUtil;
+
+import java.util.ArrayDeque;
+import java.util.List;
+
+/**
+ * The listeners' HTTP/1.1 codec: what Netty's {@code HttpServerCodec} does (a request decoder and
+ * a response encoder that knows which request each response answers, so a response to HEAD
+ * carries no body and a 2xx to CONNECT no {@code Transfer-Encoding}), plus one answer that codec
+ * keeps to itself: {@link #undecodedBytes()}, the bytes received and not yet decoded.
+ *
+ * <p>That answer tells the {@link HeaderTimeoutHandler} whether the next request had already begun
+ * when the last one ended. A pipelining client's next request often arrives in the same read as the
+ * end of the one before; its first bytes then wait in the decoder, where no later read would start
+ * the header clock, and a drain would take the connection for idle and close it under the request.
+ *
+ * <p>As in {@code HttpServerCodec}, at most {@value #MAX_PIPELINE_DEPTH} requests are decoded and
+ * not yet answered; more fail the decode, and the connection is closed. (Its other job, closing after
+ * answering a request with both {@code Content-Length} and {@code Transfer-Encoding}, is not needed:
+ * with RFC 9112 rules, which the listeners' decoder configuration turns on, such a request fails to
+ * decode and is refused with 400.) One per connection; event loop only.
+ */
+final class HttpListenerCodec extends CombinedChannelDuplexHandler<HttpRequestDecoder, HttpResponseEncoder> {
+    /** Requests decoded ahead of their responses; the same bound as {@code HttpServerCodec}'s. */
+    static final int MAX_PIPELINE_DEPTH = 128;
+
+    private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(4);
+    private final RequestDecoder decoder;
+
+    HttpListenerCodec(HttpDecoderConfig config) {
+        decoder = new RequestDecoder(config);
+        init(decoder, new ResponseEncoder());
+    }
+
+    /** Bytes received and not decoded yet: the start of a request whose head or body is still on its way. */
+    int undecodedBytes() {
+        return decoder.undecodedBytes();
+    }
+
+    private final class RequestDecoder extends HttpRequestDecoder {
+        private boolean discard;
+
+        RequestDecoder(HttpDecoderConfig config) {
+            super(config);
+        }
+
+        int undecodedBytes() {
+            return actualReadableBytes();
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+            if (discard) {
+                in.skipBytes(in.readableBytes());
+                return;
+            }
+            int from = out.size();
+            super.decode(ctx, in, out);
+            for (int i = from; i < out.size(); i++) {
+                Object msg = out.get(i);
+                if (!(msg instanceof HttpRequest)) {
+                    continue;
+                }
+                if (methods.size() >= MAX_PIPELINE_DEPTH) {
+                    discard = true;
+                    for (int j = out.size() - 1; j >= i; j--) {
+                        ReferenceCountUtil.release(out.remove(j));
+                    }
+                    throw new TooLongFrameException("more than " + MAX_PIPELINE_DEPTH + " pipelined requests waiting for an answer");
+                }
+                methods.add(((HttpRequest) msg).method());
+            }
+        }
+    }
+
+    private final class ResponseEncoder extends HttpResponseEncoder {
+        /** The method of the request the response being encoded answers. */
+        private HttpMethod method;
+
+        @Override
+        protected boolean isContentAlwaysEmpty(HttpResponse msg) {
+            if (msg.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
+                return super.isContentAlwaysEmpty(msg); // an interim response: the request still waits for its final one
+            }
+            method = methods.poll();
+            return HttpMethod.HEAD.equals(method) || super.isContentAlwaysEmpty(msg);
+        }
+
+        @Override
+        protected void sanitizeHeadersBeforeEncode(HttpResponse msg, boolean isAlwaysEmpty) {
+            if (!isAlwaysEmpty && HttpMethod.CONNECT.equals(method) && msg.status().codeClass() == HttpStatusClass.SUCCESS) {
+                msg.headers().remove(HttpHeaderNames.TRANSFER_ENCODING); // a tunnel follows, not a body (RFC 9110 9.3.6)
+                return;
+            }
+            super.sanitizeHeadersBeforeEncode(msg, isAlwaysEmpty);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+package io.outrigger.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The listeners' codec on its own: the bytes it holds back, and the framing jobs it keeps from Netty's server codec. */
+class HttpListenerCodecTest {
+    private final HttpListenerCodec codec = new HttpListenerCodec(new HttpDecoderConfig());
+    private final EmbeddedChannel ch = new EmbeddedChannel(codec);
+
+    @AfterEach
+    void tearDown() {
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void countsTheBytesOfARequestItHasNotDecodedYet() {
+        assertEquals(0, codec.undecodedBytes());
+        ch.writeInbound(ascii("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHo"));
+        assertEquals("/a", ((HttpRequest) ch.readInbound()).uri());
+        ReferenceCountUtil.release(ch.readInbound()); // the end of /a
+        assertEquals(2, codec.undecodedBytes(), "\"Ho\" waits for the rest of its line");
+        assertFalse(ch.inboundMessages().stream().anyMatch(m -> m instanceof HttpRequest), "no /b yet");
+
+        ch.writeInbound(ascii("st: x\r\n\r\n"));
+        assertEquals("/b", ((HttpRequest) ch.readInbound()).uri());
+        assertEquals(0, codec.undecodedBytes());
+    }
+
+    @Test
+    void aResponseToHeadHasNoBodyFramingEvenWhenTheUpstreamSaysChunked() {
+        ch.writeInbound(ascii("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n"));
+        ch.inboundMessages().forEach(ReferenceCountUtil::release);
+        ch.inboundMessages().clear();
+
+        FullHttpResponse head = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
+        ch.writeOutbound(head);
+        FullHttpResponse get = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+                ascii("hi"));
+        get.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
+        ch.writeOutbound(get);
+
+        String wire = outbound();
+        String[] responses = wire.split("(?=HTTP/1.1 )");
+        assertEquals(2, responses.length, wire);
+        assertTrue(responses[0].endsWith("\r\n\r\n") && !responses[0].contains("0\r\n\r\n"), "HEAD: head only: " + wire);
+        assertTrue(responses[1].endsWith("2\r\nhi\r\n0\r\n\r\n"), "GET: chunked body: " + wire);
+    }
+
+    @Test
+    void moreUnansweredPipelinedRequestsThanTheBoundFailTheDecode() {
+        String one = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        DecoderException e = assertThrows(DecoderException.class,
+                () -> ch.writeInbound(ascii(one.repeat(HttpListenerCodec.MAX_PIPELINE_DEPTH + 1))));
+        assertTrue(e.getMessage().contains("pipelined"), e.getMessage());
+        int requests = 0;
+        Object msg;
+        while ((msg = ch.readInbound()) != null) {
+            requests += msg instanceof HttpRequest ? 1 : 0;
+            assertTrue(msg instanceof HttpRequest || msg instanceof LastHttpContent, String.valueOf(msg));
+            ReferenceCountUtil.release(msg);
+        }
+        assertEquals(HttpListenerCodec.MAX_PIPELINE_DEPTH, requests, "the ones within the bound still go on");
+    }
+
+    private String outbound() {
+        StringBuilder out = new StringBuilder();
+        ByteBuf b;
+        while ((b = ch.readOutbound()) != null) {
+            out.append(b.toString(StandardCharsets.US_ASCII));
+            b.release();
+        }
+        return out.toString();
+    }
+
+    private static ByteBuf ascii(String s) {
+        return Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII);
+    }
+}
