@@ -1,5 +1,6 @@
 package io.outrigger.lifecycle;
 
+import io.netty.util.concurrent.EventExecutor;
 import io.outrigger.Sidecar;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.ConfigLoader;
@@ -108,7 +109,7 @@ class DrainTest {
             int inboundPort = port("inbound");
 
             sidecar.beginDrain();
-            sidecar.stopIntake().await(5, TimeUnit.SECONDS);
+            stopIntake();
 
             assertThrows(ConnectException.class, () -> new Socket("127.0.0.1", inboundPort).close(),
                     "new inbound connections are refused");
@@ -139,7 +140,7 @@ class DrainTest {
         try (RawHttp inbound = new RawHttp(port("inbound"))) {
             await(() -> sidecar.openConnections("inbound") == 1, "the sidecar accepted the connection");
 
-            sidecar.stopIntake().await(5, TimeUnit.SECONDS);
+            stopIntake();
             RawHttp.Response res = inbound.get("service-a", "/late");
 
             assertEquals(200, res.status());
@@ -153,7 +154,7 @@ class DrainTest {
         try (RawHttp before = new RawHttp(port("outbound"))) {
             assertEquals(200, before.get("service-b", "/a").status());
             sidecar.beginDrain();
-            sidecar.stopIntake().await(5, TimeUnit.SECONDS);
+            stopIntake();
 
             RawHttp.Response again = before.get("service-b", "/b");
             try (RawHttp fresh = new RawHttp(port("outbound"))) {
@@ -173,7 +174,7 @@ class DrainTest {
             assertEquals(200, relay.get("service-b", "/via-tcp").status());
             await(() -> sidecar.openConnections("jsonline") == 1, "the jsonline connection accepted");
 
-            sidecar.stopIntake().await(5, TimeUnit.SECONDS);
+            stopIntake();
 
             assertThrows(ConnectException.class, () -> new Socket("127.0.0.1", tcpPort).close());
             assertThrows(ConnectException.class, () -> new Socket("127.0.0.1", port("jsonline")).close());
@@ -269,6 +270,18 @@ class DrainTest {
                 throw new AssertionError("timed out waiting for " + what);
             }
             Thread.sleep(5); // polling interval of the wait, not a synchronisation
+        }
+    }
+
+    /**
+     * Stops intake and waits until every event loop has run what was queued on it by then, the
+     * {@link DrainEvent}s included: the drain reaches connections asynchronously, and a test that
+     * goes on before it arrives would race it.
+     */
+    private void stopIntake() throws InterruptedException {
+        assertTrue(sidecar.stopIntake().await(5, TimeUnit.SECONDS), "the intake listeners closed");
+        for (EventExecutor loop : sidecar.group()) {
+            assertTrue(loop.submit(() -> { }).await(5, TimeUnit.SECONDS), "event loop turn");
         }
     }
 }
