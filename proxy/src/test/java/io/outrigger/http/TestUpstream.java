@@ -13,12 +13,14 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -42,6 +44,8 @@ final class TestUpstream implements AutoCloseable {
     final Queue<Seen> requests = new ConcurrentLinkedQueue<>();
     final AtomicInteger connections = new AtomicInteger();
     final AtomicInteger closedConnections = new AtomicInteger();
+    /** Requests whose head, or a body piece, did not decode (a cut-short body, when the sidecar drops a request, is not counted). */
+    final AtomicInteger malformed = new AtomicInteger();
     volatile int status = 200;
     volatile long delayMillis;
     volatile boolean closeBeforeResponse;
@@ -86,6 +90,12 @@ final class TestUpstream implements AutoCloseable {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             try {
+                if (msg instanceof HttpObject && ((HttpObject) msg).decoderResult().isFailure()
+                        && !(((HttpObject) msg).decoderResult().cause() instanceof PrematureChannelClosureException)) {
+                    malformed.incrementAndGet();
+                    ctx.close();
+                    return;
+                }
                 if (msg instanceof HttpRequest) {
                     head = (HttpRequest) msg;
                     bytes = 0;

@@ -1,0 +1,200 @@
+package io.outrigger.http;
+
+import io.outrigger.Sidecar;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static io.outrigger.http.SidecarHarness.instance;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Valid requests corrupted at random (a fixed seed, so a failure replays), each sent on its own
+ * connection through a real socket, a few at a time, with a valid request after each few. Every
+ * corrupted request must end in a well-formed HTTP/1.1 answer with a status the sidecar or its
+ * upstream gives, or in a closed connection; nothing the upstream receives may fail to decode
+ * (what is forwarded is re-encoded from a strict parse, never passed through); the valid requests
+ * are answered every time; and no buffer leaks (leak detection is paranoid).
+ */
+class HttpMalformedInputTest {
+    private static final long SEED = 20261130L;
+    private static final int CASES = 300;
+    private static final int PARALLEL = 8;
+    /** What a corrupted request may be answered with: 200 (it survived), the sidecar's refusals and its upstream errors. */
+    private static final Set<Integer> EXPECTED = Set.of(200, 400, 404, 413, 431, 502, 503, 504);
+    private static final Pattern STATUS_LINE = Pattern.compile("^HTTP/1\\.1 (\\d{3}) [^\\r\\n]*\\r\\n");
+    private static final String[] TEMPLATES = {
+        "GET /a?b=c HTTP/1.1\r\nHost: service-b\r\nAccept: */*\r\nX-Request-Id: r-1\r\nConnection: close\r\n\r\n",
+        "POST /p HTTP/1.1\r\nHost: service-b\r\nContent-Length: 5\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhello",
+        "PUT /c HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n",
+        "GET http://service-b/proxy-form HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n"
+            + "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n",
+        "GET /one HTTP/1.1\r\nHost: service-b\r\n\r\nGET /two HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n",
+    };
+    /** Bytes that mean something to an HTTP parser, or to a careless one. */
+    private static final byte[] SHARP = {'\r', '\n', 0, ' ', '\t', ':', ';', ',', '"', 0x7f, (byte) 0x80, (byte) 0xff, '0', 'x', 'F'};
+
+    @TempDir
+    Path dir;
+
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            closeables.get(i).close();
+        }
+    }
+
+    @Test
+    void corruptedRequestsGetCleanAnswersAndNeverDisturbOtherTraffic() throws Exception {
+        TestUpstream upstream = new TestUpstream();
+        closeables.add(upstream);
+        Sidecar sidecar = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"),
+                SidecarHarness.RESILIENCE.replace("http: { header_timeout_ms: 300,", "http: { header_timeout_ms: 300, idle_timeout_ms: 300,"));
+        closeables.add(sidecar);
+        int port = sidecar.boundPorts().get("outbound");
+
+        Random random = new Random(SEED);
+        List<byte[]> cases = new ArrayList<>();
+        for (int i = 0; i < CASES; i++) {
+            cases.add(mutate(random, TEMPLATES[i % TEMPLATES.length].getBytes(StandardCharsets.ISO_8859_1)));
+        }
+
+        Map<String, Integer> outcomes = new TreeMap<>();
+        ExecutorService pool = Executors.newFixedThreadPool(PARALLEL);
+        try {
+            for (int from = 0; from < CASES; from += PARALLEL) {
+                List<Future<String>> batch = new ArrayList<>();
+                for (int i = from; i < Math.min(CASES, from + PARALLEL); i++) {
+                    byte[] request = cases.get(i);
+                    int n = i;
+                    batch.add(pool.submit(() -> outcome(n, request, exchange(port, request))));
+                }
+                for (Future<String> f : batch) {
+                    outcomes.merge(f.get(), 1, Integer::sum);
+                }
+                String witness = SidecarHarness.raw(port, "GET /witness-" + from + " HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+                assertTrue(witness.startsWith("HTTP/1.1 200"), "a valid request after case " + from + ": " + witness);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        System.err.println("corrupted-request outcomes: " + outcomes);
+
+        assertEquals(0, upstream.malformed.get(), "requests the upstream could not decode");
+        // The corruption must reach every kind of outcome, or the test proves less than it claims.
+        assertTrue(outcomes.getOrDefault("200", 0) > 0, "some requests survive: " + outcomes);
+        assertTrue(outcomes.getOrDefault("400", 0) > 0, "some are refused: " + outcomes);
+        assertTrue(outcomes.getOrDefault("closed", 0) > 0, "some end without an answer: " + outcomes);
+    }
+
+    /** Classifies what came back: "closed" (no bytes) or the first status; fails on anything malformed. */
+    private static String outcome(int n, byte[] request, byte[] response) {
+        String text = new String(response, StandardCharsets.ISO_8859_1);
+        String context = "case " + n + ", request " + printable(request) + ", response " + printable(response);
+        if (text.isEmpty()) {
+            return "closed";
+        }
+        Matcher m = STATUS_LINE.matcher(text);
+        assertTrue(m.find(), "a well-formed status line: " + context);
+        assertTrue(text.contains("\r\n\r\n"), "a complete head: " + context);
+        int status = Integer.parseInt(m.group(1));
+        assertTrue(EXPECTED.contains(status), "an expected status: " + context);
+        return String.valueOf(status);
+    }
+
+    /** Sends {@code request} and reads until the sidecar closes the connection (its header or idle timeout ends waits). */
+    private static byte[] exchange(int port, byte[] request) throws IOException {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            try {
+                s.getOutputStream().write(request);
+            } catch (SocketException refusedMidWrite) {
+                // The sidecar may close before it has read everything (a head too large): what it answered still counts.
+            }
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[8192];
+            try {
+                int r;
+                while ((r = in.read(buf)) >= 0) {
+                    out.write(buf, 0, r);
+                }
+            } catch (SocketException reset) {
+                // A close with unread input is a reset: keep what came before it.
+            } catch (SocketTimeoutException stuck) {
+                throw new AssertionError("connection neither answered nor closed in 5 s: " + printable(request));
+            }
+            return out.toByteArray();
+        }
+    }
+
+    /** One to three corruptions: a byte replaced, a span cut, doubled or truncated away, sharp bytes put in, a huge header. */
+    private static byte[] mutate(Random r, byte[] in) {
+        byte[] b = in;
+        int ops = 1 + r.nextInt(3);
+        for (int k = 0; k < ops && b.length > 1; k++) {
+            int at = r.nextInt(b.length);
+            switch (r.nextInt(6)) {
+                case 0 -> {
+                    b = b.clone();
+                    b[at] = SHARP[r.nextInt(SHARP.length)];
+                }
+                case 1 -> b = splice(b, at, Math.min(b.length, at + 1 + r.nextInt(8)), new byte[0]);
+                case 2 -> {
+                    int end = Math.min(b.length, at + 1 + r.nextInt(16));
+                    b = splice(b, at, at, java.util.Arrays.copyOfRange(b, at, end));
+                }
+                case 3 -> {
+                    byte[] sharp = new byte[1 + r.nextInt(3)];
+                    for (int i = 0; i < sharp.length; i++) {
+                        sharp[i] = SHARP[r.nextInt(SHARP.length)];
+                    }
+                    b = splice(b, at, at, sharp);
+                }
+                case 4 -> b = java.util.Arrays.copyOf(b, Math.max(1, at));
+                default -> b = splice(b, at, at, ("\r\nX-Big: " + "a".repeat(5000)).getBytes(StandardCharsets.ISO_8859_1));
+            }
+        }
+        return b;
+    }
+
+    private static byte[] splice(byte[] b, int from, int to, byte[] insert) {
+        byte[] out = new byte[b.length - (to - from) + insert.length];
+        System.arraycopy(b, 0, out, 0, from);
+        System.arraycopy(insert, 0, out, from, insert.length);
+        System.arraycopy(b, to, out, from + insert.length, b.length - to);
+        return out;
+    }
+
+    private static String printable(byte[] b) {
+        StringBuilder s = new StringBuilder("\"");
+        for (int i = 0; i < Math.min(b.length, 300); i++) {
+            int c = b[i] & 0xff;
+            s.append(c >= 0x20 && c < 0x7f && c != '\\' ? String.valueOf((char) c) : String.format("\\x%02x", c));
+        }
+        return s.append(b.length > 300 ? "...\"" : "\"").toString();
+    }
+}
