@@ -461,6 +461,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     private void relayResponseHead(HttpResponse res, int code) {
         responseStarted = true;
+        HttpResponseStatus clean = ReasonPhrase.clean(res.status());
+        if (clean != res.status()) {
+            res.setStatus(clean);
+        }
         status = code;
         upstreamKeepAlive = HttpUtil.isKeepAlive(res);
         boolean hasLength = HttpUtil.isContentLengthSet(res);

@@ -8,6 +8,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
@@ -52,6 +54,15 @@ class HttpMalformedInputTest {
             + "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n",
         "GET /one HTTP/1.1\r\nHost: service-b\r\n\r\nGET /two HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n",
     };
+    private static final int RESPONSE_CASES = 200;
+    private static final String[] RESPONSE_TEMPLATES = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Up: 1\r\n\r\n5\r\nhello\r\n3;e=1\r\nabc\r\n0\r\nT: v\r\n\r\n",
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nX-A: b, c\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nuntil the upstream closes",
+    };
+    /** A header line as it may go out: a token, a colon, and a value of visible characters, spaces and tabs. */
+    private static final Pattern HEADER_LINE = Pattern.compile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \\t]*[\\x21-\\x7e\\x80-\\xff]*([ \\t]+[\\x21-\\x7e\\x80-\\xff]+)*[ \\t]*$");
     /** Bytes that mean something to an HTTP parser, or to a careless one. */
     private static final byte[] SHARP = {'\r', '\n', 0, ' ', '\t', ':', ';', ',', '"', 0x7f, (byte) 0x80, (byte) 0xff, '0', 'x', 'F'};
 
@@ -110,6 +121,36 @@ class HttpMalformedInputTest {
         assertTrue(outcomes.getOrDefault("closed", 0) > 0, "some end without an answer: " + outcomes);
     }
 
+    @Test
+    void corruptedResponsesReachTheClientWellFormedOrNotAtAll() throws Exception {
+        Random random = new Random(SEED + 1);
+        List<byte[]> responses = new ArrayList<>();
+        for (int i = 0; i < RESPONSE_CASES; i++) {
+            responses.add(mutate(random, RESPONSE_TEMPLATES[i % RESPONSE_TEMPLATES.length].getBytes(StandardCharsets.ISO_8859_1)));
+        }
+        RawUpstream upstream = new RawUpstream(responses);
+        closeables.add(upstream);
+        Sidecar sidecar = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"),
+                SidecarHarness.RESILIENCE.replace("max_retries: 2", "max_retries: 0")
+                        .replace("failure_threshold: 5", "failure_threshold: 1000000") // every case reaches the upstream
+                        .replace("http: { header_timeout_ms: 300,", "http: { header_timeout_ms: 300, idle_timeout_ms: 300,")
+                        .replace("timeouts: { connect_ms: 500, request_ms: 1000 }", "timeouts: { connect_ms: 500, request_ms: 300 }"));
+        closeables.add(sidecar);
+        int port = sidecar.boundPorts().get("outbound");
+
+        Map<String, Integer> outcomes = new TreeMap<>();
+        for (int i = 0; i < RESPONSE_CASES; i++) {
+            // Without retries, so the answer to /r-i comes from corrupted response i (the upstream picks it by path).
+            byte[] request = ("GET /r-" + i + " HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+            byte[] answer = exchange(port, request);
+            String context = "case " + i + ", upstream sent " + printable(responses.get(i)) + ", client got " + printable(answer);
+            outcomes.merge(wellFormedResponse(answer, context), 1, Integer::sum);
+        }
+        System.err.println("corrupted-response outcomes: " + outcomes);
+        assertTrue(outcomes.getOrDefault("502", 0) > 0, "some are refused: " + outcomes);
+        assertTrue(outcomes.getOrDefault("200", 0) > 0, "some survive: " + outcomes);
+    }
+
     /** Classifies what came back: "closed" (no bytes) or the first status; fails on anything malformed. */
     private static String outcome(int n, byte[] request, byte[] response) {
         String text = new String(response, StandardCharsets.ISO_8859_1);
@@ -149,6 +190,33 @@ class HttpMalformedInputTest {
             }
             return out.toByteArray();
         }
+    }
+
+    /**
+     * Checks that {@code response} is empty or one well-formed HTTP/1.1 response head (status line,
+     * header lines of a token name and a value without control characters) followed by at most the
+     * body its Content-Length declares; returns "closed" or the status.
+     */
+    private static String wellFormedResponse(byte[] response, String context) {
+        String text = new String(response, StandardCharsets.ISO_8859_1);
+        if (text.isEmpty()) {
+            return "closed";
+        }
+        int end = text.indexOf("\r\n\r\n");
+        assertTrue(end > 0, "a complete head: " + context);
+        String[] lines = text.substring(0, end).split("\r\n", -1);
+        Matcher status = Pattern.compile("^HTTP/1\\.1 ([1-5]\\d\\d) [\\x20-\\x7e\\x80-\\xff\\t]*$").matcher(lines[0]);
+        assertTrue(status.find(), "a well-formed status line: " + context);
+        long declared = -1;
+        for (int i = 1; i < lines.length; i++) {
+            assertTrue(HEADER_LINE.matcher(lines[i]).matches(), "a well-formed header line (" + printable(lines[i].getBytes(StandardCharsets.ISO_8859_1)) + "): " + context);
+            if (lines[i].regionMatches(true, 0, "content-length:", 0, 15)) {
+                declared = Long.parseLong(lines[i].substring(15).trim());
+            }
+        }
+        int body = text.length() - end - 4;
+        assertTrue(declared < 0 || body <= declared, "no more body than declared: " + context);
+        return status.group(1);
     }
 
     /** One to three corruptions: a byte replaced, a span cut, doubled or truncated away, sharp bytes put in, a huge header. */
@@ -196,5 +264,59 @@ class HttpMalformedInputTest {
             s.append(c >= 0x20 && c < 0x7f && c != '\\' ? String.valueOf((char) c) : String.format("\\x%02x", c));
         }
         return s.append(b.length > 300 ? "...\"" : "\"").toString();
+    }
+
+    /**
+     * An upstream that answers {@code GET /r-i} with the i-th byte string as it is, then closes:
+     * what a broken or hostile server sends, unparsed.
+     */
+    private static final class RawUpstream implements AutoCloseable {
+        private static final Pattern CASE_PATH = Pattern.compile("^GET /r-(\\d+) ");
+        private final ServerSocket server;
+        private final Thread acceptor;
+
+        RawUpstream(List<byte[]> responses) throws IOException {
+            server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+            acceptor = new Thread(() -> {
+                while (!server.isClosed()) {
+                    try (Socket s = server.accept()) {
+                        s.setSoTimeout(5000);
+                        Matcher path = CASE_PATH.matcher(readHead(s.getInputStream()));
+                        if (!path.find()) {
+                            continue; // not a case: no answer
+                        }
+                        s.getOutputStream().write(responses.get(Integer.parseInt(path.group(1))));
+                        s.shutdownOutput();
+                        s.getInputStream().read(); // until the sidecar closes its end: a close by us first would reset
+                    } catch (IOException closedOrReset) {
+                        // the next connection
+                    }
+                }
+            }, "raw-upstream");
+            acceptor.setDaemon(true);
+            acceptor.start();
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        private static String readHead(InputStream in) throws IOException {
+            StringBuilder head = new StringBuilder();
+            while (head.length() < 4 || head.lastIndexOf("\r\n\r\n") != head.length() - 4) {
+                int c = in.read();
+                if (c < 0) {
+                    throw new IOException("closed before the head ended");
+                }
+                head.append((char) c);
+            }
+            return head.toString();
+        }
+
+        @Override
+        public void close() throws Exception {
+            server.close();
+            acceptor.join(5000);
+        }
     }
 }
