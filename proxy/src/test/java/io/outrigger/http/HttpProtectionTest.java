@@ -196,6 +196,22 @@ class HttpProtectionTest {
                 "the upstream connection to close before the answer was due");
     }
 
+    @Test
+    void aClientThatHalfClosesAfterItsRequestIsTakenAsGone() throws Exception {
+        start();
+        upstream.delayMillis = 800;
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(3000);
+            s.getOutputStream().write("GET /slow HTTP/1.1\r\nHost: service-b\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            SidecarHarness.await(Duration.ofSeconds(3), () -> upstream.requestCount() == 1, "the request upstream");
+            s.shutdownOutput(); // FIN: the documented reading is "gone", as nginx and Go's server read it
+            assertEquals(-1, s.getInputStream().read(), "no answer, the connection closes");
+        }
+        SidecarHarness.await(Duration.ofMillis(600), () -> upstream.closedConnections.get() == 1,
+                "the upstream connection to close before the answer was due");
+        assertStillServes();
+    }
+
     /** Sends a request that the sidecar may cut off early; returns what was answered before the close. */
     private String rawLenient(String request) throws Exception {
         try (Socket s = new Socket("127.0.0.1", port)) {
