@@ -43,6 +43,32 @@ public final class ConfigLoader {
         return parse(text, file.toString());
     }
 
+    /**
+     * The YAML parser's message on one line: it quotes the offending lines with a caret under
+     * them, indented; the words are kept ("while parsing a block mapping at line 4, column 1;
+     * expected <block end>, but found ..."), the picture is dropped.
+     */
+    static String oneLine(String message) {
+        if (message == null) {
+            return "no detail";
+        }
+        StringBuilder out = new StringBuilder();
+        for (String line : message.split("\\R")) {
+            if (line.startsWith("  ") || line.isBlank()) {
+                continue; // a quoted line of the file, or the caret under it
+            }
+            String words = line.strip().replace("in 'reader', ", "at ");
+            if (words.endsWith(":")) {
+                words = words.substring(0, words.length() - 1);
+            }
+            if (out.length() > 0) {
+                out.append(words.startsWith("at ") ? " " : "; ");
+            }
+            out.append(words);
+        }
+        return out.length() == 0 ? message.strip().replaceAll("\\s+", " ") : out.toString();
+    }
+
     /** Parses and validates YAML text; {@code source} names it in messages. */
     public static SidecarConfig parse(String yaml, String source) throws ConfigException {
         JsonNode root;
@@ -50,7 +76,7 @@ public final class ConfigLoader {
             root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
         } catch (JsonProcessingException e) {
             String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
-            throw new ConfigException(source + ": not valid YAML" + where + " (" + e.getOriginalMessage() + ")");
+            throw new ConfigException(source + ": not valid YAML" + where + " (" + oneLine(e.getOriginalMessage()) + ")");
         }
         if (root == null || root.isMissingNode() || root.isNull()) {
             root = MissingNode.getInstance();

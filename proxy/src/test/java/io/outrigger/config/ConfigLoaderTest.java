@@ -78,6 +78,13 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aYamlSyntaxErrorIsOneLineWithoutTheParsersPicture() {
+        assertError("t.yaml: not valid YAML at line 3 (while parsing a block mapping at line 3, column 3; "
+                + "expected <block end>, but found '<block mapping start>' at line 4, column 4)",
+                "name: a\nlisteners:\n  admin: { port: 1 }\n   outbound: { port: 2 }\n");
+    }
+
+    @Test
     void missingFile() {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(Path.of("/nonexistent/x.yaml")));
         assertEquals("/nonexistent/x.yaml: file not found", e.getMessage());
