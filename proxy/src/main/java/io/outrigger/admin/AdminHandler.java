@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.EventExecutor;
 import io.outrigger.Sidecar;
 import io.outrigger.metrics.MicrometerProxyMetrics;
@@ -112,6 +113,15 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 return response(HttpResponseStatus.OK, JSON, views.config());
             }
         }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof IdleStateEvent) {
+            ctx.close(); // nothing read for http.idle_timeout_ms: an idle keep-alive or a stalled request
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
     }
 
     @Override

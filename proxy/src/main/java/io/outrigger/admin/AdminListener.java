@@ -31,7 +31,7 @@ public final class AdminListener {
                     .group(sidecar.group())
                     .channel(sidecar.transport().serverChannel())
                     .handler(sidecar.connections())
-                    .childHandler(new AdminInitializer(handler))
+                    .childHandler(new AdminInitializer(handler, sidecar.context().config().http().idleTimeoutMillis()))
                     .bind(sidecar.context().config().bindAddress(), port)
                     .sync().channel();
         } catch (InterruptedException | RuntimeException e) {

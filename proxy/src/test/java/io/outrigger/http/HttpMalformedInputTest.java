@@ -1,6 +1,11 @@
 package io.outrigger.http;
 
 import io.outrigger.Sidecar;
+import io.outrigger.SidecarContext;
+import io.outrigger.config.ConfigLoader;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -63,6 +68,17 @@ class HttpMalformedInputTest {
     };
     /** A header line as it may go out: a token, a colon, and a value of visible characters, spaces and tabs. */
     private static final Pattern HEADER_LINE = Pattern.compile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \\t]*[\\x21-\\x7e\\x80-\\xff]*([ \\t]+[\\x21-\\x7e\\x80-\\xff]+)*[ \\t]*$");
+    private static final String[] ADMIN_TEMPLATES = {
+        "GET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
+        "GET /clusters?x=1 HTTP/1.1\r\nHost: admin\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        "POST /config HTTP/1.1\r\nHost: admin\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+        "GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\nGET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
+    };
+    /** The admin listener's answers: found, refused, unknown path, wrong method, body too large. Never 500. */
+    private static final Set<Integer> ADMIN_EXPECTED = Set.of(200, 400, 404, 405, 413, 431);
+    /** Header and idle timeouts short enough that a corrupted request the sidecar waits on ends soon. */
+    private static final String SHORT_TIMEOUTS =
+            SidecarHarness.RESILIENCE.replace("http: { header_timeout_ms: 300,", "http: { header_timeout_ms: 300, idle_timeout_ms: 300,");
     /** Bytes that mean something to an HTTP parser, or to a careless one. */
     private static final byte[] SHARP = {'\r', '\n', 0, ' ', '\t', ':', ';', ',', '"', 0x7f, (byte) 0x80, (byte) 0xff, '0', 'x', 'F'};
 
@@ -83,16 +99,50 @@ class HttpMalformedInputTest {
         TestUpstream upstream = new TestUpstream();
         closeables.add(upstream);
         Sidecar sidecar = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"),
-                SidecarHarness.RESILIENCE.replace("http: { header_timeout_ms: 300,", "http: { header_timeout_ms: 300, idle_timeout_ms: 300,"));
+                SHORT_TIMEOUTS);
         closeables.add(sidecar);
         int port = sidecar.boundPorts().get("outbound");
 
-        Random random = new Random(SEED);
+        Map<String, Integer> outcomes = sendCorrupted(port, new Random(SEED), TEMPLATES, EXPECTED,
+                "GET /witness HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+        System.err.println("corrupted-request outcomes: " + outcomes);
+
+        assertEquals(0, upstream.malformed.get(), "requests the upstream could not decode");
+        // The corruption must reach every kind of outcome, or the test proves less than it claims.
+        assertTrue(outcomes.getOrDefault("200", 0) > 0, "some requests survive: " + outcomes);
+        assertTrue(outcomes.getOrDefault("400", 0) > 0, "some are refused: " + outcomes);
+        assertTrue(outcomes.getOrDefault("closed", 0) > 0, "some end without an answer: " + outcomes);
+    }
+
+    @Test
+    void corruptedRequestsToTheAdminListenerGetCleanAnswersOrAClose() throws Exception {
+        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(SidecarHarness.closedPort()) + "]");
+        SidecarConfig cfg = ConfigLoader.parse(SidecarHarness.yaml(registry, SHORT_TIMEOUTS)
+                .replace("  outbound: { port: 0 }\n", "  outbound: { port: 0 }\n  admin: { port: 0 }\n"), "test");
+        Sidecar sidecar = new Sidecar(new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system()));
+        closeables.add(sidecar);
+        sidecar.start();
+        int port = sidecar.boundPorts().get("admin");
+
+        Map<String, Integer> outcomes = sendCorrupted(port, new Random(SEED + 2), ADMIN_TEMPLATES, ADMIN_EXPECTED,
+                "GET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+        System.err.println("corrupted-admin-request outcomes: " + outcomes);
+        assertTrue(outcomes.getOrDefault("200", 0) > 0, "some requests survive: " + outcomes);
+        assertTrue(outcomes.getOrDefault("400", 0) > 0, "some are refused: " + outcomes);
+        assertTrue(outcomes.getOrDefault("closed", 0) > 0, "some end without an answer: " + outcomes);
+    }
+
+    /**
+     * Sends {@value #CASES} corruptions of {@code templates}, {@value #PARALLEL} at a time on their own
+     * connections, and {@code witness} (which must be answered 200) after each group; returns how
+     * many ended in which status or "closed".
+     */
+    private static Map<String, Integer> sendCorrupted(int port, Random random, String[] templates, Set<Integer> expected,
+                                                      String witness) throws Exception {
         List<byte[]> cases = new ArrayList<>();
         for (int i = 0; i < CASES; i++) {
-            cases.add(mutate(random, TEMPLATES[i % TEMPLATES.length].getBytes(StandardCharsets.ISO_8859_1)));
+            cases.add(mutate(random, templates[i % templates.length].getBytes(StandardCharsets.ISO_8859_1)));
         }
-
         Map<String, Integer> outcomes = new TreeMap<>();
         ExecutorService pool = Executors.newFixedThreadPool(PARALLEL);
         try {
@@ -101,24 +151,18 @@ class HttpMalformedInputTest {
                 for (int i = from; i < Math.min(CASES, from + PARALLEL); i++) {
                     byte[] request = cases.get(i);
                     int n = i;
-                    batch.add(pool.submit(() -> outcome(n, request, exchange(port, request))));
+                    batch.add(pool.submit(() -> outcome(n, request, exchange(port, request), expected)));
                 }
                 for (Future<String> f : batch) {
                     outcomes.merge(f.get(), 1, Integer::sum);
                 }
-                String witness = SidecarHarness.raw(port, "GET /witness-" + from + " HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
-                assertTrue(witness.startsWith("HTTP/1.1 200"), "a valid request after case " + from + ": " + witness);
+                String answer = SidecarHarness.raw(port, witness);
+                assertTrue(answer.startsWith("HTTP/1.1 200"), "a valid request after case " + from + ": " + answer);
             }
         } finally {
             pool.shutdownNow();
         }
-        System.err.println("corrupted-request outcomes: " + outcomes);
-
-        assertEquals(0, upstream.malformed.get(), "requests the upstream could not decode");
-        // The corruption must reach every kind of outcome, or the test proves less than it claims.
-        assertTrue(outcomes.getOrDefault("200", 0) > 0, "some requests survive: " + outcomes);
-        assertTrue(outcomes.getOrDefault("400", 0) > 0, "some are refused: " + outcomes);
-        assertTrue(outcomes.getOrDefault("closed", 0) > 0, "some end without an answer: " + outcomes);
+        return outcomes;
     }
 
     @Test
@@ -131,9 +175,8 @@ class HttpMalformedInputTest {
         RawUpstream upstream = new RawUpstream(responses);
         closeables.add(upstream);
         Sidecar sidecar = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"),
-                SidecarHarness.RESILIENCE.replace("max_retries: 2", "max_retries: 0")
+                SHORT_TIMEOUTS.replace("max_retries: 2", "max_retries: 0")
                         .replace("failure_threshold: 5", "failure_threshold: 1000000") // every case reaches the upstream
-                        .replace("http: { header_timeout_ms: 300,", "http: { header_timeout_ms: 300, idle_timeout_ms: 300,")
                         .replace("timeouts: { connect_ms: 500, request_ms: 1000 }", "timeouts: { connect_ms: 500, request_ms: 300 }"));
         closeables.add(sidecar);
         int port = sidecar.boundPorts().get("outbound");
@@ -152,7 +195,7 @@ class HttpMalformedInputTest {
     }
 
     /** Classifies what came back: "closed" (no bytes) or the first status; fails on anything malformed. */
-    private static String outcome(int n, byte[] request, byte[] response) {
+    private static String outcome(int n, byte[] request, byte[] response, Set<Integer> expected) {
         String text = new String(response, StandardCharsets.ISO_8859_1);
         String context = "case " + n + ", request " + printable(request) + ", response " + printable(response);
         if (text.isEmpty()) {
@@ -162,7 +205,7 @@ class HttpMalformedInputTest {
         assertTrue(m.find(), "a well-formed status line: " + context);
         assertTrue(text.contains("\r\n\r\n"), "a complete head: " + context);
         int status = Integer.parseInt(m.group(1));
-        assertTrue(EXPECTED.contains(status), "an expected status: " + context);
+        assertTrue(expected.contains(status), "an expected status: " + context);
         return String.valueOf(status);
     }
 
