@@ -1,7 +1,5 @@
 package io.outrigger.http;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.outrigger.SidecarContext;
@@ -17,11 +15,12 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
+import static io.outrigger.http.EmbeddedBytes.ascii;
+import static io.outrigger.http.EmbeddedBytes.outbound;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -62,52 +61,41 @@ class DrainHeadTest {
 
     @Test
     void aRequestWhoseHeadIsUnderWayWhenTheDrainComesIsAnsweredThenTheConnectionCloses() {
-        String first = send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\n");
-        assertTrue(first.startsWith("HTTP/1.1 404"), first);
-        assertFalse(closes(first), first);
-
+        assertKeptAlive(send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\n"));
         ch.writeInbound(ascii("GET /second HTTP/1.1\r\nHost: unkn")); // the client has started its next request
-        ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
-        ch.runPendingTasks();
-        assertTrue(ch.isOpen(), "the half-received request is not dropped");
-
-        String second = send("own-service\r\n\r\n");
-        assertTrue(second.startsWith("HTTP/1.1 404"), second);
-        assertTrue(closes(second), "the last response says Connection: close: " + second);
-        ch.runPendingTasks();
-        assertFalse(ch.isOpen(), "then the connection closes");
+        assertDrainAnswersTheRestThenCloses("own-service\r\n\r\n");
     }
 
     @Test
     void aPipelinedHeadThatCameInTheSameReadAsTheRequestBeforeIsAnsweredToo() {
         // One read: a whole request and the start of the next one (a pipelining client).
-        String first = send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\nGET /second HTTP/1.1\r\nHost: unkn");
-        assertTrue(first.startsWith("HTTP/1.1 404"), first);
-        assertFalse(closes(first), first);
-
-        ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
-        ch.runPendingTasks();
-        assertTrue(ch.isOpen(), "the half-received request is not dropped");
-
-        String second = send("own-service\r\n\r\n");
-        assertTrue(second.startsWith("HTTP/1.1 404"), second);
-        assertTrue(closes(second), "the last response says Connection: close: " + second);
-        ch.runPendingTasks();
-        assertFalse(ch.isOpen(), "then the connection closes");
+        assertKeptAlive(send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\nGET /second HTTP/1.1\r\nHost: unkn"));
+        assertDrainAnswersTheRestThenCloses("own-service\r\n\r\n");
     }
 
     @Test
     void aPipelinedRequestLineEndingExactlyAtTheReadsEndCountsAsBegun() {
         // The decoder consumes a complete request line at once and holds no bytes: the clock must already run.
-        String first = send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\nGET /second HTTP/1.1\r\n");
-        assertTrue(first.startsWith("HTTP/1.1 404"), first);
+        assertKeptAlive(send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\nGET /second HTTP/1.1\r\n"));
+        assertDrainAnswersTheRestThenCloses("Host: unknown-service\r\n\r\n");
+    }
 
+    private static void assertKeptAlive(String response) {
+        assertTrue(response.startsWith("HTTP/1.1 404"), response);
+        assertFalse(closes(response), response);
+    }
+
+    /** A drain now leaves the connection open for the request under way; {@code rest} completes it; it is answered, then the connection closes. */
+    private void assertDrainAnswersTheRestThenCloses(String rest) {
         ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
         ch.runPendingTasks();
         assertTrue(ch.isOpen(), "the half-received request is not dropped");
 
-        String second = send("Host: unknown-service\r\n\r\n");
-        assertTrue(second.startsWith("HTTP/1.1 404") && closes(second), second);
+        String second = send(rest);
+        assertTrue(second.startsWith("HTTP/1.1 404"), second);
+        assertTrue(closes(second), "the last response says Connection: close: " + second);
+        ch.runPendingTasks();
+        assertFalse(ch.isOpen(), "then the connection closes");
     }
 
     @Test
@@ -124,20 +112,10 @@ class DrainHeadTest {
     private String send(String text) {
         ch.writeInbound(ascii(text));
         ch.runPendingTasks();
-        StringBuilder out = new StringBuilder();
-        ByteBuf b;
-        while ((b = ch.readOutbound()) != null) {
-            out.append(b.toString(StandardCharsets.US_ASCII));
-            b.release();
-        }
-        return out.toString();
+        return outbound(ch);
     }
 
     private static boolean closes(String response) {
         return response.toLowerCase(java.util.Locale.ROOT).contains("\r\nconnection: close\r\n");
-    }
-
-    private static ByteBuf ascii(String s) {
-        return Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII);
     }
 }

@@ -1,7 +1,5 @@
 package io.outrigger.http;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -16,8 +14,8 @@ import io.netty.util.ReferenceCountUtil;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import java.nio.charset.StandardCharsets;
-
+import static io.outrigger.http.EmbeddedBytes.ascii;
+import static io.outrigger.http.EmbeddedBytes.outbound;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -61,7 +59,7 @@ class HttpListenerCodecTest {
         get.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
         ch.writeOutbound(get);
 
-        String wire = outbound();
+        String wire = outbound(ch);
         String[] responses = wire.split("(?=HTTP/1.1 )");
         assertEquals(2, responses.length, wire);
         assertTrue(responses[0].endsWith("\r\n\r\n") && !responses[0].contains("0\r\n\r\n"), "HEAD: head only: " + wire);
@@ -82,19 +80,5 @@ class HttpListenerCodecTest {
             ReferenceCountUtil.release(msg);
         }
         assertEquals(HttpListenerCodec.MAX_PIPELINE_DEPTH, requests, "the ones within the bound still go on");
-    }
-
-    private String outbound() {
-        StringBuilder out = new StringBuilder();
-        ByteBuf b;
-        while ((b = ch.readOutbound()) != null) {
-            out.append(b.toString(StandardCharsets.US_ASCII));
-            b.release();
-        }
-        return out.toString();
-    }
-
-    private static ByteBuf ascii(String s) {
-        return Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII);
     }
 }
