@@ -5,8 +5,9 @@ import io.outrigger.SidecarContext;
 import io.outrigger.config.ConfigLoader;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.FileRegistry;
+import io.outrigger.testing.Closer;
 import io.outrigger.time.Ticker;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -85,14 +86,8 @@ class HttpMalformedInputTest {
     @TempDir
     Path dir;
 
-    private final List<AutoCloseable> closeables = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = closeables.size() - 1; i >= 0; i--) {
-            closeables.get(i).close();
-        }
-    }
+    @AutoClose
+    private final Closer closeables = new Closer();
 
     @Test
     void corruptedRequestsGetCleanAnswersAndNeverDisturbOtherTraffic() throws Exception {

@@ -1,7 +1,8 @@
 package io.outrigger.http;
 
 import io.outrigger.Sidecar;
-import org.junit.jupiter.api.AfterEach;
+import io.outrigger.testing.Closer;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -11,8 +12,6 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 
 import static io.outrigger.http.SidecarHarness.RESILIENCE;
 import static io.outrigger.http.SidecarHarness.instance;
@@ -25,16 +24,10 @@ class HttpProtectionTest {
     @TempDir
     Path dir;
 
-    private final List<AutoCloseable> closeables = new ArrayList<>();
+    @AutoClose
+    private final Closer closeables = new Closer();
     private TestUpstream upstream;
     private int port;
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = closeables.size() - 1; i >= 0; i--) {
-            closeables.get(i).close();
-        }
-    }
 
     private void start() throws Exception {
         upstream = new TestUpstream();

@@ -3,8 +3,9 @@ package io.outrigger.http;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.outrigger.Sidecar;
 import io.outrigger.discovery.Endpoint;
+import io.outrigger.testing.Closer;
 import io.outrigger.trace.TraceParent;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,8 +17,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 
 import static io.outrigger.http.SidecarHarness.RESILIENCE;
 import static io.outrigger.http.SidecarHarness.instance;
@@ -33,14 +32,8 @@ class HttpProxyTest {
     @TempDir
     Path dir;
 
-    private final List<AutoCloseable> closeables = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = closeables.size() - 1; i >= 0; i--) {
-            closeables.get(i).close();
-        }
-    }
+    @AutoClose
+    private final Closer closeables = new Closer();
 
     private TestUpstream upstream() throws InterruptedException {
         TestUpstream u = new TestUpstream();
