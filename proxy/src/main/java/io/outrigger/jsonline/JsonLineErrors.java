@@ -2,6 +2,8 @@ package io.outrigger.jsonline;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.outrigger.time.Ticker;
+import io.outrigger.time.WarnLimiter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,6 +23,8 @@ public final class JsonLineErrors {
     public static final int CRASH = 13;
 
     private static final Logger log = LoggerFactory.getLogger(JsonLineErrors.class);
+    /** Bad lines come from outside: at most one warning a second, the rest at DEBUG and counted. */
+    private static final WarnLimiter BAD_LINES = new WarnLimiter(Ticker.system());
 
     private JsonLineErrors() {
     }
@@ -46,14 +50,23 @@ public final class JsonLineErrors {
                 body(request.msgId(), NOT_SUPPORTED, "unsupported type: " + request.type()));
     }
 
-    /** Logs a bad line (one line on stderr) and returns its error reply, or null when no msg_id could be read. */
+    /**
+     * Logs a bad line (one line on stderr, at most one a second: see {@link WarnLimiter}) and returns
+     * its error reply, or null when no msg_id could be read.
+     */
     public static Reply toReply(BadLine bad) {
-        if (bad.msgId() == null) {
-            log.warn("dropped a malformed line (no msg_id to answer): {}", bad.problem());
-            return null;
+        String what = bad.msgId() == null
+                ? "dropped a malformed line (no msg_id to answer): " + bad.problem()
+                : "malformed request msg_id " + bad.msgId() + ": " + bad.problem();
+        int unreported = BAD_LINES.admit();
+        if (unreported < 0) {
+            log.debug(what);
+        } else if (unreported == 0) {
+            log.warn(what);
+        } else {
+            log.warn("{} ({} more malformed lines since the last report)", what, unreported);
         }
-        log.warn("malformed request msg_id {}: {}", bad.msgId(), bad.problem());
-        return new Reply(bad.dest(), bad.src(), body(bad.msgId(), MALFORMED_REQUEST, bad.problem()));
+        return bad.msgId() == null ? null : new Reply(bad.dest(), bad.src(), body(bad.msgId(), MALFORMED_REQUEST, bad.problem()));
     }
 
     private static ObjectNode body(long inReplyTo, int code, String text) {

@@ -21,6 +21,7 @@ import io.outrigger.resilience.Backoff;
 import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.Retrier;
 import io.outrigger.resilience.RetryBudget;
+import io.outrigger.time.WarnLimiter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,7 +55,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
 
     private final SidecarContext context;
     private final Transports transport;
-    private final RefusalLog refusals;
+    private final WarnLimiter refusals;
     private final AddressResolverGroup<InetSocketAddress> resolver;
     private final String service;
     private final long idleTimeoutMillis;
@@ -70,7 +71,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
 
     /** @param idleTimeoutMillis idle time after which the upstream side closes too (0: never) */
     TcpConnectHandler(SidecarContext context, Transports transport, AddressResolverGroup<InetSocketAddress> resolver,
-                      String service, long idleTimeoutMillis, RefusalLog refusals) {
+                      String service, long idleTimeoutMillis, WarnLimiter refusals) {
         this.context = context;
         this.refusals = refusals;
         this.transport = transport;

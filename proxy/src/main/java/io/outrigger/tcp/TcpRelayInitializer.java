@@ -8,6 +8,7 @@ import io.netty.resolver.AddressResolverGroup;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.listener.Transports;
+import io.outrigger.time.WarnLimiter;
 
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
@@ -29,7 +30,7 @@ final class TcpRelayInitializer extends ChannelInitializer<SocketChannel> {
     private final Transports transport;
     private final AddressResolverGroup<InetSocketAddress> resolver;
     private final SidecarConfig.Tcp tcp;
-    private final RefusalLog refusals;
+    private final WarnLimiter refusals;
 
     TcpRelayInitializer(SidecarContext context, Transports transport, AddressResolverGroup<InetSocketAddress> resolver,
                         SidecarConfig.Tcp tcp) {
@@ -37,7 +38,7 @@ final class TcpRelayInitializer extends ChannelInitializer<SocketChannel> {
         this.transport = transport;
         this.resolver = resolver;
         this.tcp = tcp;
-        this.refusals = new RefusalLog(context.ticker());
+        this.refusals = new WarnLimiter(context.ticker());
     }
 
     @Override

@@ -1,15 +1,14 @@
-package io.outrigger.tcp;
+package io.outrigger.time;
 
-import io.outrigger.time.FakeTicker;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-class RefusalLogTest {
+class WarnLimiterTest {
     @Test
     void warnsAtMostOnceASecondAndCountsWhatItHeldBack() {
         FakeTicker ticker = new FakeTicker();
-        RefusalLog log = new RefusalLog(ticker);
+        WarnLimiter log = new WarnLimiter(ticker);
 
         assertEquals(0, log.admit(), "the first refusal is a warning");
         for (int i = 0; i < 5; i++) {
