@@ -73,9 +73,12 @@ public enum Transports {
         return Epoll.isAvailable() ? EPOLL : NIO;
     }
 
-    /** A new event loop group; {@code threads} 0 means Netty's default (2 x cores). */
+    /**
+     * A new event loop group; {@code threads} 0 means Netty's default (2 x cores). Its loops give
+     * up the CPU after a busy turn: see {@link YieldingIoHandler}.
+     */
     public EventLoopGroup newGroup(int threads, String name) {
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), ioHandlerFactory());
+        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), YieldingIoHandler.wrap(ioHandlerFactory()));
     }
 
     private IoHandlerFactory ioHandlerFactory() {

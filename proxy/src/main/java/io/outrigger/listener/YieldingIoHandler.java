@@ -1,0 +1,101 @@
+package io.outrigger.listener;
+
+import io.netty.channel.IoHandle;
+import io.netty.channel.IoHandler;
+import io.netty.channel.IoHandlerContext;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.IoRegistration;
+import io.netty.util.concurrent.ThreadAwareExecutor;
+
+/**
+ * An event loop's I/O handler that gives up the CPU after a busy turn: when one turn handled at
+ * least {@code threshold} I/O events, the loop thread yields ({@link Thread#yield()}, Linux's
+ * {@code sched_yield}) before its next turn.
+ *
+ * <p>Why: a sidecar shares its cores with the processes it carries traffic for (the app beside it,
+ * the callers, the upstreams on the same host). A busy turn hands many of them work at once (a
+ * turn's sends wake them all), and they then wait, runnable, for the CPU the event loop goes on
+ * using for its next turn, and the loop later waits for them. Yielding after a busy turn lets them
+ * run first, in smaller pieces, and their answers come back sooner. It costs one system call per
+ * busy turn and nothing when no other thread wants the CPU ({@code sched_yield} returns at once).
+ * On the 2-core benchmark machine it took Outrigger's p99 at 16 connections from about 2x
+ * HAProxy's to HAProxy's, with no loss of requests/s (see the README's Benchmark section).
+ *
+ * <p>Not blocking: the thread stays runnable and is back as soon as the scheduler has given the
+ * waiting threads their turn. {@value #PROPERTY} sets the threshold; 0 turns yielding off.
+ * Used on the event loop's own thread only, like the handler it wraps.
+ */
+final class YieldingIoHandler implements IoHandler {
+    /** The system property with the threshold: events in one turn after which the loop yields; 0 = never. */
+    static final String PROPERTY = "outrigger.yield_after";
+    /** The default threshold: measured with 4, 8 and 1; 8 gives the others' tails with fewer yields. */
+    static final int DEFAULT_THRESHOLD = 8;
+
+    private final IoHandler handler;
+    private final int threshold;
+    private final Runnable yield;
+
+    YieldingIoHandler(IoHandler handler, int threshold, Runnable yield) {
+        this.handler = handler;
+        this.threshold = threshold;
+        this.yield = yield;
+    }
+
+    /** {@code factory}'s handlers, yielding after turns of at least {@value #PROPERTY} events (default {@value #DEFAULT_THRESHOLD}). */
+    static IoHandlerFactory wrap(IoHandlerFactory factory) {
+        int threshold = Integer.getInteger(PROPERTY, DEFAULT_THRESHOLD);
+        if (threshold <= 0) {
+            return factory;
+        }
+        return new IoHandlerFactory() {
+            @Override
+            public IoHandler newHandler(ThreadAwareExecutor executor) {
+                return new YieldingIoHandler(factory.newHandler(executor), threshold, Thread::yield);
+            }
+
+            @Override
+            public boolean isChangingThreadSupported() {
+                return factory.isChangingThreadSupported();
+            }
+        };
+    }
+
+    @Override
+    public int run(IoHandlerContext context) {
+        int events = handler.run(context);
+        if (events >= threshold) {
+            yield.run();
+        }
+        return events;
+    }
+
+    @Override
+    public void initialize() {
+        handler.initialize();
+    }
+
+    @Override
+    public void prepareToDestroy() {
+        handler.prepareToDestroy();
+    }
+
+    @Override
+    public void destroy() {
+        handler.destroy();
+    }
+
+    @Override
+    public IoRegistration register(IoHandle handle) throws Exception {
+        return handler.register(handle);
+    }
+
+    @Override
+    public void wakeup() {
+        handler.wakeup();
+    }
+
+    @Override
+    public boolean isCompatible(Class<? extends IoHandle> handleType) {
+        return handler.isCompatible(handleType);
+    }
+}
