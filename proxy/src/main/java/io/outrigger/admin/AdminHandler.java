@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.EventExecutor;
 import io.outrigger.Sidecar;
@@ -35,7 +36,8 @@ import java.util.Set;
  *   GET /clusters  services, instances, health and breakers as JSON
  *   GET /config    the effective config and the bound ports as JSON
  * </pre>
- * An unknown path is 404, another method on a known path 405, a malformed request 400; error
+ * An unknown path is 404, another method on a known path 405, a malformed request 400 (431 for a
+ * header block over Netty's default 8 KiB, as on the proxy listeners); error
  * bodies are JSON {@code {"error": "..."}}.
  *
  * <p>Stateless and {@code @Sharable}. Reading requests happens on the event loop; building the
@@ -70,7 +72,9 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         adminThread.execute(() -> {
             FullHttpResponse res;
             try {
-                res = malformed != null
+                res = malformed instanceof TooLongHttpHeaderException
+                        ? error(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request headers too large: " + malformed.getMessage())
+                        : malformed != null
                         ? error(HttpResponseStatus.BAD_REQUEST, "malformed request: " + malformed.getMessage())
                         : answer(method, path);
             } catch (RuntimeException e) {

@@ -252,6 +252,14 @@ class AdminListenerTest {
             String reply = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
             assertTrue(reply.startsWith("HTTP/1.1 400 "), reply);
         }
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(("GET /ready HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(10_000) + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            assertTrue(reply.startsWith("HTTP/1.1 431 "), "a header block too large is 431, as on the proxy listeners: " + reply);
+        }
         assertEquals(404, get(port, "/").statusCode());
     }
 
