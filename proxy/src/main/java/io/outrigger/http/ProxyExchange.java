@@ -461,10 +461,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     private void relayResponseHead(HttpResponse res, int code) {
         responseStarted = true;
-        HttpResponseStatus clean = ReasonPhrase.clean(res.status());
-        if (clean != res.status()) {
-            res.setStatus(clean);
-        }
+        res.setStatus(ReasonPhrase.clean(res.status()));
         status = code;
         upstreamKeepAlive = HttpUtil.isKeepAlive(res);
         boolean hasLength = HttpUtil.isContentLengthSet(res);

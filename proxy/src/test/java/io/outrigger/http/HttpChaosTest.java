@@ -6,9 +6,7 @@ import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketException;
@@ -135,7 +133,7 @@ class HttpChaosTest {
                 default -> out.write(("GET /k1 HTTP/1.1\r\nHost: service-b\r\n\r\nGET /k2 HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n")
                         .getBytes(StandardCharsets.ISO_8859_1));
             }
-            return checkAnswers(readAll(s.getInputStream()));
+            return checkAnswers(s.getInputStream().readAllBytes());
         } catch (SocketException reset) {
             return "reset";
         }
@@ -168,16 +166,6 @@ class HttpChaosTest {
             at = end;
         }
         return first;
-    }
-
-    private static byte[] readAll(InputStream in) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buf = new byte[8192];
-        int n;
-        while ((n = in.read(buf)) >= 0) {
-            out.write(buf, 0, n);
-        }
-        return out.toByteArray();
     }
 
     /** Every 10 ms, one upstream gets a new random behaviour, until {@code chaos} is cleared. */

@@ -11,14 +11,11 @@ import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketException;
-import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -206,27 +203,10 @@ class HttpMalformedInputTest {
 
     /** Sends {@code request} and reads until the sidecar closes the connection (its header or idle timeout ends waits). */
     private static byte[] exchange(int port, byte[] request) throws IOException {
-        try (Socket s = new Socket("127.0.0.1", port)) {
-            s.setSoTimeout(5000);
-            try {
-                s.getOutputStream().write(request);
-            } catch (SocketException refusedMidWrite) {
-                // The sidecar may close before it has read everything (a head too large): what it answered still counts.
-            }
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            InputStream in = s.getInputStream();
-            byte[] buf = new byte[8192];
-            try {
-                int r;
-                while ((r = in.read(buf)) >= 0) {
-                    out.write(buf, 0, r);
-                }
-            } catch (SocketException reset) {
-                // A close with unread input is a reset: keep what came before it.
-            } catch (SocketTimeoutException stuck) {
-                throw new AssertionError("connection neither answered nor closed in 5 s: " + printable(request));
-            }
-            return out.toByteArray();
+        try {
+            return SidecarHarness.rawLenient(port, request);
+        } catch (AssertionError stuck) {
+            throw new AssertionError(stuck.getMessage() + ": " + printable(request));
         }
     }
 

@@ -6,7 +6,6 @@ import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -207,27 +206,6 @@ class HttpProtectionTest {
 
     /** Sends a request that the sidecar may cut off early; returns what was answered before the close. */
     private String rawLenient(String request) throws Exception {
-        try (Socket s = new Socket("127.0.0.1", port)) {
-            s.setSoTimeout(5000);
-            OutputStream out = s.getOutputStream();
-            try {
-                out.write(request.getBytes(StandardCharsets.ISO_8859_1));
-                out.flush();
-            } catch (java.io.IOException closedEarly) {
-                // the sidecar answered and closed while the body was still being sent
-            }
-            InputStream in = s.getInputStream();
-            StringBuilder sb = new StringBuilder();
-            byte[] buf = new byte[4096];
-            try {
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    sb.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
-                }
-            } catch (java.net.SocketException reset) {
-                // a reset after the answer
-            }
-            return sb.toString();
-        }
+        return new String(SidecarHarness.rawLenient(port, request.getBytes(StandardCharsets.ISO_8859_1)), StandardCharsets.ISO_8859_1);
     }
 }
