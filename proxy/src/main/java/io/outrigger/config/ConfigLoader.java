@@ -92,9 +92,9 @@ public final class ConfigLoader {
 
         JsonNode l = object(root, "listeners");
         allowOnly(l, "listeners.", "admin", "outbound", "inbound", "jsonline", "tcp");
-        SidecarConfig.Port admin = port(l, "listeners.admin");
-        SidecarConfig.Port outbound = port(l, "listeners.outbound");
-        SidecarConfig.Port jsonline = port(l, "listeners.jsonline");
+        SidecarConfig.Port admin = port(l, "listeners.admin", 15000);
+        SidecarConfig.Port outbound = port(l, "listeners.outbound", 15001);
+        SidecarConfig.Port jsonline = port(l, "listeners.jsonline", 15020);
         SidecarConfig.Inbound inbound = null;
         JsonNode in = l.path("inbound");
         if (!in.isMissingNode() && !in.isNull()) {
@@ -225,7 +225,8 @@ public final class ConfigLoader {
         }
     }
 
-    private SidecarConfig.Port port(JsonNode listeners, String key) throws ConfigException {
+    /** A listener with only a port: absent (null) when left out, {@code dflt} when its port is. */
+    private SidecarConfig.Port port(JsonNode listeners, String key, int dflt) throws ConfigException {
         String field = key.substring(key.indexOf('.') + 1);
         JsonNode n = listeners.path(field);
         if (n.isMissingNode() || n.isNull()) {
@@ -233,7 +234,7 @@ public final class ConfigLoader {
         }
         requireObject(n, key);
         allowOnly(n, key + ".", "port");
-        return new SidecarConfig.Port(intIn(n, key + ".port", "port", -1, 0, 65535));
+        return new SidecarConfig.Port(intIn(n, key + ".port", "port", dflt, 0, 65535));
     }
 
     private int intIn(JsonNode parent, String key, String field, int dflt, int min, int max) throws ConfigException {

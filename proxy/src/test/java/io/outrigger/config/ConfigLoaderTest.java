@@ -56,7 +56,17 @@ class ConfigLoaderTest {
         assertError("t.yaml: listeners.inbound.app: \"nohost\" (expected: host:port)", "listeners:\n  inbound: { port: 1, app: nohost }\n");
         assertError("t.yaml: listeners.tcp[0].service: missing (expected: a service name)", "listeners:\n  tcp: [ { port: 1 } ]\n");
         assertError("t.yaml: registry: \"consul\" (expected: file:PATH, http://HOST:PORT or embedded)", "registry: consul\n");
-        assertError("t.yaml: listeners.admin.port: missing (expected: an integer in 0..65535)", "listeners:\n  admin: {}\n");
+    }
+
+    @Test
+    void aListenerNamedWithoutItsPortGetsTheDocumentedPort() throws Exception {
+        SidecarConfig c = ConfigLoader.parse("listeners:\n  admin: {}\n  outbound: {}\n  inbound: {}\n  jsonline: {}\n", "t.yaml");
+        assertEquals(15000, c.listeners().admin().port());
+        assertEquals(15001, c.listeners().outbound().port());
+        assertEquals(15006, c.listeners().inbound().port());
+        assertEquals(new Endpoint("127.0.0.1", 8080), c.listeners().inbound().app());
+        assertEquals(15020, c.listeners().jsonline().port());
+        assertTrue(c.listeners().tcp().isEmpty());
     }
 
     @Test
