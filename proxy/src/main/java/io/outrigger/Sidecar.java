@@ -12,11 +12,13 @@ import io.outrigger.http.HttpListeners;
 import io.outrigger.jsonline.JsonLineListener;
 import io.outrigger.discovery.ActiveHealthChecker;
 import io.outrigger.lifecycle.ConnectionTracker;
+import io.outrigger.listener.ListenerBindException;
 import io.outrigger.listener.Transports;
 import io.outrigger.tcp.TcpListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -88,7 +90,8 @@ public final class Sidecar implements AutoCloseable {
     }
 
     /**
-     * Binds every configured listener; throws when one cannot be bound (the others are closed).
+     * Binds every configured listener; throws when one cannot be bound (the others are closed), a
+     * {@link ListenerBindException} when the system refuses the port.
      * The state turns {@link State#READY} once the registry has answered once as well.
      */
     public void start() throws Exception {
@@ -97,20 +100,23 @@ public final class Sidecar implements AutoCloseable {
             startHealthChecks();
             // Each listener kind binds here, in the order of the config's listeners section.
             if (l.admin() != null) {
-                register("admin", AdminListener.bind(this, l.admin().port()));
+                bind("admin", "listeners.admin.port", l.admin().port(), () -> AdminListener.bind(this, l.admin().port()));
             }
             if (l.outbound() != null) {
-                register("outbound", HttpListeners.bindOutbound(this, l.outbound().port()));
+                bind("outbound", "listeners.outbound.port", l.outbound().port(),
+                        () -> HttpListeners.bindOutbound(this, l.outbound().port()));
             }
             if (l.inbound() != null) {
-                register("inbound", HttpListeners.bindInbound(this, l.inbound().port(), l.inbound().app()));
+                bind("inbound", "listeners.inbound.port", l.inbound().port(),
+                        () -> HttpListeners.bindInbound(this, l.inbound().port(), l.inbound().app()));
             }
-            for (SidecarConfig.Tcp tcp : l.tcp()) {
-                register(TcpListener.listenerName(tcp), TcpListener.bind(this, tcp));
+            for (int i = 0; i < l.tcp().size(); i++) {
+                SidecarConfig.Tcp tcp = l.tcp().get(i);
+                bind(TcpListener.listenerName(tcp), "listeners.tcp[" + i + "].port", tcp.port(), () -> TcpListener.bind(this, tcp));
             }
             if (l.jsonline() != null) {
-                register("jsonline", JsonLineListener.bind(context, group, transport.serverChannel(), connections,
-                        context.config().bindAddress(), l.jsonline().port()));
+                bind("jsonline", "listeners.jsonline.port", l.jsonline().port(), () -> JsonLineListener.bind(context, group,
+                        transport.serverChannel(), connections, context.config().bindAddress(), l.jsonline().port()));
             }
         } catch (Exception e) {
             close();
@@ -179,6 +185,22 @@ public final class Sidecar implements AutoCloseable {
             healthChecker = new ActiveHealthChecker(context.registry(), context.health(), group.next(), transport,
                     h.path(), h.intervalMillis(), h.timeoutMillis()).start();
         }
+    }
+
+    /** Binds one listener: a port the system refuses becomes a {@link ListenerBindException} naming address, key and reason. */
+    private void bind(String listener, String key, int port, Binder binder) throws Exception {
+        Channel serverChannel;
+        try {
+            serverChannel = binder.bind();
+        } catch (IOException e) { // bind(2) refused: Netty's native transports and the JDK's both say so with an IOException
+            throw new ListenerBindException(context.config().bindAddress(), port, key, e);
+        }
+        register(listener, serverChannel);
+    }
+
+    @FunctionalInterface
+    private interface Binder {
+        Channel bind() throws Exception;
     }
 
     /** Records a bound server channel under a listener name (admin, outbound, ...). */

@@ -10,6 +10,7 @@ import io.outrigger.discovery.Registry;
 import io.outrigger.discovery.RegistryException;
 import io.outrigger.lifecycle.Drain;
 import io.outrigger.lifecycle.TerminationSignals;
+import io.outrigger.listener.ListenerBindException;
 import io.outrigger.metrics.MicrometerProxyMetrics;
 import io.outrigger.time.Ticker;
 import picocli.CommandLine.Command;
@@ -72,7 +73,11 @@ public final class RunCommand implements Callable<Integer> {
                 log.info("SIG{} while draining: exiting at the deadline, in {} ms", signal, drain.remainingMillis());
             }
         });
-        sidecar.start();
+        try {
+            sidecar.start();
+        } catch (ListenerBindException e) {
+            throw new UserException(e.getMessage()); // a port taken or not allowed: the config's (or the machine's) mistake
+        }
         // Reached when the JVM exits otherwise (SIGHUP, a signal that could not be handled): the same drain, then close.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             drain.begin();

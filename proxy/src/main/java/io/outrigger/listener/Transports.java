@@ -53,6 +53,15 @@ public enum Transports {
         return NIO;
     }
 
+    /** Whether this transport can run on this machine (its native library loads and the kernel allows it). */
+    public boolean isAvailable() {
+        return switch (this) {
+            case IO_URING -> ioUringAvailable();
+            case EPOLL -> Epoll.isAvailable();
+            case NIO -> true;
+        };
+    }
+
     private static boolean ioUringAvailable() {
         try {
             return IoUring.isAvailable();

@@ -37,7 +37,7 @@ class TransportMatrixTest {
     @ParameterizedTest
     @EnumSource(Transports.class)
     void proxiesKeepAliveRequestsToAHostName(Transports transport) throws Exception {
-        assumeTrue(available(transport), transport + " is not available on this machine");
+        assumeTrue(transport.isAvailable(), transport + " is not available on this machine");
         try (TestUpstream upstream = new TestUpstream()) {
             Path registry = SidecarHarness.registry(dir, "\"svc\": [{\"host\": \"localhost\", \"port\": " + upstream.port() + "}]");
             SidecarConfig cfg = ConfigLoader.parse(SidecarHarness.yaml(registry, ""), "test");
@@ -83,14 +83,6 @@ class TransportMatrixTest {
                 System.setProperty(Transports.PROPERTY, old);
             }
         }
-    }
-
-    private static boolean available(Transports t) {
-        return switch (t) {
-            case IO_URING -> IoUring.isAvailable();
-            case EPOLL -> Epoll.isAvailable();
-            case NIO -> true;
-        };
     }
 
     /** One response with a Content-Length body, read byte by byte off a keep-alive connection. */
