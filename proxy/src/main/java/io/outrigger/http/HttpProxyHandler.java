@@ -5,6 +5,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
@@ -185,6 +186,26 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         ctx.fireChannelWritabilityChanged();
     }
 
+    /**
+     * Answers a request refused before any exchange began, and closes: the trace headers are echoed
+     * (continued from {@code head}, or new when the head could not be read) and the service named
+     * when the head names one, like every other answer of the sidecar.
+     */
+    private void answerRejected(ChannelHandlerContext ctx, ProxyError error, HttpRequest head) {
+        String service = head == null ? null : route.service(head);
+        RequestTrace trace = RequestTrace.of(head == null ? null : head.headers());
+        FullHttpResponse res = HttpErrors.response(ctx.alloc(), error, service, true);
+        trace.applyTo(res.headers());
+        ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+        int status = error.status().code();
+        String label = service != null && route.knows(service) ? service : ProxyExchange.UNKNOWN_SERVICE;
+        context.metrics().onExchange(route.edge(), label, null, status, 0, 0);
+        if (route.accessLog() != null) {
+            route.accessLog().log(ctx.executor(), route.edge(), trace.traceId(), trace.requestId(),
+                    head == null ? null : head.method().name(), head == null ? null : head.uri(), service, null, status, 0, 0);
+        }
+    }
+
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt == DrainEvent.INSTANCE) {
@@ -192,16 +213,12 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (evt instanceof RejectedRequest) {
-            ProxyError error = ((RejectedRequest) evt).error();
+            RejectedRequest rejected = (RejectedRequest) evt;
             if (current != null) {
-                current.reject(error);
+                current.reject(rejected.error());
             } else {
                 closing = true;
-                ctx.writeAndFlush(HttpErrors.response(ctx.alloc(), error, null, true)).addListener(ChannelFutureListener.CLOSE);
-                context.metrics().onExchange(route.edge(), ProxyExchange.UNKNOWN_SERVICE, null, error.status().code(), 0, 0);
-                if (route.accessLog() != null) {
-                    route.accessLog().log(ctx.executor(), route.edge(), null, null, null, null, null, null, error.status().code(), 0, 0);
-                }
+                answerRejected(ctx, rejected.error(), rejected.head());
             }
             return;
         }

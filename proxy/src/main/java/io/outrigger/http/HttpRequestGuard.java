@@ -54,7 +54,7 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(msg);
                 log.debug("{}: rejected request: {}", ctx.channel(), result.cause().toString());
                 reject(ctx, result.cause() instanceof TooLongHttpHeaderException
-                        ? ProxyError.HEADERS_TOO_LARGE : ProxyError.MALFORMED_REQUEST);
+                        ? ProxyError.HEADERS_TOO_LARGE : ProxyError.MALFORMED_REQUEST, null);
                 return;
             }
         }
@@ -62,8 +62,8 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
             headerTimeout.headReceived();
             bodyBytes = 0;
             if (maxBodyBytes > 0 && HttpUtil.getContentLength((HttpRequest) msg, -1L) > maxBodyBytes) {
-                ReferenceCountUtil.release(msg);
-                reject(ctx, ProxyError.BODY_TOO_LARGE);
+                ReferenceCountUtil.release(msg); // the head's headers stay readable: only a body is freed
+                reject(ctx, ProxyError.BODY_TOO_LARGE, (HttpRequest) msg);
                 return;
             }
         }
@@ -72,7 +72,7 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
                 bodyBytes += ((HttpContent) msg).content().readableBytes();
                 if (bodyBytes > maxBodyBytes) {
                     ReferenceCountUtil.release(msg);
-                    reject(ctx, ProxyError.BODY_TOO_LARGE);
+                    reject(ctx, ProxyError.BODY_TOO_LARGE, null);
                     return;
                 }
             }
@@ -83,8 +83,8 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
         ctx.fireChannelRead(msg);
     }
 
-    private void reject(ChannelHandlerContext ctx, ProxyError error) {
+    private void reject(ChannelHandlerContext ctx, ProxyError error, HttpRequest head) {
         rejected = true;
-        ctx.fireUserEventTriggered(new RejectedRequest(error));
+        ctx.fireUserEventTriggered(new RejectedRequest(error, head));
     }
 }

@@ -28,7 +28,6 @@ import io.outrigger.SidecarContext;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.resilience.CircuitBreaker;
-import io.outrigger.trace.TraceIds;
 import io.outrigger.trace.TraceParent;
 import io.outrigger.upstream.UpstreamHandler;
 import io.outrigger.upstream.UpstreamListener;
@@ -63,7 +62,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
     static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
-    /** The service label of requests that named none (metrics labels cannot be null). */
+    /** The service label of requests that named none, or one not in the registry (labels stay bounded, and cannot be null). */
     static final String UNKNOWN_SERVICE = "unknown";
 
     private final HttpProxyHandler conn;
@@ -73,6 +72,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private final long startNanos;
 
     private String service;
+    /** Whether {@code service} is in the registry: only then is it a metrics label (callers choose Host names freely). */
+    private boolean knownService;
     private String method;
     private String path;
     private String requestId;
@@ -146,15 +147,13 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         service = conn.route.service(request);
         path = request.uri();
 
-        requestId = h.get(X_REQUEST_ID);
-        if (requestId == null || requestId.isEmpty()) {
-            requestId = TraceIds.randomUuid();
+        RequestTrace trace = RequestTrace.of(h);
+        requestId = trace.requestId();
+        if (trace.newRequestId()) {
             h.set(X_REQUEST_ID, requestId);
         }
-        TraceParent parent = TraceParent.parse(h.get(TRACEPARENT));
-        TraceParent span = parent == null ? TraceParent.newRoot() : parent.newChild();
-        traceId = span.traceId();
-        traceparent = span.format();
+        traceId = trace.traceId();
+        traceparent = trace.traceparent();
         h.set(TRACEPARENT, traceparent);
 
         SidecarConfig.Http limits = context.config().http();
@@ -171,6 +170,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             sendError(ProxyError.UNKNOWN_SERVICE);
             return;
         }
+        knownService = true;
 
         boolean expectContinue = HttpUtil.is100ContinueExpected(request);
         HopByHopHeaders.strip(h);
@@ -731,7 +731,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         context.retryBudget().onRequestEnd();
         long nanos = System.nanoTime() - startNanos;
         String edge = conn.route.edge();
-        context.metrics().onExchange(edge, service == null ? UNKNOWN_SERVICE : service, endpoint, status, attempts, nanos);
+        context.metrics().onExchange(edge, knownService ? service : UNKNOWN_SERVICE, endpoint, status, attempts, nanos);
         AccessLog accessLog = conn.route.accessLog();
         if (accessLog != null) {
             accessLog.log(ctx.executor(), edge, traceId, requestId, method, path, service, endpoint, status, attempts, nanos);

@@ -31,6 +31,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The admin endpoints over real HTTP against a sidecar bound on port 0. */
@@ -261,6 +262,28 @@ class AdminListenerTest {
             assertTrue(reply.startsWith("HTTP/1.1 431 "), "a header block too large is 431, as on the proxy listeners: " + reply);
         }
         assertEquals(404, get(port, "/").statusCode());
+    }
+
+    /** Host names are the caller's to choose: one meter per name seen would let any client grow the sidecar's memory without bound. */
+    @Test
+    void requestsForServicesNotInTheRegistryShareOneMetricsLabel() throws Exception {
+        int admin = start("  outbound: { port: 0 }\n");
+        discovered.complete(null);
+        int outbound = sidecar.boundPorts().get("outbound");
+        for (int i = 0; i < 20; i++) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", outbound), 5000);
+                s.setSoTimeout(5000);
+                s.getOutputStream().write(("GET / HTTP/1.1\r\nHost: guess-" + i + "\r\nConnection: close\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertTrue(reply.startsWith("HTTP/1.1 404 ") && reply.contains("\"service\": \"guess-" + i + "\""),
+                        "the answer still names what was asked for: " + reply);
+            }
+        }
+        String body = get(admin, "/metrics").body();
+        assertFalse(body.contains("guess-"), body);
+        assertContainsLine(body, "outrigger_requests_total{edge=\"outbound\",instance=\"none\",service=\"unknown\",sidecar=\"sidecar-t\",status_class=\"4xx\"} 20.0", true);
     }
 
     @Test

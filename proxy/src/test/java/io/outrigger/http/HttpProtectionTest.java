@@ -47,6 +47,9 @@ class HttpProtectionTest {
         String res = raw(port, "GET /a b c d\r\nHost: service-b\r\n\r\n");
         assertTrue(res.startsWith("HTTP/1.1 400"), res);
         assertTrue(res.contains("\"error\": \"malformed request\""), res);
+        // A head that could not be read starts a new trace: the caller still gets ids to find the request by.
+        assertTrue(res.matches("(?s).*x-request-id: [0-9a-f-]{36}\r\n.*"), res);
+        assertTrue(res.matches("(?s).*traceparent: 00-[0-9a-f]{32}-[0-9a-f]{16}-01\r\n.*"), res);
         assertEquals(0, upstream.requestCount());
         assertStillServes();
     }
@@ -98,8 +101,13 @@ class HttpProtectionTest {
     @Test
     void bodyOverLimitIs413() throws Exception {
         start();
-        String declared = raw(port, "POST / HTTP/1.1\r\nHost: service-b\r\nContent-Length: 2000000\r\n\r\n");
+        String declared = raw(port, "POST / HTTP/1.1\r\nHost: service-b\r\nContent-Length: 2000000\r\nx-request-id: big-1\r\n"
+                + "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n");
         assertTrue(declared.startsWith("HTTP/1.1 413"), declared);
+        // Refused before any exchange began, yet answered like every other error: the service named, the trace continued.
+        assertTrue(declared.contains("\"service\": \"service-b\""), declared);
+        assertTrue(declared.contains("x-request-id: big-1\r\n"), declared);
+        assertTrue(declared.matches("(?s).*traceparent: 00-0af7651916cd43dd8448eb211c80319c-(?!b7ad6b7169203331)[0-9a-f]{16}-01\r\n.*"), declared);
         StringBuilder chunked = new StringBuilder("POST / HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\n\r\n");
         String piece = "x".repeat(65536);
         for (int i = 0; i < 20; i++) {
