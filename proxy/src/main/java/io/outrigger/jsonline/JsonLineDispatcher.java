@@ -29,13 +29,16 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(JsonLineDispatcher.class);
 
     private final JsonLineNode node;
+    private final boolean reportEveryBadLine;
     private JsonLineSession session;
     private int inFlight;
     private boolean inputShutdown;
     private ScheduledFuture<?> drainDeadline;
 
-    public JsonLineDispatcher(JsonLineNode node) {
+    /** @param reportEveryBadLine see {@link JsonLineErrors#toReply(BadLine, boolean)} */
+    public JsonLineDispatcher(JsonLineNode node, boolean reportEveryBadLine) {
         this.node = node;
+        this.reportEveryBadLine = reportEveryBadLine;
     }
 
     @Override
@@ -48,7 +51,7 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
         if (msg instanceof Request) {
             dispatch(ctx, (Request) msg);
         } else if (msg instanceof BadLine) {
-            Reply reply = JsonLineErrors.toReply((BadLine) msg);
+            Reply reply = JsonLineErrors.toReply((BadLine) msg, reportEveryBadLine);
             if (reply != null) {
                 ctx.writeAndFlush(reply, ctx.voidPromise());
             }

@@ -51,14 +51,19 @@ public final class JsonLineErrors {
     }
 
     /**
-     * Logs a bad line (one line on stderr, at most one a second: see {@link WarnLimiter}) and returns
-     * its error reply, or null when no msg_id could be read.
+     * Logs a bad line as one line on stderr and returns its error reply, or null when no msg_id
+     * could be read.
+     *
+     * @param everyLine true to report every bad line (the stdin node: its input is the harness's own,
+     *                  and the protocol promises one stderr line per bad line); false for lines from
+     *                  the network, where at most one a second is reported (see {@link WarnLimiter}) and the
+     *                  rest go to DEBUG, counted in the next report, so no client can fill a disk with them
      */
-    public static Reply toReply(BadLine bad) {
+    public static Reply toReply(BadLine bad, boolean everyLine) {
         String what = bad.msgId() == null
                 ? "dropped a malformed line (no msg_id to answer): " + bad.problem()
                 : "malformed request msg_id " + bad.msgId() + ": " + bad.problem();
-        int unreported = BAD_LINES.admit();
+        int unreported = everyLine ? 0 : BAD_LINES.admit();
         if (unreported < 0) {
             log.debug(what);
         } else if (unreported == 0) {

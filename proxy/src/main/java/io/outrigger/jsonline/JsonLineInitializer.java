@@ -22,9 +22,15 @@ public final class JsonLineInitializer extends ChannelInitializer<Channel> {
     private static final int FLUSH_AFTER_REPLIES = 256;
 
     private final JsonLineNode node;
+    private final boolean reportEveryBadLine;
 
-    public JsonLineInitializer(JsonLineNode node) {
+    /**
+     * @param reportEveryBadLine true for the stdin node (one stderr line per bad line), false for the
+     *                           TCP listener (at most one a second): see {@link JsonLineErrors#toReply(BadLine, boolean)}
+     */
+    public JsonLineInitializer(JsonLineNode node, boolean reportEveryBadLine) {
         this.node = node;
+        this.reportEveryBadLine = reportEveryBadLine;
     }
 
     @Override
@@ -34,6 +40,6 @@ public final class JsonLineInitializer extends ChannelInitializer<Channel> {
         p.addLast("frame", new JsonLineFrameDecoder());
         p.addLast("envelope-decoder", JsonLineEnvelopeDecoder.INSTANCE);
         p.addLast("envelope-encoder", JsonLineEnvelopeEncoder.INSTANCE);
-        p.addLast("dispatcher", new JsonLineDispatcher(node));
+        p.addLast("dispatcher", new JsonLineDispatcher(node, reportEveryBadLine));
     }
 }

@@ -31,7 +31,7 @@ public final class JsonLineListener {
                 .handler(serverHandler)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new JsonLineInitializer(node))
+                .childHandler(new JsonLineInitializer(node, false)) // lines from the network: reports rate-limited
                 .bind(host, port).sync().channel();
     }
 }

@@ -80,7 +80,7 @@ public final class StdinNode implements AutoCloseable {
         Promise<Channel> accepted = group.next().newPromise();
         // An explicit id: LocalAddress(Class) appends a random UUID, whose SecureRandom costs a cold start ~20 ms.
         LocalAddress address = new LocalAddress("outrigger-stdin-" + ADDRESSES.incrementAndGet());
-        JsonLineInitializer pipeline = new JsonLineInitializer(node);
+        JsonLineInitializer pipeline = new JsonLineInitializer(node, true); // the harness's own input: every bad line reported
         try {
             new ServerBootstrap().group(group).channel(LocalServerChannel.class)
                     .childHandler(new ChannelInitializer<LocalChannel>() {

@@ -30,7 +30,7 @@ public final class JsonLineTesting {
     }
 
     public static EmbeddedChannel channel(JsonLineNode node) {
-        return new EmbeddedChannel(new JsonLineInitializer(node));
+        return new EmbeddedChannel(new JsonLineInitializer(node, true));
     }
 
     /** Writes one line (a newline is added) and returns the reply written at once, or null. */

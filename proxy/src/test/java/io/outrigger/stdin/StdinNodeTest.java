@@ -129,7 +129,7 @@ class StdinNodeTest {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
-                            ch.pipeline().addLast(new JsonLineInitializer(jsonLine));
+                            ch.pipeline().addLast(new JsonLineInitializer(jsonLine, true));
                             accepted.complete(ch);
                         }
                     })

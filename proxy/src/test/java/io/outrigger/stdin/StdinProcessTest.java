@@ -68,6 +68,10 @@ class StdinProcessTest {
         assertReply("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":2,\"proxied_by\":\"sidecar-a\",\"trace_id\":\"<uuid>\"}}",
                 out.readLine());
         send(p, "this is not json");
+        send(p, "[1, 2]");
+        send(p, "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"msg_id\":9}}");
+        assertEquals("{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"error\",\"in_reply_to\":9,\"code\":12,"
+                + "\"text\":\"body.type: missing (expected: a string)\"}}", out.readLine());
         send(p, "{\"src\":\"sidecar\",\"dest\":\"registry\",\"body\":{\"type\":\"discover\",\"msg_id\":3,\"service\":\"service-b\"}}");
         assertEquals("{\"src\":\"registry\",\"dest\":\"sidecar\",\"body\":{\"type\":\"discovered\",\"in_reply_to\":3,\"service\":\"service-b\","
                 + "\"instances\":[{\"host\":\"10.0.1.1\",\"port\":8080},{\"host\":\"10.0.1.2\",\"port\":8080}]}}", out.readLine());
@@ -81,7 +85,7 @@ class StdinProcessTest {
         assertEquals(0, exitCode(p));
         assertTrue(System.nanoTime() - eof < TimeUnit.SECONDS.toNanos(4), "exits soon after the last reply");
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(1, err.lines().filter(l -> l.contains("malformed")).count(), "one stderr line for the bad line:\n" + err);
+        assertEquals(3, err.lines().filter(l -> l.contains("malformed")).count(), "one stderr line for each bad line:\n" + err);
     }
 
     @Test
