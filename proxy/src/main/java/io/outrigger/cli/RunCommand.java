@@ -58,7 +58,9 @@ public final class RunCommand implements Callable<Integer> {
         try {
             reg = Registries.open(cfg.registry());
         } catch (RegistryException e) {
-            throw new UserException(e.getMessage());
+            // Named by where the setting came from, like every other config error.
+            String origin = registry != null ? "--registry" : config != null ? config + ": registry" : "registry";
+            throw new UserException(origin + ": " + e.getMessage());
         }
         MicrometerProxyMetrics metrics = MicrometerProxyMetrics.create(cfg.name());
         SidecarContext context = new SidecarContext(cfg, reg, Ticker.system(), metrics);

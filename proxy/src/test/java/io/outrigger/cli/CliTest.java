@@ -54,10 +54,14 @@ class CliTest {
     }
 
     @Test
-    void missingRegistryFileIsAConfigError() {
+    void missingRegistryFileIsAConfigErrorNamingWhereItWasSet(@TempDir Path dir) throws Exception {
         Outcome o = run("run", "--registry", "file:/nonexistent/registry.json");
         assertEquals(1, o.code());
-        assertEquals("outrigger: registry file /nonexistent/registry.json: not found", o.err().strip());
+        assertEquals("outrigger: --registry: registry file /nonexistent/registry.json: not found", o.err().strip());
+        Path cfg = Files.writeString(dir.resolve("sidecar.yaml"), "registry: file:/nonexistent/registry.json\n");
+        o = run("run", "--config", cfg.toString());
+        assertEquals(1, o.code());
+        assertEquals("outrigger: " + cfg + ": registry: registry file /nonexistent/registry.json: not found", o.err().strip());
     }
 
     @Test
