@@ -140,10 +140,11 @@ public final class ConfigLoader {
                 baseMs, maxMs, "full".equals(jitter),
                 intIn(rt, "resilience.retry.budget_percent", "budget_percent", dr.budgetPercent(), 0, 100));
         JsonNode to = object(res, "timeouts", "resilience.timeouts");
-        allowOnly(to, "resilience.timeouts.", "connect_ms", "request_ms");
+        allowOnly(to, "resilience.timeouts.", "connect_ms", "request_ms", "read_ms");
         SidecarConfig.Timeouts timeouts = new SidecarConfig.Timeouts(
                 longIn(to, "resilience.timeouts.connect_ms", "connect_ms", d.resilience().timeouts().connectMillis(), 1, Integer.MAX_VALUE),
-                longIn(to, "resilience.timeouts.request_ms", "request_ms", d.resilience().timeouts().requestMillis(), 1, Long.MAX_VALUE));
+                longIn(to, "resilience.timeouts.request_ms", "request_ms", d.resilience().timeouts().requestMillis(), 1, Long.MAX_VALUE),
+                longIn(to, "resilience.timeouts.read_ms", "read_ms", d.resilience().timeouts().readMillis(), 0, Integer.MAX_VALUE));
 
         JsonNode h = object(root, "http");
         allowOnly(h, "http.", "max_header_bytes", "header_timeout_ms", "retry_buffer_bytes", "max_body_bytes", "idle_timeout_ms", "pool_max_idle",

@@ -42,8 +42,14 @@ public record SidecarConfig(String name, String service, String registry, String
      */
     public record Retry(int maxRetries, long baseMillis, long maxMillis, boolean fullJitter, int budgetPercent) {}
 
-    /** @param connectMillis upstream connect timeout (default 1000) @param requestMillis whole exchange, retries included (default 15000) */
-    public record Timeouts(long connectMillis, long requestMillis) {}
+    /**
+     * @param connectMillis upstream connect timeout (default 1000)
+     * @param requestMillis whole exchange, retries included (default 15000)
+     * @param readMillis    how long one attempt waits for the response head once the request is sent; 0 = no limit of
+     *                      its own (the default: {@code requestMillis} alone bounds it). Past it the attempt fails as a
+     *                      read timeout, which an idempotent request retries on another instance.
+     */
+    public record Timeouts(long connectMillis, long requestMillis, long readMillis) {}
 
     /**
      * HTTP edge limits.
@@ -98,7 +104,7 @@ public record SidecarConfig(String name, String service, String registry, String
     public static SidecarConfig defaults() {
         return new SidecarConfig("sidecar", "local", "embedded", "127.0.0.1",
                 new Listeners(null, null, null, null, List.of()),
-                new Resilience(CircuitBreakerConfig.DEFAULT, new Retry(2, 25, 250, true, 20), new Timeouts(1000, 15_000)),
+                new Resilience(CircuitBreakerConfig.DEFAULT, new Retry(2, 25, 250, true, 20), new Timeouts(1000, 15_000, 0)),
                 new Http(16_384, 10_000, 65_536, 0, 60_000, 256, true),
                 new Health(0, "/health", 3, 1),
                 10_000, 0);

@@ -52,6 +52,7 @@ import java.util.concurrent.TimeUnit;
  * is received whole first and can be replayed: the exchange owns the body and hands each
  * attempt a {@code retainedDuplicate()}. Larger or chunked bodies stream to the first
  * attempt and are never retried. Retry rules: connect failure and reset always, 502/503/504
+ * and read timeouts (no response head within {@code resilience.timeouts.read_ms}, when set)
  * only for idempotent methods, never once a response byte went to the client, within
  * {@code resilience.retry.max_retries}, the retry budget and the request deadline
  * ({@code resilience.timeouts.request_ms}, counted from the end of the request body).
@@ -106,6 +107,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private boolean deadlineArmed;
     private ScheduledFuture<?> retryTimer;
     private long retryDelayMillis;
+    /** The current attempt's wait for its response head ({@code resilience.timeouts.read_ms}); null when none runs. */
+    private ScheduledFuture<?> readTimer;
 
     private boolean responseStarted;
     private boolean responseComplete;
@@ -231,7 +234,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (upstream != null) {
             upstream.write(content, upstream.voidPromise());
             if (last) {
-                requestSent = true;
+                onRequestSent();
             }
         } else {
             if (pending == null) {
@@ -366,7 +369,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             ch.write(new DefaultFullHttpRequest(request.protocolVersion(), request.method(), request.uri(),
                     body == null ? Unpooled.EMPTY_BUFFER : body.retainedDuplicate(), request.headers(),
                     LastHttpContent.EMPTY_LAST_CONTENT.trailingHeaders()), ch.voidPromise());
-            requestSent = true;
+            onRequestSent();
             ch.flush();
             ch.read();
             return;
@@ -375,15 +378,43 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (pending != null) {
             HttpContent c;
             while ((c = pending.poll()) != null) {
-                if (c instanceof LastHttpContent) {
-                    requestSent = true;
-                }
+                boolean lastContent = c instanceof LastHttpContent;
                 ch.write(c, ch.voidPromise());
+                if (lastContent) {
+                    onRequestSent();
+                }
             }
         }
         ch.flush();
         ch.read();
         conn.updateClientRead();
+    }
+
+    /** The whole request went to the current attempt's upstream: its wait for the response head starts. */
+    private void onRequestSent() {
+        requestSent = true;
+        long readMillis = context.config().resilience().timeouts().readMillis();
+        if (readMillis > 0) {
+            Channel attempt = upstream;
+            readTimer = ctx.executor().schedule(() -> onReadTimeout(attempt), readMillis, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** The attempt on {@code attempt} sent no response head within {@code read_ms}: a failed attempt, retried like a 504. */
+    private void onReadTimeout(Channel attempt) {
+        readTimer = null;
+        if (done || responseStarted || upstream != attempt) {
+            return;
+        }
+        attemptFailed(ProxyError.UPSTREAM_TIMEOUT, "read timeout", true);
+    }
+
+    private void cancelReadTimer() {
+        ScheduledFuture<?> t = readTimer;
+        if (t != null) {
+            readTimer = null;
+            t.cancel(false);
+        }
     }
 
     @Override
@@ -461,6 +492,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     private void relayResponseHead(HttpResponse res, int code) {
         responseStarted = true;
+        cancelReadTimer();
         res.setStatus(ReasonPhrase.clean(res.status()));
         status = code;
         upstreamKeepAlive = HttpUtil.isKeepAlive(res);
@@ -606,6 +638,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     }
 
     private void releaseUpstream(boolean reusable) {
+        cancelReadTimer();
         ChannelFuture c = connecting;
         if (c != null) {
             connecting = null;

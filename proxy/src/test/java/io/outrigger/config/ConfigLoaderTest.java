@@ -36,6 +36,7 @@ class ConfigLoaderTest {
         assertEquals(250, c.resilience().retry().maxMillis());
         assertTrue(c.resilience().retry().fullJitter());
         assertEquals(15_000, c.resilience().timeouts().requestMillis());
+        assertEquals(0, c.resilience().timeouts().readMillis(), "no read timeout of its own unless set");
     }
 
     @Test
@@ -53,6 +54,7 @@ class ConfigLoaderTest {
         assertError("t.yaml: listeners.outbound.port: \"x\" (expected: an integer in 0..65535)", "listeners:\n  outbound: { port: x }\n");
         assertError("t.yaml: resilience.breaker.failure_threshold: 0 (expected: an integer >= 1)", "resilience:\n  breaker: { failure_threshold: 0 }\n");
         assertError("t.yaml: resilience.retry.jitter: \"some\" (expected: one of full, none)", "resilience:\n  retry: { jitter: some }\n");
+        assertError("t.yaml: resilience.timeouts.read_ms: -5 (expected: an integer >= 0)", "resilience:\n  timeouts: { read_ms: -5 }\n");
         assertError("t.yaml: listeners.inbound.app: \"nohost\" (expected: host:port)", "listeners:\n  inbound: { port: 1, app: nohost }\n");
         assertError("t.yaml: listeners.tcp[0].service: missing (expected: a service name)", "listeners:\n  tcp: [ { port: 1 } ]\n");
         assertError("t.yaml: registry: \"consul\" (expected: file:PATH, http://HOST:PORT or embedded)", "registry: consul\n");

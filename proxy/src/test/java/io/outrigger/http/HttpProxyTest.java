@@ -42,10 +42,18 @@ class HttpProxyTest {
     }
 
     private int sidecar(String servicesJson) throws Exception {
-        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, servicesJson), RESILIENCE);
+        return sidecar(servicesJson, RESILIENCE);
+    }
+
+    private int sidecar(String servicesJson, String yaml) throws Exception {
+        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, servicesJson), yaml);
         closeables.add(s);
         return s.boundPorts().get("outbound");
     }
+
+    /** RESILIENCE with a read timeout of 200 ms per attempt and a whole-exchange deadline of 3 s. */
+    private static final String READ_TIMEOUT = RESILIENCE.replace("timeouts: { connect_ms: 500, request_ms: 1000 }",
+            "timeouts: { connect_ms: 500, request_ms: 3000, read_ms: 200 }");
 
     private HttpClient proxyClient(int port) {
         return HttpClient.newBuilder().proxy(ProxySelector.of(new InetSocketAddress("127.0.0.1", port)))
@@ -213,6 +221,41 @@ class HttpProxyTest {
         assertEquals(504, res.statusCode());
         assertTrue(res.body().contains("upstream timed out"), res.body());
         assertTrue(millis >= 900 && millis < 2500, "took " + millis + " ms (request_ms 1000)");
+    }
+
+    @Test
+    void aGetWithoutAResponseHeadWithinReadMsIsRetriedOnAnotherInstance() throws Exception {
+        assertTrue(READ_TIMEOUT.contains("read_ms: 200"), READ_TIMEOUT);
+        TestUpstream slow = upstream();
+        TestUpstream fast = upstream();
+        slow.delayMillis = 5000;
+        int port = sidecar("\"service-b\": [" + instance(slow.port()) + ", " + instance(fast.port()) + "]", READ_TIMEOUT);
+        HttpClient client = proxyClient(port);
+        for (int i = 0; i < 4; i++) {
+            long start = System.nanoTime();
+            HttpResponse<String> res = get(client, "http://service-b/r" + i);
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertEquals(200, res.statusCode(), res.body());
+            assertTrue(res.body().contains("\"port\": " + fast.port()), res.body());
+            assertTrue(millis < 2000, "took " + millis + " ms: read_ms 200 should have moved on, not request_ms 3000");
+        }
+        assertTrue(slow.requestCount() >= 1, "round robin sent some first attempts to the slow instance");
+        assertEquals(4, fast.requestCount());
+    }
+
+    @Test
+    void aPostWithoutAResponseHeadWithinReadMsIs504AndNotReplayed() throws Exception {
+        TestUpstream slow = upstream();
+        slow.delayMillis = 5000;
+        int port = sidecar("\"service-b\": [" + instance(slow.port()) + "]", READ_TIMEOUT);
+        long start = System.nanoTime();
+        HttpResponse<String> res = proxyClient(port).send(HttpRequest.newBuilder(URI.create("http://service-b/order"))
+                .timeout(Duration.ofSeconds(5)).POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        assertEquals(504, res.statusCode());
+        assertTrue(res.body().contains("upstream timed out"), res.body());
+        assertTrue(millis >= 190 && millis < 2000, "took " + millis + " ms (read_ms 200, request_ms 3000)");
+        assertEquals(1, slow.requestCount(), "a POST is never sent twice");
     }
 
     @Test
