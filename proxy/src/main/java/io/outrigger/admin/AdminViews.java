@@ -23,6 +23,7 @@ import io.outrigger.resilience.CircuitBreakers;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Locale;
+import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
@@ -67,6 +68,13 @@ final class AdminViews {
                         .put("healthy", h.healthy())
                         .put("health_reason", h.reason());
                 i.set("breaker", breaker(ctx, ctx.breakers().find(CircuitBreakers.instanceKey(service, e))));
+            }
+            for (Map.Entry<Endpoint, String> w : ctx.registry().withheld(service).entrySet()) {
+                ObjectNode i = instances.addObject()
+                        .put("address", w.getKey().toString())
+                        .put("healthy", false)
+                        .put("health_reason", w.getValue());
+                i.set("breaker", breaker(ctx, ctx.breakers().find(CircuitBreakers.instanceKey(service, w.getKey()))));
             }
         }
         ObjectNode root = JSON.createObjectNode().put("registry", ctx.registry().describe());

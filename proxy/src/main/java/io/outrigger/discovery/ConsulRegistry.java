@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -31,8 +32,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <pre>
  *   GET /v1/catalog/services?index=N&amp;wait=10s           -> the service names (one watch)
- *   GET /v1/health/service/NAME?passing=true&amp;index=N&amp;wait=10s -> passing instances (one watch per service)
+ *   GET /v1/health/service/NAME?index=N&amp;wait=10s           -> its instances and their checks (one watch per service)
  * </pre>
+ *
+ * Only instances whose checks all pass are routed to ({@link #endpoints}); the others are kept with the
+ * checks' status ({@link #withheld}) for {@code /clusters}, so an instance the registry takes out of
+ * traffic stays visible with its reason instead of vanishing.
  *
  * Every service in the catalog is watched, plus (up to {@value #MAX_ASKED}) services asked for through
  * {@link #endpoints} that the catalog does not list yet. A watch re-asks at once when an answer moves the
@@ -70,6 +75,7 @@ public final class ConsulRegistry implements Registry {
     private final ConsulHttpClient client;
     private final Backoff backoff;
     private final Map<String, List<Endpoint>> instances = new ConcurrentHashMap<>();
+    private final Map<String, Map<Endpoint, String>> withheld = new ConcurrentHashMap<>();
     private final Map<String, Watch> watches = new ConcurrentHashMap<>();
     private final Set<String> asked = ConcurrentHashMap.newKeySet();
     private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
@@ -89,6 +95,11 @@ public final class ConsulRegistry implements Registry {
         this.backoff = Backoff.exponentialWithFullJitter(settings.retryBaseMillis(), settings.retryMaxMillis());
         Watch catalogWatch = new Watch(null, "/v1/catalog/services");
         loop.execute(catalogWatch::poll);
+    }
+
+    @Override
+    public Map<Endpoint, String> withheld(String service) {
+        return withheld.getOrDefault(service, Map.of());
     }
 
     @Override
@@ -146,7 +157,7 @@ public final class ConsulRegistry implements Registry {
     private void startWatch(String service) {
         if (!closed && !watches.containsKey(service)) {
             Watch w = new Watch(service, "/v1/health/service/" + URLEncoder.encode(service, StandardCharsets.UTF_8)
-                    .replace("+", "%20") + "?passing=true");
+                    .replace("+", "%20"));
             watches.put(service, w);
             w.poll();
         }
@@ -177,6 +188,7 @@ public final class ConsulRegistry implements Registry {
                     awaitingFirst.remove(e.getKey()); // gone before its first answer: ready() must not wait for it
                 }
                 changed |= instances.remove(e.getKey()) != null;
+                withheld.remove(e.getKey());
             }
         }
         checkReady();
@@ -190,12 +202,20 @@ public final class ConsulRegistry implements Registry {
             throw new IllegalArgumentException("health of " + service + ": " + abbreviate(body) + " (expected: an array)");
         }
         List<Endpoint> list = new ArrayList<>(body.size());
+        Map<Endpoint, String> out = new LinkedHashMap<>();
         for (JsonNode entry : body) {
             Endpoint e = endpointOf(entry);
-            if (e != null && passing(entry)) {
+            if (e == null) {
+                continue;
+            }
+            String failing = failingCheck(entry);
+            if (failing == null) {
                 list.add(e);
+            } else {
+                out.put(e, "registry check " + failing);
             }
         }
+        withheld.put(service, Collections.unmodifiableMap(out));
         List<Endpoint> before = instances.put(service, List.copyOf(list));
         if (awaitingFirst != null) {
             awaitingFirst.remove(service);
@@ -220,13 +240,15 @@ public final class ConsulRegistry implements Registry {
         return new Endpoint(address, port);
     }
 
-    private static boolean passing(JsonNode entry) {
+    /** The status of the entry's first check that is not passing ({@code critical}, {@code warning}, ...), or null when all pass. */
+    private static String failingCheck(JsonNode entry) {
         for (JsonNode check : entry.path("Checks")) {
-            if (!"passing".equals(check.path("Status").asText("passing"))) {
-                return false;
+            String status = check.path("Status").asText("passing");
+            if (!"passing".equals(status)) {
+                return status.length() > 32 ? status.substring(0, 32) : status;
             }
         }
-        return true;
+        return null;
     }
 
     private void checkReady() {

@@ -1,6 +1,7 @@
 package io.outrigger.discovery;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
@@ -14,6 +15,15 @@ public interface Registry extends AutoCloseable {
 
     /** The instances of a service in registration order; empty for an unknown service. */
     List<Endpoint> endpoints(String service);
+
+    /**
+     * Instances of a service the registry lists but does not offer for traffic, each with the
+     * registry's reason (a Consul-style check that is not passing); never routed to, shown so an
+     * operator sees why an instance is missing. Empty by default.
+     */
+    default Map<Endpoint, String> withheld(String service) {
+        return Map.of();
+    }
 
     /** Whether the registry knows this service (it may still have no instance). */
     boolean contains(String service);

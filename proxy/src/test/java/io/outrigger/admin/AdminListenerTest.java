@@ -38,6 +38,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class AdminListenerTest {
     private static final Endpoint B1 = new Endpoint("10.0.1.1", 8080); // documentation only: never contacted
     private static final Endpoint B2 = new Endpoint("10.0.1.2", 8080);
+    private static final Endpoint B3 = new Endpoint("10.0.1.3", 8080);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -57,6 +58,11 @@ class AdminListenerTest {
         @Override
         public boolean contains(String service) {
             return delegate.contains(service);
+        }
+
+        @Override
+        public Map<Endpoint, String> withheld(String service) {
+            return service.equals("service-b") ? Map.of(B3, "registry check critical") : Map.of();
         }
 
         @Override
@@ -205,6 +211,11 @@ class AdminListenerTest {
         assertEquals(false, i2.get("healthy").asBoolean());
         assertEquals("3 failed checks", i2.get("health_reason").asText());
         assertEquals("closed", i2.get("breaker").get("state").asText());
+        JsonNode i3 = svc.get("instances").get(2);
+        assertEquals("10.0.1.3:8080", i3.get("address").asText(), "an instance the registry withholds is listed, after the routable ones");
+        assertEquals(false, i3.get("healthy").asBoolean());
+        assertEquals("registry check critical", i3.get("health_reason").asText());
+        assertEquals(3, svc.get("instances").size());
     }
 
     @Test

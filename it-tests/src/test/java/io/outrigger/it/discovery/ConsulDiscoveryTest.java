@@ -7,7 +7,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -54,6 +57,20 @@ class ConsulDiscoveryTest {
         assertTrue(registry.contains("service-c"));
         assertFalse(registry.contains("service-x"));
         assertEquals(List.of(), registry.endpoints("service-x"));
+    }
+
+    @Test
+    void anInstanceFailingItsRegistryCheckIsNeverRoutedToButShownWithTheReason() throws Exception {
+        int nothingListens;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            nothingListens = s.getLocalPort();
+        }
+        stub.registerChecked("b-3", "service-b", 9003, "http://127.0.0.1:" + nothingListens + "/health");
+        await("b-3 listed as withheld", 2_000, () -> registry.withheld("service-b").containsKey(B3));
+        assertEquals(Map.of(B3, "registry check critical"), registry.withheld("service-b"));
+        assertEquals(List.of(B1), registry.endpoints("service-b"), "only passing instances are routed to");
+        stub.deregister("b-3");
+        await("b-3 gone", 2_000, () -> registry.withheld("service-b").isEmpty());
     }
 
     @Test

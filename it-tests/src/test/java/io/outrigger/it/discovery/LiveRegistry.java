@@ -40,6 +40,12 @@ final class LiveRegistry implements AutoCloseable {
                 + "\",\"Address\":\"127.0.0.1\",\"Port\":" + instancePort + "}");
     }
 
+    /** Registers an instance with an HTTP check at {@code checkUrl}: critical until a check passes. */
+    void registerChecked(String id, String service, int instancePort, String checkUrl) {
+        put("/v1/agent/service/register", "{\"ID\":\"" + id + "\",\"Name\":\"" + service + "\",\"Address\":\"127.0.0.1\",\"Port\":"
+                + instancePort + ",\"Check\":{\"HTTP\":\"" + checkUrl + "\",\"Interval\":\"1s\",\"Timeout\":\"1s\"}}");
+    }
+
     void deregister(String id) {
         put("/v1/agent/service/deregister/" + id, "");
     }
