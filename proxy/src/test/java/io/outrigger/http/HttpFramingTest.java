@@ -82,7 +82,9 @@ class HttpFramingTest {
             byte[] head = new byte[25];
             int n = 0;
             while (n < head.length) {
-                n += in.read(head, n, head.length - n);
+                int read = in.read(head, n, head.length - n);
+                assertTrue(read > 0, "closed after " + n + " bytes: " + new String(head, 0, n, StandardCharsets.ISO_8859_1));
+                n += read;
             }
             assertTrue(new String(head, StandardCharsets.ISO_8859_1).startsWith("HTTP/1.1 100 Continue"));
             // The body, then a pipelined HEAD: each answer must keep its own framing.
@@ -107,7 +109,9 @@ class HttpFramingTest {
             out.flush();
             StringBuilder head = new StringBuilder();
             while (!head.toString().endsWith("\r\n\r\n")) {
-                head.append((char) in.read());
+                int b = in.read();
+                assertTrue(b >= 0, "closed before the end of the head: " + head);
+                head.append((char) b);
             }
             assertTrue(head.toString().startsWith("HTTP/1.1 200"), head.toString());
             out.write("6\r\n world\r\n0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));

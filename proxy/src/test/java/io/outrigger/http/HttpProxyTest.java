@@ -3,6 +3,7 @@ package io.outrigger.http;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.outrigger.Sidecar;
 import io.outrigger.discovery.Endpoint;
+import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.testing.Closer;
 import io.outrigger.trace.TraceParent;
 import org.junit.jupiter.api.AutoClose;
@@ -149,16 +150,21 @@ class HttpProxyTest {
     void retriesOntoSecondInstanceWhenFirstRefuses() throws Exception {
         TestUpstream b = upstream();
         int dead = SidecarHarness.closedPort();
-        int port = sidecar("\"service-b\": [" + instance(dead) + ", " + instance(b.port()) + "]");
-        HttpClient client = proxyClient(port);
+        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(dead) + ", " + instance(b.port()) + "]"),
+                RESILIENCE);
+        closeables.add(s);
+        HttpClient client = proxyClient(s.boundPorts().get("outbound"));
 
         for (int i = 0; i < 6; i++) {
-            HttpResponse<String> res = client.send(HttpRequest.newBuilder(URI.create("http://service-b/p"))
+            HttpResponse<String> res = client.send(HttpRequest.newBuilder(URI.create("http://service-b/p")).timeout(Duration.ofSeconds(5))
                     .POST(HttpRequest.BodyPublishers.ofString("hello")).build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(200, res.statusCode(), "request " + i);
             assertTrue(res.body().contains("\"bytes\": 5"), res.body());
         }
         assertEquals(6, b.requestCount());
+        CircuitBreaker deadBreaker = s.context().breakers().findInstance("service-b", new Endpoint("127.0.0.1", dead));
+        assertTrue(deadBreaker != null && deadBreaker.snapshot().consecutiveFailures() >= 1,
+                "round robin sent first attempts to the refusing instance, and they were retried: " + deadBreaker);
     }
 
     @Test
@@ -168,7 +174,7 @@ class HttpProxyTest {
         int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
         HttpClient client = proxyClient(port);
 
-        HttpResponse<String> post = client.send(HttpRequest.newBuilder(URI.create("http://service-b/p"))
+        HttpResponse<String> post = client.send(HttpRequest.newBuilder(URI.create("http://service-b/p")).timeout(Duration.ofSeconds(5))
                 .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(503, post.statusCode());
         assertTrue(post.body().contains("\"port\""), "the upstream's own answer: " + post.body());
@@ -183,7 +189,8 @@ class HttpProxyTest {
     void breakerOpensFailsFastProbesAndCloses() throws Exception {
         TestUpstream b = upstream();
         b.status = 500;
-        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+        // open_ms 2 s: the fail-fast request must come while the breaker is still open, also on a slow machine.
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]", RESILIENCE.replace("open_ms: 200", "open_ms: 2000"));
         HttpClient client = proxyClient(port);
 
         for (int i = 0; i < 5; i++) {
@@ -196,7 +203,7 @@ class HttpProxyTest {
         assertEquals(5, b.requestCount(), "fail fast: nothing reached the upstream");
 
         b.status = 200;
-        SidecarHarness.await(Duration.ofSeconds(3), () -> {
+        SidecarHarness.await(Duration.ofSeconds(6), () -> {
             try {
                 return get(client, "http://service-b/p").statusCode() == 200;
             } catch (Exception e) {

@@ -54,7 +54,11 @@ final class SidecarHarness {
     }
 
     static Sidecar start(Path registry, String extraYaml) throws Exception {
-        SidecarConfig cfg = ConfigLoader.parse(yaml(registry, extraYaml), "test");
+        return start(registry, extraYaml, 2);
+    }
+
+    static Sidecar start(Path registry, String extraYaml, int ioThreads) throws Exception {
+        SidecarConfig cfg = ConfigLoader.parse(yaml(registry, extraYaml).replace("io_threads: 2\n", "io_threads: " + ioThreads + "\n"), "test");
         Sidecar sidecar = new Sidecar(new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system()));
         sidecar.start();
         return sidecar;

@@ -58,16 +58,18 @@ class TcpRelayTest {
     private Channel echoServer;
     private final ChannelGroup echoChildren = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final AtomicInteger echoInputShutdowns = new AtomicInteger();
+    private final AtomicInteger echoAccepted = new AtomicInteger();
     private final Queue<Exchange> exchanges = new ConcurrentLinkedQueue<>();
     private Sidecar sidecar;
 
-    private record Exchange(String service, Endpoint instance, int status, int attempts) {}
+    private record Exchange(String edge, String service, Endpoint instance, int status, int attempts) {}
 
     /** Echoes what it reads; a FIN is answered with a FIN after the echo (half-close), then the channel closes. */
     @ChannelHandler.Sharable
     private final class EchoHandler extends ChannelInboundHandlerAdapter {
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
+            echoAccepted.incrementAndGet();
             echoChildren.add(ctx.channel());
         }
 
@@ -133,8 +135,7 @@ class TcpRelayTest {
         ProxyMetrics recording = new ProxyMetrics() {
             @Override
             public void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
-                assertEquals("tcp", edge);
-                exchanges.add(new Exchange(service, instance, status, attempts));
+                exchanges.add(new Exchange(edge, service, instance, status, attempts)); // asserted on the test thread
             }
         };
         SidecarContext ctx = new SidecarContext(cfg, new FileRegistry(Map.of("svc", instances), "test"), Ticker.system(), recording);
@@ -199,7 +200,7 @@ class TcpRelayTest {
         }
         await("the exchange to be reported", () -> !exchanges.isEmpty());
         Exchange e = exchanges.peek();
-        assertEquals(new Exchange("svc", new Endpoint("127.0.0.1", echoPort()), 0, 1), e);
+        assertEquals(new Exchange("tcp", "svc", new Endpoint("127.0.0.1", echoPort()), 0, 1), e);
     }
 
     @Test
@@ -290,6 +291,78 @@ class TcpRelayTest {
         await("the upstream connection to close", () -> echoChildren.isEmpty());
     }
 
+    /** Another listening server on the echo group, with its own handler; closed by the caller. */
+    private Channel extraServer(ChannelHandler handler) throws InterruptedException {
+        return new ServerBootstrap().group(echoGroup).channel(Transports.NIO.serverChannel())
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(handler)
+                .bind("127.0.0.1", 0).sync().channel();
+    }
+
+    private static Endpoint endpointOf(Channel server) {
+        return new Endpoint("127.0.0.1", ((InetSocketAddress) server.localAddress()).getPort());
+    }
+
+    @Test
+    void connectionsTakeTheInstancesInTurn() throws Exception {
+        Channel second = extraServer(new EchoHandler());
+        try {
+            Endpoint a = new Endpoint("127.0.0.1", echoPort());
+            Endpoint b = endpointOf(second);
+            int port = startRelay(List.of(a, b));
+            for (int i = 1; i <= 4; i++) {
+                try (Socket s = connect(port)) {
+                    s.getOutputStream().write('x');
+                    assertEquals('x', s.getInputStream().read());
+                }
+                int n = i;
+                await("exchange " + n + " to be reported", () -> exchanges.size() == n);
+            }
+            List<Endpoint> picked = exchanges.stream().map(Exchange::instance).toList();
+            assertEquals(List.of(a, b, a, b), picked, "round robin over the two instances");
+            assertTrue(exchanges.stream().allMatch(e -> e.edge().equals("tcp") && e.attempts() == 1), exchanges::toString);
+        } finally {
+            second.close().syncUninterruptibly();
+        }
+    }
+
+    /**
+     * Retries happen at connect time only: once an upstream accepted the connection, bytes may have gone
+     * to it, so an upstream that then hangs up ends the client's connection too, even with another
+     * instance to try.
+     */
+    @Test
+    void anUpstreamThatHangsUpAfterAcceptingIsNotRetried() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        Channel hangsUp = extraServer(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelActive(ChannelHandlerContext ctx) {
+                accepted.incrementAndGet();
+                ctx.close();
+            }
+
+            @Override
+            public boolean isSharable() {
+                return true;
+            }
+        });
+        try {
+            int port = startRelay(List.of(endpointOf(hangsUp), new Endpoint("127.0.0.1", echoPort())));
+            try (Socket s = connect(port)) {
+                s.getOutputStream().write('x');
+                assertEquals(-1, s.getInputStream().read(), "the relay closes the client: no echo from the other instance");
+            }
+            await("the exchange to be reported", () -> exchanges.size() == 1);
+            Exchange e = exchanges.peek();
+            assertEquals(endpointOf(hangsUp), e.instance(), e.toString());
+            assertEquals(1, e.attempts(), e.toString());
+            assertEquals(1, accepted.get());
+            assertEquals(0, echoAccepted.get(), "the echo instance was never connected to");
+        } finally {
+            hangsUp.close().syncUninterruptibly();
+        }
+    }
+
     @Test
     void retriesTheConnectOnAnotherInstanceWhenOneRefuses() throws Exception {
         Endpoint dead = new Endpoint("127.0.0.1", refusedPort());
@@ -322,7 +395,7 @@ class TcpRelayTest {
             assertEquals(-1, s.getInputStream().read(), "the client connection is closed");
         }
         await("the exchange to be reported", () -> exchanges.size() == 1);
-        assertEquals(new Exchange("svc", dead, 502, 1), exchanges.peek(), "one attempt: no retry fits in the budget");
+        assertEquals(new Exchange("tcp", "svc", dead, 502, 1), exchanges.peek(), "one attempt: no retry fits in the budget");
         assertEquals(held, budget.retriesInFlight(), "the refused connection took nothing it did not give back");
         // (instanceBreakerOpensAfterTheThresholdAndThenFailsFast: the same refusal, budget free, takes 2 attempts)
         for (int i = 0; i < held; i++) {
@@ -345,8 +418,8 @@ class TcpRelayTest {
         Exchange[] seen = exchanges.toArray(new Exchange[0]);
         // The first connection opens the instance breaker at its second refused attempt, after
         // which no instance is left to try; the next is turned away without a connect attempt.
-        assertEquals(new Exchange("svc", dead, 502, 2), seen[0], Arrays.toString(seen));
-        assertEquals(new Exchange("svc", null, 503, 0), seen[1], Arrays.toString(seen));
+        assertEquals(new Exchange("tcp", "svc", dead, 502, 2), seen[0], Arrays.toString(seen));
+        assertEquals(new Exchange("tcp", "svc", null, 503, 0), seen[1], Arrays.toString(seen));
     }
 
     @Test

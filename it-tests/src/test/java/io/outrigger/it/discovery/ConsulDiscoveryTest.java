@@ -79,8 +79,7 @@ class ConsulDiscoveryTest {
         registry.onChange(changes::incrementAndGet);
 
         stub.register("b-2", "service-b", 9002);
-        long took = await("new instance seen", 1_000, () -> registry.endpoints("service-b").equals(List.of(B1, B2)));
-        assertTrue(took < 1_000, took + " ms");
+        await("new instance seen within a second", 1_000, () -> registry.endpoints("service-b").equals(List.of(B1, B2)));
 
         stub.deregister("b-1");
         await("removed instance gone", 1_000, () -> registry.endpoints("service-b").equals(List.of(B2)));
