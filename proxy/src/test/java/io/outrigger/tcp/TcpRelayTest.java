@@ -40,6 +40,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -184,7 +185,7 @@ class TcpRelayTest {
             // completes if the relay stops reading and resumes correctly in both directions.
             byte[] payload = new byte[4 << 20];
             ThreadLocalRandom.current().nextBytes(payload);
-            Thread writer = new Thread(() -> {
+            CompletableFuture<Void> written = CompletableFuture.runAsync(() -> {
                 try {
                     OutputStream out = s.getOutputStream();
                     for (int off = 0; off < payload.length; off += 65536) {
@@ -194,9 +195,8 @@ class TcpRelayTest {
                     throw new java.io.UncheckedIOException(e);
                 }
             });
-            writer.start();
             assertArrayEquals(payload, readN(s.getInputStream(), payload.length));
-            writer.join(5000);
+            written.get(5, TimeUnit.SECONDS); // the writer's own failure, if any, fails the test here
         }
         await("the exchange to be reported", () -> !exchanges.isEmpty());
         Exchange e = exchanges.peek();
