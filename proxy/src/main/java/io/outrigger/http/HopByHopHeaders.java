@@ -12,7 +12,10 @@ import java.util.Map;
  * Removes the hop-by-hop headers of RFC 9110 section 7.6.1 from a message in place: the fixed
  * set ({@code Connection}, {@code Keep-Alive}, {@code Proxy-Connection}, {@code TE},
  * {@code Trailer}, {@code Transfer-Encoding}, {@code Upgrade}) and every header named in
- * {@code Connection}. Framing headers the proxy needs are set again by the caller. Stateless.
+ * {@code Connection}, except those no hop may take away: {@code Content-Length} and {@code Host}
+ * (a client naming {@code Content-Length} in {@code Connection} would otherwise have its body
+ * forwarded without framing: a request smuggled into the upstream connection). Framing headers
+ * the proxy needs are set again by the caller; headers the proxy adds are added after this. Stateless.
  *
  * <p>Runs on every request and response, so it looks before it removes: one pass over the
  * message's few headers finds the hop-by-hop ones, and only those are removed (most requests
@@ -63,12 +66,17 @@ public final class HopByHopHeaders {
                 int comma = value.indexOf(',', start);
                 int end = comma < 0 ? value.length() : comma;
                 String name = value.substring(start, end).trim();
-                if (!name.isEmpty()) {
+                if (!name.isEmpty() && !isEndToEnd(name)) {
                     headers.remove(name);
                 }
                 start = end + 1;
             }
         }
+    }
+
+    /** A header that describes the message itself or its target, so a connection option cannot name it away. */
+    static boolean isEndToEnd(String name) {
+        return name.equalsIgnoreCase("content-length") || name.equalsIgnoreCase("host");
     }
 
     /** One of the fixed hop-by-hop names, in any letter case. */

@@ -150,19 +150,19 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         service = conn.route.service(request);
         path = request.uri();
 
-        RequestTrace trace = RequestTrace.of(h);
+        RequestTrace trace = RequestTrace.of(h); // read before the hop-by-hop strip: the caller's ids count even if it named them
         requestId = trace.requestId();
-        if (trace.newRequestId()) {
-            h.set(X_REQUEST_ID, requestId);
-        }
         traceId = trace.traceId();
         traceparent = trace.traceparent();
-        h.set(TRACEPARENT, traceparent);
 
         SidecarConfig.Http limits = context.config().http();
         buffered = !chunked && contentLength <= limits.retryBufferBytes();
         if (m == HttpMethod.CONNECT) {
             sendError(ProxyError.CONNECT_UNSUPPORTED);
+            return;
+        }
+        if (h.getAll(HttpHeaderNames.HOST).size() > 1) {
+            sendError(ProxyError.MALFORMED_REQUEST); // RFC 9112 3.2: two Hosts could route one way and be served another
             return;
         }
         if (service == null) {
@@ -178,6 +178,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         boolean expectContinue = HttpUtil.is100ContinueExpected(request);
         HopByHopHeaders.strip(h);
         h.remove(HttpHeaderNames.EXPECT);
+        // Set after the strip, so a Connection header naming them cannot take them off the forwarded request.
+        if (trace.newRequestId() || !h.contains(X_REQUEST_ID)) {
+            h.set(X_REQUEST_ID, requestId);
+        }
+        h.set(TRACEPARENT, traceparent);
         String xff = h.get(X_FORWARDED_FOR);
         h.set(X_FORWARDED_FOR, xff == null ? conn.remoteIp : xff + ", " + conn.remoteIp);
         h.add(HttpHeaderNames.VIA, conn.route.via());
@@ -500,7 +505,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         HttpHeaders h = res.headers();
         HopByHopHeaders.strip(h);
         boolean empty = headRequest || code == 204 || code == 304;
-        boolean close = !clientKeepAlive || conn.closing;
+        // An answer before the whole request arrived ends the connection (the rest of the body is not read
+        // for a next request): say so in the head, so the client does not send on into a closing socket.
+        boolean close = !clientKeepAlive || conn.closing || !requestComplete;
         if (!empty && !hasLength) {
             if (http10) {
                 close = true; // an HTTP/1.0 client only knows close-delimited bodies

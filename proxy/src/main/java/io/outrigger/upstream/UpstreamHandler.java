@@ -23,6 +23,10 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
     private UpstreamListener listener;
     private Throwable lastCause;
+    /** Inside a read burst: the decoder may still hold bytes that follow the response just completed. */
+    private boolean reading;
+    /** A return to the pool asked for during a read burst, done at its end. */
+    private Runnable afterRead;
 
     /** Leases the connection to {@code l}. */
     public void bind(UpstreamListener l) {
@@ -34,8 +38,25 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         this.listener = null;
     }
 
+    /**
+     * Runs {@code release} (the return to the pool) once the current read burst is over, or now
+     * when none is under way. A response may complete mid-burst with more bytes behind it in the
+     * same read: an upstream out of step sending a second response. Pooled at once, the connection
+     * could be leased to the next request while the decoder goes on, and that request would get the
+     * stray response; released at the end of the burst, the stray arrives while the connection is
+     * unleased and closes it ({@link #channelRead}), and {@code release} then finds it closed.
+     */
+    public void releaseAfterRead(Runnable release) {
+        if (reading) {
+            afterRead = release;
+        } else {
+            release.run();
+        }
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        reading = true;
         UpstreamListener l = listener;
         if (l != null) {
             l.onUpstreamRead(msg);
@@ -48,6 +69,13 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        reading = false;
+        Runnable release = afterRead;
+        if (release != null) {
+            afterRead = null;
+            release.run();
+            return;
+        }
         UpstreamListener l = listener;
         if (l != null) {
             l.onUpstreamReadComplete();

@@ -107,12 +107,21 @@ public final class UpstreamPools {
      * transferred, keep-alive) to its pool, or closes it when the pool is full or it is closed.
      */
     public void release(Channel ch) {
+        UpstreamHandler handler = ch.pipeline().get(UpstreamHandler.class);
+        if (handler == null) {
+            ch.close();
+            return;
+        }
+        handler.unbind();
+        handler.releaseAfterRead(() -> pool(ch)); // not mid-read: bytes after the response must be seen first
+    }
+
+    private void pool(Channel ch) {
         Endpoint endpoint = ch.attr(ENDPOINT).get();
         if (endpoint == null || !ch.isActive()) {
             ch.close();
             return;
         }
-        ch.pipeline().get(UpstreamHandler.class).unbind();
         ArrayDeque<Channel> idle = pool(ch.eventLoop()).idle.computeIfAbsent(endpoint, e -> new ArrayDeque<>());
         if (idle.size() >= maxIdle) {
             ch.close();

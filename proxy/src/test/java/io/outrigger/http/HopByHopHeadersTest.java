@@ -36,6 +36,22 @@ class HopByHopHeadersTest {
     }
 
     @Test
+    void aConnectionOptionCannotNameAwayTheFramingOrTheTarget() {
+        HttpHeaders h = new DefaultHttpHeaders()
+                .add("Host", "svc")
+                .add("Connection", "Content-Length, HOST, x-gone")
+                .add("Content-Length", "45")
+                .add("x-gone", "1");
+
+        HopByHopHeaders.strip(h);
+
+        assertEquals("45", h.get("content-length"), "the body's framing stays: without it the body would be a second request");
+        assertEquals("svc", h.get("host"));
+        assertEquals(null, h.get("x-gone"));
+        assertEquals(null, h.get("connection"));
+    }
+
+    @Test
     void leavesAMessageWithoutHopByHopHeadersAlone() {
         HttpHeaders h = new DefaultHttpHeaders().add("Host", "svc").add("Accept", "*/*").add("x-te", "no").add("tee", "no");
         HopByHopHeaders.strip(h);

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -97,6 +98,37 @@ class HttpFramingTest {
         }
     }
 
+    /** A response head that comes before the whole request says the connection closes after it, even to a keep-alive client. */
+    @Test
+    void anAnswerBeforeTheWholeRequestAnnouncesTheClose() throws Exception {
+        upstream.respondHeadEarly = true;
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(3000);
+            OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            out.write("POST /echo HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            String head = readHead(in).toLowerCase();
+            assertTrue(head.startsWith("http/1.1 200") && head.contains("\r\nconnection: close\r\n"), head);
+            out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            String rest = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1); // ends: the connection closes
+            assertTrue(rest.contains("{\"bytes\": 5}"), rest);
+        }
+    }
+
+    /** Reads a response head, byte by byte, up to its blank line. */
+    private static String readHead(InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            assertTrue(b >= 0, "closed before the end of the head: " + head);
+            head.append((char) b);
+        }
+        return head.toString();
+    }
+
     @Test
     void bodyKeepsStreamingAfterAnEarlyResponseHeadOnAClosingConnection() throws Exception {
         upstream.respondHeadEarly = true;
@@ -107,13 +139,8 @@ class HttpFramingTest {
             out.write("POST /echo HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
                     .getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
-            StringBuilder head = new StringBuilder();
-            while (!head.toString().endsWith("\r\n\r\n")) {
-                int b = in.read();
-                assertTrue(b >= 0, "closed before the end of the head: " + head);
-                head.append((char) b);
-            }
-            assertTrue(head.toString().startsWith("HTTP/1.1 200"), head.toString());
+            String head = readHead(in);
+            assertTrue(head.startsWith("HTTP/1.1 200"), head);
             out.write("6\r\n world\r\n0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
             String rest = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);

@@ -11,6 +11,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import static io.outrigger.http.SidecarHarness.RESILIENCE;
 import static io.outrigger.http.SidecarHarness.instance;
@@ -85,6 +86,34 @@ class HttpProtectionTest {
         String res = raw(port, "CONNECT service-b:443 HTTP/1.1\r\nHost: service-b:443\r\nConnection: close\r\n\r\n");
         assertTrue(res.startsWith("HTTP/1.1 400"), res);
         assertTrue(res.contains("CONNECT tunnels are not supported"), res);
+        assertNothingForwarded();
+    }
+
+    /**
+     * A body whose Content-Length the client names in Connection: stripped as a hop-by-hop header, the
+     * body would reach the upstream unframed and be read there as a second request (whose answer the
+     * next caller on that pooled connection would get). The framing stays; the upstream sees one request.
+     */
+    @Test
+    void aConnectionHeaderNamingContentLengthCannotSmuggleARequest() throws Exception {
+        start();
+        String smuggled = "GET /smuggled HTTP/1.1\r\nHost: service-b\r\n\r\n";
+        String res = raw(port, "POST /form HTTP/1.1\r\nHost: service-b\r\nConnection: content-length\r\nContent-Length: "
+                + smuggled.length() + "\r\n\r\n" + smuggled + "GET /next HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+        List<String> bodies = java.util.regex.Pattern.compile("\"bytes\": (\\d+)").matcher(res).results().map(m -> m.group(1)).toList();
+        assertEquals(List.of(Integer.toString(smuggled.length()), "0"), bodies, "each request got its own answer: " + res);
+        TestUpstream.Seen form = upstream.requests.poll();
+        assertEquals("/form", form.uri());
+        assertEquals(smuggled.length(), form.bodyBytes(), "the embedded request arrived as the body");
+        assertEquals("/next", upstream.requests.poll().uri());
+        assertEquals(null, upstream.requests.poll(), "nothing else reached the upstream");
+    }
+
+    @Test
+    void twoHostHeadersAre400() throws Exception {
+        start();
+        String res = raw(port, "GET / HTTP/1.1\r\nHost: service-b\r\nHost: elsewhere\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
         assertNothingForwarded();
     }
 

@@ -10,14 +10,23 @@ import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.outrigger.http.SidecarHarness.RESILIENCE;
 import static io.outrigger.http.SidecarHarness.instance;
@@ -317,5 +326,81 @@ class HttpProxyTest {
         assertFalse(lower.contains("x-hop-res"), res);
         assertFalse(lower.contains("keep-alive:"), res);
         assertTrue(lower.contains("x-end-to-end: yes"), res);
+    }
+
+    /** A caller that names Host or the trace headers in Connection still gets them forwarded: the sidecar's own additions are not its to remove. */
+    @Test
+    void connectionOptionsCannotRemoveHostOrTheTraceHeaders() throws Exception {
+        TestUpstream b = upstream();
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+        String incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+        String res = raw(port, "GET /t HTTP/1.1\r\nHost: service-b\r\nConnection: close, host, traceparent, x-request-id, x-forwarded-for, via\r\n"
+                + "traceparent: " + incoming + "\r\nx-request-id: req-7\r\n\r\n");
+
+        assertTrue(res.startsWith("HTTP/1.1 200"), res);
+        TestUpstream.Seen seen = b.requests.poll();
+        assertEquals("service-b", seen.headers().get("host"));
+        assertEquals("req-7", seen.headers().get("x-request-id"), "the caller's request id, kept");
+        TraceParent forwarded = TraceParent.parse(seen.headers().get("traceparent"));
+        assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", forwarded.traceId(), "the caller's trace, continued");
+        assertNotEquals("00f067aa0ba902b7", forwarded.parentId());
+        assertEquals("127.0.0.1", seen.headers().get("x-forwarded-for"));
+        assertTrue(seen.headers().contains("via"));
+    }
+
+    /**
+     * An upstream out of step answers one request twice in one write. The extra answer must not reach
+     * the caller's next request: that one is served on its own connection, and the connection that
+     * spoke out of turn is closed.
+     */
+    @Test
+    void aSecondResponseInTheSameReadIsNotGivenToTheNextRequest() throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            AtomicInteger accepted = new AtomicInteger();
+            Thread acceptor = new Thread(() -> serveTwiceThenNormally(server, accepted), "out-of-step-upstream");
+            acceptor.setDaemon(true);
+            acceptor.start();
+            int port = sidecar("\"service-b\": [" + instance(server.getLocalPort()) + "]");
+
+            String res = raw(port, "GET /twice HTTP/1.1\r\nHost: service-b\r\n\r\n"
+                    + "GET /next HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+
+            assertEquals(2, res.split("HTTP/1.1 200 OK").length - 1, res);
+            assertTrue(res.contains("\r\n\r\nfirstHTTP/1.1 200 OK") && res.endsWith("\r\n\r\n/next"), "each request its own answer: " + res);
+            assertFalse(res.contains("SECOND"), res);
+            assertEquals(2, accepted.get(), "the next request went out on a new connection");
+        }
+    }
+
+    /** Each connection: answers /twice with two responses in one write, anything else with its path. */
+    private static void serveTwiceThenNormally(ServerSocket server, AtomicInteger accepted) {
+        while (!server.isClosed()) {
+            try {
+                Socket s = server.accept();
+                accepted.incrementAndGet();
+                Thread t = new Thread(() -> {
+                    try (s; BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
+                        String line;
+                        while ((line = in.readLine()) != null) {
+                            String path = line.split(" ")[1];
+                            while (!(line = in.readLine()).isEmpty()) {
+                                // the head's header lines: no body in these GETs
+                            }
+                            String answer = path.equals("/twice")
+                                    ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECOND"
+                                    : "HTTP/1.1 200 OK\r\nContent-Length: " + path.length() + "\r\n\r\n" + path;
+                            s.getOutputStream().write(answer.getBytes(StandardCharsets.ISO_8859_1));
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        // the sidecar closed the connection
+                    }
+                });
+                t.setDaemon(true);
+                t.start();
+            } catch (IOException e) {
+                return; // closed at the end of the test
+            }
+        }
     }
 }
