@@ -74,6 +74,27 @@ public final class HopByHopHeaders {
         }
     }
 
+    /**
+     * Whether every {@code Transfer-Encoding} of the message is {@code chunked} (or it has none). The
+     * proxy re-frames bodies and relays chunked only: a message with another coding (gzip, say) would
+     * reach the next hop without it, its bytes taken for the plain content.
+     */
+    public static boolean onlyChunked(HttpHeaders headers) {
+        for (String value : headers.getAll(HttpHeaderNames.TRANSFER_ENCODING)) {
+            int start = 0;
+            while (start <= value.length()) {
+                int comma = value.indexOf(',', start);
+                int end = comma < 0 ? value.length() : comma;
+                String coding = value.substring(start, end).trim();
+                if (!coding.isEmpty() && !coding.equalsIgnoreCase("chunked")) {
+                    return false;
+                }
+                start = end + 1;
+            }
+        }
+        return true;
+    }
+
     /** A header that describes the message itself or its target, so a connection option cannot name it away. */
     static boolean isEndToEnd(String name) {
         return name.equalsIgnoreCase("content-length") || name.equalsIgnoreCase("host");

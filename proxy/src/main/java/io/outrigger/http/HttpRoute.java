@@ -77,7 +77,14 @@ abstract class HttpRoute {
                 if (authority == null) {
                     authority = request.headers().get(HttpHeaderNames.HOST);
                 }
-                return authority == null ? null : hostOf(authority);
+                String host = authority == null ? null : hostOf(authority);
+                if (host == null) {
+                    return null;
+                }
+                // Host names are case-insensitive and may end in the root's dot: SVC and svc. are svc, unless
+                // the registry itself spells the name that way.
+                String canonical = canonicalHost(host);
+                return canonical == host || context.registry().contains(canonical) || !context.registry().contains(host) ? canonical : host;
             }
 
             @Override
@@ -141,6 +148,22 @@ abstract class HttpRoute {
             request.headers().set(HttpHeaderNames.HOST, authority);
         }
         return authority.isEmpty() ? null : authority;
+    }
+
+    /** {@code host} in lower case without a trailing dot; the same instance when it is so already (the common case, no copy). */
+    static String canonicalHost(String host) {
+        int n = host.length();
+        boolean dot = n > 1 && host.charAt(n - 1) == '.';
+        boolean upper = false;
+        for (int i = 0; i < n && !upper; i++) {
+            char c = host.charAt(i);
+            upper = c >= 'A' && c <= 'Z';
+        }
+        if (!dot && !upper) {
+            return host;
+        }
+        String h = dot ? host.substring(0, n - 1) : host;
+        return upper ? h.toLowerCase(java.util.Locale.ROOT) : h;
     }
 
     /** The host of {@code host[:port]} or {@code [v6]:port}; null when empty. */

@@ -8,6 +8,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
  */
 public enum ProxyError {
     MALFORMED_REQUEST(HttpResponseStatus.BAD_REQUEST, "malformed request"),
+    NON_ASCII_TARGET(HttpResponseStatus.BAD_REQUEST, "request target must be ASCII: percent-encode other bytes"),
+    UNSUPPORTED_TRANSFER_CODING(HttpResponseStatus.BAD_REQUEST, "unsupported transfer coding: only chunked is relayed"),
     MISSING_HOST(HttpResponseStatus.BAD_REQUEST, "no service named: Host header or absolute URI missing"),
     CONNECT_UNSUPPORTED(HttpResponseStatus.BAD_REQUEST, "CONNECT tunnels are not supported: send plain HTTP"),
     HEADERS_TOO_LARGE(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request header block too large"),
@@ -38,6 +40,7 @@ public enum ProxyError {
 
     /** Whether the client connection must be closed after this error (its request stream cannot be trusted). */
     public boolean closesConnection() {
-        return this == MALFORMED_REQUEST || this == HEADERS_TOO_LARGE || this == BODY_TOO_LARGE;
+        return this == MALFORMED_REQUEST || this == NON_ASCII_TARGET || this == UNSUPPORTED_TRANSFER_CODING
+                || this == HEADERS_TOO_LARGE || this == BODY_TOO_LARGE;
     }
 }

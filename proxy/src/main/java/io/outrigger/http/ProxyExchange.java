@@ -161,6 +161,14 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             sendError(ProxyError.CONNECT_UNSUPPORTED);
             return;
         }
+        if (!isAscii(request.uri())) {
+            sendError(ProxyError.NON_ASCII_TARGET); // RFC 9112 3.2; forwarded, its bytes would be re-encoded
+            return;
+        }
+        if (chunked && !HopByHopHeaders.onlyChunked(h)) {
+            sendError(ProxyError.UNSUPPORTED_TRANSFER_CODING);
+            return;
+        }
         if (h.getAll(HttpHeaderNames.HOST).size() > 1) {
             sendError(ProxyError.MALFORMED_REQUEST); // RFC 9112 3.2: two Hosts could route one way and be served another
             return;
@@ -201,6 +209,15 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (!buffered) {
             startAttempt();
         }
+    }
+
+    private static boolean isAscii(String s) {
+        for (int i = 0, n = s.length(); i < n; i++) {
+            if (s.charAt(i) >= 0x80) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A piece of the request body from the client; the exchange owns it. */
@@ -428,7 +445,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             HttpResponse res = (HttpResponse) msg;
             if (res.decoderResult().isFailure()) {
                 ReferenceCountUtil.release(msg);
-                attemptFailed(ProxyError.UPSTREAM_BAD_RESPONSE, "malformed response: " + res.decoderResult().cause(), false);
+                // The instance got the request and answered: like a 502, only an idempotent request may go to another.
+                attemptFailed(ProxyError.UPSTREAM_BAD_RESPONSE, "malformed response: " + res.decoderResult().cause(), true);
                 return;
             }
             int code = res.status().code();
@@ -442,6 +460,13 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
                 reportOutcome(false, "status " + code);
                 releaseUpstream(false);
                 retry();
+                return;
+            }
+            if (res.headers().contains(HttpHeaderNames.TRANSFER_ENCODING) && !HopByHopHeaders.onlyChunked(res.headers())) {
+                ReferenceCountUtil.release(msg); // a coding the sidecar would drop while re-framing the body
+                // The instance did answer, so only an idempotent request may try another one.
+                attemptFailed(ProxyError.UPSTREAM_BAD_RESPONSE, "unsupported transfer coding: " + res.headers().get(HttpHeaderNames.TRANSFER_ENCODING),
+                        true);
                 return;
             }
             reportOutcome(code < 500, code < 500 ? null : "status " + code);

@@ -109,6 +109,29 @@ class HttpProtectionTest {
         assertEquals(null, upstream.requests.poll(), "nothing else reached the upstream");
     }
 
+    /** Raw UTF-8 in the request target is not HTTP (RFC 9112 3.2): forwarded, the bytes would come out re-encoded. */
+    @Test
+    void aNonAsciiRequestTargetIs400() throws Exception {
+        start();
+        byte[] head = "GET /caf\u00c3\u00a9 HTTP/1.1\r\nHost: service-b\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1); // "café" as UTF-8 bytes
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(head);
+            String res = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            assertTrue(res.startsWith("HTTP/1.1 400") && res.contains("must be ASCII"), res);
+        }
+        assertNothingForwarded();
+    }
+
+    /** Only chunked is relayed: a gzip coding under it would reach the upstream silently dropped. */
+    @Test
+    void aTransferCodingOtherThanChunkedIs400() throws Exception {
+        start();
+        String res = raw(port, "POST / HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 400") && res.contains("unsupported transfer coding"), res);
+        assertNothingForwarded();
+    }
+
     @Test
     void twoHostHeadersAre400() throws Exception {
         start();

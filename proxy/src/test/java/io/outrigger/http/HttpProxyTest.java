@@ -328,6 +328,43 @@ class HttpProxyTest {
         assertTrue(lower.contains("x-end-to-end: yes"), res);
     }
 
+    @Test
+    void hostNamesMatchInAnyCaseAndWithTheRootsDot() throws Exception {
+        TestUpstream b = upstream();
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+        for (String host : new String[] {"SERVICE-B", "Service-B.", "service-b.:8080"}) {
+            String res = raw(port, "GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
+            assertTrue(res.startsWith("HTTP/1.1 200"), host + ": " + res);
+        }
+        assertEquals(3, b.requestCount());
+    }
+
+    /**
+     * A response in a transfer coding the sidecar would drop while re-framing (gzip under chunked) is a
+     * bad response; and since the instance did answer, a POST is not sent to it again, a GET is retried.
+     */
+    @Test
+    void anUpstreamResponseWithATransferCodingOtherThanChunkedIs502() throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            AtomicInteger accepted = new AtomicInteger();
+            AtomicInteger answered = new AtomicInteger();
+            Thread acceptor = new Thread(() -> serveRaw(server, accepted, path -> {
+                answered.incrementAndGet();
+                return "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+            }), "gzip-upstream");
+            acceptor.setDaemon(true);
+            acceptor.start();
+            int port = sidecar("\"service-b\": [" + instance(server.getLocalPort()) + "]");
+
+            String post = raw(port, "POST / HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            assertTrue(post.startsWith("HTTP/1.1 502") && post.contains("malformed response"), post);
+            assertEquals(1, answered.get(), "the instance answered: a POST is not sent again");
+            String get = raw(port, "GET / HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+            assertTrue(get.startsWith("HTTP/1.1 502"), get);
+            assertEquals(1 + 3, answered.get(), "a GET is retried (max_retries 2)");
+        }
+    }
+
     /** A caller that names Host or the trace headers in Connection still gets them forwarded: the sidecar's own additions are not its to remove. */
     @Test
     void connectionOptionsCannotRemoveHostOrTheTraceHeaders() throws Exception {
@@ -358,7 +395,9 @@ class HttpProxyTest {
     void aSecondResponseInTheSameReadIsNotGivenToTheNextRequest() throws Exception {
         try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             AtomicInteger accepted = new AtomicInteger();
-            Thread acceptor = new Thread(() -> serveTwiceThenNormally(server, accepted), "out-of-step-upstream");
+            Thread acceptor = new Thread(() -> serveRaw(server, accepted, path -> path.equals("/twice")
+                    ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECOND"
+                    : "HTTP/1.1 200 OK\r\nContent-Length: " + path.length() + "\r\n\r\n" + path), "out-of-step-upstream");
             acceptor.setDaemon(true);
             acceptor.start();
             int port = sidecar("\"service-b\": [" + instance(server.getLocalPort()) + "]");
@@ -373,8 +412,8 @@ class HttpProxyTest {
         }
     }
 
-    /** Each connection: answers /twice with two responses in one write, anything else with its path. */
-    private static void serveTwiceThenNormally(ServerSocket server, AtomicInteger accepted) {
+    /** A raw upstream: on each connection, answers each bodiless request with {@code answer} of its path, as bytes. */
+    private static void serveRaw(ServerSocket server, AtomicInteger accepted, java.util.function.Function<String, String> answer) {
         while (!server.isClosed()) {
             try {
                 Socket s = server.accept();
@@ -387,10 +426,7 @@ class HttpProxyTest {
                             while (!(line = in.readLine()).isEmpty()) {
                                 // the head's header lines: no body in these GETs
                             }
-                            String answer = path.equals("/twice")
-                                    ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECOND"
-                                    : "HTTP/1.1 200 OK\r\nContent-Length: " + path.length() + "\r\n\r\n" + path;
-                            s.getOutputStream().write(answer.getBytes(StandardCharsets.ISO_8859_1));
+                            s.getOutputStream().write(answer.apply(path).getBytes(StandardCharsets.ISO_8859_1));
                         }
                     } catch (IOException | RuntimeException e) {
                         // the sidecar closed the connection
