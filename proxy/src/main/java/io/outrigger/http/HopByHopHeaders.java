@@ -7,6 +7,7 @@ import io.netty.util.AsciiString;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * Removes the hop-by-hop headers of RFC 9110 section 7.6.1 from a message in place: the fixed
@@ -60,18 +61,29 @@ public final class HopByHopHeaders {
 
     /** Removes every header named in the {@code Connection} values (comma-separated tokens). */
     private static void removeListedIn(HttpHeaders headers, List<String> values) {
+        allTokens(values, name -> {
+            if (!isEndToEnd(name)) {
+                headers.remove(name);
+            }
+            return true;
+        });
+    }
+
+    /** Whether {@code test} holds for every non-empty, trimmed token of the comma-separated {@code values}; stops at the first that fails. */
+    private static boolean allTokens(List<String> values, Predicate<String> test) {
         for (String value : values) {
             int start = 0;
             while (start <= value.length()) {
                 int comma = value.indexOf(',', start);
                 int end = comma < 0 ? value.length() : comma;
-                String name = value.substring(start, end).trim();
-                if (!name.isEmpty() && !isEndToEnd(name)) {
-                    headers.remove(name);
+                String token = value.substring(start, end).trim();
+                if (!token.isEmpty() && !test.test(token)) {
+                    return false;
                 }
                 start = end + 1;
             }
         }
+        return true;
     }
 
     /**
@@ -80,19 +92,7 @@ public final class HopByHopHeaders {
      * reach the next hop without it, its bytes taken for the plain content.
      */
     public static boolean onlyChunked(HttpHeaders headers) {
-        for (String value : headers.getAll(HttpHeaderNames.TRANSFER_ENCODING)) {
-            int start = 0;
-            while (start <= value.length()) {
-                int comma = value.indexOf(',', start);
-                int end = comma < 0 ? value.length() : comma;
-                String coding = value.substring(start, end).trim();
-                if (!coding.isEmpty() && !coding.equalsIgnoreCase("chunked")) {
-                    return false;
-                }
-                start = end + 1;
-            }
-        }
-        return true;
+        return allTokens(headers.getAll(HttpHeaderNames.TRANSFER_ENCODING), coding -> coding.equalsIgnoreCase("chunked"));
     }
 
     /** A header that describes the message itself or its target, so a connection option cannot name it away. */
