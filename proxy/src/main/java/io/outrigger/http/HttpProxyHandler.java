@@ -196,7 +196,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         RequestTrace trace = RequestTrace.of(head == null ? null : head.headers());
         FullHttpResponse res = HttpErrors.response(ctx.alloc(), error, service, true);
         trace.applyTo(res.headers());
-        ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+        ctx.writeAndFlush(res).addListener(LingeringClose.INSTANCE); // the refused request's bytes may still be arriving
         int status = error.status().code();
         String label = service != null && route.knows(service) ? service : ProxyExchange.UNKNOWN_SERVICE;
         context.metrics().onExchange(route.edge(), label, null, status, 0, 0);

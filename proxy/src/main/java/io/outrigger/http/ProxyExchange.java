@@ -512,7 +512,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
                     ((LastHttpContent) content).trailingHeaders());
         }
         if (close) {
-            ctx.writeAndFlush(out).addListener(ChannelFutureListener.CLOSE);
+            ctx.writeAndFlush(out).addListener(LingeringClose.after(requestComplete));
         } else {
             ctx.writeAndFlush(out, ctx.voidPromise()); // no outcome to wait for: no promise per response
         }
@@ -739,7 +739,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         status = error.status().code();
         ChannelFuture written = ctx.writeAndFlush(res);
         if (close) {
-            written.addListener(ChannelFutureListener.CLOSE);
+            written.addListener(LingeringClose.after(requestComplete));
         }
         complete();
     }

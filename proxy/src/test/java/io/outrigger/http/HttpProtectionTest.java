@@ -6,6 +6,7 @@ import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -178,6 +179,35 @@ class HttpProtectionTest {
         String counted = rawLenient(chunked.toString());
         assertTrue(counted.startsWith("HTTP/1.1 413"), counted.isEmpty() ? "(closed)" : counted.substring(0, 40));
         assertStillServes();
+    }
+
+    /**
+     * The classic lost 413: the client is still uploading when the answer comes. Closed at once, the
+     * connection would be reset under the client's unread answer; lingering, the sidecar reads and drops
+     * the upload, and the client reads the whole 413 and then the end of the stream.
+     */
+    @Test
+    void a413ReachesAClientStillUploading() throws Exception {
+        start();
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write("POST /upload HTTP/1.1\r\nHost: service-b\r\nContent-Length: 8000000\r\n\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            java.util.concurrent.CompletableFuture<Void> upload = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                byte[] chunk = new byte[64 * 1024];
+                try {
+                    for (int sent = 0; sent < 8_000_000; sent += chunk.length) {
+                        s.getOutputStream().write(chunk);
+                    }
+                } catch (IOException e) {
+                    // the sidecar ends the connection once it has answered: the rest of the upload is not wanted
+                }
+            });
+            String res = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1); // throws on a reset
+            assertTrue(res.startsWith("HTTP/1.1 413") && res.contains("\"error\": \"request body too large\""), res);
+            upload.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        assertEquals(0, upstream.requestCount());
     }
 
     @Test

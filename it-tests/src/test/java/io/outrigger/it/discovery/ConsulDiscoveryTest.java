@@ -3,12 +3,11 @@ package io.outrigger.it.discovery;
 import io.outrigger.discovery.ConsulRegistry;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.Registries;
+import io.outrigger.it.harness.FreePorts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -61,10 +60,7 @@ class ConsulDiscoveryTest {
 
     @Test
     void anInstanceFailingItsRegistryCheckIsNeverRoutedToButShownWithTheReason() throws Exception {
-        int nothingListens;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            nothingListens = s.getLocalPort();
-        }
+        int nothingListens = FreePorts.next(); // handed to nothing else in this JVM
         stub.registerChecked("b-3", "service-b", 9003, "http://127.0.0.1:" + nothingListens + "/health");
         await("b-3 listed as withheld", 2_000, () -> registry.withheld("service-b").containsKey(B3));
         assertEquals(Map.of(B3, "registry check critical"), registry.withheld("service-b"));

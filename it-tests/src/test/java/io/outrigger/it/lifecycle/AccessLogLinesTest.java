@@ -9,8 +9,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -58,10 +56,7 @@ class AccessLogLinesTest {
         layout.requireJars();
         FakeService live = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
         open.add(live::close);
-        int refusing;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            refusing = s.getLocalPort();
-        }
+        int refusing = FreePorts.next(); // nothing listens there, and FreePorts hands it to no one else (the admin listener got it once)
         int admin = FreePorts.next();
         int outbound = FreePorts.next();
         Path dir = layout.logDir().resolve("access-log-lines");
