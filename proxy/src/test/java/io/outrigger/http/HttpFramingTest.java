@@ -98,26 +98,6 @@ class HttpFramingTest {
         }
     }
 
-    /** A response head that comes before the whole request says the connection closes after it, even to a keep-alive client. */
-    @Test
-    void anAnswerBeforeTheWholeRequestAnnouncesTheClose() throws Exception {
-        upstream.respondHeadEarly = true;
-        try (Socket s = new Socket("127.0.0.1", port)) {
-            s.setSoTimeout(3000);
-            OutputStream out = s.getOutputStream();
-            InputStream in = s.getInputStream();
-            out.write("POST /echo HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
-                    .getBytes(StandardCharsets.ISO_8859_1));
-            out.flush();
-            String head = readHead(in).toLowerCase();
-            assertTrue(head.startsWith("http/1.1 200") && head.contains("\r\nconnection: close\r\n"), head);
-            out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
-            out.flush();
-            String rest = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1); // ends: the connection closes
-            assertTrue(rest.contains("{\"bytes\": 5}"), rest);
-        }
-    }
-
     /** Reads a response head, byte by byte, up to its blank line. */
     private static String readHead(InputStream in) throws IOException {
         StringBuilder head = new StringBuilder();
@@ -129,18 +109,23 @@ class HttpFramingTest {
         return head.toString();
     }
 
+    /**
+     * An upstream that answers before the whole request arrived: the body still streams to it, and
+     * the head tells the (keep-alive) client that the connection closes after this answer, since the
+     * rest of its request is not read for a next one.
+     */
     @Test
-    void bodyKeepsStreamingAfterAnEarlyResponseHeadOnAClosingConnection() throws Exception {
+    void bodyKeepsStreamingAfterAnEarlyResponseHeadWhichAnnouncesTheClose() throws Exception {
         upstream.respondHeadEarly = true;
         try (Socket s = new Socket("127.0.0.1", port)) {
             s.setSoTimeout(3000);
             OutputStream out = s.getOutputStream();
             InputStream in = s.getInputStream();
-            out.write("POST /echo HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+            out.write("POST /echo HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
                     .getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
             String head = readHead(in);
-            assertTrue(head.startsWith("HTTP/1.1 200"), head);
+            assertTrue(head.startsWith("HTTP/1.1 200") && head.toLowerCase().contains("\r\nconnection: close\r\n"), head);
             out.write("6\r\n world\r\n0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
             String rest = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);

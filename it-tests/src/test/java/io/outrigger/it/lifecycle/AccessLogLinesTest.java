@@ -5,7 +5,8 @@ import io.outrigger.it.harness.ManagedProcess;
 import io.outrigger.it.harness.ProjectLayout;
 import io.outrigger.registry.fake.Behaviour;
 import io.outrigger.registry.fake.FakeService;
-import org.junit.jupiter.api.AfterEach;
+import io.outrigger.testing.Closer;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -18,7 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -41,14 +41,8 @@ class AccessLogLinesTest {
     private static final Duration WAIT = Duration.ofSeconds(15);
     private static final Pattern STATUS = Pattern.compile("\"status\": (\\d{3})");
     private static final Pattern ATTEMPTS = Pattern.compile("\"attempts\": (\\d+)");
-    private final List<AutoCloseable> open = new ArrayList<>();
-
-    @AfterEach
-    void stop() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-    }
+    @AutoClose
+    private final Closer open = new Closer();
 
     @Test
     void everyRequestGetsExactlyOneLine() throws Exception {
