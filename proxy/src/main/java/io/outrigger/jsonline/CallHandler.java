@@ -59,6 +59,14 @@ final class CallHandler implements MessageHandler {
     private static final AttemptFailed UPSTREAM_FAILED = new AttemptFailed("forced upstream failure");
     private static final AttemptFailed BREAKER_REJECTED = new AttemptFailed("rejected by the open circuit breaker");
 
+    /**
+     * Breakers (of every kind, in the whole sidecar) past which a call may not create one for a name
+     * the registry does not know: callers name services freely, and a breaker (with its metrics) lives
+     * as long as the process, so a client naming ever new services could grow the sidecar without bound.
+     * Calls to services that have a breaker or are in the registry are never refused.
+     */
+    static final int MAX_BREAKERS = 1_024;
+
     private final SidecarContext context;
     private final String sidecarName;
 
@@ -93,6 +101,11 @@ final class CallHandler implements MessageHandler {
         int retries = Fields.optionalInt(in, "retries", 0, 0, MAX_RETRIES);
         long baseMillis = Fields.optionalLong(in, "base_ms", DEFAULT_BASE_MILLIS, 0, MAX_BASE_MILLIS);
 
+        if (context.breakers().find(service) == null && !context.registry().contains(service)
+                && context.breakers().all().size() >= MAX_BREAKERS) {
+            throw JsonLineException.malformed("service: " + service + " would be breaker number " + (MAX_BREAKERS + 1)
+                    + " (at most " + MAX_BREAKERS + " services are tracked)");
+        }
         CircuitBreaker breaker = context.breakers().forService(service);
         if (state != null) {
             breaker.transitionTo(state, "set by call msg_id " + request.msgId());

@@ -13,6 +13,7 @@ import static io.outrigger.jsonline.JsonLineTesting.exchange;
 import static io.outrigger.jsonline.JsonLineTesting.readReply;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 /** The call handler's cases beyond the spec's examples: naming, tracing, breaker accounting, retry limits. */
@@ -32,6 +33,19 @@ class CallHandlerTest {
 
     private CircuitBreaker breaker(String service) {
         return node.context().breakers().forService(service);
+    }
+
+    /** Callers name services freely: past the limit a new name is refused with code 12, known ones go on working. */
+    @Test
+    void newServicesBeyondTheBreakerLimitAreRefused() {
+        for (int i = node.context().breakers().all().size(); i < CallHandler.MAX_BREAKERS; i++) {
+            breaker("filler-" + i);
+        }
+        String refused = JsonLineTesting.exchange(ch, call("c", "one-too-many", ""));
+        assertTrue(refused.contains("\"code\":12") && refused.contains("at most 1024 services are tracked"), refused);
+        String known = JsonLineTesting.exchange(ch, call("c", "filler-1", ""));
+        assertTrue(known.contains("\"type\":\"proxied\""), "a known service still answers: " + known);
+        assertEquals(CallHandler.MAX_BREAKERS, node.context().breakers().all().size());
     }
 
     @Test
