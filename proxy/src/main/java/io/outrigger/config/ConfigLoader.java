@@ -116,7 +116,7 @@ public final class ConfigLoader {
                 allowOnly(t, key + ".", "port", "service", "idle_timeout_ms");
                 tcp.add(new SidecarConfig.Tcp(intIn(t, key + ".port", "port", -1, 0, 65535),
                         requiredText(t, key + ".service", "service"),
-                        longIn(t, key + ".idle_timeout_ms", "idle_timeout_ms", 300_000, 1, Long.MAX_VALUE)));
+                        longIn(t, key + ".idle_timeout_ms", "idle_timeout_ms", 300_000, 0, Long.MAX_VALUE))); // 0 = none
             }
         }
 

@@ -27,6 +27,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
+import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.trace.TraceParent;
 import io.outrigger.upstream.UpstreamHandler;
@@ -64,7 +65,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
     /** The service label of requests that named none, or one not in the registry (labels stay bounded, and cannot be null). */
-    static final String UNKNOWN_SERVICE = "unknown";
+    static final String UNKNOWN_SERVICE = ProxyMetrics.UNKNOWN_SERVICE;
 
     private final HttpProxyHandler conn;
     private final ChannelHandlerContext ctx;

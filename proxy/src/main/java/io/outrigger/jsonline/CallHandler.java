@@ -6,6 +6,7 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.outrigger.SidecarContext;
+import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.resilience.Backoff;
 import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.Retrier;
@@ -207,19 +208,24 @@ final class CallHandler implements MessageHandler {
             return null;
         }
 
-        Future<Void> attemptFuture() {
+        /** The service as a metrics label: its name when the registry knows it, else {@code unknown} (callers name services freely). */
+        private String metricsLabel() {
+            return context.registry().contains(service) ? service : ProxyMetrics.UNKNOWN_SERVICE;
+        }
+
+                Future<Void> attemptFuture() {
             AttemptFailed failure = attempt();
             return failure == null ? executor.newSucceededFuture(null) : executor.newFailedFuture(failure);
         }
 
         void onRetry(int retry, long delayMillis, Throwable cause) {
             backoffMillis.add(delayMillis);
-            context.metrics().onRetry(EDGE, service);
+            context.metrics().onRetry(EDGE, metricsLabel());
         }
 
         /** The reply once the call is over; {@code failure} is null when the last attempt succeeded. */
         ObjectNode reply(Throwable failure) {
-            context.metrics().onExchange(EDGE, service, null, 0, sent, context.ticker().nanos() - startNanos);
+            context.metrics().onExchange(EDGE, metricsLabel(), null, 0, sent, context.ticker().nanos() - startNanos);
             ObjectNode body;
             if (failure == null) {
                 if (stateBefore != CircuitBreaker.State.CLOSED && breaker.state() == CircuitBreaker.State.CLOSED) {

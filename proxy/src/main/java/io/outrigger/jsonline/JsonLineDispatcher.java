@@ -4,11 +4,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -33,6 +35,8 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
     private JsonLineSession session;
     private int inFlight;
     private boolean inputShutdown;
+    /** The channel failed once already: later failures (each queued write) are not logged again. */
+    private boolean failed;
     private ScheduledFuture<?> drainDeadline;
 
     /** @param reportEveryBadLine see {@link JsonLineErrors#toReply(BadLine, boolean)} */
@@ -48,6 +52,10 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!ctx.channel().isActive()) {
+            ReferenceCountUtil.release(msg); // lines decoded from what arrived before the close: nobody to answer
+            return;
+        }
         if (msg instanceof Request) {
             dispatch(ctx, (Request) msg);
         } else if (msg instanceof BadLine) {
@@ -91,7 +99,8 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
         Reply reply = result.isSuccess() ? new Reply(request.dest(), request.src(), result.getNow())
                 : JsonLineErrors.toReply(request, result.cause());
         if (!ctx.channel().isActive()) {
-            log.warn("reply to {} msg_id {} dropped: the channel closed before it was ready", request.type(), request.msgId());
+            // The client went away (or the drain closed it) with this call pending: its choice, not a fault.
+            log.debug("reply to {} msg_id {} dropped: the channel closed before it was ready", request.type(), request.msgId());
             return;
         }
         ctx.writeAndFlush(reply, ctx.voidPromise());
@@ -128,9 +137,20 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
         ctx.fireChannelWritabilityChanged();
     }
 
+    /**
+     * Closes the channel; logs once per channel. A peer that resets its connection (an I/O error, and
+     * then every write still queued fails the same way) is normal traffic: one DEBUG line, no stack.
+     */
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.warn("line-JSON channel {} failed, closing it", ctx.channel(), cause);
+        if (!failed) {
+            failed = true;
+            if (cause instanceof IOException) {
+                log.debug("line-JSON channel {} closed: {}", ctx.channel(), cause.toString());
+            } else {
+                log.warn("line-JSON channel {} failed, closing it", ctx.channel(), cause);
+            }
+        }
         ctx.close();
     }
 }

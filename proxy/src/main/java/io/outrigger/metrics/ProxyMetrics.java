@@ -8,6 +8,9 @@ import io.outrigger.discovery.Endpoint;
  * thread-safe and never block: they are called on event loops.
  */
 public interface ProxyMetrics {
+    /** The service label of outcomes for a service the registry does not know (callers name services freely: labels stay bounded). */
+    String UNKNOWN_SERVICE = "unknown";
+
     ProxyMetrics NONE = new ProxyMetrics() {
     };
 

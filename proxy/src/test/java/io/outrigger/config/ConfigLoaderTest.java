@@ -72,6 +72,12 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aTcpListenerMayHaveNoIdleTimeout() throws Exception {
+        SidecarConfig c = ConfigLoader.parse("listeners:\n  tcp: [ { port: 0, service: svc, idle_timeout_ms: 0 } ]\n", "t.yaml");
+        assertEquals(0, c.listeners().tcp().get(0).idleTimeoutMillis(), "0 = none, as documented");
+    }
+
+    @Test
     void unknownKeysAreErrorsNotSilentDefaults() {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("resilience:\n  breaker: { failure_treshold: 3 }\n", "t.yaml"));
         assertEquals("t.yaml: resilience.breaker.failure_treshold: unknown key (expected one of: failure_threshold, open_ms, half_open_probes)", e.getMessage());

@@ -1,10 +1,16 @@
 package io.outrigger.jsonline;
 
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.outrigger.SidecarContext;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.resilience.CircuitBreaker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -13,8 +19,8 @@ import static io.outrigger.jsonline.JsonLineTesting.exchange;
 import static io.outrigger.jsonline.JsonLineTesting.readReply;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The call handler's cases beyond the spec's examples: naming, tracing, breaker accounting, retry limits. */
 class CallHandlerTest {
@@ -33,6 +39,28 @@ class CallHandlerTest {
 
     private CircuitBreaker breaker(String service) {
         return node.context().breakers().forService(service);
+    }
+
+    /** Metrics label a service the registry does not know as {@code unknown}: callers name services freely. */
+    @Test
+    void metricsLabelOnlyServicesTheRegistryKnows() {
+        List<String> labels = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ProxyMetrics recording = new ProxyMetrics() {
+            @Override
+            public void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
+                labels.add(edge + ":" + service);
+            }
+        };
+        JsonLineNode withMetrics = new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), nanos::get, recording),
+                null, 5_000);
+        EmbeddedChannel c = JsonLineTesting.channel(withMetrics);
+        try {
+            exchange(c, call("service-a", "service-b", ""));
+            exchange(c, call("service-a", "made-up-7", ""));
+            assertEquals(List.of("jsonline:service-b", "jsonline:unknown"), labels);
+        } finally {
+            assertFalse(c.finishAndReleaseAll());
+        }
     }
 
     /** Callers name services freely: past the limit a new name is refused with code 12, known ones go on working. */
