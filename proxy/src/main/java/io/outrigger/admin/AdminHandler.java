@@ -93,9 +93,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (!PATHS.contains(path)) {
             return error(HttpResponseStatus.NOT_FOUND, "no admin path " + path + " (expected: /ready, /metrics, /clusters or /config)");
         }
-        if (!HttpMethod.GET.equals(method)) {
-            FullHttpResponse res = error(HttpResponseStatus.METHOD_NOT_ALLOWED, "method " + method + " not allowed on " + path + " (expected: GET)");
-            res.headers().set(HttpHeaderNames.ALLOW, "GET");
+        // HEAD as GET (RFC 9110 9.3.2): the server codec sends the head of the GET answer without its body.
+        if (!HttpMethod.GET.equals(method) && !HttpMethod.HEAD.equals(method)) {
+            FullHttpResponse res = error(HttpResponseStatus.METHOD_NOT_ALLOWED, "method " + method + " not allowed on " + path + " (expected: GET or HEAD)");
+            res.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
             return res;
         }
         switch (path) {

@@ -247,7 +247,10 @@ class AdminListenerTest {
         assertTrue(JSON.readTree(missing.body()).get("error").asText().contains("/nope"));
         HttpResponse<String> post = send(port, "/ready", "POST");
         assertEquals(405, post.statusCode());
-        assertEquals("GET", post.headers().firstValue("allow").orElse(""));
+        assertEquals("GET, HEAD", post.headers().firstValue("allow").orElse(""));
+        HttpResponse<String> head = send(port, "/ready", "HEAD");
+        assertEquals(503, head.statusCode(), "HEAD answers as GET would (still starting here)");
+        assertEquals("", head.body());
         assertEquals(200, get(port, "/config?pretty").statusCode()); // a query string does not change the path
     }
 
