@@ -2,6 +2,7 @@ package io.outrigger.it.harness;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,6 +58,26 @@ public final class ManagedProcess {
         command.addAll(COMPONENT_JVM_FLAGS);
         command.addAll(javaArgs);
         return start(name, command, env, logDir);
+    }
+
+    /**
+     * Starts the sidecar ({@code java <jvmFlags> -jar proxyJar run --config config}) and waits until
+     * {@code GET /ready} on its admin port answers 200; kills it if that does not happen in {@code timeout}.
+     */
+    public static ManagedProcess startSidecar(String name, Path proxyJar, List<String> jvmFlags, Path config, int adminPort,
+                                              Path logDir, Duration timeout) {
+        List<String> args = new ArrayList<>(jvmFlags);
+        args.addAll(List.of("-jar", proxyJar.toString(), "run", "--config", config.toString()));
+        ManagedProcess sidecar = startJava(name, args, Map.of(), logDir);
+        Http http = Http.direct();
+        URI ready = URI.create("http://127.0.0.1:" + adminPort + "/ready");
+        try {
+            sidecar.awaitReady("/ready 200", timeout, () -> http.isOk(ready));
+        } catch (RuntimeException | Error e) {
+            sidecar.kill();
+            throw e;
+        }
+        return sidecar;
     }
 
     /** Starts any command; its output (both streams) is appended to {@code <logDir>/<name>.log}. */

@@ -11,10 +11,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.net.Socket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,12 +60,8 @@ class AccessLogLinesTest {
                 + "listeners:\n"
                 + "  admin: { port: " + admin + " }\n"
                 + "  outbound: { port: " + outbound + " }\n");
-        ManagedProcess sidecar = ManagedProcess.startJava("log-sidecar",
-                List.of("-jar", layout.proxyJar().toString(), "run", "--config", config.toString()), Map.of(), dir);
+        ManagedProcess sidecar = ManagedProcess.startSidecar("log-sidecar", layout.proxyJar(), List.of(), config, admin, dir, WAIT);
         open.add(sidecar::kill);
-        HttpClient client = HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY).version(HttpClient.Version.HTTP_1_1).build();
-        sidecar.awaitReady("/ready 200", WAIT, () -> client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/ready"))
-                .build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200);
 
         // Three keep-alive requests, pipelined; two to a service whose first instance refuses (round robin
         // starts there, so one of them is retried); an unknown service; three more pipelined.

@@ -17,7 +17,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -83,12 +82,9 @@ class HangupAccessLogTest {
                 + "  admin: { port: " + admin + " }\n"
                 + "  outbound: { port: " + outbound + " }\n"
                 + "  inbound: { port: " + inbound + ", app: 127.0.0.1:" + appPort + " }\n");
-        ManagedProcess sidecar = ManagedProcess.startJava("hangup-sidecar",
-                List.of("-jar", layout.proxyJar().toString(), "run", "--config", config.toString()), Map.of(), dir);
+        ManagedProcess sidecar = ManagedProcess.startSidecar("hangup-sidecar", layout.proxyJar(), List.of(), config, admin, dir, WAIT);
         open.add(sidecar::kill);
         HttpClient client = HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY).version(HttpClient.Version.HTTP_1_1).build();
-        sidecar.awaitReady("/ready 200", WAIT, () -> client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/ready"))
-                .build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200);
 
         CompletableFuture<HttpResponse<String>> inFlight = client.sendAsync(
                 HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + inbound + "/finished-by-the-drain")).timeout(WAIT).build(),

@@ -23,7 +23,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -78,12 +77,11 @@ class SigtermDrainTest {
                 + "  admin: { port: " + admin + " }\n"
                 + "  outbound: { port: " + outbound + " }\n"
                 + "  inbound: { port: " + inbound + ", app: 127.0.0.1:" + app.port() + " }\n");
-        ManagedProcess sidecar = ManagedProcess.startJava("drain-sidecar",
-                List.of("-Dorg.slf4j.simpleLogger.showDateTime=true", "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
-                        "-jar", layout.proxyJar().toString(), "run", "--config", config.toString()), Map.of(), dir);
+        ManagedProcess sidecar = ManagedProcess.startSidecar("drain-sidecar", layout.proxyJar(),
+                List.of("-Dorg.slf4j.simpleLogger.showDateTime=true", "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS"),
+                config, admin, dir, WAIT);
         open.add(sidecar::kill);
         HttpClient adminClient = client();
-        sidecar.awaitReady("/ready 200", WAIT, () -> get(adminClient, admin, "/ready").statusCode() == 200);
 
         // Steady load: each client keeps one keep-alive connection busy with back-to-back requests.
         AtomicInteger ok = new AtomicInteger();
