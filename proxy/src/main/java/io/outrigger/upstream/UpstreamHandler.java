@@ -1,5 +1,6 @@
 package io.outrigger.upstream;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -25,8 +26,8 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     private Throwable lastCause;
     /** Inside a read burst: the decoder may still hold bytes that follow the response just completed. */
     private boolean reading;
-    /** A return to the pool asked for during a read burst, done at its end. */
-    private Runnable afterRead;
+    /** The pools to return the connection to at the end of the read burst, when asked during one; else null. */
+    private UpstreamPools poolAfterRead;
 
     /** Leases the connection to {@code l}. */
     public void bind(UpstreamListener l) {
@@ -39,18 +40,18 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Runs {@code release} (the return to the pool) once the current read burst is over, or now
-     * when none is under way. A response may complete mid-burst with more bytes behind it in the
+     * Returns the connection to {@code pools} once the current read burst is over, or now when none
+     * is under way. A response may complete mid-burst with more bytes behind it in the
      * same read: an upstream out of step sending a second response. Pooled at once, the connection
      * could be leased to the next request while the decoder goes on, and that request would get the
      * stray response; released at the end of the burst, the stray arrives while the connection is
-     * unleased and closes it ({@link #channelRead}), and {@code release} then finds it closed.
+     * unleased and closes it ({@link #channelRead}), and the pool then finds it closed.
      */
-    public void releaseAfterRead(Runnable release) {
+    void poolAfterRead(UpstreamPools pools, Channel ch) {
         if (reading) {
-            afterRead = release;
+            poolAfterRead = pools;
         } else {
-            release.run();
+            pools.pool(ch);
         }
     }
 
@@ -70,10 +71,10 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
         reading = false;
-        Runnable release = afterRead;
-        if (release != null) {
-            afterRead = null;
-            release.run();
+        UpstreamPools pools = poolAfterRead;
+        if (pools != null) {
+            poolAfterRead = null;
+            pools.pool(ctx.channel());
             return;
         }
         UpstreamListener l = listener;

@@ -113,10 +113,11 @@ public final class UpstreamPools {
             return;
         }
         handler.unbind();
-        handler.releaseAfterRead(() -> pool(ch)); // not mid-read: bytes after the response must be seen first
+        handler.poolAfterRead(this, ch); // not mid-read: bytes after the response must be seen first
     }
 
-    private void pool(Channel ch) {
+    /** Puts a released connection into its pool, or closes it when it is closed already or the pool is full. */
+    void pool(Channel ch) {
         Endpoint endpoint = ch.attr(ENDPOINT).get();
         if (endpoint == null || !ch.isActive()) {
             ch.close();
