@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
  * sits in the pool.
  *
  * <pre>
- *   HttpClientCodec -> IdleStateHandler -> UpstreamHandler -> (leasing exchange)
+ *   UpstreamCodec -> IdleStateHandler -> UpstreamHandler -> (leasing exchange)
  * </pre>
  *
  * One instance per connection (not sharable); used on the connection's event loop only.
@@ -22,12 +22,17 @@ import org.slf4j.LoggerFactory;
 public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(UpstreamHandler.class);
 
+    private final UpstreamCodec codec;
     private UpstreamListener listener;
     private Throwable lastCause;
     /** Inside a read burst: the decoder may still hold bytes that follow the response just completed. */
     private boolean reading;
     /** The pools to return the connection to at the end of the read burst, when asked during one; else null. */
     private UpstreamPools poolAfterRead;
+
+    UpstreamHandler(UpstreamCodec codec) {
+        this.codec = codec;
+    }
 
     /** Leases the connection to {@code l}. */
     public void bind(UpstreamListener l) {
@@ -51,7 +56,7 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         if (reading) {
             poolAfterRead = pools;
         } else {
-            pools.pool(ch);
+            pools.pool(ch, codec);
         }
     }
 
@@ -74,7 +79,7 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         UpstreamPools pools = poolAfterRead;
         if (pools != null) {
             poolAfterRead = null;
-            pools.pool(ctx.channel());
+            pools.pool(ctx.channel(), codec);
             return;
         }
         UpstreamListener l = listener;

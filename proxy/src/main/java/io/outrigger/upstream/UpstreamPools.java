@@ -7,7 +7,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.resolver.AddressResolverGroup;
@@ -63,9 +62,10 @@ public final class UpstreamPools {
                             // bad response (502) rather than reaching a client whose parser may read it otherwise.
                             HttpDecoderConfig decoder = new HttpDecoderConfig().setMaxHeaderSize(maxResponseHeaderBytes)
                                     .setValidateHeaders(true);
-                            ch.pipeline().addLast("codec", new HttpClientCodec(decoder, false, false))
+                            UpstreamCodec codec = new UpstreamCodec(decoder);
+                            ch.pipeline().addLast("codec", codec)
                                     .addLast("idle", new IdleStateHandler(idleTimeoutMillis, 0, 0, TimeUnit.MILLISECONDS))
-                                    .addLast("upstream", new UpstreamHandler());
+                                    .addLast("upstream", new UpstreamHandler(codec));
                         }
                     });
             pools.put(loop, new LoopPool(b));
@@ -117,7 +117,7 @@ public final class UpstreamPools {
     }
 
     /** Puts a released connection into its pool, or closes it when it is closed already or the pool is full. */
-    void pool(Channel ch) {
+    void pool(Channel ch, UpstreamCodec codec) {
         Endpoint endpoint = ch.attr(ENDPOINT).get();
         if (endpoint == null || !ch.isActive()) {
             ch.close();
@@ -128,8 +128,13 @@ public final class UpstreamPools {
             ch.close();
             return;
         }
+        if (codec.holdsBytes()) {
+            ch.close(); // bytes after the response: the upstream is out of step with this connection
+            return;
+        }
+        codec.idle(); // until the next request is written
         idle.addFirst(ch);
-        ch.read(); // so a close by the upstream while idle is seen at once
+        ch.read(); // so a close by the upstream, or a stray byte, while idle is seen at once
     }
 
     /** Idle connections kept for {@code endpoint} on {@code loop}; call on {@code loop}. */

@@ -9,7 +9,6 @@ import io.outrigger.time.Ticker;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
@@ -17,6 +16,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.BooleanSupplier;
 
 /** Starts in-process sidecars on port 0 over a registry file of loopback instances, and speaks raw HTTP to them. */
@@ -64,11 +65,19 @@ final class SidecarHarness {
         return sidecar;
     }
 
-    /** A loopback port nothing listens on. */
-    static int closedPort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+    /** Sockets that hold the ports {@link #closedPort()} hands out, for the life of the test JVM. */
+    private static final List<Socket> RESERVED = new ArrayList<>();
+
+    /**
+     * A loopback port nothing listens on, and nothing will: it is held by a socket bound and never
+     * connected or listening, so connections to it are refused and the kernel gives it to no one
+     * else (a port merely closed again could be drawn by the next bind to port 0).
+     */
+    static synchronized int closedPort() throws IOException {
+        Socket holder = new Socket();
+        holder.bind(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
+        RESERVED.add(holder);
+        return holder.getLocalPort();
     }
 
     /** Sends raw bytes and reads until the sidecar closes the connection. */

@@ -6,6 +6,7 @@ import io.outrigger.SidecarContext;
 import io.outrigger.config.ConfigLoader;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.FileRegistry;
+import io.outrigger.testing.RawHttp;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

@@ -1,4 +1,4 @@
-package io.outrigger.lifecycle;
+package io.outrigger.testing;
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -11,10 +11,10 @@ import java.util.Locale;
 import java.util.Map;
 
 /** One keep-alive HTTP/1.1 client connection over a plain socket, so a test sees every header and the close. */
-final class RawHttp implements AutoCloseable {
+public final class RawHttp implements AutoCloseable {
     /** One response: status, headers (names in lower case) and body. */
-    record Response(int status, Map<String, String> headers, String body) {
-        boolean closes() {
+    public record Response(int status, Map<String, String> headers, String body) {
+        public boolean closes() {
             return "close".equalsIgnoreCase(headers.get("connection"));
         }
     }
@@ -22,26 +22,41 @@ final class RawHttp implements AutoCloseable {
     private final Socket socket;
     private final InputStream in;
 
-    RawHttp(int port) throws IOException {
+    public RawHttp(int port) throws IOException {
         socket = new Socket("127.0.0.1", port);
         socket.setSoTimeout(5000);
         in = new BufferedInputStream(socket.getInputStream());
     }
 
     /** Sends {@code GET path} with {@code Host: host}, keep-alive. */
-    void sendGet(String host, String path) throws IOException {
+    public void sendGet(String host, String path) throws IOException {
         socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n")
                 .getBytes(StandardCharsets.ISO_8859_1));
         socket.getOutputStream().flush();
     }
 
-    Response get(String host, String path) throws IOException {
+    /** Sends {@code request} as it is (ISO-8859-1). */
+    public void send(String request) throws IOException {
+        socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+        socket.getOutputStream().flush();
+    }
+
+    public Response get(String host, String path) throws IOException {
         sendGet(host, path);
         return read();
     }
 
     /** Reads one response with a Content-Length body. */
-    Response read() throws IOException {
+    public Response read() throws IOException {
+        return read(false);
+    }
+
+    /** Reads the head of one response whose body is empty by definition (the answer to HEAD). */
+    public Response readHead() throws IOException {
+        return read(true);
+    }
+
+    private Response read(boolean headOnly) throws IOException {
         String status = line();
         if (status == null) {
             throw new IOException("connection closed before a response");
@@ -51,13 +66,13 @@ final class RawHttp implements AutoCloseable {
             int colon = l.indexOf(':');
             headers.put(l.substring(0, colon).trim().toLowerCase(Locale.ROOT), l.substring(colon + 1).trim());
         }
-        int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
+        int length = headOnly ? 0 : Integer.parseInt(headers.getOrDefault("content-length", "0"));
         byte[] body = in.readNBytes(length);
         return new Response(Integer.parseInt(status.split(" ")[1]), headers, new String(body, StandardCharsets.UTF_8));
     }
 
     /** Whether the server closed the connection: reads until EOF (true) or a byte or the 5 s timeout (false). */
-    boolean closedByServer() throws IOException {
+    public boolean closedByServer() throws IOException {
         try {
             return in.read() == -1;
         } catch (java.net.SocketTimeoutException e) {

@@ -1,0 +1,96 @@
+package io.outrigger.upstream;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpRequestEncoder;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseDecoder;
+import io.netty.handler.codec.http.HttpStatusClass;
+
+import java.util.ArrayDeque;
+import java.util.List;
+
+/**
+ * The upstream connections' HTTP/1.1 codec: what Netty's {@code HttpClientCodec} does for a proxy
+ * that never sends {@code CONNECT} upstream (a request encoder, and a response decoder that knows
+ * which request each response answers, so the answer to {@code HEAD} is read without a body), plus
+ * what a connection pool needs to know and that codec keeps to itself: whether the decoder holds
+ * bytes it has not turned into a message yet ({@link #holdsBytes()}), and a way to refuse any byte
+ * while the connection sits idle in the pool ({@link #idle()}).
+ *
+ * <p>Both catch an upstream out of step with its connection: one that sends a body with a
+ * {@code 204}, a {@code 304} or the answer to {@code HEAD}, or a second answer to one request.
+ * Those bytes follow a response that is complete; kept in the decoder, they would be read as the
+ * start of the answer to the next request leased on the connection, and that request would get a
+ * 502 or somebody else's response. A connection holding such bytes is closed instead of pooled,
+ * and one that receives any while pooled is closed on the spot. One per connection; event loop only.
+ */
+final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecoder, HttpRequestEncoder> {
+    private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(2);
+    private final ResponseDecoder decoder;
+    private boolean idle;
+
+    UpstreamCodec(HttpDecoderConfig config) {
+        decoder = new ResponseDecoder(config);
+        init(decoder, new RequestEncoder());
+    }
+
+    /** Whether bytes were received that are not part of a message handed on yet. */
+    boolean holdsBytes() {
+        return decoder.undecodedBytes() > 0;
+    }
+
+    /**
+     * The connection is idle (pooled): until the next request is written, any byte received closes
+     * it instead of being decoded.
+     */
+    void idle() {
+        this.idle = true;
+    }
+
+    private final class ResponseDecoder extends HttpResponseDecoder {
+        ResponseDecoder(HttpDecoderConfig config) {
+            super(config);
+        }
+
+        int undecodedBytes() {
+            return actualReadableBytes();
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+            if (idle) {
+                in.skipBytes(in.readableBytes()); // nothing was asked: the connection is out of step
+                ctx.close();
+                return;
+            }
+            super.decode(ctx, in, out);
+        }
+
+        @Override
+        protected boolean isContentAlwaysEmpty(HttpMessage msg) {
+            if (((HttpResponse) msg).status().codeClass() == HttpStatusClass.INFORMATIONAL) {
+                return super.isContentAlwaysEmpty(msg); // an interim answer: the request still waits for its final one
+            }
+            // Null when an upstream answers more often than it was asked; the stray is then read by the status alone.
+            HttpMethod method = methods.poll();
+            return HttpMethod.HEAD.equals(method) || super.isContentAlwaysEmpty(msg);
+        }
+    }
+
+    private final class RequestEncoder extends HttpRequestEncoder {
+        @Override
+        protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out) throws Exception {
+            if (msg instanceof HttpRequest) {
+                idle = false;
+                methods.add(((HttpRequest) msg).method());
+            }
+            super.encode(ctx, msg, out);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+package io.outrigger.http;
+
+import io.outrigger.Sidecar;
+import io.outrigger.testing.Closer;
+import io.outrigger.testing.RawHttp;
+import org.junit.jupiter.api.AutoClose;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static io.outrigger.http.SidecarHarness.RESILIENCE;
+import static io.outrigger.http.SidecarHarness.instance;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+/**
+ * Upstreams that send bytes nobody asked for on a keep-alive connection: a body after a 204 or
+ * after the answer to HEAD (both bodiless by definition), in the same write as the answer or later,
+ * while the connection is idle in the pool. The next request leased on that connection would read
+ * those bytes as the start of its answer; here it must be served on a new connection instead.
+ * The next request is a POST, which is never retried: a 502 for it is not hidden by a retry.
+ */
+class UpstreamOutOfStepTest {
+    @TempDir
+    Path dir;
+
+    @AutoClose
+    private final Closer closeables = new Closer();
+
+    private final AtomicInteger accepted = new AtomicInteger();
+    /** Upstream connections the sidecar has closed (seen as end of input by the upstream). */
+    private final AtomicInteger closedBySidecar = new AtomicInteger();
+    /** Opens the gate for a "/late" answer's stray bytes. */
+    private final CountDownLatch sendLateBytes = new CountDownLatch(1);
+
+    private int sidecar(ServerSocket upstream) throws Exception {
+        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.getLocalPort()) + "]"), RESILIENCE);
+        closeables.add(s);
+        return s.boundPorts().get("outbound");
+    }
+
+    @Test
+    void aBodyAfterA204InTheSameWriteClosesTheConnectionInsteadOfPoolingIt() throws Exception {
+        try (ServerSocket upstream = upstream()) {
+            int port = sidecar(upstream);
+            try (RawHttp client = new RawHttp(port)) {
+                assertEquals(204, client.get("service-b", "/no-content-with-body").status());
+                assertNextRequestIsServedOnANewConnection(client);
+            }
+        }
+    }
+
+    @Test
+    void aBodyAfterTheAnswerToHeadClosesTheConnectionInsteadOfPoolingIt() throws Exception {
+        try (ServerSocket upstream = upstream()) {
+            int port = sidecar(upstream);
+            try (RawHttp client = new RawHttp(port)) {
+                client.send("HEAD /head-with-body HTTP/1.1\r\nHost: service-b\r\n\r\n");
+                RawHttp.Response head = client.readHead(); // Content-Length: 5 and, rightly, no body
+                assertEquals(200, head.status());
+                assertEquals("5", head.headers().get("content-length"));
+                assertNextRequestIsServedOnANewConnection(client);
+            }
+        }
+    }
+
+    @Test
+    void bytesArrivingWhileTheConnectionIsPooledCloseIt() throws Exception {
+        try (ServerSocket upstream = upstream()) {
+            int port = sidecar(upstream);
+            try (RawHttp client = new RawHttp(port)) {
+                assertEquals(204, client.get("service-b", "/late").status());
+                sendLateBytes.countDown(); // the connection is pooled: the 204 reached the client
+                SidecarHarness.await(Duration.ofSeconds(5), () -> closedBySidecar.get() == 1,
+                        "the sidecar to close the pooled connection that spoke out of turn");
+                assertNextRequestIsServedOnANewConnection(client);
+            }
+        }
+    }
+
+    private void assertNextRequestIsServedOnANewConnection(RawHttp client) throws Exception {
+        client.send("POST /next HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
+        RawHttp.Response next = client.read();
+        assertEquals(200, next.status(), "the POST got its own answer, not the stray bytes: " + next);
+        assertEquals("/next", next.body());
+        assertFalse(next.closes(), "the client's connection stays open: " + next);
+        assertEquals(2, accepted.get(), "the POST went out on a new connection");
+        SidecarHarness.await(Duration.ofSeconds(5), () -> closedBySidecar.get() == 1,
+                "the connection that spoke out of turn to be closed");
+    }
+
+    /**
+     * A raw upstream on 127.0.0.1: answers {@code /no-content-with-body} with a 204 followed by
+     * "stray", {@code HEAD /head-with-body} with its head and the body a GET would get, {@code /late}
+     * with a 204 and "stray" once {@link #sendLateBytes} opens, and any other path with 200 and the
+     * path as body. Requests have no body.
+     */
+    private ServerSocket upstream() throws IOException {
+        ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread acceptor = new Thread(() -> {
+            while (!server.isClosed()) {
+                try {
+                    Socket s = server.accept();
+                    accepted.incrementAndGet();
+                    Thread t = new Thread(() -> serve(s), "out-of-step-connection");
+                    t.setDaemon(true);
+                    t.start();
+                } catch (IOException e) {
+                    return; // closed at the end of the test
+                }
+            }
+        }, "out-of-step-upstream");
+        acceptor.setDaemon(true);
+        acceptor.start();
+        return server;
+    }
+
+    private void serve(Socket s) {
+        try (s; BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
+            OutputStream out = s.getOutputStream();
+            String line;
+            while ((line = in.readLine()) != null) {
+                String path = line.split(" ")[1];
+                while (!in.readLine().isEmpty()) {
+                    // the head's header lines
+                }
+                switch (path) {
+                    case "/no-content-with-body" -> write(out, "HTTP/1.1 204 No Content\r\n\r\nstray");
+                    case "/head-with-body" -> write(out, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray");
+                    case "/late" -> {
+                        write(out, "HTTP/1.1 204 No Content\r\n\r\n");
+                        if (!sendLateBytes.await(10, TimeUnit.SECONDS)) {
+                            return;
+                        }
+                        write(out, "stray");
+                    }
+                    default -> write(out, "HTTP/1.1 200 OK\r\nContent-Length: " + path.length() + "\r\n\r\n" + path);
+                }
+            }
+            closedBySidecar.incrementAndGet(); // end of input: the sidecar closed this connection
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            closedBySidecar.incrementAndGet(); // a reset: closed as well
+        }
+    }
+
+    private static void write(OutputStream out, String s) throws IOException {
+        out.write(s.getBytes(StandardCharsets.ISO_8859_1));
+        out.flush();
+    }
+}
