@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * Built once per listener and shared ({@code @Sharable} through {@link ChannelInitializer}).
  */
 final class HttpProxyInitializer extends ChannelInitializer<SocketChannel> {
-    /** Longest request line accepted; longer is a malformed request. */
+    /** Longest request line accepted; longer is refused with 414. */
     static final int MAX_REQUEST_LINE = 8192;
     /** Largest body piece handed on at once: bigger pieces mean fewer messages per byte. */
     static final int MAX_CHUNK = 64 * 1024;

@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,7 +21,8 @@ import org.slf4j.LoggerFactory;
  * <p>The codec itself ({@link HttpListenerCodec}: Netty's HTTP/1.1 decoder with header validation, strict line parsing and
  * RFC 9112 transfer-encoding rules) refuses malformed request lines and headers, conflicting
  * {@code Content-Length} values and {@code Content-Length} together with
- * {@code Transfer-Encoding} (request smuggling); a too large header block becomes 431. Bodies
+ * {@code Transfer-Encoding} (request smuggling); a too large header block becomes 431, a
+ * request line over 8 KiB 414 (RFC 9112 section 3: a target longer than the server will parse). Bodies
  * larger than {@code maxBodyBytes} (0 = unlimited, the default; {@code http.max_body_bytes})
  * become 413, by their declared length or by counting chunked bytes. Also tells the
  * {@link HeaderTimeoutHandler} when a head and a whole request arrived.
@@ -53,8 +55,9 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
             if (result.isFailure()) {
                 ReferenceCountUtil.release(msg);
                 log.debug("{}: rejected request: {}", ctx.channel(), result.cause().toString());
-                reject(ctx, result.cause() instanceof TooLongHttpHeaderException
-                        ? ProxyError.HEADERS_TOO_LARGE : ProxyError.MALFORMED_REQUEST, null);
+                reject(ctx, result.cause() instanceof TooLongHttpHeaderException ? ProxyError.HEADERS_TOO_LARGE
+                        : result.cause() instanceof TooLongHttpLineException ? ProxyError.REQUEST_LINE_TOO_LONG
+                        : ProxyError.MALFORMED_REQUEST, null);
                 return;
             }
         }

@@ -125,6 +125,12 @@ abstract class HttpRoute {
         };
     }
 
+    /** Whether {@code uri} is in origin form ({@code /path}, or {@code *}) or absolute with the scheme {@code http} (any case). */
+    static boolean plainHttpTarget(String uri) {
+        int schemeEnd = uri.indexOf("://");
+        return uri.startsWith("/") || schemeEnd <= 0 || (schemeEnd == 4 && uri.regionMatches(true, 0, "http", 0, 4));
+    }
+
     /** Rewrites an absolute-form URI to origin form; returns its authority, or null when the URI was not absolute. */
     static String toOriginForm(HttpRequest request) {
         String uri = request.uri();

@@ -12,7 +12,9 @@ public enum ProxyError {
     UNSUPPORTED_TRANSFER_CODING(HttpResponseStatus.BAD_REQUEST, "unsupported transfer coding: only chunked is relayed"),
     MISSING_HOST(HttpResponseStatus.BAD_REQUEST, "no service named: Host header or absolute URI missing"),
     CONNECT_UNSUPPORTED(HttpResponseStatus.BAD_REQUEST, "CONNECT tunnels are not supported: send plain HTTP"),
+    UNSUPPORTED_SCHEME(HttpResponseStatus.BAD_REQUEST, "only http:// targets are proxied: the sidecar neither makes TLS connections nor tunnels them"),
     HEADERS_TOO_LARGE(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request header block too large"),
+    REQUEST_LINE_TOO_LONG(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long"),
     BODY_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large"),
     UNKNOWN_SERVICE(HttpResponseStatus.NOT_FOUND, "unknown service"),
     NO_HEALTHY_INSTANCE(HttpResponseStatus.SERVICE_UNAVAILABLE, "no healthy instance"),
@@ -41,6 +43,6 @@ public enum ProxyError {
     /** Whether the client connection must be closed after this error (its request stream cannot be trusted). */
     public boolean closesConnection() {
         return this == MALFORMED_REQUEST || this == NON_ASCII_TARGET || this == UNSUPPORTED_TRANSFER_CODING
-                || this == HEADERS_TOO_LARGE || this == BODY_TOO_LARGE;
+                || this == HEADERS_TOO_LARGE || this == REQUEST_LINE_TOO_LONG || this == BODY_TOO_LARGE;
     }
 }

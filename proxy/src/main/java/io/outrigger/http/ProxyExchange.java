@@ -148,6 +148,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         clientKeepAlive = HttpUtil.isKeepAlive(request);
         boolean chunked = HttpUtil.isTransferEncodingChunked(request);
         long contentLength = HttpUtil.getContentLength(request, -1L);
+        boolean plainHttp = HttpRoute.plainHttpTarget(request.uri()); // before service() rewrites an absolute form
         service = conn.route.service(request);
         path = request.uri();
 
@@ -160,6 +161,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         buffered = !chunked && contentLength <= limits.retryBufferBytes();
         if (m == HttpMethod.CONNECT) {
             sendError(ProxyError.CONNECT_UNSUPPORTED);
+            return;
+        }
+        if (!plainHttp) {
+            sendError(ProxyError.UNSUPPORTED_SCHEME); // forwarded, an https:// request would cross the wire in plain text
             return;
         }
         if (!isAscii(request.uri())) {

@@ -115,13 +115,15 @@ class HttpProtectionTest {
     /**
      * Requests refused with 400 before they are routed, nothing of them forwarded: raw UTF-8 in the target
      * (not HTTP, RFC 9112 3.2; forwarded, its bytes came out re-encoded), a transfer coding under chunked
-     * (relayed, it was silently dropped), two Hosts (RFC 9112 3.2: one could route, the other be served).
+     * (relayed, it was silently dropped), two Hosts (RFC 9112 3.2: one could route, the other be served),
+     * an https:// target (forwarded, it crossed the wire in plain text).
      */
     @ParameterizedTest
     @ValueSource(strings = {
         "GET /caf\u00c3\u00a9 HTTP/1.1\r\nHost: service-b\r\n\r\n|must be ASCII",
         "POST / HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n|unsupported transfer coding",
-        "GET / HTTP/1.1\r\nHost: service-b\r\nHost: elsewhere\r\n\r\n|malformed request"
+        "GET / HTTP/1.1\r\nHost: service-b\r\nHost: elsewhere\r\n\r\n|malformed request",
+        "GET https://service-b/secret HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|only http:// targets"
     })
     void refusedBeforeRoutingWith400(String requestAndReason) throws Exception {
         start();
@@ -136,6 +138,15 @@ class HttpProtectionTest {
         start();
         String res = raw(port, "GET / HTTP/1.1\r\nHost: service-b\r\nX-Big: " + "a".repeat(8000) + "\r\n\r\n");
         assertTrue(res.startsWith("HTTP/1.1 431"), res);
+        assertNothingForwarded();
+    }
+
+    @Test
+    void requestLineTooLongIs414AndClosed() throws Exception {
+        start();
+        String res = raw(port, "GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: service-b\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 414"), res);
+        assertTrue(res.contains("connection: close") && res.contains("\"error\": \"request line too long\""), res);
         assertNothingForwarded();
     }
 
