@@ -8,11 +8,12 @@ import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
@@ -37,14 +38,15 @@ import java.util.Set;
  *   GET /config    the effective config and the bound ports as JSON
  * </pre>
  * An unknown path is 404, another method on a known path 405, a malformed request 400 (431 for a
- * header block over Netty's default 8 KiB, as on the proxy listeners); error
- * bodies are JSON {@code {"error": "..."}}.
+ * header block over {@code http.max_header_bytes}, as on the proxy listeners), a protocol other than
+ * HTTP/1.x 505; error bodies are JSON {@code {"error": "..."}}. Each request is answered by its head;
+ * a body is read and dropped.
  *
  * <p>Stateless and {@code @Sharable}. Reading requests happens on the event loop; building the
  * answers (a scrape, JSON) happens on the single admin thread, never on a data-plane event loop.
  */
 @Sharable
-final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
     private static final Logger log = LoggerFactory.getLogger(AdminHandler.class);
     private static final Set<String> PATHS = Set.of("/ready", "/metrics", "/clusters", "/config");
     private static final String JSON = "application/json; charset=utf-8";
@@ -61,14 +63,23 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+    protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+        if (!(msg instanceof HttpRequest req)) {
+            if (msg.decoderResult().isFailure()) {
+                // A broken body after its head was answered: close once that answer is out (same queue, so after it).
+                adminThread.execute(ctx::close);
+            }
+            return; // a body: nothing on the admin paths reads one
+        }
         // Only what the answer needs is taken from the request here (it is released on return);
         // every answer is then built and written in order on the admin thread, so pipelined
         // requests are answered in the order they came.
-        boolean keepAlive = req.decoderResult().isSuccess() && HttpUtil.isKeepAlive(req);
         Throwable malformed = req.decoderResult().cause();
+        boolean http1 = req.protocolVersion().majorVersion() == 1;
+        boolean keepAlive = malformed == null && http1 && HttpUtil.isKeepAlive(req);
         HttpMethod method = req.method();
         String path = new QueryStringDecoder(req.uri()).path();
+        String version = req.protocolVersion().text();
         adminThread.execute(() -> {
             FullHttpResponse res;
             try {
@@ -76,6 +87,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                         ? error(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request headers too large: " + malformed.getMessage())
                         : malformed != null
                         ? error(HttpResponseStatus.BAD_REQUEST, "malformed request: " + malformed.getMessage())
+                        : !http1
+                        ? error(HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED, version + " not supported (expected: HTTP/1.1)")
                         : answer(method, path);
             } catch (RuntimeException e) {
                 log.warn("admin {} failed", path, e);

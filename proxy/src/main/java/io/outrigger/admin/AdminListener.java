@@ -31,7 +31,8 @@ public final class AdminListener {
                     .group(sidecar.group())
                     .channel(sidecar.transport().serverChannel())
                     .handler(sidecar.connections())
-                    .childHandler(new AdminInitializer(handler, sidecar.context().config().http().idleTimeoutMillis()))
+                    .childHandler(new AdminInitializer(handler, sidecar.context().config().http().idleTimeoutMillis(),
+                            sidecar.context().config().http().maxHeaderBytes()))
                     .bind(sidecar.context().config().bindAddress(), port)
                     .sync().channel();
         } catch (InterruptedException | RuntimeException e) {

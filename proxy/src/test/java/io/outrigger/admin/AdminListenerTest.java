@@ -270,12 +270,42 @@ class AdminListenerTest {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
             s.setSoTimeout(5000);
-            s.getOutputStream().write(("GET /ready HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(10_000) + "\r\n\r\n")
+            s.getOutputStream().write(("GET /ready HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(20_000) + "\r\n\r\n")
                     .getBytes(StandardCharsets.US_ASCII));
             String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
             assertTrue(reply.startsWith("HTTP/1.1 431 "), "a header block too large is 431, as on the proxy listeners: " + reply);
+            assertTrue(reply.contains("16384 bytes"), "the limit is http.max_header_bytes (default 16384): " + reply);
+        }
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(5000);
+            s.getOutputStream().write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            assertTrue(reply.startsWith("HTTP/1.1 505 ") && reply.contains("HTTP/2.0 not supported"), "HTTP/2 prior knowledge: " + reply);
         }
         assertEquals(404, get(port, "/").statusCode());
+    }
+
+    /** A body, of any size, is read and dropped: the request gets its answer (405 here) and the connection stays usable. */
+    @Test
+    void aLargeBodyIsDroppedAndTheConnectionServesTheNextRequest() throws Exception {
+        int port = start();
+        discovered.complete(null);
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(5000);
+            byte[] body = new byte[1 << 20];
+            java.util.Arrays.fill(body, (byte) 'x');
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(body);
+            out.write("GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(reply.startsWith("HTTP/1.1 405 ") && reply.contains("\"error\""), reply);
+            int second = reply.indexOf("HTTP/1.1 200 ");
+            assertTrue(second > 0 && reply.substring(second).contains("{\"state\":\"ready\"}"), "then /ready on the same connection: " + reply);
+        }
     }
 
     /** Host names are the caller's to choose: one meter per name seen would let any client grow the sidecar's memory without bound. */
