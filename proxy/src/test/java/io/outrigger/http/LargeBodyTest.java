@@ -67,15 +67,20 @@ class LargeBodyTest {
             Files.writeString(config, SidecarHarness.yaml(registry,
                     "resilience:\n  timeouts: { connect_ms: 1000, request_ms: 60000 }\n"));
             Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx256m", "-XX:MaxDirectMemorySize=128m", "-cp", System.getProperty("java.class.path"),
+                    "-Xmx256m", "-XX:MaxDirectMemorySize=128m", "-Dio.netty.leakDetection.level=paranoid",
+                    "-cp", System.getProperty("java.class.path"),
                     "io.outrigger.cli.Main", "run", "--config", config.toString())
                     .redirectErrorStream(true).start();
             try {
                 CompletableFuture<Integer> port = new CompletableFuture<>();
+                java.util.Queue<String> leaks = new java.util.concurrent.ConcurrentLinkedQueue<>();
                 Thread drain = new Thread(() -> {
                     try (BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
                         String line;
                         while ((line = r.readLine()) != null) {
+                            if (line.contains("LEAK:")) {
+                                leaks.add(line);
+                            }
                             Matcher m = BOUND.matcher(line);
                             if (m.find()) {
                                 port.complete(Integer.parseInt(m.group(1)));
@@ -115,6 +120,7 @@ class LargeBodyTest {
                 assertTrue(received == ONE_GIB, "downloaded " + received + " bytes");
                 assertTrue(seconds < 60, "download took " + seconds + " s");
                 assertTrue(child.isAlive(), "the sidecar survived");
+                assertTrue(leaks.isEmpty(), "the sidecar (paranoid leak detection) reported leaks: " + leaks);
             } finally {
                 child.destroy();
                 if (!child.waitFor(10, TimeUnit.SECONDS)) {
