@@ -175,6 +175,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             queued.poll();
             dispatch(next);
         }
+        if (current != null) {
+            current.flushUpstream(); // body dispatched from the queue: no channelReadComplete follows to flush it
+        }
         updateClientRead();
     }
 

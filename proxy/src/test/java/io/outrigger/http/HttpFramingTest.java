@@ -56,6 +56,22 @@ class HttpFramingTest {
         assertEquals("/3", upstream.requests.poll().uri());
     }
 
+    /**
+     * A chunked body that waits in the pipeline queue behind an earlier request is relayed when its
+     * turn comes, not only at the client's next read (which never comes: the client waits for the
+     * answers). Ten rounds, so the upstream connections are pooled ones, which are leased at once.
+     */
+    @Test
+    void pipelinedChunkedBodyIsSentWithoutWaitingForAnotherRead() throws Exception {
+        for (int round = 0; round < 10; round++) {
+            String res = raw(port, "GET /1 HTTP/1.1\r\nHost: service-b\r\n\r\n"
+                    + "POST /2 HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    + "3\r\nabc\r\n0\r\n\r\n");
+            assertEquals(2, res.split("HTTP/1.1 200").length - 1, "round " + round + ": " + res);
+            assertTrue(res.contains("\"bytes\": 3"), "round " + round + ": " + res);
+        }
+    }
+
     @Test
     void headResponseHasNoBodyAndKeepsConnectionUsable() throws Exception {
         String res = raw(port, "HEAD /h HTTP/1.1\r\nHost: service-b\r\n\r\nGET /g HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
