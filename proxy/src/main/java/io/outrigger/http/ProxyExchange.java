@@ -9,6 +9,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -456,9 +457,20 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
                 return;
             }
             int code = res.status().code();
+            if (code < 100 || code > 599) {
+                ReferenceCountUtil.release(msg); // not a status of RFC 9110 15 (three digits, classes 1 to 5)
+                attemptFailed(ProxyError.UPSTREAM_BAD_RESPONSE, "status " + code + " outside 100-599", true);
+                return;
+            }
             if (code < 200) {
-                skippingInformational = true; // 100 Continue and friends: the sidecar answered the client's expectation itself
                 ReferenceCountUtil.release(msg);
+                if (code == 101) {
+                    // Upgrade is hop-by-hop and never forwarded: a switch nobody asked for leaves the connection unusable.
+                    attemptFailed(ProxyError.UPSTREAM_BAD_RESPONSE, "unrequested 101 Switching Protocols", true);
+                    return;
+                }
+                skippingInformational = true; // until the interim answer's (empty) end
+                relayInformational(res, code);
                 return;
             }
             if ((code == 502 || code == 503 || code == 504) && takeRetry(true)) {
@@ -526,6 +538,22 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         complete();
     }
 
+    /**
+     * Passes an interim answer such as {@code 103 Early Hints} on (RFC 9110 15.2: a proxy forwards
+     * 1xx answers it did not ask for), except {@code 100 Continue}, which the sidecar gives a client
+     * that expects it by itself, and except to an HTTP/1.0 client, which cannot take one.
+     */
+    private void relayInformational(HttpResponse res, int code) {
+        if (code == 100 || http10) {
+            return;
+        }
+        HttpHeaders h = res.headers();
+        HopByHopHeaders.strip(h);
+        h.add(HttpHeaderNames.VIA, conn.route.via());
+        ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, ReasonPhrase.clean(res.status()), Unpooled.EMPTY_BUFFER,
+                h, EmptyHttpHeaders.INSTANCE), ctx.voidPromise());
+    }
+
     private void relayResponseHead(HttpResponse res, int code) {
         responseStarted = true;
         cancelReadTimer();
@@ -554,6 +582,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         h.set(X_REQUEST_ID, requestId);
         h.set(TRACEPARENT, traceparent);
+        h.add(HttpHeaderNames.VIA, conn.route.via()); // RFC 9110 7.6.3: on every message forwarded, responses too
         res.setProtocolVersion(HttpVersion.HTTP_1_1);
     }
 

@@ -25,9 +25,11 @@ import static io.outrigger.http.SidecarHarness.RESILIENCE;
 import static io.outrigger.http.SidecarHarness.instance;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Upstreams that send bytes nobody asked for on a keep-alive connection: a body after a 204 or
+ * Upstreams that answer in ways beyond a plain final response: interim 1xx answers, an unrequested
+ * protocol switch, and bytes nobody asked for on a keep-alive connection: a body after a 204 or
  * after the answer to HEAD (both bodiless by definition), in the same write as the answer or later,
  * while the connection is idle in the pool. The next request leased on that connection would read
  * those bytes as the start of its answer; here it must be served on a new connection instead.
@@ -91,6 +93,42 @@ class UpstreamOutOfStepTest {
         }
     }
 
+    /** RFC 9110 15.2: a proxy forwards the 1xx answers it did not ask for itself, except to HTTP/1.0 clients. */
+    @Test
+    void earlyHintsArePassedOnBeforeTheFinalAnswer() throws Exception {
+        try (ServerSocket upstream = upstream()) {
+            int port = sidecar(upstream);
+            try (RawHttp client = new RawHttp(port)) {
+                client.send("GET /early-hints HTTP/1.1\r\nHost: service-b\r\n\r\n");
+                RawHttp.Response hints = client.readHead();
+                assertEquals(103, hints.status(), hints.toString());
+                assertEquals("</style.css>; rel=preload", hints.headers().get("link"));
+                assertEquals("1.1 test-sidecar", hints.headers().get("via"));
+                RawHttp.Response answer = client.read();
+                assertEquals(200, answer.status());
+                assertEquals("ok", answer.body());
+                assertEquals("1.1 test-sidecar", answer.headers().get("via"), "Via on the forwarded answer too (RFC 9110 7.6.3)");
+                assertEquals(200, client.get("service-b", "/after").status(), "the connections stay in step");
+            }
+            String http10 = SidecarHarness.raw(port, "GET /early-hints HTTP/1.0\r\nHost: service-b\r\n\r\n");
+            assertTrue(http10.startsWith("HTTP/1.1 200 ") && !http10.contains(" 103 "), "no interim answer to HTTP/1.0: " + http10);
+        }
+    }
+
+    /** Upgrade is never forwarded, so a 101 is an upstream out of step: a bad answer (502), at once for a POST. */
+    @Test
+    void anUnrequestedProtocolSwitchIsABadAnswer() throws Exception {
+        try (ServerSocket upstream = upstream()) {
+            int port = sidecar(upstream);
+            try (RawHttp client = new RawHttp(port)) {
+                client.send("POST /switch HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
+                RawHttp.Response res = client.read();
+                assertEquals(502, res.status(), res.toString());
+                assertTrue(res.body().contains("upstream sent a malformed response"), res.body());
+            }
+        }
+    }
+
     private void assertNextRequestIsServedOnANewConnection(RawHttp client) throws Exception {
         client.send("POST /next HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
         RawHttp.Response next = client.read();
@@ -106,7 +144,8 @@ class UpstreamOutOfStepTest {
      * A raw upstream on 127.0.0.1: answers {@code /no-content-with-body} with a 204 followed by
      * "stray", {@code HEAD /head-with-body} with its head and the body a GET would get, {@code /late}
      * with a 204 and "stray" once {@link #sendLateBytes} opens, and any other path with 200 and the
-     * path as body. Requests have no body.
+     * path as body; {@code /early-hints} with a 103 before its 200, {@code /switch} with a 101 and a
+     * WebSocket frame. Requests have no body.
      */
     private ServerSocket upstream() throws IOException {
         ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
@@ -139,6 +178,9 @@ class UpstreamOutOfStepTest {
                 }
                 switch (path) {
                     case "/no-content-with-body" -> write(out, "HTTP/1.1 204 No Content\r\n\r\nstray");
+                    case "/early-hints" -> write(out, "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                            + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                    case "/switch" -> write(out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n\u0081\u0002hi");
                     case "/head-with-body" -> write(out, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray");
                     case "/late" -> {
                         write(out, "HTTP/1.1 204 No Content\r\n\r\n");
