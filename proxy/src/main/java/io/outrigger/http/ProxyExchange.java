@@ -149,7 +149,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         clientKeepAlive = HttpUtil.isKeepAlive(request);
         boolean chunked = HttpUtil.isTransferEncodingChunked(request);
         long contentLength = HttpUtil.getContentLength(request, -1L);
-        boolean plainHttp = HttpRoute.plainHttpTarget(request.uri()); // before service() rewrites an absolute form
+        ProxyError badTarget = HttpRoute.checkTarget(request); // before service() rewrites an absolute form
         service = conn.route.service(request);
         path = request.uri();
 
@@ -164,8 +164,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             sendError(ProxyError.CONNECT_UNSUPPORTED);
             return;
         }
-        if (!plainHttp) {
-            sendError(ProxyError.UNSUPPORTED_SCHEME); // forwarded, an https:// request would cross the wire in plain text
+        if (badTarget != null) {
+            sendError(badTarget); // an https:// target, for one, would cross the wire in plain text
             return;
         }
         if (!isAscii(request.uri())) {

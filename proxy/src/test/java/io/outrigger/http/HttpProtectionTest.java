@@ -116,14 +116,26 @@ class HttpProtectionTest {
      * Requests refused with 400 before they are routed, nothing of them forwarded: raw UTF-8 in the target
      * (not HTTP, RFC 9112 3.2; forwarded, its bytes came out re-encoded), a transfer coding under chunked
      * (relayed, it was silently dropped), two Hosts (RFC 9112 3.2: one could route, the other be served),
-     * an https:// target (forwarded, it crossed the wire in plain text).
+     * an https:// target (forwarded, it crossed the wire in plain text), targets in a form only CONNECT
+     * or OPTIONS may use (RFC 9112 3.2), and Hosts or target authorities that are not host[:port]
+     * (RFC 9112 3.2, RFC 9110 4.2.1 and 4.2.4): each was routed, or forwarded verbatim.
      */
     @ParameterizedTest
     @ValueSource(strings = {
         "GET /caf\u00c3\u00a9 HTTP/1.1\r\nHost: service-b\r\n\r\n|must be ASCII",
         "POST / HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n|unsupported transfer coding",
         "GET / HTTP/1.1\r\nHost: service-b\r\nHost: elsewhere\r\n\r\n|malformed request",
-        "GET https://service-b/secret HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|only http:// targets"
+        "GET https://service-b/secret HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|only http:// targets",
+        "GET ftp://service-b/file HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|only http:// targets",
+        "GET * HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|request target must be",
+        "GET service-b:443 HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|request target must be",
+        "GET / HTTP/1.1\r\nHost: service-b:abc\r\nConnection: close\r\n\r\n|invalid Host",
+        "GET / HTTP/1.1\r\nHost: service-b:99999\r\nConnection: close\r\n\r\n|invalid Host",
+        "GET / HTTP/1.1\r\nHost: service-b:80:80\r\nConnection: close\r\n\r\n|invalid Host",
+        "GET / HTTP/1.1\r\nHost: service b\r\nConnection: close\r\n\r\n|invalid Host",
+        "GET / HTTP/1.1\r\nHost: service-b/evil\r\nConnection: close\r\n\r\n|invalid Host",
+        "GET http://user:pw@service-b/x HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|invalid Host",
+        "GET http:///x HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|invalid Host"
     })
     void refusedBeforeRoutingWith400(String requestAndReason) throws Exception {
         start();
@@ -131,6 +143,33 @@ class HttpProtectionTest {
         String res = raw(port, parts[0]);
         assertTrue(res.startsWith("HTTP/1.1 400") && res.contains(parts[1]), res);
         assertNothingForwarded();
+    }
+
+    @Test
+    void httpVersionOtherThanOneIs505() throws Exception {
+        start();
+        String res = raw(port, "GET / HTTP/2.0\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 505") && res.contains("only HTTP/1.0 and HTTP/1.1"), res);
+        assertNothingForwarded();
+    }
+
+    /**
+     * Targets rewritten on the way (RFC 9112 3.2): a fragment is never sent, an absolute OPTIONS without
+     * a path becomes OPTIONS *, OPTIONS * passes as it is, and an IPv4 Host with a port routes by name
+     * when the absolute form names the service (the Host is then ignored, RFC 9112 3.2.2).
+     */
+    @Test
+    void targetsAreForwardedInOriginForm() throws Exception {
+        start();
+        String res = raw(port, "GET http://service-b/abs?q=1#frag HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n"
+                + "OPTIONS http://SERVICE-B HTTP/1.1\r\nHost: service-b\r\n\r\n"
+                + "OPTIONS * HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+        assertEquals(3, res.split("HTTP/1.1 200").length - 1, res);
+        assertEquals("/abs?q=1", upstream.requests.poll().uri());
+        TestUpstream.Seen options = upstream.requests.poll();
+        assertEquals("*", options.uri());
+        assertEquals("SERVICE-B", options.headers().get("host"));
+        assertEquals("*", upstream.requests.poll().uri());
     }
 
     @Test
