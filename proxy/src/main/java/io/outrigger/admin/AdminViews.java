@@ -53,7 +53,10 @@ final class AdminViews {
         return write(JSON.createObjectNode().put("state", state.name().toLowerCase(Locale.ROOT)));
     }
 
-    /** Each service of the registry with its breaker, and its instances with health and breaker. */
+    /**
+     * Each service of the registry with its breaker, and its instances with health and breaker; with an
+     * inbound listener, also the local app and its breakers.
+     */
     String clusters() {
         SidecarContext ctx = sidecar.context();
         ObjectNode services = JSON.createObjectNode();
@@ -79,6 +82,14 @@ final class AdminViews {
         }
         ObjectNode root = JSON.createObjectNode().put("registry", ctx.registry().describe());
         root.set("services", services);
+        SidecarConfig.Inbound inbound = ctx.config().listeners().inbound();
+        if (inbound != null) {
+            // The local app is no registry instance, but the inbound listener keeps breakers for it all the same.
+            String service = ctx.config().service();
+            ObjectNode in = root.putObject("inbound").put("service", service).put("app", inbound.app().toString());
+            in.set("breaker", breaker(ctx, ctx.breakers().find(service)));
+            in.set("app_breaker", breaker(ctx, ctx.breakers().find(CircuitBreakers.instanceKey(service, inbound.app()))));
+        }
         return write(root);
     }
 

@@ -218,6 +218,26 @@ class AdminListenerTest {
         assertEquals(3, svc.get("instances").size());
     }
 
+    /** The local app is no registry instance; its breakers, kept by the inbound listener, are shown beside the services. */
+    @Test
+    void clustersShowTheInboundAppAndItsBreakers() throws Exception {
+        assertTrue(JSON.readTree(get(start(), "/clusters").body()).path("inbound").isMissingNode(), "no inbound listener, no entry");
+        sidecar.close();
+        int port = start("  inbound: { port: 0, app: 127.0.0.1:9 }");
+        SidecarContext ctx = sidecar.context();
+        Endpoint app = new Endpoint("127.0.0.1", 9);
+        String service = ctx.config().service();
+        for (int i = 0; i < 3; i++) {
+            ctx.breakers().forInstance(service, app).onFailure();
+        }
+        JsonNode inbound = JSON.readTree(get(port, "/clusters").body()).get("inbound");
+        assertEquals(service, inbound.get("service").asText());
+        assertEquals("127.0.0.1:9", inbound.get("app").asText());
+        assertEquals("open", inbound.get("app_breaker").get("state").asText());
+        assertEquals(3, inbound.get("app_breaker").get("consecutive_failures").asInt());
+        assertEquals("closed", inbound.get("breaker").get("state").asText());
+    }
+
     @Test
     void configShowsEffectiveConfigWithYamlKeysAndBoundPorts() throws Exception {
         int port = start("  tcp: [ { port: 0, service: service-b, idle_timeout_ms: 1000 } ]");
