@@ -127,94 +127,9 @@ abstract class HttpRoute {
     }
 
     /**
-     * What is wrong with the request's target, version and {@code Host}, or null when nothing is; read
-     * before {@link #service} rewrites an absolute form. The target must be in origin form
-     * ({@code /path}), absolute form with the scheme {@code http} (any case) and a host without user
-     * information (RFC 9110 4.2.1 and 4.2.4), or {@code *} for {@code OPTIONS} (RFC 9112 3.2); a
-     * {@code Host} must be {@code host[:port]} (RFC 9112 3.2: anything else is a 400).
-     */
-    static ProxyError checkTarget(HttpRequest request) {
-        if (request.protocolVersion().majorVersion() != 1) {
-            return ProxyError.HTTP_VERSION_NOT_SUPPORTED;
-        }
-        String uri = request.uri();
-        if (uri.startsWith("/")) {
-            // origin form
-        } else if (uri.equals("*")) {
-            if (!HttpMethod.OPTIONS.equals(request.method())) {
-                return ProxyError.BAD_TARGET;
-            }
-        } else {
-            int schemeEnd = uri.indexOf("://");
-            if (schemeEnd <= 0) {
-                return ProxyError.BAD_TARGET; // authority form (CONNECT only, refused before) or no form at all
-            }
-            if (schemeEnd != 4 || !uri.regionMatches(true, 0, "http", 0, 4)) {
-                return ProxyError.UNSUPPORTED_SCHEME;
-            }
-            int authorityEnd = schemeEnd + 3;
-            while (authorityEnd < uri.length() && "/?#".indexOf(uri.charAt(authorityEnd)) < 0) {
-                authorityEnd++;
-            }
-            if (!validAuthority(uri, schemeEnd + 3, authorityEnd)) {
-                return ProxyError.BAD_HOST;
-            }
-        }
-        String host = request.headers().get(HttpHeaderNames.HOST);
-        return host == null || host.isEmpty() || validAuthority(host, 0, host.length()) ? null : ProxyError.BAD_HOST;
-    }
-
-    /**
-     * Whether {@code s[from, to)} is {@code host[:port]}: a host name of RFC 3986's reg-name characters
-     * (no user information, no spaces), an IPv4 address, or an IPv6 address in brackets; a port of at
-     * most five digits up to 65535 (empty allowed, as RFC 3986 does).
-     */
-    static boolean validAuthority(String s, int from, int to) {
-        int i = from;
-        if (i < to && s.charAt(i) == '[') {
-            int close = s.indexOf(']', i);
-            if (close < 0 || close >= to || close == i + 1) {
-                return false;
-            }
-            for (i++; i < close; i++) {
-                char c = s.charAt(i);
-                if (!(Character.digit(c, 16) >= 0 || c == ':' || c == '.')) {
-                    return false;
-                }
-            }
-            i++;
-        } else {
-            for (; i < to && s.charAt(i) != ':'; i++) {
-                char c = s.charAt(i);
-                if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "-._~!$&'()*+,;=%".indexOf(c) >= 0)) {
-                    return false;
-                }
-            }
-            if (i == from) {
-                return false; // no host
-            }
-        }
-        if (i == to) {
-            return true;
-        }
-        if (s.charAt(i) != ':' || to - i - 1 > 5) {
-            return false;
-        }
-        int port = 0;
-        for (i++; i < to; i++) {
-            char c = s.charAt(i);
-            if (c < '0' || c > '9') {
-                return false;
-            }
-            port = port * 10 + (c - '0');
-        }
-        return port <= 65535;
-    }
-
-    /**
      * Rewrites an absolute-form URI to origin form, without a fragment (never part of a request
      * target), and {@code OPTIONS http://host} to {@code OPTIONS *} (RFC 9112 3.2.4); returns its
-     * authority, or null when the URI was not absolute. {@link #checkTarget} has vetted the URI.
+     * authority, or null when the URI was not absolute. {@link RequestChecks} have vetted the URI.
      */
     static String toOriginForm(HttpRequest request) {
         String uri = request.uri();

@@ -149,7 +149,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         clientKeepAlive = HttpUtil.isKeepAlive(request);
         boolean chunked = HttpUtil.isTransferEncodingChunked(request);
         long contentLength = HttpUtil.getContentLength(request, -1L);
-        ProxyError badTarget = HttpRoute.checkTarget(request); // before service() rewrites an absolute form
+        ProxyError refused = RequestChecks.problem(request, chunked); // before service() rewrites an absolute form
         service = conn.route.service(request);
         path = request.uri();
 
@@ -160,24 +160,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
         SidecarConfig.Http limits = context.config().http();
         buffered = !chunked && contentLength <= limits.retryBufferBytes();
-        if (m == HttpMethod.CONNECT) {
-            sendError(ProxyError.CONNECT_UNSUPPORTED);
-            return;
-        }
-        if (badTarget != null) {
-            sendError(badTarget); // an https:// target, for one, would cross the wire in plain text
-            return;
-        }
-        if (!isAscii(request.uri())) {
-            sendError(ProxyError.NON_ASCII_TARGET); // RFC 9112 3.2; forwarded, its bytes would be re-encoded
-            return;
-        }
-        if (chunked && !HopByHopHeaders.onlyChunked(h)) {
-            sendError(ProxyError.UNSUPPORTED_TRANSFER_CODING);
-            return;
-        }
-        if (h.getAll(HttpHeaderNames.HOST).size() > 1) {
-            sendError(ProxyError.MALFORMED_REQUEST); // RFC 9112 3.2: two Hosts could route one way and be served another
+        if (refused != null) {
+            sendError(refused);
             return;
         }
         if (service == null) {
@@ -216,15 +200,6 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (!buffered) {
             startAttempt();
         }
-    }
-
-    private static boolean isAscii(String s) {
-        for (int i = 0, n = s.length(); i < n; i++) {
-            if (s.charAt(i) >= 0x80) {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** A piece of the request body from the client; the exchange owns it. */
