@@ -42,7 +42,8 @@ public final class RoundRobinSelector {
 
     /**
      * The next healthy instance whose breaker permits a call, skipping {@code exclude} when
-     * another choice exists; null when none is left.
+     * another choice exists; null when none is left. A first attempt ({@code exclude} empty) takes
+     * the service's next turn; a retry the instance after the one tried last.
      */
     public Endpoint next(String service, Collection<Endpoint> exclude) {
         health.noteRouted(service);
@@ -51,7 +52,8 @@ public final class RoundRobinSelector {
         if (n == 0) {
             return null;
         }
-        int start = Math.floorMod(cursors.computeIfAbsent(service, s -> new AtomicInteger()).getAndIncrement(), n);
+        int start = exclude.isEmpty() ? Math.floorMod(cursors.computeIfAbsent(service, s -> new AtomicInteger()).getAndIncrement(), n)
+                : after(all, exclude);
         Endpoint fallback = null;
         for (int i = 0; i < n; i++) {
             Endpoint e = all.get((start + i) % n);
@@ -71,6 +73,24 @@ public final class RoundRobinSelector {
             return e;
         }
         return fallback;
+    }
+
+    /**
+     * Where a retry starts looking: after the instance tried last, so that it moves on without
+     * advancing the service's cursor. Advanced by retries too, the cursor would hand every first
+     * attempt to the instance before a failing one's successor: with two instances and one failing,
+     * the failing one got every first attempt.
+     */
+    private static int after(List<Endpoint> all, Collection<Endpoint> tried) {
+        Endpoint last = null;
+        if (tried instanceof List<Endpoint> list) {
+            last = list.get(list.size() - 1);
+        } else {
+            for (Endpoint e : tried) {
+                last = e;
+            }
+        }
+        return (all.indexOf(last) + 1) % all.size(); // not listed any more (-1): from the first
     }
 
     public Endpoint next(String service) {

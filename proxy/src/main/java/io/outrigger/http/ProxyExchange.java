@@ -94,7 +94,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private boolean requestSent;
 
     private int attempts;
-    private int retriesTaken;
+    /** Whether the exchange holds a retry of the budget: one at a time, from a retry's start to its end. */
+    private boolean holdsRetry;
+    /** What the last failed attempt would be answered with, should no further attempt be possible. */
+    private ProxyError lastError;
     private List<Endpoint> tried;
     private Endpoint endpoint;
     private CircuitBreaker serviceBreaker;
@@ -296,14 +299,18 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         Endpoint picked = conn.route.pick(service, tried == null ? List.of() : tried);
         if (picked == null) {
-            sendError(anyBreakerOpen() ? ProxyError.BREAKER_OPEN : ProxyError.NO_HEALTHY_INSTANCE);
+            // A retry that finds no instance left (its own failures may have opened the breakers) answers for the failure.
+            sendError(lastError != null ? lastError : anyBreakerOpen() ? ProxyError.BREAKER_OPEN : ProxyError.NO_HEALTHY_INSTANCE);
             return;
         }
         CircuitBreaker sb = context.breakers().forService(service);
         CircuitBreaker ib = conn.route.instanceBreaker(service, picked);
         if (!sb.tryAcquirePermission() || !ib.tryAcquirePermission()) {
-            sendError(ProxyError.BREAKER_OPEN);
+            sendError(lastError != null ? lastError : ProxyError.BREAKER_OPEN);
             return;
+        }
+        if (attempts > 0) {
+            context.metrics().onRetry(conn.route.edge(), service); // counted when made, not when planned
         }
         serviceBreaker = sb;
         instanceBreaker = ib;
@@ -448,12 +455,14 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
                 relayInformational(res, code);
                 return;
             }
-            if ((code == 502 || code == 503 || code == 504) && takeRetry(true)) {
-                ReferenceCountUtil.release(msg);
-                reportOutcome(false, "status " + code);
-                releaseUpstream(false);
-                retry();
-                return;
+            if (code == 502 || code == 503 || code == 504) {
+                reportOutcome(false, "status " + code); // first, so a breaker this answer opens stops the retry
+                if (takeRetry(true)) {
+                    ReferenceCountUtil.release(msg);
+                    releaseUpstream(false);
+                    retry();
+                    return;
+                }
             }
             if (res.headers().contains(HttpHeaderNames.TRANSFER_ENCODING) && !HopByHopHeaders.onlyChunked(res.headers())) {
                 ReferenceCountUtil.release(msg); // a coding the sidecar would drop while re-framing the body
@@ -462,7 +471,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
                         true);
                 return;
             }
-            reportOutcome(code < 500, code < 500 ? null : "status " + code);
+            // The outcome is reported when the response has come in whole: an instance that breaks off
+            // its responses half-way has failed them, whatever their status (see onUpstreamClosed).
             relayResponseHead(res, code);
             if (!(msg instanceof HttpContent)) {
                 heldHead = res; // written with the body if that is in this read, else at the end of the read
@@ -495,6 +505,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return;
         }
         responseComplete = true;
+        reportOutcome(status < 500, status < 500 ? null : "status " + status);
         boolean close = conn.closing || !requestComplete;
         conn.closing = close;
         Object out = content;
@@ -614,6 +625,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     /** The current attempt failed before any response byte went out: report it, then retry or answer. */
     private void attemptFailed(ProxyError error, String cause, boolean idempotentOnly) {
         reportOutcome(false, cause);
+        lastError = error;
         releaseUpstream(false);
         if (done) {
             return;
@@ -644,14 +656,20 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (delay < 0 || delay >= remainingMillis) {
             return false;
         }
-        String edge = conn.route.edge();
+        if (!context.breakers().forService(service).isCallPermitted()) {
+            return false; // the service's breaker opened (on this request's failures, maybe): waiting the backoff is pointless
+        }
+        // The budget bounds retries in flight: the one this request held has just ended with its failed attempt.
+        if (holdsRetry) {
+            holdsRetry = false;
+            context.retryBudget().releaseRetry();
+        }
         if (!context.retryBudget().tryAcquireRetry()) {
-            context.metrics().onRetryBudgetExhausted(edge, service);
+            context.metrics().onRetryBudgetExhausted(conn.route.edge(), service);
             return false;
         }
-        retriesTaken++;
+        holdsRetry = true;
         retryDelayMillis = delay;
-        context.metrics().onRetry(edge, service);
         return true;
     }
 
@@ -799,10 +817,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
                 c.release();
             }
         }
-        for (int i = 0; i < retriesTaken; i++) {
+        if (holdsRetry) {
+            holdsRetry = false;
             context.retryBudget().releaseRetry();
         }
-        retriesTaken = 0;
         context.retryBudget().onRequestEnd();
         long nanos = System.nanoTime() - startNanos;
         String edge = conn.route.edge();

@@ -117,6 +117,10 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             if (delay < 0) {
                 return delay;
             }
+            if (retriesTaken > 0) {
+                retriesTaken--;
+                budget.releaseRetry(); // the retry before this one has ended: the budget bounds retries in flight
+            }
             if (!budget.tryAcquireRetry()) {
                 context.metrics().onRetryBudgetExhausted(EDGE, service);
                 log.debug("tcp {}: retry budget exhausted, no retry {}", service, retry);

@@ -126,13 +126,17 @@ class TcpRelayTest {
 
     /** Starts a sidecar with one TCP listener for {@code svc}; returns its port. */
     private int startRelay(List<Endpoint> instances, String extraYaml, int maxRetries) throws Exception {
+        return startRelay(instances, extraYaml, maxRetries, 2);
+    }
+
+    private int startRelay(List<Endpoint> instances, String extraYaml, int maxRetries, int failureThreshold) throws Exception {
         SidecarConfig cfg = ConfigLoader.parse("""
                 io_threads: 1
                 resilience:
-                  breaker: { failure_threshold: 2, open_ms: 60000, half_open_probes: 1 }
+                  breaker: { failure_threshold: %d, open_ms: 60000, half_open_probes: 1 }
                   retry: { max_retries: %d, base_ms: 1, max_ms: 2 }
                   timeouts: { connect_ms: 2000, request_ms: 5000 }
-                """.formatted(maxRetries) + extraYaml, "test");
+                """.formatted(failureThreshold, maxRetries) + extraYaml, "test");
         ProxyMetrics recording = new ProxyMetrics() {
             @Override
             public void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
@@ -402,6 +406,19 @@ class TcpRelayTest {
             budget.releaseRetry();
         }
         await("the budget to be empty again", () -> budget.retriesInFlight() == 0 && budget.liveRequests() == 0);
+    }
+
+    /** The budget bounds connect retries in flight (at least 3): a lone connection has one at a time, so it gets all of max_retries. */
+    @Test
+    void aLoneConnectionGetsAllOfMaxRetries() throws Exception {
+        Endpoint dead = new Endpoint("127.0.0.1", refusedPort());
+        int port = startRelay(List.of(dead), ONE_LISTENER, 5, 100);
+        try (Socket s = connect(port)) {
+            assertEquals(-1, s.getInputStream().read(), "the client connection is closed");
+        }
+        await("the exchange to be reported", () -> exchanges.size() == 1);
+        assertEquals(new Exchange("tcp", "svc", dead, 502, 6), exchanges.peek(), "one attempt and max_retries=5 retries");
+        await("the budget to be empty again", () -> sidecar.context().retryBudget().retriesInFlight() == 0);
     }
 
     @Test

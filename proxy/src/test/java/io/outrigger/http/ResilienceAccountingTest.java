@@ -1,0 +1,121 @@
+package io.outrigger.http;
+
+import io.outrigger.Sidecar;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.testing.Closer;
+import org.junit.jupiter.api.AutoClose;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static io.outrigger.http.SidecarHarness.RESILIENCE;
+import static io.outrigger.http.SidecarHarness.instance;
+import static io.outrigger.http.SidecarHarness.raw;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What the retry budget, the breakers and the round robin are told about each attempt: a lone
+ * request may use all of max_retries, a response broken off half-way is a failure, a retry that
+ * its own failures made impossible answers for that failure, and retries do not skew the round robin.
+ */
+class ResilienceAccountingTest {
+    @TempDir
+    Path dir;
+
+    @AutoClose
+    private final Closer closeables = new Closer();
+
+    private TestUpstream upstream() throws InterruptedException {
+        TestUpstream u = new TestUpstream();
+        closeables.add(u);
+        return u;
+    }
+
+    private Sidecar sidecar(String servicesJson, String yaml) throws Exception {
+        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, servicesJson), yaml);
+        closeables.add(s);
+        return s;
+    }
+
+    private static String get(Sidecar s, String path) throws Exception {
+        return raw(s.boundPorts().get("outbound"), "GET " + path + " HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+    }
+
+    /**
+     * The budget bounds retries in flight (at least 3 at any traffic): one request has one retry in
+     * flight at a time, so on a quiet sidecar it gets all of max_retries. It held each retry to its
+     * end before, and a lone request stopped after 3.
+     */
+    @Test
+    void aLoneRequestGetsAllOfMaxRetries() throws Exception {
+        TestUpstream b = upstream();
+        b.status = 503;
+        Sidecar s = sidecar("\"service-b\": [" + instance(b.port()) + "]", RESILIENCE
+                .replace("failure_threshold: 5", "failure_threshold: 100")
+                .replace("max_retries: 2", "max_retries: 5"));
+        String res = get(s, "/p");
+        assertTrue(res.startsWith("HTTP/1.1 503"), res);
+        assertEquals(1 + 5, b.requestCount(), "one attempt and max_retries=5 retries");
+        assertEquals(0, s.context().retryBudget().retriesInFlight(), "every retry given back");
+    }
+
+    /** Contract: the breaker counts resets. An instance that breaks off every response half-way opens it like any failure. */
+    @Test
+    void aResponseBrokenOffHalfWayIsABreakerFailure() throws Exception {
+        TestUpstream b = upstream();
+        b.closeMidResponse = true;
+        Sidecar s = sidecar("\"service-b\": [" + instance(b.port()) + "]", RESILIENCE.replace("open_ms: 200", "open_ms: 60000"));
+        for (int i = 0; i < 5; i++) {
+            String res = get(s, "/p");
+            assertTrue(res.startsWith("HTTP/1.1 200") && res.contains("partial") && !res.endsWith("}"), "a truncated 200: " + res);
+        }
+        CircuitBreaker ib = s.context().breakers().findInstance("service-b", new Endpoint("127.0.0.1", b.port()));
+        assertEquals(CircuitBreaker.State.OPEN, ib.state(), ib.snapshot().toString());
+        String open = get(s, "/p");
+        assertTrue(open.startsWith("HTTP/1.1 503") && open.contains("x-outrigger-breaker: open"), open);
+        assertEquals(5, b.requestCount());
+    }
+
+    /**
+     * A reset opens the breaker (threshold 1), which leaves the retry no instance: the caller gets the
+     * 502 of the reset at once, not a 503 "breaker open" after the backoff.
+     */
+    @Test
+    void aRetryItsOwnFailureMadeImpossibleAnswersForThatFailure() throws Exception {
+        TestUpstream b = upstream();
+        b.closeBeforeResponse = true;
+        Sidecar s = sidecar("\"service-b\": [" + instance(b.port()) + "]", RESILIENCE
+                .replace("failure_threshold: 5", "failure_threshold: 1")
+                .replace("open_ms: 200", "open_ms: 60000")
+                .replace("base_ms: 1, max_ms: 5", "base_ms: 2000, max_ms: 2000"));
+        long start = System.nanoTime();
+        String res = get(s, "/p");
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        assertTrue(res.startsWith("HTTP/1.1 502") && res.contains("upstream reset the connection"), res);
+        assertTrue(!res.contains("x-outrigger-breaker"), res);
+        assertTrue(millis < 1500, "answered without waiting the 2 s backoff: " + millis + " ms");
+        assertEquals(1, b.requestCount());
+    }
+
+    /**
+     * With two instances and one refusing, every request's first attempt used to land on the refusing
+     * one: each retry advanced the shared round robin once more. A retry now takes the instance after
+     * the one that failed, so first attempts alternate and half of the requests need no retry.
+     */
+    @Test
+    void retriesDoNotSkewTheRoundRobin() throws Exception {
+        TestUpstream good = upstream();
+        int dead = SidecarHarness.closedPort();
+        Sidecar s = sidecar("\"service-b\": [" + instance(dead) + ", " + instance(good.port()) + "]",
+                RESILIENCE.replace("failure_threshold: 5", "failure_threshold: 100"));
+        for (int i = 0; i < 10; i++) {
+            assertTrue(get(s, "/p").startsWith("HTTP/1.1 200"));
+        }
+        CircuitBreaker deadBreaker = s.context().breakers().findInstance("service-b", new Endpoint("127.0.0.1", dead));
+        assertEquals(5, deadBreaker.consecutiveFailures(), "first attempts alternate: 5 of 10 went to the refusing instance");
+        assertEquals(10, good.requestCount());
+    }
+}
