@@ -64,6 +64,7 @@ import java.util.concurrent.TimeUnit;
 final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
     static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
+    static final AsciiString TRACESTATE = AsciiString.cached("tracestate");
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
     /** The service label of requests that named none, or one not in the registry (labels stay bounded, and cannot be null). */
     static final String UNKNOWN_SERVICE = ProxyMetrics.UNKNOWN_SERVICE;
@@ -181,10 +182,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         HopByHopHeaders.strip(h);
         h.remove(HttpHeaderNames.EXPECT);
         // Set after the strip, so a Connection header naming them cannot take them off the forwarded request.
-        if (trace.newRequestId() || !h.contains(X_REQUEST_ID)) {
-            h.set(X_REQUEST_ID, requestId);
-        }
+        h.set(X_REQUEST_ID, requestId); // the one id kept: a second x-request-id would give the next hop another
         h.set(TRACEPARENT, traceparent);
+        if (!trace.continued()) {
+            h.remove(TRACESTATE); // vendor data of a trace this request no longer belongs to
+        }
         String xff = h.get(X_FORWARDED_FOR);
         h.set(X_FORWARDED_FOR, xff == null ? conn.remoteIp : xff + ", " + conn.remoteIp);
         h.add(HttpHeaderNames.VIA, conn.route.via());

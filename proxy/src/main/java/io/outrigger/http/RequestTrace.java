@@ -11,22 +11,26 @@ import io.outrigger.trace.TraceParent;
  * be forwarded, so a caller can always find the request in the access log.
  *
  * @param requestId   the request id to forward and echo
- * @param newRequestId whether the sidecar made the request id (the request had none)
  * @param traceId     the trace id, for the access log
  * @param traceparent this hop's {@code traceparent} value, to forward and echo
+ * @param continued   whether the caller's trace is continued; when it is not (no {@code traceparent},
+ *                    an invalid one or two of them), its {@code tracestate} belongs to no trace and is
+ *                    not forwarded (W3C Trace Context, processing model)
  */
-record RequestTrace(String requestId, boolean newRequestId, String traceId, String traceparent) {
+record RequestTrace(String requestId, String traceId, String traceparent, boolean continued) {
 
     /** The trace of a request with these headers; {@code headers} null (a head that could not be read) starts a new trace. */
     static RequestTrace of(HttpHeaders headers) {
         String requestId = headers == null ? null : headers.get(ProxyExchange.X_REQUEST_ID);
-        boolean made = requestId == null || requestId.isEmpty();
-        if (made) {
+        if (requestId == null || requestId.isEmpty()) {
             requestId = TraceIds.randomUuid();
         }
         TraceParent parent = headers == null ? null : TraceParent.parse(headers.get(ProxyExchange.TRACEPARENT));
+        if (parent != null && headers.getAll(ProxyExchange.TRACEPARENT).size() > 1) {
+            parent = null; // two traceparents: which trace is this? A new one (the W3C test suite's expectation).
+        }
         TraceParent span = parent == null ? TraceParent.newRoot() : parent.newChild();
-        return new RequestTrace(requestId, made, span.traceId(), span.format());
+        return new RequestTrace(requestId, span.traceId(), span.format(), parent != null);
     }
 
     /** Sets both headers on a response (or a request) going out. */

@@ -18,9 +18,13 @@ public record TraceParent(String traceId, String parentId, int flags) {
         return new TraceParent(TraceIds.randomTraceId(), TraceIds.randomSpanId(), 1);
     }
 
-    /** The same trace, with a new span of this hop as the parent of the next one. */
+    /**
+     * The same trace, with a new span of this hop as the parent of the next one. Only the sampled
+     * flag is passed on: the other bits are reserved, and a participant sets them to zero (W3C Trace
+     * Context, trace-flags).
+     */
     public TraceParent newChild() {
-        return new TraceParent(traceId, TraceIds.randomSpanId(), flags);
+        return new TraceParent(traceId, TraceIds.randomSpanId(), flags & 0x01);
     }
 
     /**
