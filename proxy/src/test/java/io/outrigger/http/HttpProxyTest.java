@@ -46,9 +46,7 @@ class HttpProxyTest {
     private final Closer closeables = new Closer();
 
     private TestUpstream upstream() throws InterruptedException {
-        TestUpstream u = new TestUpstream();
-        closeables.add(u);
-        return u;
+        return closeables.add(new TestUpstream());
     }
 
     private int sidecar(String servicesJson) throws Exception {

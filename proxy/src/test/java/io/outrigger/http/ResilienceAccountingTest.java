@@ -29,9 +29,7 @@ class ResilienceAccountingTest {
     private final Closer closeables = new Closer();
 
     private TestUpstream upstream() throws InterruptedException {
-        TestUpstream u = new TestUpstream();
-        closeables.add(u);
-        return u;
+        return closeables.add(new TestUpstream());
     }
 
     private Sidecar sidecar(String servicesJson, String yaml) throws Exception {
