@@ -168,6 +168,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             sendError(refused);
             return;
         }
+        long hopsLeft = MaxForwards.of(request);
+        if (hopsLeft == 0) {
+            answer(MaxForwards.answer(ctx.alloc(), request), false); // the last hop: the sidecar answers as the final recipient
+            return;
+        }
         if (service == null) {
             sendError(ProxyError.MISSING_HOST);
             return;
@@ -184,6 +189,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         // Set after the strip, so a Connection header naming them cannot take them off the forwarded request.
         h.set(X_REQUEST_ID, requestId); // the one id kept: a second x-request-id would give the next hop another
         h.set(TRACEPARENT, traceparent);
+        if (hopsLeft > 0) {
+            MaxForwards.forward(h, hopsLeft);
+        }
         if (!trace.continued()) {
             h.remove(TRACESTATE); // vendor data of a trace this request no longer belongs to
         }
@@ -759,14 +767,21 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             abort();
             return;
         }
+        answer(HttpErrors.response(ctx.alloc(), error, service, false), error.closesConnection());
+    }
+
+    /** Answers the client with a response the sidecar made, before any response byte went out. */
+    private void answer(FullHttpResponse res, boolean mustClose) {
         releaseUpstream(false);
-        boolean close = conn.closing || error.closesConnection() || !clientKeepAlive || (!requestComplete && !buffered);
+        boolean close = conn.closing || mustClose || !clientKeepAlive || (!requestComplete && !buffered);
         conn.closing = close;
-        FullHttpResponse res = HttpErrors.response(ctx.alloc(), error, service, close);
+        if (close) {
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
         res.headers().set(X_REQUEST_ID, requestId).set(TRACEPARENT, traceparent);
         responseStarted = true;
         responseComplete = true;
-        status = error.status().code();
+        status = res.status().code();
         ChannelFuture written = ctx.writeAndFlush(res);
         if (close) {
             written.addListener(LingeringClose.after(requestComplete));
