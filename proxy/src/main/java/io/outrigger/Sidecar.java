@@ -20,6 +20,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.channels.UnresolvedAddressException;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -96,6 +97,10 @@ public final class Sidecar implements AutoCloseable {
      */
     public void start() throws Exception {
         SidecarConfig.Listeners l = context.config().listeners();
+        if (l.admin() == null && l.outbound() == null && l.inbound() == null && l.tcp().isEmpty() && l.jsonline() == null) {
+            // Valid (every listener is optional) but almost surely a mistake, such as a forgotten --config.
+            log.warn("no listeners configured: this sidecar will carry no traffic (see listeners in config/sidecar.yaml)");
+        }
         try {
             startHealthChecks();
             // Each listener kind binds here, in the order of the config's listeners section.
@@ -194,6 +199,9 @@ public final class Sidecar implements AutoCloseable {
             serverChannel = binder.bind();
         } catch (IOException e) { // bind(2) refused: Netty's native transports and the JDK's both say so with an IOException
             throw new ListenerBindException(context.config().bindAddress(), port, key, e);
+        } catch (UnresolvedAddressException e) { // bind_address names no address this host could find
+            throw new ListenerBindException(context.config().bindAddress(), port, "bind_address",
+                    "no such address (expected: an IP address or a host name that resolves to one of this host's)");
         }
         register(listener, serverChannel);
     }

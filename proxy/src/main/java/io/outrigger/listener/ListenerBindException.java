@@ -15,6 +15,11 @@ public final class ListenerBindException extends Exception {
         super("cannot listen on " + host + ":" + port + " (" + key + "): " + reason(cause), cause);
     }
 
+    /** A bind that failed before the system was asked, for {@code reason}. */
+    public ListenerBindException(String host, int port, String key, String reason) {
+        super("cannot listen on " + host + ":" + port + " (" + key + "): " + reason);
+    }
+
     /**
      * The system's words only: Netty's native transports say {@code bind(..) failed with error(-98):
      * Address already in use}, the JDK's {@code Address already in use}.

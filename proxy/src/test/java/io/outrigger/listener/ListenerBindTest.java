@@ -56,6 +56,19 @@ class ListenerBindTest {
     }
 
     @Test
+    void aBindAddressThatNamesNoAddressIsAOneLineError() throws Exception {
+        Path registry = Files.writeString(dir.resolve("registry.json"), "{\"services\": {}}");
+        // A bracketed IPv6 literal that is not one fails without a DNS lookup: no traffic leaves the machine.
+        SidecarConfig cfg = ConfigLoader.parse("registry: file:" + registry + "\nbind_address: \"[::zz]\"\n"
+                + "listeners:\n  admin: { port: 0 }\n", "test");
+        try (Sidecar sidecar = new Sidecar(new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system()))) {
+            ListenerBindException e = assertThrows(ListenerBindException.class, sidecar::start);
+            assertEquals("cannot listen on [::zz]:0 (bind_address): no such address"
+                    + " (expected: an IP address or a host name that resolves to one of this host's)", e.getMessage());
+        }
+    }
+
+    @Test
     void theReasonIsTheSystemsWordsWhateverTheTransportWrapsThemIn() {
         assertEquals("Address already in use",
                 ListenerBindException.reason(new IOException("bind(..) failed with error(-98): Address already in use")));
