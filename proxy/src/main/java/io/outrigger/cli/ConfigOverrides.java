@@ -24,8 +24,16 @@ final class ConfigOverrides {
                     throw new ConfigException("--app: " + app + " (expected: host:port)");
                 }
             }
+            if (inbound == null && inboundPort == null) {
+                // "A listener left out is not opened": --app alone would open one on 15006 the config never asked for.
+                throw new ConfigException("--app: " + app + " (expected: an inbound listener to point at the app:"
+                        + " listeners.inbound in the config, or --inbound-port)");
+            }
             int port = inboundPort != null ? checkPort("--inbound-port", inboundPort) : inbound == null ? 15006 : inbound.port();
             inbound = new SidecarConfig.Inbound(port, appEndpoint);
+        }
+        if (name != null && name.isBlank()) {
+            throw new ConfigException("--name: \"" + name + "\" (expected: a non-empty string)");
         }
         if (registry != null && !registry.equals("embedded") && !registry.startsWith("file:") && !registry.startsWith("http://")) {
             throw new ConfigException("--registry: " + registry + " (expected: file:PATH, http://HOST:PORT or embedded)");

@@ -51,6 +51,13 @@ class CliTest {
         assertEquals("outrigger: --admin-port: 70000 (expected: 0..65535)", o.err().strip());
         o = run("run", "--app", "nohost");
         assertEquals("outrigger: --app: nohost (expected: host:port)", o.err().strip());
+        o = run("run", "--app", "127.0.0.1:8080");
+        assertEquals(1, o.code());
+        assertEquals("outrigger: --app: 127.0.0.1:8080 (expected: an inbound listener to point at the app:"
+                + " listeners.inbound in the config, or --inbound-port)", o.err().strip(), "no listener the config left out");
+        o = run("run", "--name", " ");
+        assertEquals(1, o.code());
+        assertEquals("outrigger: --name: \" \" (expected: a non-empty string)", o.err().strip());
     }
 
     @Test
