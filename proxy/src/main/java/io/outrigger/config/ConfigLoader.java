@@ -1,6 +1,8 @@
 package io.outrigger.config;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.MissingNode;
@@ -9,6 +11,7 @@ import io.outrigger.discovery.Endpoint;
 import io.outrigger.resilience.CircuitBreakerConfig;
 
 import java.io.IOException;
+import java.nio.charset.MalformedInputException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -24,6 +27,8 @@ import java.util.Set;
  * the key path, the value and the expectation.
  */
 public final class ConfigLoader {
+    /** The longest drain: an hour, well past any orchestrator's grace period. */
+    static final long MAX_DRAIN_MS = 3_600_000;
     private final String source;
 
     private ConfigLoader(String source) {
@@ -33,10 +38,18 @@ public final class ConfigLoader {
     /** Loads and validates a YAML file. */
     public static SidecarConfig load(Path file) throws ConfigException {
         String text;
+        if (file.toString().isEmpty()) {
+            throw new ConfigException("--config: an empty path (expected: a YAML file)");
+        }
+        if (Files.isDirectory(file)) {
+            throw new ConfigException(file + ": a directory (expected: a YAML file)");
+        }
         try {
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
             throw new ConfigException(file + ": file not found");
+        } catch (MalformedInputException e) {
+            throw new ConfigException(file + ": not UTF-8 text (expected: a YAML file in UTF-8)");
         } catch (IOException e) {
             throw new ConfigException(file + ": cannot read (" + e.getMessage() + ")");
         }
@@ -72,11 +85,18 @@ public final class ConfigLoader {
     /** Parses and validates YAML text; {@code source} names it in messages. */
     public static SidecarConfig parse(String yaml, String source) throws ConfigException {
         JsonNode root;
-        try {
-            root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
+        // Strict about duplicate keys: with two "name:" lines the YAML parser would silently keep the last.
+        ObjectMapper mapper = new ObjectMapper(YAMLFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
+        try (JsonParser parser = mapper.createParser(yaml)) {
+            root = mapper.readTree(parser);
+            if (parser.nextToken() != null) {
+                throw new ConfigException(source + ": more than one YAML document (expected: one; the sidecar would read only the first)");
+            }
         } catch (JsonProcessingException e) {
             String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
             throw new ConfigException(source + ": not valid YAML" + where + " (" + oneLine(e.getOriginalMessage()) + ")");
+        } catch (IOException e) { // a String source: only the parser's own close could fail
+            throw new ConfigException(source + ": cannot read (" + e.getMessage() + ")");
         }
         if (root == null || root.isMissingNode() || root.isNull()) {
             root = MissingNode.getInstance();
@@ -168,11 +188,14 @@ public final class ConfigLoader {
             throw error("health.path", hc.get("path"), "a path starting with /");
         }
         long ejectionMs = longIn(hc, "health.ejection_ms", "ejection_ms", dhc.ejectionMillis(), 1, Long.MAX_VALUE);
+        long intervalMs = longIn(hc, "health.interval_ms", "interval_ms", dhc.intervalMillis(), 0, Long.MAX_VALUE);
+        // A check may not outlast its interval (checks would pile up): the default shrinks to fit, a value set must fit.
+        long checkTimeoutMax = intervalMs > 0 ? intervalMs : Long.MAX_VALUE;
         SidecarConfig.Health health = new SidecarConfig.Health(
-                longIn(hc, "health.interval_ms", "interval_ms", dhc.intervalMillis(), 0, Long.MAX_VALUE), path,
+                intervalMs, path,
                 intIn(hc, "health.unhealthy_after", "unhealthy_after", dhc.unhealthyAfter(), 1, 1000),
                 intIn(hc, "health.healthy_after", "healthy_after", dhc.healthyAfter(), 1, 1000),
-                longIn(hc, "health.timeout_ms", "timeout_ms", dhc.timeoutMillis(), 1, Long.MAX_VALUE),
+                longIn(hc, "health.timeout_ms", "timeout_ms", Math.min(dhc.timeoutMillis(), checkTimeoutMax), 1, checkTimeoutMax),
                 intIn(hc, "health.eject_after_failures", "eject_after_failures", breaker.failureThreshold(), 1, Integer.MAX_VALUE),
                 ejectionMs,
                 longIn(hc, "health.max_ejection_ms", "max_ejection_ms", Math.max(dhc.maxEjectionMillis(), ejectionMs), ejectionMs, Long.MAX_VALUE),
@@ -189,7 +212,7 @@ public final class ConfigLoader {
                 textIn(root, "bind_address", "bind_address", d.bindAddress(), null),
                 new SidecarConfig.Listeners(admin, outbound, inbound, jsonline, List.copyOf(tcp)),
                 new SidecarConfig.Resilience(breaker, retry, timeouts), http, health,
-                longIn(root, "drain_ms", "drain_ms", d.drainMillis(), 0, Long.MAX_VALUE),
+                longIn(root, "drain_ms", "drain_ms", d.drainMillis(), 0, MAX_DRAIN_MS), // a drain that never ends is a typo
                 intIn(root, "io_threads", "io_threads", d.ioThreads(), 0, 1024));
     }
 

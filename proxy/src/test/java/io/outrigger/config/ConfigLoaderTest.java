@@ -108,6 +108,35 @@ class ConfigLoaderTest {
         assertEquals("/nonexistent/x.yaml: file not found", e.getMessage());
     }
 
+    @Test
+    void aFileThatIsNoYamlTextSaysWhat(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        assertEquals(dir + ": a directory (expected: a YAML file)",
+                assertThrows(ConfigException.class, () -> ConfigLoader.load(dir)).getMessage());
+        assertEquals("--config: an empty path (expected: a YAML file)",
+                assertThrows(ConfigException.class, () -> ConfigLoader.load(Path.of(""))).getMessage());
+        Path latin1 = java.nio.file.Files.write(dir.resolve("l.yaml"), new byte[] {'n', 'a', 'm', 'e', ':', ' ', (byte) 0xe9, '\n'});
+        assertEquals(latin1 + ": not UTF-8 text (expected: a YAML file in UTF-8)",
+                assertThrows(ConfigException.class, () -> ConfigLoader.load(latin1)).getMessage());
+    }
+
+    @Test
+    void whatTheParserWouldSilentlyDropIsAnError() {
+        ConfigException dup = assertThrows(ConfigException.class, () -> ConfigLoader.parse("name: a\nname: b\n", "t.yaml"));
+        assertTrue(dup.getMessage().startsWith("t.yaml: not valid YAML at line 2") && dup.getMessage().contains("Duplicate field 'name'"),
+                dup.getMessage());
+        assertError("t.yaml: more than one YAML document (expected: one; the sidecar would read only the first)",
+                "name: a\n---\ndrain_ms: 1\n");
+    }
+
+    @Test
+    void boundsThatKeepTheSidecarManageable() throws Exception {
+        assertError("t.yaml: drain_ms: 99999999999 (expected: an integer in 0..3600000)", "drain_ms: 99999999999\n");
+        assertError("t.yaml: health.timeout_ms: 5000 (expected: an integer in 1..1000)", "health: { interval_ms: 1000, timeout_ms: 5000 }\n");
+        assertEquals(500, ConfigLoader.parse("health: { interval_ms: 500 }\n", "t.yaml").health().timeoutMillis(),
+                "the default timeout shrinks to the interval");
+        assertEquals(1000, ConfigLoader.parse("health: { interval_ms: 5000 }\n", "t.yaml").health().timeoutMillis());
+    }
+
     private static void assertError(String expected, String yaml) {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml, "t.yaml"));
         assertEquals(expected, e.getMessage());
