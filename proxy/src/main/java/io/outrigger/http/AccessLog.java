@@ -305,17 +305,17 @@ final class AccessLog implements AutoCloseable {
             ascii("{\"edge\": \"");
             ascii(e.edge);
             ascii("\", \"trace_id\": ");
-            string(e.traceId);
+            string(e.traceId, 64);
             ascii(", \"request_id\": ");
-            string(e.requestId);
+            string(e.requestId, 1024);
             ascii(", \"method\": ");
-            string(e.method);
+            string(e.method, 64);
             ascii(", \"path\": ");
-            string(e.path);
+            string(e.path, 6 * 1024);
             ascii(", \"service\": ");
-            string(e.service);
+            string(e.service, 256);
             ascii(", \"instance\": ");
-            string(e.instance == null ? null : e.instance.toString());
+            string(e.instance == null ? null : e.instance.toString(), 128);
             ascii(", \"status\": ");
             number(e.status);
             ascii(", \"attempts\": ");
@@ -357,14 +357,18 @@ final class AccessLog implements AutoCloseable {
             }
         }
 
-        /** {@code s} as a quoted JSON string (RFC 8259 escapes, UTF-8), or null; cut short rather than past the line's room. */
-        private void string(String s) {
+        /**
+         * {@code s} as a quoted JSON string (RFC 8259 escapes, UTF-8), or null; cut after about
+         * {@code room} bytes, so one long field (a 9 KB request id) leaves the others their room,
+         * and never past the line's.
+         */
+        private void string(String s, int room) {
             if (s == null) {
                 ascii("null");
                 return;
             }
             buf[len++] = '"';
-            int stop = limit - 8; // room for the longest escape or code point
+            int stop = Math.min(limit - 8, len + room); // limit - 8: room for the longest escape or code point
             for (int i = 0, n = s.length(); i < n && len < stop; i++) {
                 char c = s.charAt(i);
                 if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {

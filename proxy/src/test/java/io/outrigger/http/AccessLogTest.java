@@ -171,4 +171,20 @@ class AccessLogTest {
         assertTrue(lines[0].endsWith(", \"duration_ms\": 2.000}"), lines[0].substring(lines[0].length() - 60));
         assertEquals("next", new ObjectMapper().readTree(lines[1]).get("request_id").asText());
     }
+
+    @Test
+    void oneHugeFieldLeavesTheOthersTheirRoom() throws Exception {
+        Sink sink = new Sink();
+        AccessLog log = new AccessLog(sink, 16, "test-access-log");
+        assertTrue(log.log("outbound", "t", "r".repeat(9_000), "POST", "/orders", "service-b",
+                new io.outrigger.discovery.Endpoint("127.0.0.1", 9001), 201, 1, 0));
+        log.close();
+        JsonNode line = new ObjectMapper().readTree(sink.lines()[0]);
+        assertTrue(line.get("request_id").asText().startsWith("rrr"));
+        assertTrue(line.get("request_id").asText().length() < 9_000, "the long field is the one cut");
+        assertEquals("POST", line.get("method").asText());
+        assertEquals("/orders", line.get("path").asText());
+        assertEquals("service-b", line.get("service").asText());
+        assertEquals("127.0.0.1:9001", line.get("instance").asText());
+    }
 }
