@@ -8,7 +8,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
  */
 public enum ProxyError {
     MALFORMED_REQUEST(HttpResponseStatus.BAD_REQUEST, "malformed request"),
-    NON_ASCII_TARGET(HttpResponseStatus.BAD_REQUEST, "request target must be ASCII: percent-encode other bytes"),
+    NON_ASCII_TARGET(HttpResponseStatus.BAD_REQUEST, "request target must be visible ASCII: percent-encode other bytes"),
     UNSUPPORTED_TRANSFER_CODING(HttpResponseStatus.BAD_REQUEST, "unsupported transfer coding: only chunked is relayed"),
     MISSING_HOST(HttpResponseStatus.BAD_REQUEST, "no service named: Host header or absolute URI missing"),
     CONNECT_UNSUPPORTED(HttpResponseStatus.BAD_REQUEST, "CONNECT tunnels are not supported: send plain HTTP"),
@@ -20,6 +20,7 @@ public enum ProxyError {
     REQUEST_LINE_TOO_LONG(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long"),
     BODY_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large"),
     UNKNOWN_SERVICE(HttpResponseStatus.NOT_FOUND, "unknown service"),
+    REGISTRY_NOT_READY(HttpResponseStatus.SERVICE_UNAVAILABLE, "the registry has not answered yet: the service may exist"),
     NO_HEALTHY_INSTANCE(HttpResponseStatus.SERVICE_UNAVAILABLE, "no healthy instance"),
     BREAKER_OPEN(HttpResponseStatus.SERVICE_UNAVAILABLE, "circuit breaker open"),
     UPSTREAM_REFUSED(HttpResponseStatus.BAD_GATEWAY, "upstream refused the connection"),

@@ -178,7 +178,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return;
         }
         if (!conn.route.knows(service)) {
-            sendError(ProxyError.UNKNOWN_SERVICE);
+            // Not in a registry that has not answered yet is no proof of absence: a 404 would read as final.
+            sendError(context.registry().ready().isDone() ? ProxyError.UNKNOWN_SERVICE : ProxyError.REGISTRY_NOT_READY);
             return;
         }
         knownService = true;

@@ -29,8 +29,9 @@ final class RequestChecks {
         if (target != null) {
             return target;
         }
-        if (!isAscii(request.uri())) {
-            return ProxyError.NON_ASCII_TARGET; // RFC 9112 3.2; forwarded, its bytes would be re-encoded
+        if (!isVisibleAscii(request.uri())) {
+            // RFC 9112 3.2 / RFC 3986: a raw non-ASCII byte would be re-encoded on the way out, a control byte (DEL) read differently by the next parser
+            return ProxyError.NON_ASCII_TARGET;
         }
         HttpHeaders h = request.headers();
         if (chunked && !HopByHopHeaders.onlyChunked(h)) {
@@ -123,9 +124,10 @@ final class RequestChecks {
         return port <= 65535;
     }
 
-    private static boolean isAscii(String s) {
+    private static boolean isVisibleAscii(String s) {
         for (int i = 0, n = s.length(); i < n; i++) {
-            if (s.charAt(i) >= 0x80) {
+            char c = s.charAt(i);
+            if (c <= 0x20 || c >= 0x7f) {
                 return false;
             }
         }

@@ -11,6 +11,7 @@ import io.outrigger.discovery.FileRegistry;
 import io.outrigger.discovery.Registry;
 import io.outrigger.metrics.MicrometerProxyMetrics;
 import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.testing.RawHttp;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -134,6 +135,19 @@ class AdminListenerTest {
         HttpResponse<String> draining = get(port, "/ready");
         assertEquals(503, draining.statusCode());
         assertEquals("draining", JSON.readTree(draining.body()).get("state").asText());
+    }
+
+    @Test
+    void aServiceNotFoundBeforeTheRegistryAnsweredIsUnavailableNotUnknown() throws Exception {
+        start("  outbound: { port: 0 }");
+        int outbound = sidecar.boundPorts().get("outbound");
+        try (RawHttp client = new RawHttp(outbound)) {
+            RawHttp.Response before = client.get("service-x", "/");
+            assertEquals(503, before.status(), "the registry may yet name it: not a final 404");
+            assertTrue(before.body().contains("the registry has not answered yet"), before.body());
+            discovered.complete(null);
+            assertEquals(404, client.get("service-x", "/").status());
+        }
     }
 
     @Test
