@@ -46,7 +46,9 @@ public final class FileRegistry implements Registry {
         try (InputStream in = Files.newInputStream(file)) {
             return parse(in, "file:" + file);
         } catch (NoSuchFileException e) {
-            throw new RegistryException("registry file " + file + ": not found");
+            // A relative path is read from the working directory, not the config file's: say where that led.
+            String where = file.isAbsolute() ? "" : " (relative to the working directory: " + file.toAbsolutePath().normalize() + ")";
+            throw new RegistryException("registry file " + file + ": not found" + where);
         } catch (IOException e) {
             throw new RegistryException("registry file " + file + ": " + e.getMessage());
         }

@@ -46,6 +46,9 @@ class FileRegistryTest {
         assertTrue(e.getMessage().startsWith("file:" + f + ": not valid JSON"), e.getMessage());
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(dir.resolve("missing.json")));
         assertEquals("registry file " + dir.resolve("missing.json") + ": not found", e.getMessage());
+        e = assertThrows(RegistryException.class, () -> FileRegistry.load(Path.of("no-such-dir/registry.json")));
+        assertEquals("registry file no-such-dir/registry.json: not found (relative to the working directory: "
+                + Path.of("").toAbsolutePath().resolve("no-such-dir/registry.json") + ")", e.getMessage());
     }
 
     /** The streaming parser gives what the former tree-based one (below, with databind) gave: the same registry or the same message. */
