@@ -122,7 +122,8 @@ class HttpProtectionTest {
      */
     @ParameterizedTest
     @ValueSource(strings = {
-        "GET /caf\u00c3\u00a9 HTTP/1.1\r\nHost: service-b\r\n\r\n|must be ASCII",
+        "GET /caf\u00c3\u00a9 HTTP/1.1\r\nHost: service-b\r\n\r\n|must be visible ASCII",
+        "GET /a\u007fb HTTP/1.1\r\nHost: service-b\r\n\r\n|must be visible ASCII",
         "POST / HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n|unsupported transfer coding",
         "GET / HTTP/1.1\r\nHost: service-b\r\nHost: elsewhere\r\n\r\n|malformed request",
         "GET https://service-b/secret HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|only http:// targets",
