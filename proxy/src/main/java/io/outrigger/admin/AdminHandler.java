@@ -17,7 +17,6 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.EventExecutor;
@@ -78,7 +77,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
         boolean http1 = req.protocolVersion().majorVersion() == 1;
         boolean keepAlive = malformed == null && http1 && HttpUtil.isKeepAlive(req);
         HttpMethod method = req.method();
-        String path = new QueryStringDecoder(req.uri()).path();
+        String path = pathOf(req.uri());
         String version = req.protocolVersion().text();
         adminThread.execute(() -> {
             FullHttpResponse res;
@@ -100,6 +99,27 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
                 written.addListener(ChannelFutureListener.CLOSE);
             }
         });
+    }
+
+    /**
+     * The path of a request target, as sent: origin form or absolute form (RFC 9112 3.2.2: a server
+     * accepts both), without query or fragment. Not percent-decoded: the admin paths have nothing to
+     * decode, and a bad escape is just a path that is not one of them.
+     */
+    static String pathOf(String uri) {
+        int start = 0;
+        int scheme = uri.indexOf("://");
+        if (!uri.startsWith("/") && scheme > 0) {
+            start = uri.indexOf('/', scheme + 3);
+            if (start < 0) {
+                return "/";
+            }
+        }
+        int end = start;
+        while (end < uri.length() && uri.charAt(end) != '?' && uri.charAt(end) != '#') {
+            end++;
+        }
+        return uri.substring(start, end);
     }
 
     private FullHttpResponse answer(HttpMethod method, String path) {

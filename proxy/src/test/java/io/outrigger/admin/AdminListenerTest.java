@@ -289,6 +289,19 @@ class AdminListenerTest {
     }
 
     @Test
+    void anAbsoluteTargetIsServedAndABadEscapeIsA404() throws Exception {
+        int port = start();
+        try (RawHttp client = new RawHttp(port)) {
+            client.send("GET http://127.0.0.1/config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            assertEquals(200, client.read().status(), "RFC 9112 3.2.2: a server accepts the absolute form");
+            client.send("GET /%zz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            RawHttp.Response bad = client.read();
+            assertEquals(404, bad.status(), "answered, not left hanging");
+            assertEquals(200, client.get("127.0.0.1", "/config").status(), "and the connection still serves");
+        }
+    }
+
+    @Test
     void malformedRequestIs400AndTheListenerStillServes() throws Exception {
         int port = start();
         try (Socket s = new Socket()) {
