@@ -6,14 +6,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.outrigger.registry.http.RequestHandler;
+import io.outrigger.registry.http.RequestRefused;
+import io.outrigger.registry.http.RequestTarget;
 import io.outrigger.registry.http.Responses;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,10 +36,10 @@ import java.util.function.Supplier;
  * Reads carry {@code X-Consul-Index}; with {@code ?index=N[&wait=5s]} they are blocking queries: the request is
  * parked as a callback on the catalog (no thread waits) and answered when the index moves past N, or after
  * {@code wait} (default 5m, at most 10m) with the same index. An index beyond the registry's own (a client of an
- * earlier incarnation) is answered at once. Stateless and {@code @Sharable}.
+ * earlier incarnation) is answered at once. Errors are plain text, as Consul's are. Stateless and {@code @Sharable}.
  */
 @ChannelHandler.Sharable
-public final class RegistryHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+public final class RegistryHandler extends RequestHandler {
     private static final Logger log = LoggerFactory.getLogger(RegistryHandler.class);
     static final long DEFAULT_WAIT_MILLIS = TimeUnit.MINUTES.toMillis(5);
     static final long MAX_WAIT_MILLIS = TimeUnit.MINUTES.toMillis(10);
@@ -53,34 +54,14 @@ public final class RegistryHandler extends SimpleChannelInboundHandler<FullHttpR
         this.catalog = catalog;
     }
 
-    /** A request the registry refuses; the message is the answer's body. */
-    private static final class Refused extends Exception {
-        private static final long serialVersionUID = 1L;
-        final HttpResponseStatus status;
-
-        Refused(HttpResponseStatus status, String message) {
-            super(message, null, false, false);
-            this.status = status;
-        }
+    @Override
+    public FullHttpResponse errorResponse(HttpResponseStatus status, String reason) {
+        return Responses.text(status, reason + "\n");
     }
 
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-        boolean keepAlive = HttpUtil.isKeepAlive(req);
-        if (!req.decoderResult().isSuccess()) {
-            Responses.send(ctx, false, Responses.text(HttpResponseStatus.BAD_REQUEST, "malformed request\n"));
-            return;
-        }
-        try {
-            route(ctx, req, keepAlive);
-        } catch (Refused r) {
-            Responses.send(ctx, keepAlive, Responses.text(r.status, r.getMessage() + "\n"));
-        }
-    }
-
-    private void route(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive) throws Refused {
-        QueryStringDecoder q = new QueryStringDecoder(req.uri());
-        String path = q.path();
+    protected void handle(ChannelHandlerContext ctx, FullHttpRequest req, RequestTarget q, boolean keepAlive) throws RequestRefused {
+        String path = new QueryStringDecoder(req.uri()).path();
         if (path.equals(REGISTER)) {
             requireMethod(req, HttpMethod.PUT);
             register(req);
@@ -89,7 +70,7 @@ public final class RegistryHandler extends SimpleChannelInboundHandler<FullHttpR
             requireMethod(req, HttpMethod.PUT);
             String id = QueryStringDecoder.decodeComponent(path.substring(DEREGISTER.length()));
             if (!catalog.deregister(id)) {
-                throw new Refused(HttpResponseStatus.NOT_FOUND, "Unknown service ID \"" + id + "\"");
+                throw new RequestRefused(HttpResponseStatus.NOT_FOUND, "Unknown service ID \"" + id + "\"");
             }
             log.info("deregistered {}", id);
             Responses.send(ctx, keepAlive, Responses.text(HttpResponseStatus.OK, ""));
@@ -102,16 +83,16 @@ public final class RegistryHandler extends SimpleChannelInboundHandler<FullHttpR
             requireMethod(req, HttpMethod.GET);
             read(ctx, keepAlive, q, Catalog.CATALOG_KEY, this::catalogAnswer);
         } else {
-            throw new Refused(HttpResponseStatus.NOT_FOUND, "no such endpoint: " + path);
+            throw new RequestRefused(HttpResponseStatus.NOT_FOUND, "no such endpoint: " + path);
         }
     }
 
-    private void register(FullHttpRequest req) throws Refused {
+    private void register(FullHttpRequest req) throws RequestRefused {
         Registration r;
         try {
             r = Registration.parse(req.content().toString(StandardCharsets.UTF_8));
         } catch (Registration.Invalid e) {
-            throw new Refused(HttpResponseStatus.BAD_REQUEST, "Invalid registration: " + e.getMessage());
+            throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, "Invalid registration: " + e.getMessage());
         }
         catalog.register(r.id(), r.name(), r.address(), r.port(), r.check());
         log.info("registered {} ({} at {}:{}{})", r.id(), r.name(), r.address(), r.port(),
@@ -119,8 +100,8 @@ public final class RegistryHandler extends SimpleChannelInboundHandler<FullHttpR
     }
 
     /** Answers a read now, or parks it as a blocking query. */
-    private void read(ChannelHandlerContext ctx, boolean keepAlive, QueryStringDecoder q, String key,
-                      Supplier<FullHttpResponse> answer) throws Refused {
+    private void read(ChannelHandlerContext ctx, boolean keepAlive, RequestTarget q, String key,
+                      Supplier<FullHttpResponse> answer) throws RequestRefused {
         long index = number(q, "index");
         if (index <= 0) {
             Responses.send(ctx, keepAlive, answer.get());
@@ -132,7 +113,7 @@ public final class RegistryHandler extends SimpleChannelInboundHandler<FullHttpR
             try {
                 waitMillis = Math.min(MAX_WAIT_MILLIS, Durations.parseMillis(wait));
             } catch (IllegalArgumentException e) {
-                throw new Refused(HttpResponseStatus.BAD_REQUEST, "wait: " + e.getMessage());
+                throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, "wait: " + e.getMessage());
             }
         }
         new ParkedQuery(ctx, keepAlive, key, answer).park(index, waitMillis);
@@ -161,18 +142,17 @@ public final class RegistryHandler extends SimpleChannelInboundHandler<FullHttpR
         return res;
     }
 
-    private static void requireMethod(FullHttpRequest req, HttpMethod method) throws Refused {
+    private static void requireMethod(FullHttpRequest req, HttpMethod method) throws RequestRefused {
         if (!req.method().equals(method)) {
-            throw new Refused(HttpResponseStatus.METHOD_NOT_ALLOWED, "method " + req.method() + " not allowed (expected: " + method + ")");
+            throw new RequestRefused(HttpResponseStatus.METHOD_NOT_ALLOWED, "method " + req.method() + " not allowed (expected: " + method + ")");
         }
     }
 
-    private static String param(QueryStringDecoder q, String name) {
-        List<String> v = q.parameters().get(name);
-        return v == null || v.isEmpty() ? null : v.get(0);
+    private static String param(RequestTarget q, String name) {
+        return q.parameter(name);
     }
 
-    private static boolean flag(QueryStringDecoder q, String name) throws Refused {
+    private static boolean flag(RequestTarget q, String name) throws RequestRefused {
         String v = param(q, name);
         if (v == null) {
             return q.parameters().containsKey(name);
@@ -183,10 +163,10 @@ public final class RegistryHandler extends SimpleChannelInboundHandler<FullHttpR
         if (v.equals("false") || v.equals("0")) {
             return false;
         }
-        throw new Refused(HttpResponseStatus.BAD_REQUEST, name + ": \"" + v + "\" (expected: true or false)");
+        throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, name + ": \"" + v + "\" (expected: true or false)");
     }
 
-    private static long number(QueryStringDecoder q, String name) throws Refused {
+    private static long number(RequestTarget q, String name) throws RequestRefused {
         String v = param(q, name);
         if (v == null) {
             return 0;
@@ -199,7 +179,7 @@ public final class RegistryHandler extends SimpleChannelInboundHandler<FullHttpR
         } catch (NumberFormatException e) {
             // fall through to the refusal
         }
-        throw new Refused(HttpResponseStatus.BAD_REQUEST, name + ": \"" + v + "\" (expected: an integer >= 0)");
+        throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, name + ": \"" + v + "\" (expected: an integer >= 0)");
     }
 
     /**
@@ -256,7 +236,14 @@ public final class RegistryHandler extends SimpleChannelInboundHandler<FullHttpR
 
         private void answer() {
             ctx.channel().closeFuture().removeListener(onClose);
-            Responses.send(ctx, keepAlive, answer.get());
+            FullHttpResponse res;
+            try {
+                res = answer.get();
+            } catch (RuntimeException e) {
+                answerFailure(ctx, "blocking query on " + (key.isEmpty() ? "the catalog" : key), e);
+                return;
+            }
+            Responses.send(ctx, keepAlive, res);
         }
 
         private void cancelTimer() {

@@ -5,14 +5,15 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.concurrent.Future;
+import io.outrigger.registry.http.RequestHandler;
+import io.outrigger.registry.http.RequestTarget;
 import io.outrigger.registry.http.Responses;
 
 import java.nio.charset.StandardCharsets;
@@ -33,11 +34,11 @@ import java.util.function.Supplier;
  *   any other                     200 {"service","instance","method","path","headers"}
  * </pre>
  * Latency applies to every answer but {@code /admin}'s and is an event-loop timer, never a sleep; the fail
- * rate applies to ordinary requests and {@code /call}. Stateless ({@link Behaviour} holds the settings) and
- * {@code @Sharable}.
+ * rate applies to ordinary requests and {@code /call}. Errors are JSON, {@code {"error": "..."}}. Stateless
+ * ({@link Behaviour} holds the settings) and {@code @Sharable}.
  */
 @ChannelHandler.Sharable
-final class FakeServiceHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+final class FakeServiceHandler extends RequestHandler {
     private final String service;
     private final Supplier<String> instance; // known once the port is bound: the default id contains it
     private final Behaviour behaviour;
@@ -51,12 +52,12 @@ final class FakeServiceHandler extends SimpleChannelInboundHandler<FullHttpReque
     }
 
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-        boolean keepAlive = HttpUtil.isKeepAlive(req);
-        if (!req.decoderResult().isSuccess()) {
-            Responses.send(ctx, false, Responses.error(HttpResponseStatus.BAD_REQUEST, "malformed request"));
-            return;
-        }
+    public FullHttpResponse errorResponse(HttpResponseStatus status, String reason) {
+        return Responses.error(status, reason);
+    }
+
+    @Override
+    protected void handle(ChannelHandlerContext ctx, FullHttpRequest req, RequestTarget target, boolean keepAlive) {
         QueryStringDecoder q = new QueryStringDecoder(req.uri());
         String path = q.path();
         if (path.startsWith("/admin/")) {
@@ -112,35 +113,45 @@ final class FakeServiceHandler extends SimpleChannelInboundHandler<FullHttpReque
             return;
         }
         HttpHeaders incoming = req.headers().copy();
+        String what = req.method() + " " + req.uri();
         downstream.call(ctx.channel().eventLoop(), target, targetPath, incoming).addListener(f -> {
-            ObjectNode down = echo.putObject("downstream");
-            HttpResponseStatus status;
-            if (f.isSuccess()) {
-                FullHttpResponse res = (FullHttpResponse) f.getNow();
-                try {
-                    status = res.status();
-                    down.put("status", res.status().code());
-                    ObjectNode trace = down.putObject("headers");
-                    for (String h : DownstreamCaller.TRACE_HEADERS) {
-                        String v = res.headers().get(h);
-                        if (v != null) {
-                            trace.put(h, v);
-                        }
-                    }
-                    String body = res.content().toString(StandardCharsets.UTF_8);
-                    down.set("body", parse(body));
-                } finally {
-                    res.release();
-                }
-            } else {
-                Throwable cause = f.cause();
-                status = cause instanceof java.util.concurrent.TimeoutException ? HttpResponseStatus.GATEWAY_TIMEOUT
-                        : HttpResponseStatus.BAD_GATEWAY;
-                down.put("status", status.code()).put("error", "sidecar " + downstream.sidecar() + ": "
-                        + (cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage()));
+            try {
+                answerCall(ctx, keepAlive, delay, echo, f);
+            } catch (RuntimeException e) {
+                answerFailure(ctx, what, e);
             }
-            reply(ctx, keepAlive, delay, Responses.json(status, echo));
         });
+    }
+
+    private void answerCall(ChannelHandlerContext ctx, boolean keepAlive, long delay, ObjectNode echo,
+                            Future<?> f) {
+        ObjectNode down = echo.putObject("downstream");
+        HttpResponseStatus status;
+        if (f.isSuccess()) {
+            FullHttpResponse res = (FullHttpResponse) f.getNow();
+            try {
+                status = res.status();
+                down.put("status", res.status().code());
+                ObjectNode trace = down.putObject("headers");
+                for (String h : DownstreamCaller.TRACE_HEADERS) {
+                    String v = res.headers().get(h);
+                    if (v != null) {
+                        trace.put(h, v);
+                    }
+                }
+                String body = res.content().toString(StandardCharsets.UTF_8);
+                down.set("body", parse(body));
+            } finally {
+                res.release();
+            }
+        } else {
+            Throwable cause = f.cause();
+            status = cause instanceof java.util.concurrent.TimeoutException ? HttpResponseStatus.GATEWAY_TIMEOUT
+                    : HttpResponseStatus.BAD_GATEWAY;
+            down.put("status", status.code()).put("error", "sidecar " + downstream.sidecar() + ": "
+                    + (cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage()));
+        }
+        reply(ctx, keepAlive, delay, Responses.json(status, echo));
     }
 
     private static JsonNode parse(String body) {

@@ -2,7 +2,6 @@ package io.outrigger.registry.http;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -27,10 +26,11 @@ import java.util.concurrent.TimeUnit;
  * A small HTTP/1.1 server: one event loop group, one bound port, one request handler.
  *
  * <pre>
- *   HttpServerCodec -> HttpObjectAggregator(1 MiB) -> HttpServerKeepAliveHandler -> handler (FullHttpRequest)
+ *   HttpServerCodec -> HttpObjectAggregator(1 MiB) -> HttpServerKeepAliveHandler -> RequestHandler
  * </pre>
  *
- * The handler must be {@code @Sharable}. Thread-safe; {@link #close()} waits for the loops to stop.
+ * The handler must be {@code @Sharable}; it answers every request, errors included. Thread-safe; {@link #close()}
+ * waits for the loops to stop.
  */
 public final class HttpServer implements AutoCloseable {
     /** The largest request body accepted; larger ones get 413 from the aggregator. */
@@ -51,7 +51,7 @@ public final class HttpServer implements AutoCloseable {
      *
      * @param threads event loop threads, 0 for Netty's default
      */
-    public static HttpServer bind(String name, String host, int port, int threads, ChannelHandler handler) throws InterruptedException {
+    public static HttpServer bind(String name, String host, int port, int threads, RequestHandler handler) throws InterruptedException {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), NioIoHandler.newFactory());
         ChannelGroup connections = new DefaultChannelGroup(name, GlobalEventExecutor.INSTANCE);
         try {

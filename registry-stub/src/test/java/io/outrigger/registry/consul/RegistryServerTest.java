@@ -3,6 +3,7 @@ package io.outrigger.registry.consul;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.outrigger.registry.fake.Behaviour;
 import io.outrigger.registry.fake.FakeService;
+import io.outrigger.registry.testing.RawHttp;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -186,6 +187,20 @@ class RegistryServerTest {
         assertEquals(catalog, get(port, "/v1/catalog/services").body());
         assertEquals(idx, index(get(port, "/v1/catalog/services")));
         assertEquals(1, registry.catalog().size());
+    }
+
+    @Test
+    void badEscapesAre400WithAReason() {
+        String[] requests = {
+            "GET /v1/health/service/%zz HTTP/1.1\r\n",
+            "GET /v1/health/service/service-b?index=%zz HTTP/1.1\r\n",
+            "PUT /v1/agent/service/deregister/%7 HTTP/1.1\r\nContent-Length: 0\r\n",
+        };
+        for (String head : requests) {
+            RawHttp.Response res = RawHttp.exchange(port, head + "Host: registry\r\nConnection: close\r\n\r\n");
+            assertEquals(400, res.status(), head);
+            assertTrue(res.body().startsWith("malformed request target: "), res.body());
+        }
     }
 
     @Test

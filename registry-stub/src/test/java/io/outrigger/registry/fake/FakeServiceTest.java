@@ -2,6 +2,7 @@ package io.outrigger.registry.fake;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.outrigger.registry.consul.RegistryServer;
+import io.outrigger.registry.testing.RawHttp;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -49,6 +50,14 @@ class FakeServiceTest {
         assertEquals("/api/users/123?x=1", body.get("path").asText());
         assertEquals("req-1", body.get("headers").get("x-request-id").asText());
         assertEquals("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", body.get("headers").get("traceparent").asText());
+    }
+
+    @Test
+    void aBadEscapeIs400WithAReason() throws Exception {
+        FakeService svc = start(FakeService.Settings.local("service-b"));
+        RawHttp.Response res = RawHttp.exchange(svc.port(), "GET /x%zz HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
+        assertEquals(400, res.status());
+        assertTrue(json(res.body()).get("error").asText().startsWith("malformed request target: "), res.body());
     }
 
     @Test

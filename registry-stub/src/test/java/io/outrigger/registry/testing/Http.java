@@ -40,10 +40,14 @@ public final class Http {
     }
 
     public static JsonNode json(HttpResponse<String> res) {
+        return json(res.body());
+    }
+
+    public static JsonNode json(String body) {
         try {
-            return JSON.readTree(res.body());
+            return JSON.readTree(body);
         } catch (IOException e) {
-            throw new UncheckedIOException("not JSON: " + res.body(), e);
+            throw new UncheckedIOException("not JSON: " + body, e);
         }
     }
 

@@ -1,0 +1,60 @@
+package io.outrigger.registry.http;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The request handler at the end of an {@link HttpServer} pipeline, and the one place where its failures become
+ * answers: a request target that cannot be decoded is {@code 400}, a {@link RequestRefused} its status, and any
+ * other exception {@code 500} (logged with its stack trace, as it is a bug); no request is left unanswered.
+ * Subclasses choose the body of those answers ({@link #errorResponse}) and handle the rest ({@link #handle}).
+ *
+ * <p>Subclasses must be {@code @Sharable} and stateless.
+ */
+public abstract class RequestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private final Logger log = LoggerFactory.getLogger(getClass());
+
+    /**
+     * Answers one request; may answer later (on the channel's event loop), and then must answer through
+     * {@link #answerFailure} should that fail. The request is released after this returns.
+     */
+    protected abstract void handle(ChannelHandlerContext ctx, FullHttpRequest req, RequestTarget target, boolean keepAlive)
+            throws RequestRefused;
+
+    /** The answer to an error this server makes itself, with {@code reason} in this server's error format. */
+    public abstract FullHttpResponse errorResponse(HttpResponseStatus status, String reason);
+
+    @Override
+    protected final void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        if (!req.decoderResult().isSuccess()) {
+            Responses.send(ctx, false, errorResponse(HttpResponseStatus.BAD_REQUEST, "malformed request"));
+            return;
+        }
+        try {
+            RequestTarget target;
+            try {
+                target = RequestTarget.parse(req.uri());
+            } catch (IllegalArgumentException e) {
+                throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, "malformed request target: " + e.getMessage());
+            }
+            handle(ctx, req, target, keepAlive);
+        } catch (RequestRefused r) {
+            Responses.send(ctx, keepAlive, errorResponse(r.status(), r.getMessage()));
+        } catch (RuntimeException e) {
+            answerFailure(ctx, req.method() + " " + req.uri(), e);
+        }
+    }
+
+    /** Answers {@code 500} and closes the connection after an unexpected exception while answering {@code what}. */
+    protected final void answerFailure(ChannelHandlerContext ctx, String what, Throwable e) {
+        log.warn("{}: answered 500 after an unexpected error", what, e);
+        Responses.send(ctx, false, errorResponse(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e));
+    }
+}

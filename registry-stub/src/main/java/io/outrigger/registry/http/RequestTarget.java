@@ -1,0 +1,129 @@
+package io.outrigger.registry.http;
+
+import io.netty.handler.codec.http.QueryStringDecoder;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A request target ({@code /v1/health/service/a%2Fb?index=3}) taken apart once: the raw path and query as the
+ * client sent them, the path's segments each percent-decoded exactly once (so an escaped {@code /} stays inside
+ * its segment and {@code +} stays a plus), and the decoded query parameters.
+ *
+ * <p>{@link #parse} decodes everything up front, so a bad escape ({@code %zz}, {@code %7}, bytes that are not
+ * UTF-8) is found before any handler looks at the request. Immutable.
+ */
+public final class RequestTarget {
+    private final String rawPath;
+    private final String rawQuery;
+    private final List<String> rawSegments;
+    private final List<String> segments;
+    private final Map<String, List<String>> parameters;
+
+    private RequestTarget(String rawPath, String rawQuery, List<String> rawSegments, List<String> segments,
+                          Map<String, List<String>> parameters) {
+        this.rawPath = rawPath;
+        this.rawQuery = rawQuery;
+        this.rawSegments = rawSegments;
+        this.segments = segments;
+        this.parameters = parameters;
+    }
+
+    /** Takes {@code uri} apart; throws {@link IllegalArgumentException} naming the bad part when it cannot be decoded. */
+    public static RequestTarget parse(String uri) {
+        QueryStringDecoder q = new QueryStringDecoder(uri);
+        String rawPath = q.rawPath();
+        List<String> rawSegments = new ArrayList<>();
+        List<String> segments = new ArrayList<>();
+        int start = rawPath.startsWith("/") ? 1 : 0;
+        while (start <= rawPath.length()) {
+            int end = rawPath.indexOf('/', start);
+            if (end < 0) {
+                end = rawPath.length();
+            }
+            String raw = rawPath.substring(start, end);
+            rawSegments.add(raw);
+            segments.add(decodeSegment(raw));
+            start = end + 1;
+        }
+        Map<String, List<String>> parameters;
+        try {
+            parameters = q.parameters();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("query \"" + q.rawQuery() + "\": " + e.getMessage());
+        }
+        return new RequestTarget(rawPath, q.rawQuery(), List.copyOf(rawSegments), List.copyOf(segments), parameters);
+    }
+
+    /**
+     * Percent-decodes one path segment: {@code %XX} becomes that byte, the bytes must be UTF-8, {@code +} is kept.
+     * Throws {@link IllegalArgumentException} with the reason on a bad escape.
+     */
+    public static String decodeSegment(String raw) {
+        if (raw.indexOf('%') < 0) {
+            return raw;
+        }
+        ByteBuffer bytes = ByteBuffer.allocate(raw.length() * 3);
+        int i = 0;
+        while (i < raw.length()) {
+            int escape = raw.indexOf('%', i);
+            if (escape != i) {
+                int end = escape < 0 ? raw.length() : escape;
+                bytes.put(raw.substring(i, end).getBytes(StandardCharsets.UTF_8));
+                i = end;
+                continue;
+            }
+            int hi = i + 2 < raw.length() ? Character.digit(raw.charAt(i + 1), 16) : -1;
+            int lo = hi >= 0 ? Character.digit(raw.charAt(i + 2), 16) : -1;
+            if (lo < 0) {
+                throw new IllegalArgumentException("path segment \"" + raw + "\": bad escape at index " + i
+                        + " (expected: % and two hex digits)");
+            }
+            bytes.put((byte) (hi << 4 | lo));
+            i += 3;
+        }
+        bytes.flip();
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(bytes).toString();
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException("path segment \"" + raw + "\": the escaped bytes are not UTF-8");
+        }
+    }
+
+    /** The path as sent, still encoded, without the query. */
+    public String rawPath() {
+        return rawPath;
+    }
+
+    /** The query as sent, still encoded, without the {@code ?}; empty when there is none. */
+    public String rawQuery() {
+        return rawQuery;
+    }
+
+    /** The path's segments as sent: {@code /a/b%2Fc} is {@code [a, b%2Fc]}, {@code /} is {@code [""]}. */
+    public List<String> rawSegments() {
+        return rawSegments;
+    }
+
+    /** The path's segments, each decoded once: {@code /a/b%2Fc} is {@code [a, b/c]}. */
+    public List<String> segments() {
+        return segments;
+    }
+
+    /** The decoded query parameters, in order. */
+    public Map<String, List<String>> parameters() {
+        return parameters;
+    }
+
+    /** The first value of a query parameter, or null when absent. */
+    public String parameter(String name) {
+        List<String> v = parameters.get(name);
+        return v == null || v.isEmpty() ? null : v.get(0);
+    }
+}
