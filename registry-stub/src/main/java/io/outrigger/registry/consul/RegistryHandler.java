@@ -10,7 +10,6 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.outrigger.registry.http.RequestHandler;
 import io.outrigger.registry.http.RequestRefused;
@@ -43,10 +42,10 @@ public final class RegistryHandler extends RequestHandler {
     private static final Logger log = LoggerFactory.getLogger(RegistryHandler.class);
     static final long DEFAULT_WAIT_MILLIS = TimeUnit.MINUTES.toMillis(5);
     static final long MAX_WAIT_MILLIS = TimeUnit.MINUTES.toMillis(10);
-    private static final String REGISTER = "/v1/agent/service/register";
-    private static final String DEREGISTER = "/v1/agent/service/deregister/";
-    private static final String HEALTH = "/v1/health/service/";
-    private static final String CATALOG = "/v1/catalog/services";
+    private static final List<String> REGISTER = List.of("v1", "agent", "service", "register");
+    private static final List<String> DEREGISTER = List.of("v1", "agent", "service", "deregister");
+    private static final List<String> HEALTH = List.of("v1", "health", "service");
+    private static final List<String> CATALOG = List.of("v1", "catalog", "services");
 
     private final Catalog catalog;
 
@@ -61,30 +60,41 @@ public final class RegistryHandler extends RequestHandler {
 
     @Override
     protected void handle(ChannelHandlerContext ctx, FullHttpRequest req, RequestTarget q, boolean keepAlive) throws RequestRefused {
-        String path = new QueryStringDecoder(req.uri()).path();
+        // Matched on segments decoded once each: a name or id may hold an escaped '/' or '%'.
+        List<String> path = q.segments();
         if (path.equals(REGISTER)) {
             requireMethod(req, HttpMethod.PUT);
             register(req);
             Responses.send(ctx, keepAlive, Responses.text(HttpResponseStatus.OK, ""));
-        } else if (path.startsWith(DEREGISTER) && path.length() > DEREGISTER.length()) {
+        } else if (startsWith(path, DEREGISTER)) {
             requireMethod(req, HttpMethod.PUT);
-            String id = QueryStringDecoder.decodeComponent(path.substring(DEREGISTER.length()));
+            String id = rest(path, DEREGISTER);
             if (!catalog.deregister(id)) {
                 throw new RequestRefused(HttpResponseStatus.NOT_FOUND, "Unknown service ID \"" + id + "\"");
             }
             log.info("deregistered {}", id);
             Responses.send(ctx, keepAlive, Responses.text(HttpResponseStatus.OK, ""));
-        } else if (path.startsWith(HEALTH) && path.length() > HEALTH.length()) {
+        } else if (startsWith(path, HEALTH)) {
             requireMethod(req, HttpMethod.GET);
-            String service = QueryStringDecoder.decodeComponent(path.substring(HEALTH.length()));
+            String service = rest(path, HEALTH);
             boolean passingOnly = flag(q, "passing");
             read(ctx, keepAlive, q, service, () -> healthAnswer(service, passingOnly));
         } else if (path.equals(CATALOG)) {
             requireMethod(req, HttpMethod.GET);
             read(ctx, keepAlive, q, Catalog.CATALOG_KEY, this::catalogAnswer);
         } else {
-            throw new RequestRefused(HttpResponseStatus.NOT_FOUND, "no such endpoint: " + path);
+            throw new RequestRefused(HttpResponseStatus.NOT_FOUND, "no such endpoint: " + q.rawPath());
         }
+    }
+
+    /** Whether {@code path} is {@code prefix} followed by a non-empty rest. */
+    private static boolean startsWith(List<String> path, List<String> prefix) {
+        return path.size() > prefix.size() && path.subList(0, prefix.size()).equals(prefix) && !rest(path, prefix).isEmpty();
+    }
+
+    /** The segments after {@code prefix}, joined by '/' as Consul takes the rest of the path as the name or id. */
+    private static String rest(List<String> path, List<String> prefix) {
+        return String.join("/", path.subList(prefix.size(), path.size()));
     }
 
     private void register(FullHttpRequest req) throws RequestRefused {

@@ -204,6 +204,25 @@ class RegistryServerTest {
     }
 
     @Test
+    void namesAndIdsAreDecodedExactlyOnce() {
+        assertEquals(200, put(port, "/v1/agent/service/register", instance("p%41", "p%41", 9001)).statusCode());
+        assertEquals(200, put(port, "/v1/agent/service/register", instance("pA", "pA", 9002)).statusCode());
+        assertEquals(200, put(port, "/v1/agent/service/register", instance("x+y", "a/b", 9003)).statusCode());
+
+        JsonNode list = json(get(port, "/v1/health/service/p%2541"));
+        assertEquals(1, list.size());
+        assertEquals("p%41", list.get(0).path("Service").path("Service").asText());
+        assertEquals(9002, json(get(port, "/v1/health/service/p%41")).get(0).path("Service").path("Port").asInt());
+        assertEquals(9003, json(get(port, "/v1/health/service/a%2Fb")).get(0).path("Service").path("Port").asInt(),
+                "an escaped '/' is part of the name");
+
+        assertEquals(200, put(port, "/v1/agent/service/deregister/p%2541", "").statusCode());
+        assertEquals("[]", get(port, "/v1/health/service/p%2541").body());
+        assertEquals(1, json(get(port, "/v1/health/service/pA")).size());
+        assertEquals(200, put(port, "/v1/agent/service/deregister/x+y", "").statusCode(), "'+' in a path is a plus");
+    }
+
+    @Test
     void thousandInstancesInHundredServices() throws Exception {
         List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
         java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder().proxy(java.net.http.HttpClient.Builder.NO_PROXY).build();
