@@ -9,6 +9,8 @@ import io.netty.handler.codec.http.HttpUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+
 /**
  * The request handler at the end of an {@link HttpServer} pipeline, and the one place where its failures become
  * answers: a request target that cannot be decoded is {@code 400}, a {@link RequestRefused} its status, and any
@@ -50,6 +52,20 @@ public abstract class RequestHandler extends SimpleChannelInboundHandler<FullHtt
         } catch (RuntimeException e) {
             answerFailure(ctx, req.method() + " " + req.uri(), e);
         }
+    }
+
+    /**
+     * Closes the connection after an error on it: I/O errors (a client that reset the connection, a health check
+     * that gave up) are routine and logged at DEBUG, anything else at WARN; one line each, no stack trace.
+     */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof IOException) {
+            log.debug("connection {} closed: {}", ctx.channel().remoteAddress(), cause.toString());
+        } else {
+            log.warn("connection {} closed after an error: {}", ctx.channel().remoteAddress(), cause.toString());
+        }
+        ctx.close();
     }
 
     /** Answers {@code 500} and closes the connection after an unexpected exception while answering {@code what}. */

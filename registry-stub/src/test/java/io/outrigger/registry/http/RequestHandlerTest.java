@@ -72,6 +72,17 @@ class RequestHandlerTest {
     }
 
     @Test
+    void connectionErrorsCloseTheConnectionInsteadOfReachingThePipelineTail() {
+        for (Throwable error : new Throwable[] {new java.io.IOException("Connection reset"), new IllegalStateException("odd")}) {
+            EmbeddedChannel ch = new EmbeddedChannel(new Echo());
+            ch.pipeline().fireExceptionCaught(error);
+            ch.checkException(); // rethrows what reached the tail
+            assertFalse(ch.isOpen(), error.toString());
+            assertFalse(ch.finishAndReleaseAll());
+        }
+    }
+
+    @Test
     void segmentsAreDecodedOnceEach() {
         assertEquals("[\"a\",\"b/c\",\"p%41\",\"x+y\",\"\u00fc\"]", body(answer("/a/b%2Fc/p%2541/x+y/%C3%BC?q=1")));
         assertEquals("[\"\"]", body(answer("/")));
