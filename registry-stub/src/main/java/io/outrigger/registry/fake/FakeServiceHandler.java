@@ -10,9 +10,9 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.concurrent.Future;
 import io.outrigger.registry.http.RequestHandler;
+import io.outrigger.registry.http.RequestRefused;
 import io.outrigger.registry.http.RequestTarget;
 import io.outrigger.registry.http.Responses;
 
@@ -22,6 +22,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import java.util.regex.Pattern;
 
 /**
  * A fake service's HTTP behaviour:
@@ -39,6 +40,8 @@ import java.util.function.Supplier;
  */
 @ChannelHandler.Sharable
 final class FakeServiceHandler extends RequestHandler {
+    /** A service name that can stand as the host of {@code http://SERVICE/PATH} and in {@code Host}. */
+    private static final Pattern SERVICE_NAME = Pattern.compile("[A-Za-z0-9._~-]+");
     private final String service;
     private final Supplier<String> instance; // known once the port is bound: the default id contains it
     private final Behaviour behaviour;
@@ -57,9 +60,9 @@ final class FakeServiceHandler extends RequestHandler {
     }
 
     @Override
-    protected void handle(ChannelHandlerContext ctx, FullHttpRequest req, RequestTarget target, boolean keepAlive) {
-        QueryStringDecoder q = new QueryStringDecoder(req.uri());
-        String path = q.path();
+    protected void handle(ChannelHandlerContext ctx, FullHttpRequest req, RequestTarget q, boolean keepAlive)
+            throws RequestRefused {
+        String path = "/" + String.join("/", q.segments());
         if (path.startsWith("/admin/")) {
             Responses.send(ctx, keepAlive, admin(req.method(), path, q));
             return;
@@ -78,14 +81,14 @@ final class FakeServiceHandler extends RequestHandler {
             return;
         }
         ObjectNode echo = echo(req, q);
-        if (path.startsWith("/call/")) {
-            call(ctx, keepAlive, delay, req, path, q, echo);
+        if (q.segments().size() > 1 && q.segments().get(0).equals("call")) {
+            call(ctx, keepAlive, delay, req, q, echo);
             return;
         }
         reply(ctx, keepAlive, delay, Responses.json(HttpResponseStatus.OK, echo));
     }
 
-    private ObjectNode echo(FullHttpRequest req, QueryStringDecoder q) {
+    private ObjectNode echo(FullHttpRequest req, RequestTarget q) {
         ObjectNode echo = JsonNodeFactory.instance.objectNode().put("service", service).put("instance", instance.get())
                 .put("method", req.method().name()).put("path", q.rawPath() + (q.rawQuery().isEmpty() ? "" : "?" + q.rawQuery()));
         ObjectNode headers = echo.putObject("headers");
@@ -97,16 +100,23 @@ final class FakeServiceHandler extends RequestHandler {
         return echo;
     }
 
-    private void call(ChannelHandlerContext ctx, boolean keepAlive, long delay, FullHttpRequest req, String path,
-                      QueryStringDecoder q, ObjectNode echo) {
-        String rest = path.substring("/call/".length());
-        int slash = rest.indexOf('/');
-        String target = slash < 0 ? rest : rest.substring(0, slash);
-        String targetPath = (slash < 0 ? "/" : rest.substring(slash)) + (q.rawQuery().isEmpty() ? "" : "?" + q.rawQuery());
+    /**
+     * {@code /call/SERVICE/PATH?QUERY}: the service name is decoded (once) and must be a plain host name; PATH and
+     * QUERY go downstream exactly as the caller sent them, still encoded.
+     */
+    private void call(ChannelHandlerContext ctx, boolean keepAlive, long delay, FullHttpRequest req, RequestTarget q,
+                      ObjectNode echo) throws RequestRefused {
+        String target = q.segments().get(1);
         if (target.isEmpty()) {
-            reply(ctx, keepAlive, 0, Responses.error(HttpResponseStatus.BAD_REQUEST, "expected /call/SERVICE/PATH"));
-            return;
+            throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, "expected /call/SERVICE/PATH");
         }
+        if (!SERVICE_NAME.matcher(target).matches()) {
+            throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, "service: \"" + target
+                    + "\" (expected: a SERVICE name of letters, digits, '-', '.', '_' or '~')");
+        }
+        int restAt = 1 + q.rawSegments().get(0).length() + 1 + q.rawSegments().get(1).length();
+        String rest = q.rawPath().substring(restAt);
+        String targetPath = (rest.isEmpty() ? "/" : rest) + (q.rawQuery().isEmpty() ? "" : "?" + q.rawQuery());
         if (downstream == null) {
             reply(ctx, keepAlive, 0, Responses.error(HttpResponseStatus.BAD_GATEWAY,
                     "no sidecar configured (set HTTP_PROXY or --sidecar)"));
@@ -163,7 +173,7 @@ final class FakeServiceHandler extends RequestHandler {
         }
     }
 
-    private FullHttpResponse admin(HttpMethod method, String path, QueryStringDecoder q) {
+    private FullHttpResponse admin(HttpMethod method, String path, RequestTarget q) {
         if (!method.equals(HttpMethod.POST)) {
             return Responses.error(HttpResponseStatus.METHOD_NOT_ALLOWED, method + " " + path + " (expected: POST)");
         }
@@ -200,7 +210,7 @@ final class FakeServiceHandler extends RequestHandler {
                 .put("health_failing", behaviour.healthFailing()));
     }
 
-    private static String required(QueryStringDecoder q, String name) {
+    private static String required(RequestTarget q, String name) {
         List<String> v = q.parameters().get(name);
         if (v == null || v.isEmpty()) {
             throw new IllegalArgumentException(name + ": missing");

@@ -126,6 +126,23 @@ class FakeServiceTest {
     }
 
     @Test
+    void callForwardsThePathAsSentAndRefusesABadServiceName() throws Exception {
+        FakeService proxy = start(FakeService.Settings.local("stand-in-proxy"));
+        FakeService caller = start(FakeService.Settings.local("service-a").withSidecar(URI.create("http://127.0.0.1:" + proxy.port())));
+        HttpResponse<String> res = get(caller.port(), "/call/service-b/y%20z/a%2Fb/%C3%BC/p%2541?q=a%20b&r=%2B");
+        assertEquals(200, res.statusCode(), res.body());
+        assertEquals("http://service-b/y%20z/a%2Fb/%C3%BC/p%2541?q=a%20b&r=%2B",
+                json(res).get("downstream").get("body").get("path").asText(), "still encoded, as the caller sent it");
+        assertEquals("http://service-b/", json(get(caller.port(), "/call/service-b")).get("downstream").get("body").get("path").asText());
+
+        for (String bad : new String[] {"/call/a%20b/x", "/call/a:b@c/x", "/call/a%2Fb/x", "/call//x"}) {
+            HttpResponse<String> refused = get(caller.port(), bad);
+            assertEquals(400, refused.statusCode(), bad);
+            assertTrue(json(refused).get("error").asText().contains("SERVICE"), refused.body());
+        }
+    }
+
+    @Test
     void callWithoutAReachableSidecarIs502() throws Exception {
         FakeService alone = start(FakeService.Settings.local("service-a"));
         assertEquals(502, get(alone.port(), "/call/service-b/x").statusCode());
