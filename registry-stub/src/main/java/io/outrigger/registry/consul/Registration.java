@@ -1,8 +1,11 @@
 package io.outrigger.registry.consul;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -13,11 +16,16 @@ import java.util.Map;
  * <pre>{"ID": "b-1", "Name": "service-b", "Address": "127.0.0.1", "Port": 9001,
  *  "Check": {"HTTP": "http://127.0.0.1:9001/health", "Interval": "1s", "Timeout": "1s",
  *            "DeregisterCriticalServiceAfter": "1m"}}</pre>
- * Field names match case-insensitively, as Consul's do; other fields (Tags, Meta ...) are ignored.
+ * Field names match case-insensitively, as Consul's do, and each may be given once; other fields (Tags, Meta ...)
+ * are ignored. Nothing may follow the object.
  * {@code ID} defaults to {@code Name}; {@code Timeout} defaults to 10s, capped at the interval.
  */
 public record Registration(String id, String name, String address, int port, HttpCheck check) {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Strict: data after the object and a key given twice are errors, not silently dropped or overwritten. */
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
 
     /** A body that cannot be registered; the message is the reason for the 400 answer. */
     public static final class Invalid extends Exception {
@@ -117,16 +125,16 @@ public record Registration(String id, String name, String address, int port, Htt
         return n.asText();
     }
 
-    private static JsonNode field(JsonNode parent, String name) {
-        JsonNode exact = parent.get(name);
-        if (exact != null) {
-            return exact;
-        }
+    private static JsonNode field(JsonNode parent, String name) throws Invalid {
+        JsonNode found = null;
         for (Map.Entry<String, JsonNode> e : parent.properties()) {
             if (e.getKey().equalsIgnoreCase(name)) {
-                return e.getValue();
+                if (found != null) {
+                    throw new Invalid(name + ": given more than once (field names match case-insensitively)");
+                }
+                found = e.getValue();
             }
         }
-        return null;
+        return found;
     }
 }

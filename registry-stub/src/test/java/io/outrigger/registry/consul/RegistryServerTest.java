@@ -174,6 +174,11 @@ class RegistryServerTest {
             "{\"ID\":\"x\",\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":80,\"Check\":{\"HTTP\":\"ftp://x/\",\"Interval\":\"1s\"}}",
             "{\"ID\":\"x\",\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":80,\"Check\":{\"HTTP\":\"http://127.0.0.1:1/\"}}",
             "{\"ID\":\"x\",\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":80,\"Check\":{\"HTTP\":\"http://127.0.0.1:1/\",\"Interval\":\"soon\"}}",
+            instance("x", "s", 80) + " trailing",
+            instance("x", "s", 80) + instance("y", "s", 81),
+            "{\"Name\":\"a\",\"Name\":\"b\",\"Address\":\"127.0.0.1\",\"Port\":80}",
+            "{\"Name\":\"a\",\"name\":\"b\",\"Address\":\"127.0.0.1\",\"Port\":80}",
+            "{\"Name\":\"a\",\"Address\":\"127.0.0.1\",\"Port\":80,\"Check\":{\"HTTP\":\"http://127.0.0.1:1/\",\"Interval\":\"1s\",\"interval\":\"2s\"}}",
         };
         for (String body : bad) {
             HttpResponse<String> res = put(port, "/v1/agent/service/register", body);
