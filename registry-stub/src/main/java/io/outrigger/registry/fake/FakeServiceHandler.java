@@ -11,12 +11,15 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.concurrent.Future;
+import io.outrigger.registry.http.ReceivedHeaders;
 import io.outrigger.registry.http.RequestHandler;
 import io.outrigger.registry.http.RequestRefused;
 import io.outrigger.registry.http.RequestTarget;
 import io.outrigger.registry.http.Responses;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -33,6 +36,7 @@ import java.util.regex.Pattern;
  *   GET  /health                  200 {"status":"passing"} or 503 {"status":"failing"}
  *   GET  /call/SERVICE/PATH       calls SERVICE through the sidecar, trace headers forwarded
  *   any other                     200 {"service","instance","method","path","headers"}
+ *                                 (headers as received, names lower case; a repeated one is an array)
  * </pre>
  * Latency applies to every answer but {@code /admin}'s and is an event-loop timer, never a sleep; the fail
  * rate applies to ordinary requests and {@code /call}. Errors are JSON, {@code {"error": "..."}}. Stateless
@@ -52,6 +56,11 @@ final class FakeServiceHandler extends RequestHandler {
         this.instance = instance;
         this.behaviour = behaviour;
         this.downstream = downstream;
+    }
+
+    @Override
+    public boolean wantsHeadersAsReceived() {
+        return true;
     }
 
     @Override
@@ -80,7 +89,7 @@ final class FakeServiceHandler extends RequestHandler {
             reply(ctx, keepAlive, delay, Responses.json(HttpResponseStatus.valueOf(behaviour.failStatus()), err));
             return;
         }
-        ObjectNode echo = echo(req, q);
+        ObjectNode echo = echo(ctx, req, q);
         if (q.segments().size() > 1 && q.segments().get(0).equals("call")) {
             call(ctx, keepAlive, delay, req, q, echo);
             return;
@@ -88,15 +97,23 @@ final class FakeServiceHandler extends RequestHandler {
         reply(ctx, keepAlive, delay, Responses.json(HttpResponseStatus.OK, echo));
     }
 
-    private ObjectNode echo(FullHttpRequest req, RequestTarget q) {
+    private ObjectNode echo(ChannelHandlerContext ctx, FullHttpRequest req, RequestTarget q) {
         ObjectNode echo = JsonNodeFactory.instance.objectNode().put("service", service).put("instance", instance.get())
                 .put("method", req.method().name()).put("path", q.rawPath() + (q.rawQuery().isEmpty() ? "" : "?" + q.rawQuery()));
-        ObjectNode headers = echo.putObject("headers");
-        for (Map.Entry<String, String> h : req.headers()) {
-            String name = h.getKey().toLowerCase(Locale.ROOT);
-            JsonNode prev = headers.get(name);
-            headers.put(name, prev == null ? h.getValue() : prev.asText() + ", " + h.getValue());
+        // As received (no Content-Length the aggregator added); a repeated header is an array of its lines' values.
+        HttpHeaders received = ReceivedHeaders.of(ctx.channel());
+        Map<String, List<String>> byName = new LinkedHashMap<>();
+        for (Map.Entry<String, String> h : received != null ? received : req.headers()) {
+            byName.computeIfAbsent(h.getKey().toLowerCase(Locale.ROOT), k -> new ArrayList<>()).add(h.getValue());
         }
+        ObjectNode headers = echo.putObject("headers");
+        byName.forEach((name, values) -> {
+            if (values.size() == 1) {
+                headers.put(name, values.get(0));
+            } else {
+                values.forEach(headers.putArray(name)::add);
+            }
+        });
         return echo;
     }
 

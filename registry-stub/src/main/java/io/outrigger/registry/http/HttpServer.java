@@ -26,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  * A small HTTP/1.1 server: one event loop group, one bound port, one request handler.
  *
  * <pre>
- *   HttpServerCodec -> HttpObjectAggregator(1 MiB) -> HttpServerKeepAliveHandler -> RequestHandler
+ *   HttpServerCodec -> [ReceivedHeaders] -> HttpObjectAggregator(1 MiB) -> HttpServerKeepAliveHandler -> RequestHandler
  * </pre>
  *
  * The handler must be {@code @Sharable}; it answers every request, errors included. Thread-safe; {@link #close()}
@@ -61,8 +61,11 @@ public final class HttpServer implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             ChannelPipeline p = ch.pipeline();
-                            p.addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_REQUEST_BYTES),
-                                    new HttpServerKeepAliveHandler(), handler);
+                            p.addLast(new HttpServerCodec());
+                            if (handler.wantsHeadersAsReceived()) {
+                                p.addLast(ReceivedHeaders.INSTANCE);
+                            }
+                            p.addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES), new HttpServerKeepAliveHandler(), handler);
                         }
                     })
                     .bind(host, port).sync().channel();

@@ -32,6 +32,11 @@ public abstract class RequestHandler extends SimpleChannelInboundHandler<FullHtt
     /** The answer to an error this server makes itself, with {@code reason} in this server's error format. */
     public abstract FullHttpResponse errorResponse(HttpResponseStatus status, String reason);
 
+    /** Whether {@link ReceivedHeaders} should keep the headers as received for this handler (default false). */
+    public boolean wantsHeadersAsReceived() {
+        return false;
+    }
+
     @Override
     protected final void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         boolean keepAlive = HttpUtil.isKeepAlive(req);

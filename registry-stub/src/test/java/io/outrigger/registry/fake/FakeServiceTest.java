@@ -61,6 +61,22 @@ class FakeServiceTest {
     }
 
     @Test
+    void echoesTheHeadersAsReceived() throws Exception {
+        FakeService svc = start(FakeService.Settings.local("service-b"));
+        RawHttp.Response res = RawHttp.exchange(svc.port(), "POST /x HTTP/1.1\r\nHost: b\r\nX-Dup: one\r\nx-dup: two, three\r\n"
+                + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+        assertEquals(200, res.status(), res.body());
+        JsonNode headers = json(res.body()).get("headers");
+        assertEquals("[\"one\",\"two, three\"]", headers.get("x-dup").toString(), "each line's value, in order");
+        assertEquals("chunked", headers.get("transfer-encoding").asText());
+        assertEquals(null, headers.get("content-length"), "the aggregator's Content-Length is not what was received");
+        assertEquals("b", headers.get("host").asText());
+
+        RawHttp.Response get = RawHttp.exchange(svc.port(), "GET /x HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
+        assertEquals("{\"host\":\"b\",\"connection\":\"close\"}", json(get.body()).get("headers").toString());
+    }
+
+    @Test
     void failRateAndHealthSwitch() throws Exception {
         FakeService svc = start(FakeService.Settings.local("service-b"));
         assertEquals(200, get(svc.port(), "/health").statusCode());
