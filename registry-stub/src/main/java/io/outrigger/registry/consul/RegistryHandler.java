@@ -154,7 +154,7 @@ public final class RegistryHandler extends RequestHandler {
 
     private static void requireMethod(FullHttpRequest req, HttpMethod method) throws RequestRefused {
         if (!req.method().equals(method)) {
-            throw new RequestRefused(HttpResponseStatus.METHOD_NOT_ALLOWED, "method " + req.method() + " not allowed (expected: " + method + ")");
+            throw RequestRefused.methodNotAllowed(req.method(), method);
         }
     }
 

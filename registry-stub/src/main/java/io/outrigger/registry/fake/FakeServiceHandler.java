@@ -73,7 +73,10 @@ final class FakeServiceHandler extends RequestHandler {
             throws RequestRefused {
         String path = "/" + String.join("/", q.segments());
         if (path.startsWith("/admin/")) {
-            Responses.send(ctx, keepAlive, admin(req.method(), path, q));
+            if (!req.method().equals(HttpMethod.POST)) {
+                throw RequestRefused.methodNotAllowed(req.method(), HttpMethod.POST);
+            }
+            Responses.send(ctx, keepAlive, admin(path, q));
             return;
         }
         long delay = behaviour.latencyMillis();
@@ -190,10 +193,7 @@ final class FakeServiceHandler extends RequestHandler {
         }
     }
 
-    private FullHttpResponse admin(HttpMethod method, String path, RequestTarget q) {
-        if (!method.equals(HttpMethod.POST)) {
-            return Responses.error(HttpResponseStatus.METHOD_NOT_ALLOWED, method + " " + path + " (expected: POST)");
-        }
+    private FullHttpResponse admin(String path, RequestTarget q) {
         try {
             switch (path) {
                 case "/admin/fail":

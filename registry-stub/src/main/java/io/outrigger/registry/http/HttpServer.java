@@ -13,9 +13,16 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.FullHttpMessage;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 
@@ -26,7 +33,7 @@ import java.util.concurrent.TimeUnit;
  * A small HTTP/1.1 server: one event loop group, one bound port, one request handler.
  *
  * <pre>
- *   HttpServerCodec -> [ReceivedHeaders] -> HttpObjectAggregator(1 MiB) -> HttpServerKeepAliveHandler -> RequestHandler
+ *   HttpServerCodec -> [ReceivedHeaders] -> BodyLimit (aggregator, 1 MiB) -> HttpServerKeepAliveHandler -> RequestHandler
  * </pre>
  *
  * The handler must be {@code @Sharable}; it answers every request, errors included. Thread-safe; {@link #close()}
@@ -35,6 +42,10 @@ import java.util.concurrent.TimeUnit;
 public final class HttpServer implements AutoCloseable {
     /** The largest request body accepted; larger ones get 413 from the aggregator. */
     public static final int MAX_REQUEST_BYTES = 1 << 20;
+    /** The longest request line accepted (Netty's default); a longer one gets 414. */
+    public static final int MAX_INITIAL_LINE_BYTES = 4096;
+    /** The largest header block accepted (Netty's default); a larger one gets 431. */
+    public static final int MAX_HEADER_BYTES = 8192;
 
     private final EventLoopGroup group;
     private final Channel channel;
@@ -61,11 +72,12 @@ public final class HttpServer implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             ChannelPipeline p = ch.pipeline();
-                            p.addLast(new HttpServerCodec());
+                            p.addLast(new HttpServerCodec(new HttpDecoderConfig()
+                                    .setMaxInitialLineLength(MAX_INITIAL_LINE_BYTES).setMaxHeaderSize(MAX_HEADER_BYTES)));
                             if (handler.wantsHeadersAsReceived()) {
                                 p.addLast(ReceivedHeaders.INSTANCE);
                             }
-                            p.addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES), new HttpServerKeepAliveHandler(), handler);
+                            p.addLast(new BodyLimit(handler), new HttpServerKeepAliveHandler(), handler);
                         }
                     })
                     .bind(host, port).sync().channel();
@@ -93,6 +105,38 @@ public final class HttpServer implements AutoCloseable {
         channel.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+
+    /**
+     * {@link HttpObjectAggregator} whose 413 has a body with the reason, in the handler's error format. As Netty's
+     * own: the connection closes unless the client waits for {@code 100 Continue} or keeps it alive before
+     * sending the body, whose bytes are then skipped.
+     */
+    private static final class BodyLimit extends HttpObjectAggregator {
+        private final RequestHandler handler;
+
+        BodyLimit(RequestHandler handler) {
+            super(MAX_REQUEST_BYTES);
+            this.handler = handler;
+        }
+
+        @Override
+        protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) throws Exception {
+            if (!(oversized instanceof HttpRequest)) {
+                super.handleOversizedMessage(ctx, oversized);
+                return;
+            }
+            FullHttpResponse res = handler.errorResponse(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
+                    "request body too large (expected: at most " + MAX_REQUEST_BYTES + " bytes)");
+            boolean close = oversized instanceof FullHttpMessage
+                    || !HttpUtil.is100ContinueExpected(oversized) && !HttpUtil.isKeepAlive(oversized);
+            HttpUtil.setKeepAlive(res, !close);
+            ctx.writeAndFlush(res).addListener(f -> {
+                if (close || !f.isSuccess()) {
+                    ctx.close();
+                }
+            });
+        }
     }
 
     /** Sits on the server channel and records each accepted connection before it is registered. */

@@ -4,8 +4,11 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -13,7 +16,8 @@ import java.io.IOException;
 
 /**
  * The request handler at the end of an {@link HttpServer} pipeline, and the one place where its failures become
- * answers: a request target that cannot be decoded is {@code 400}, a {@link RequestRefused} its status, and any
+ * answers: a request the codec could not read is {@code 414} (request line too long), {@code 431} (headers too
+ * large) or {@code 400}, a request target that cannot be decoded {@code 400}, a {@link RequestRefused} its status, and any
  * other exception {@code 500} (logged with its stack trace, as it is a bug); no request is left unanswered.
  * Subclasses choose the body of those answers ({@link #errorResponse}) and handle the rest ({@link #handle}).
  *
@@ -41,7 +45,7 @@ public abstract class RequestHandler extends SimpleChannelInboundHandler<FullHtt
     protected final void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         if (!req.decoderResult().isSuccess()) {
-            Responses.send(ctx, false, errorResponse(HttpResponseStatus.BAD_REQUEST, "malformed request"));
+            refuseUndecodable(ctx, req.decoderResult().cause());
             return;
         }
         try {
@@ -53,10 +57,29 @@ public abstract class RequestHandler extends SimpleChannelInboundHandler<FullHtt
             }
             handle(ctx, req, target, keepAlive);
         } catch (RequestRefused r) {
-            Responses.send(ctx, keepAlive, errorResponse(r.status(), r.getMessage()));
+            FullHttpResponse res = errorResponse(r.status(), r.getMessage());
+            if (r.allow() != null) {
+                res.headers().set(HttpHeaderNames.ALLOW, r.allow().name());
+            }
+            Responses.send(ctx, keepAlive, res);
         } catch (RuntimeException e) {
             answerFailure(ctx, req.method() + " " + req.uri(), e);
         }
+    }
+
+    /** The decoder gave up on the request: the connection cannot be read further, so the answer closes it. */
+    private void refuseUndecodable(ChannelHandlerContext ctx, Throwable cause) {
+        FullHttpResponse res;
+        if (cause instanceof TooLongHttpLineException) {
+            res = errorResponse(HttpResponseStatus.REQUEST_URI_TOO_LONG,
+                    "request line too long (expected: at most " + HttpServer.MAX_INITIAL_LINE_BYTES + " bytes)");
+        } else if (cause instanceof TooLongHttpHeaderException) {
+            res = errorResponse(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "header block too large (expected: at most " + HttpServer.MAX_HEADER_BYTES + " bytes)");
+        } else {
+            res = errorResponse(HttpResponseStatus.BAD_REQUEST, "malformed request: " + cause.getMessage());
+        }
+        Responses.send(ctx, false, res);
     }
 
     /**

@@ -209,6 +209,29 @@ class RegistryServerTest {
     }
 
     @Test
+    void limitsAndWrongMethodsAnswerWithReasons() {
+        HttpResponse<String> tooLarge = put(port, "/v1/agent/service/register", "x".repeat(2 << 20));
+        assertEquals(413, tooLarge.statusCode());
+        assertTrue(tooLarge.body().startsWith("request body too large (expected: at most 1048576 bytes)"), tooLarge.body());
+        assertEquals(200, put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001)).statusCode(),
+                "the registry still answers");
+
+        HttpResponse<String> wrongMethod = get(port, "/v1/agent/service/register");
+        assertEquals(405, wrongMethod.statusCode());
+        assertEquals("PUT", wrongMethod.headers().firstValue("Allow").orElse(null));
+        assertEquals("GET", put(port, "/v1/catalog/services", "").headers().firstValue("Allow").orElse(null));
+
+        RawHttp.Response longUri = RawHttp.exchange(port, "GET /v1/health/service/" + "a".repeat(10_000)
+                + " HTTP/1.1\r\nHost: r\r\n\r\n");
+        assertEquals(414, longUri.status());
+        assertTrue(longUri.body().startsWith("request line too long"), longUri.body());
+        RawHttp.Response bigHeaders = RawHttp.exchange(port, "GET /v1/catalog/services HTTP/1.1\r\nHost: r\r\nX-Big: "
+                + "b".repeat(20_000) + "\r\n\r\n");
+        assertEquals(431, bigHeaders.status());
+        assertTrue(bigHeaders.body().startsWith("header block too large"), bigHeaders.body());
+    }
+
+    @Test
     void namesAndIdsAreDecodedExactlyOnce() {
         assertEquals(200, put(port, "/v1/agent/service/register", instance("p%41", "p%41", 9001)).statusCode());
         assertEquals(200, put(port, "/v1/agent/service/register", instance("pA", "pA", 9002)).statusCode());

@@ -98,7 +98,9 @@ class FakeServiceTest {
         assertEquals(200, get(svc.port(), "/x").statusCode(), "the health switch leaves ordinary requests alone");
         assertEquals(400, post(svc.port(), "/admin/fail?rate=2").statusCode());
         assertEquals(400, post(svc.port(), "/admin/latency?ms=abc").statusCode());
-        assertEquals(405, get(svc.port(), "/admin/fail?rate=1").statusCode());
+        HttpResponse<String> wrongMethod = get(svc.port(), "/admin/fail?rate=1");
+        assertEquals(405, wrongMethod.statusCode());
+        assertEquals("POST", wrongMethod.headers().firstValue("Allow").orElse(null));
 
         assertEquals(200, post(svc.port(), "/admin/fail?rate=1&status=503").statusCode());
         assertEquals(503, get(svc.port(), "/x").statusCode(), "the injected failure's status can be chosen");
