@@ -32,6 +32,18 @@ public final class Behaviour {
         this.failRate = rate;
     }
 
+    /** Sets the fail rate and the status of injected failures together: both are checked before either changes. */
+    public void setFailure(double rate, long status) {
+        if (!(rate >= 0 && rate <= 1)) {
+            throw new IllegalArgumentException("rate: " + rate + " (expected: 0.0..1.0)");
+        }
+        if (status < 500 || status > 599) {
+            throw new IllegalArgumentException("status: " + status + " (expected: 500..599)");
+        }
+        this.failStatus = (int) status;
+        this.failRate = rate;
+    }
+
     /** The status of an injected failure (default 500; 503 makes idempotent requests retryable). */
     public int failStatus() {
         return failStatus;

@@ -197,15 +197,13 @@ final class FakeServiceHandler extends RequestHandler {
         try {
             switch (path) {
                 case "/admin/fail":
-                    double rate = Double.parseDouble(required(q, "rate"));
-                    List<String> status = q.parameters().get("status");
-                    if (status != null && !status.isEmpty()) {
-                        behaviour.setFailStatus(Integer.parseInt(status.get(0)));
-                    }
-                    behaviour.setFailRate(rate);
+                    // Without status the default, 500, as documented: not whatever an earlier call set.
+                    String status = q.parameter("status");
+                    behaviour.setFailure(number(q, "rate", "a number 0.0..1.0"),
+                            status == null ? 500 : integer(q, "status", "an integer 500..599"));
                     break;
                 case "/admin/latency":
-                    behaviour.setLatencyMillis(Long.parseLong(required(q, "ms")));
+                    behaviour.setLatencyMillis(integer(q, "ms", "an integer 0..600000"));
                     break;
                 case "/admin/health":
                     String fail = required(q, "fail");
@@ -217,14 +215,30 @@ final class FakeServiceHandler extends RequestHandler {
                 default:
                     return Responses.error(HttpResponseStatus.NOT_FOUND, "no such admin endpoint: " + path);
             }
-        } catch (NumberFormatException e) {
-            return Responses.error(HttpResponseStatus.BAD_REQUEST, "not a number: " + e.getMessage());
         } catch (IllegalArgumentException e) {
             return Responses.error(HttpResponseStatus.BAD_REQUEST, e.getMessage());
         }
         return Responses.json(HttpResponseStatus.OK, JsonNodeFactory.instance.objectNode()
                 .put("fail_rate", behaviour.failRate()).put("fail_status", behaviour.failStatus()).put("latency_ms", behaviour.latencyMillis())
                 .put("health_failing", behaviour.healthFailing()));
+    }
+
+    private static double number(RequestTarget q, String name, String expected) {
+        String v = required(q, name);
+        try {
+            return Double.parseDouble(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + ": \"" + v + "\" (expected: " + expected + ")");
+        }
+    }
+
+    private static long integer(RequestTarget q, String name, String expected) {
+        String v = required(q, name);
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + ": \"" + v + "\" (expected: " + expected + ")");
+        }
     }
 
     private static String required(RequestTarget q, String name) {

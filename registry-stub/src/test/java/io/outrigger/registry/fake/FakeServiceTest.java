@@ -106,6 +106,15 @@ class FakeServiceTest {
         assertEquals(503, get(svc.port(), "/x").statusCode(), "the injected failure's status can be chosen");
         assertEquals(400, post(svc.port(), "/admin/fail?rate=1&status=200").statusCode());
         assertEquals(503, get(svc.port(), "/x").statusCode(), "a rejected change changes nothing");
+        assertEquals(400, post(svc.port(), "/admin/fail?rate=2&status=502").statusCode());
+        assertEquals(503, get(svc.port(), "/x").statusCode(), "a refused rate leaves the status alone too");
+        assertEquals(200, post(svc.port(), "/admin/fail?rate=1").statusCode());
+        assertEquals(500, get(svc.port(), "/x").statusCode(), "without status the status is the default, 500");
+
+        HttpResponse<String> notANumber = post(svc.port(), "/admin/fail?rate=abc");
+        assertEquals(400, notANumber.statusCode());
+        assertEquals("rate: \"abc\" (expected: a number 0.0..1.0)", json(notANumber).get("error").asText());
+        assertEquals("ms: \"x\" (expected: an integer 0..600000)", json(post(svc.port(), "/admin/latency?ms=x")).get("error").asText());
     }
 
     @Test
