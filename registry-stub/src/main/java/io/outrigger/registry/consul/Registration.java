@@ -7,8 +7,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.http.HttpRequest;
 import java.util.Map;
 
 /**
@@ -18,10 +22,14 @@ import java.util.Map;
  *            "DeregisterCriticalServiceAfter": "1m"}}</pre>
  * Field names match case-insensitively, as Consul's do, and each may be given once; other fields (Tags, Meta ...)
  * are ignored. Nothing may follow the object.
- * {@code ID} defaults to {@code Name}; {@code Timeout} defaults to 10s, capped at the interval.
+ * {@code ID} defaults to {@code Name}; {@code Interval} is at least 50 ms (a shorter one is raised, and logged);
+ * {@code Timeout} defaults to 10s, capped at the interval.
  */
 public record Registration(String id, String name, String address, int port, HttpCheck check) {
     /** Strict: data after the object and a key given twice are errors, not silently dropped or overwritten. */
+    /** The shortest check interval; a shorter one is raised to it. */
+    public static final long MIN_CHECK_INTERVAL_MILLIS = 50;
+    private static final Logger log = LoggerFactory.getLogger(Registration.class);
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -82,13 +90,27 @@ public record Registration(String id, String name, String address, int port, Htt
         if (!"http".equalsIgnoreCase(url.getScheme()) || url.getHost() == null) {
             throw new Invalid("Check.HTTP: \"" + http + "\" (expected: an http:// URL)");
         }
+        if (url.getPort() == 0 || url.getPort() > 65535) {
+            throw new Invalid("Check.HTTP: \"" + http + "\" (expected: a port 1..65535)");
+        }
+        try {
+            HttpRequest.newBuilder(url); // the check runner's client must take it
+        } catch (IllegalArgumentException e) {
+            throw new Invalid("Check.HTTP: \"" + http + "\" (" + e.getMessage() + ")");
+        }
         long interval = duration(c, "Interval", null);
         if (interval <= 0) {
             throw new Invalid("Check.Interval: \"" + text(c, "Interval", true, "Check.Interval") + "\" (expected: a duration > 0)");
         }
+        if (interval < MIN_CHECK_INTERVAL_MILLIS) {
+            // As Consul does with its own minimum: a check every millisecond would keep a core busy.
+            log.info("Check.Interval \"{}\" of {} raised to the minimum, {} ms", text(c, "Interval", true, "Check.Interval"),
+                    http, MIN_CHECK_INTERVAL_MILLIS);
+            interval = MIN_CHECK_INTERVAL_MILLIS;
+        }
         long timeout = Math.min(interval, duration(c, "Timeout", 10_000L));
         if (timeout <= 0) {
-            throw new Invalid("Check.Timeout: (expected: a duration > 0)");
+            throw new Invalid("Check.Timeout: \"" + text(c, "Timeout", true, "Check.Timeout") + "\" (expected: a duration > 0)");
         }
         long deregister = duration(c, "DeregisterCriticalServiceAfter", 0L);
         return new HttpCheck(url, interval, timeout, deregister);

@@ -1,0 +1,31 @@
+package io.outrigger.registry.consul;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class RegistrationTest {
+    private static String withCheck(String check) {
+        return "{\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":80,\"Check\":" + check + "}";
+    }
+
+    @Test
+    void aShortIntervalIsRaisedToTheMinimum() throws Exception {
+        HttpCheck check = Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1:80/health\",\"Interval\":\"1ms\"}")).check();
+        assertEquals(Registration.MIN_CHECK_INTERVAL_MILLIS, check.intervalMillis());
+        assertEquals(Registration.MIN_CHECK_INTERVAL_MILLIS, check.timeoutMillis(), "the timeout stays capped at the interval");
+        assertEquals(50, Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"50ms\"}"))
+                .check().intervalMillis(), "the tests' own 50 ms is kept");
+    }
+
+    @Test
+    void checkUrlsAndTimeoutsAreRefusedWithTheValue() {
+        Registration.Invalid port = assertThrows(Registration.Invalid.class,
+                () -> Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1:99999/health\",\"Interval\":\"1s\"}")));
+        assertEquals("Check.HTTP: \"http://127.0.0.1:99999/health\" (expected: a port 1..65535)", port.getMessage());
+        Registration.Invalid timeout = assertThrows(Registration.Invalid.class,
+                () -> Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"1s\",\"Timeout\":\"0s\"}")));
+        assertEquals("Check.Timeout: \"0s\" (expected: a duration > 0)", timeout.getMessage());
+    }
+}
