@@ -79,6 +79,11 @@ public final class FakeServiceCommand implements Callable<Integer> {
         URI sidecarUri = proxy == null || proxy.isBlank() ? null : url(sidecar != null ? "--sidecar" : "HTTP_PROXY", proxy);
         FakeService.Settings s = new FakeService.Settings(name, instanceId, host, port, advertise(), registry, sidecarUri,
                 checkInterval, deregisterAfter, 10_000);
+        try {
+            FakeService.validate(s);
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
         FakeService service;
         try {
             service = FakeService.start(s, behaviour);

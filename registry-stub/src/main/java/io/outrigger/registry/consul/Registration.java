@@ -60,9 +60,7 @@ public record Registration(String id, String name, String address, int port, Htt
         if (id == null) {
             id = name;
         }
-        if (id.contains("/") || id.isBlank()) {
-            throw new Invalid("ID: \"" + id + "\" (expected: a non-blank id without '/')");
-        }
+        requireId("ID", id);
         String address = text(root, "Address", true);
         JsonNode port = field(root, "Port");
         if (port == null || !port.isIntegralNumber() || port.asLong() < 1 || port.asLong() > 65535) {
@@ -81,23 +79,7 @@ public record Registration(String id, String name, String address, int port, Htt
             throw new Invalid("Check: " + c + " (expected: an object with HTTP and Interval)");
         }
         String http = text(c, "HTTP", true, "Check.HTTP");
-        URI url;
-        try {
-            url = new URI(http);
-        } catch (URISyntaxException e) {
-            throw new Invalid("Check.HTTP: \"" + http + "\" (expected: an http:// URL)");
-        }
-        if (!"http".equalsIgnoreCase(url.getScheme()) || url.getHost() == null) {
-            throw new Invalid("Check.HTTP: \"" + http + "\" (expected: an http:// URL)");
-        }
-        if (url.getPort() == 0 || url.getPort() > 65535) {
-            throw new Invalid("Check.HTTP: \"" + http + "\" (expected: a port 1..65535)");
-        }
-        try {
-            HttpRequest.newBuilder(url); // the check runner's client must take it
-        } catch (IllegalArgumentException e) {
-            throw new Invalid("Check.HTTP: \"" + http + "\" (" + e.getMessage() + ")");
-        }
+        URI url = checkUrl("Check.HTTP", http);
         long interval = duration(c, "Interval", null);
         if (interval <= 0) {
             throw new Invalid("Check.Interval: \"" + text(c, "Interval", true, "Check.Interval") + "\" (expected: a duration > 0)");
@@ -114,6 +96,35 @@ public record Registration(String id, String name, String address, int port, Htt
         }
         long deregister = duration(c, "DeregisterCriticalServiceAfter", 0L);
         return new HttpCheck(url, interval, timeout, deregister);
+    }
+
+    /** An instance id: not blank and without '/' (it is a path segment of deregister). */
+    public static void requireId(String key, String id) throws Invalid {
+        if (id.contains("/") || id.isBlank()) {
+            throw new Invalid(key + ": \"" + id + "\" (expected: a non-blank id without '/')");
+        }
+    }
+
+    /** A check URL: {@code http://HOST[:PORT]/...} that the check runner's HTTP client takes. */
+    public static URI checkUrl(String key, String http) throws Invalid {
+        URI url;
+        try {
+            url = new URI(http);
+        } catch (URISyntaxException e) {
+            throw new Invalid(key + ": \"" + http + "\" (expected: an http:// URL)");
+        }
+        if (!"http".equalsIgnoreCase(url.getScheme()) || url.getHost() == null) {
+            throw new Invalid(key + ": \"" + http + "\" (expected: an http:// URL)");
+        }
+        if (url.getPort() == 0 || url.getPort() > 65535) {
+            throw new Invalid(key + ": \"" + http + "\" (expected: a port 1..65535)");
+        }
+        try {
+            HttpRequest.newBuilder(url);
+        } catch (IllegalArgumentException e) {
+            throw new Invalid(key + ": \"" + http + "\" (" + e.getMessage() + ")");
+        }
+        return url;
     }
 
     private static long duration(JsonNode parent, String name, Long dflt) throws Invalid {

@@ -1,5 +1,6 @@
 package io.outrigger.registry.fake;
 
+import io.outrigger.registry.consul.Registration;
 import io.outrigger.registry.http.HttpServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +46,35 @@ public final class FakeService implements AutoCloseable {
 
         public Settings withInstanceId(String id) {
             return new Settings(name, id, host, port, advertise, registry, sidecar, checkInterval, deregisterAfter, callTimeoutMillis);
+        }
+    }
+
+    /**
+     * Refuses settings the registry would refuse, before anything starts: a blank name, an instance id (given, or
+     * the default {@code NAME-PORT}) with a '/', an advertised address that makes no check URL. The message starts
+     * with the command-line option to blame.
+     */
+    public static void validate(Settings s) {
+        if (s.name().isBlank()) {
+            throw new IllegalArgumentException("--name: \"" + s.name() + "\" (expected: a non-blank name)");
+        }
+        try {
+            if (s.instanceId() != null) {
+                Registration.requireId("--instance-id", s.instanceId());
+            } else if (s.name().contains("/")) {
+                throw new IllegalArgumentException("--name: \"" + s.name()
+                        + "\" (expected: no '/', as it starts the default instance id NAME-PORT; or give --instance-id)");
+            }
+            String address = s.advertise() != null ? s.advertise() : s.host();
+            String option = s.advertise() != null ? "--advertise" : "--host";
+            try {
+                Registration.checkUrl(option, SelfRegistration.checkUrl(address, s.port() == 0 ? 1 : s.port()));
+            } catch (Registration.Invalid e) {
+                throw new IllegalArgumentException(option + ": \"" + address
+                        + "\" (expected: a host name or IP address, as the registry checks http://ADDRESS:PORT/health)");
+            }
+        } catch (Registration.Invalid e) {
+            throw new IllegalArgumentException(e.getMessage());
         }
     }
 

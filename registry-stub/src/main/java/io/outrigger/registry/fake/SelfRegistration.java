@@ -38,13 +38,15 @@ final class SelfRegistration {
         this.id = id;
         this.executor = executor;
         ObjectNode b = JsonNodeFactory.instance.objectNode().put("ID", id).put("Name", name).put("Address", address).put("Port", port);
-        b.putObject("Check").put("HTTP", "http://" + hostForUrl(address) + ":" + port + "/health")
+        b.putObject("Check").put("HTTP", checkUrl(address, port))
                 .put("Interval", checkInterval).put("Timeout", checkInterval).put("DeregisterCriticalServiceAfter", deregisterAfter);
         this.body = b.toString();
     }
 
-    private static String hostForUrl(String address) {
-        return address.indexOf(':') >= 0 && !address.startsWith("[") ? "[" + address + "]" : address;
+    /** The URL of the instance's {@code /health}, as registered for its check. */
+    static String checkUrl(String address, int port) {
+        String host = address.indexOf(':') >= 0 && !address.startsWith("[") ? "[" + address + "]" : address;
+        return "http://" + host + ":" + port + "/health";
     }
 
     void start() {

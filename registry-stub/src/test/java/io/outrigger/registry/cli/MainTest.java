@@ -61,6 +61,28 @@ class MainTest {
     }
 
     @Test
+    void fakeServiceValuesTheRegistryWouldRefuseExit2() {
+        String[][] refused = {
+            {"--name", "a/b"},
+            {"--name", "b", "--instance-id", "a/b"},
+            {"--name", "b", "--advertise", "::::"},
+            {"--name", ""},
+            {"--name", "b", "--instance-id", " "},
+        };
+        for (String[] args : refused) {
+            err.getBuffer().setLength(0);
+            String[] all = new String[args.length + 3];
+            all[0] = "fake-service";
+            all[1] = "--port";
+            all[2] = "0";
+            System.arraycopy(args, 0, all, 3, args.length);
+            assertEquals(2, run(all), String.join(" ", args));
+            assertOneLine();
+            assertTrue(err.toString().contains(args[args.length - 2] + ": "), err.toString());
+        }
+    }
+
+    @Test
     void configErrorsExit1WithOneLine() throws Exception {
         assertEquals(1, run("registry", "--port", "0", "--seed", "/no/such/registry.json"));
         assertEquals("registry-stub: --seed: registry file /no/such/registry.json: not found", err.toString().strip());
