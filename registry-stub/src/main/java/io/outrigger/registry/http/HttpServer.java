@@ -16,12 +16,14 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -118,6 +120,20 @@ public final class HttpServer implements AutoCloseable {
         BodyLimit(RequestHandler handler) {
             super(MAX_REQUEST_BYTES);
             this.handler = handler;
+        }
+
+        /** Netty answers an {@code Expect: 100-continue} it will not meet with an empty 413 or 417: give the reason. */
+        @Override
+        protected Object newContinueResponse(HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
+            Object res = super.newContinueResponse(start, maxContentLength, pipeline);
+            if (res instanceof FullHttpResponse refused && refused.status().codeClass() == HttpStatusClass.CLIENT_ERROR) {
+                HttpResponseStatus status = refused.status();
+                refused.release();
+                return handler.errorResponse(status, status.code() == 413
+                        ? "request body too large (expected: at most " + MAX_REQUEST_BYTES + " bytes)"
+                        : "expectation not supported: " + start.headers().get(HttpHeaderNames.EXPECT));
+            }
+            return res;
         }
 
         @Override

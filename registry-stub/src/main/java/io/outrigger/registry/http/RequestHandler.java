@@ -2,6 +2,7 @@ package io.outrigger.registry.http;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -84,11 +85,12 @@ public abstract class RequestHandler extends SimpleChannelInboundHandler<FullHtt
 
     /**
      * Closes the connection after an error on it: I/O errors (a client that reset the connection, a health check
-     * that gave up) are routine and logged at DEBUG, anything else at WARN; one line each, no stack trace.
+     * that gave up) and a client that closed in the middle of a request are routine and logged at DEBUG, anything
+     * else at WARN; one line each, no stack trace.
      */
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof IOException) {
+        if (cause instanceof IOException || cause instanceof PrematureChannelClosureException) {
             log.debug("connection {} closed: {}", ctx.channel().remoteAddress(), cause.toString());
         } else {
             log.warn("connection {} closed after an error: {}", ctx.channel().remoteAddress(), cause.toString());

@@ -216,6 +216,11 @@ class RegistryServerTest {
         assertEquals(200, put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001)).statusCode(),
                 "the registry still answers");
 
+        RawHttp.Response refusedUpFront = RawHttp.exchange(port, "PUT /v1/agent/service/register HTTP/1.1\r\nHost: r\r\n"
+                + "Content-Length: 2000000\r\nExpect: 100-continue\r\n\r\n");
+        assertEquals(413, refusedUpFront.status());
+        assertTrue(refusedUpFront.body().startsWith("request body too large"), "with Expect: 100-continue too: " + refusedUpFront.body());
+
         HttpResponse<String> wrongMethod = get(port, "/v1/agent/service/register");
         assertEquals(405, wrongMethod.statusCode());
         assertEquals("PUT", wrongMethod.headers().firstValue("Allow").orElse(null));

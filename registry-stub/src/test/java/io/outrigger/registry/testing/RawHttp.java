@@ -12,9 +12,8 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Sends bytes exactly as written to a loopback port and reads the answer until the server closes the connection
- * (the request should say {@code Connection: close}), for requests java.net.http refuses to send (bad escapes,
- * repeated headers). A server that never answers fails the read after 5 s.
+ * Sends bytes exactly as written to a loopback port and reads one answer, for requests java.net.http refuses to
+ * send (bad escapes, repeated headers). A server that never answers fails the read after 5 s.
  */
 public final class RawHttp {
     private RawHttp() {
@@ -43,36 +42,34 @@ public final class RawHttp {
             s.setSoTimeout(5000);
             s.getOutputStream().write(request);
             s.getOutputStream().flush();
-            ByteArrayOutputStream all = new ByteArrayOutputStream();
-            InputStream in = s.getInputStream();
-            byte[] buf = new byte[8192];
-            try {
-                for (int n; (n = in.read(buf)) >= 0; ) {
-                    all.write(buf, 0, n);
-                }
-            } catch (java.net.SocketException e) {
-                // reset after the answer (the server closed with unread request bytes): keep what arrived
-                if (all.size() == 0) {
-                    throw e;
-                }
-            }
-            return parse(all.toString(StandardCharsets.UTF_8));
+            return read(s.getInputStream());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    private static Response parse(String text) {
-        int end = text.indexOf("\r\n\r\n");
-        if (!text.startsWith("HTTP/1.1 ") || end < 0) {
-            throw new AssertionError("not an HTTP answer: " + text);
+    /** Reads one answer: the head, then Content-Length bytes of body (or up to the end when it has none). */
+    private static Response read(InputStream in) throws IOException {
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new AssertionError("the connection closed before a whole answer: " + head);
+            }
+            head.write(b);
         }
-        String[] lines = text.substring(0, end).split("\r\n");
+        String[] lines = head.toString(StandardCharsets.UTF_8).split("\r\n");
+        if (!lines[0].startsWith("HTTP/1.1 ")) {
+            throw new AssertionError("not an HTTP answer: " + head);
+        }
         List<String> headers = new ArrayList<>();
         for (int i = 1; i < lines.length; i++) {
             int colon = lines[i].indexOf(':');
             headers.add(lines[i].substring(0, colon).toLowerCase(Locale.ROOT) + ":" + lines[i].substring(colon + 1));
         }
-        return new Response(Integer.parseInt(lines[0].substring(9, 12)), headers, text.substring(end + 4));
+        Response bare = new Response(Integer.parseInt(lines[0].substring(9, 12)), headers, "");
+        String length = bare.header("content-length");
+        byte[] body = length != null ? in.readNBytes(Integer.parseInt(length)) : in.readAllBytes();
+        return new Response(bare.status(), headers, new String(body, StandardCharsets.UTF_8));
     }
 }
