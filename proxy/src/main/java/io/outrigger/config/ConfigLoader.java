@@ -189,13 +189,13 @@ public final class ConfigLoader {
         }
         long ejectionMs = longIn(hc, "health.ejection_ms", "ejection_ms", dhc.ejectionMillis(), 1, Long.MAX_VALUE);
         long intervalMs = longIn(hc, "health.interval_ms", "interval_ms", dhc.intervalMillis(), 0, Long.MAX_VALUE);
-        // A check may not outlast its interval (checks would pile up): the default shrinks to fit, a value set must fit.
+        // A check never outlasts its interval (the checker caps it so): /config shows the timeout in force.
         long checkTimeoutMax = intervalMs > 0 ? intervalMs : Long.MAX_VALUE;
         SidecarConfig.Health health = new SidecarConfig.Health(
                 intervalMs, path,
                 intIn(hc, "health.unhealthy_after", "unhealthy_after", dhc.unhealthyAfter(), 1, 1000),
                 intIn(hc, "health.healthy_after", "healthy_after", dhc.healthyAfter(), 1, 1000),
-                longIn(hc, "health.timeout_ms", "timeout_ms", Math.min(dhc.timeoutMillis(), checkTimeoutMax), 1, checkTimeoutMax),
+                Math.min(longIn(hc, "health.timeout_ms", "timeout_ms", dhc.timeoutMillis(), 1, Long.MAX_VALUE), checkTimeoutMax),
                 intIn(hc, "health.eject_after_failures", "eject_after_failures", breaker.failureThreshold(), 1, Integer.MAX_VALUE),
                 ejectionMs,
                 longIn(hc, "health.max_ejection_ms", "max_ejection_ms", Math.max(dhc.maxEjectionMillis(), ejectionMs), ejectionMs, Long.MAX_VALUE),
