@@ -33,11 +33,8 @@ class HttpProtectionTest {
     private int port;
 
     private void start() throws Exception {
-        upstream = new TestUpstream();
-        closeables.add(upstream);
-        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"), RESILIENCE);
-        closeables.add(s);
-        port = s.boundPorts().get("outbound");
+        upstream = closeables.add(new TestUpstream());
+        port = SidecarHarness.outboundTo(upstream, dir, closeables);
     }
 
     private void assertStillServes() throws Exception {

@@ -1,6 +1,5 @@
 package io.outrigger.http;
 
-import io.outrigger.Sidecar;
 import io.outrigger.testing.Closer;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
@@ -9,8 +8,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 
-import static io.outrigger.http.SidecarHarness.RESILIENCE;
-import static io.outrigger.http.SidecarHarness.instance;
 import static io.outrigger.http.SidecarHarness.raw;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -29,8 +26,7 @@ class MaxForwardsTest {
     @BeforeEach
     void start() throws Exception {
         upstream = closeables.add(new TestUpstream());
-        Sidecar s = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"), RESILIENCE));
-        port = s.boundPorts().get("outbound");
+        port = SidecarHarness.outboundTo(upstream, dir, closeables);
     }
 
     /** The first request the upstream saw is {@code marker}'s: whatever came before it was not forwarded. */

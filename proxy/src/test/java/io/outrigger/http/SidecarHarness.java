@@ -54,6 +54,15 @@ final class SidecarHarness {
         return "{\"host\": \"127.0.0.1\", \"port\": " + port + "}";
     }
 
+    /**
+     * A sidecar ({@link #RESILIENCE} settings) whose registry holds {@code service-b} at {@code upstream}
+     * alone, closed by {@code closer}; returns its outbound port.
+     */
+    static int outboundTo(TestUpstream upstream, Path dir, io.outrigger.testing.Closer closer) throws Exception {
+        Sidecar s = closer.add(start(registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"), RESILIENCE));
+        return s.boundPorts().get("outbound");
+    }
+
     static Sidecar start(Path registry, String extraYaml) throws Exception {
         return start(registry, extraYaml, 2);
     }

@@ -1,6 +1,5 @@
 package io.outrigger.http;
 
-import io.outrigger.Sidecar;
 import io.outrigger.testing.Closer;
 import io.outrigger.trace.TraceParent;
 import org.junit.jupiter.api.AutoClose;
@@ -10,8 +9,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 
-import static io.outrigger.http.SidecarHarness.RESILIENCE;
-import static io.outrigger.http.SidecarHarness.instance;
 import static io.outrigger.http.SidecarHarness.raw;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -33,11 +30,8 @@ class TraceHeadersTest {
 
     @BeforeEach
     void start() throws Exception {
-        upstream = new TestUpstream();
-        closeables.add(upstream);
-        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"), RESILIENCE);
-        closeables.add(s);
-        port = s.boundPorts().get("outbound");
+        upstream = closeables.add(new TestUpstream());
+        port = SidecarHarness.outboundTo(upstream, dir, closeables);
     }
 
     private TestUpstream.Seen send(String headers) throws Exception {
