@@ -8,12 +8,23 @@ package io.outrigger.discovery;
  */
 public record Endpoint(String host, int port) {
     public Endpoint {
-        if (host == null || host.isEmpty()) {
+        if (host == null || host.isEmpty() || !hostChars(host)) {
             throw new IllegalArgumentException("host: " + host + " (expected: a host name or IP address)");
         }
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("port: " + port + " (expected: 1..65535)");
         }
+    }
+
+    /** Letters, digits and {@code - . _} (host names, IPv4), {@code :} and {@code %} (IPv6, with a zone): nothing a URL or a log line could misread. */
+    private static boolean hostChars(String host) {
+        for (int i = 0; i < host.length(); i++) {
+            char c = host.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == ':' || c == '%')) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Parses {@code host:port}. */

@@ -113,6 +113,12 @@ public final class FileRegistry implements Registry {
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String name = p.currentName();
             String key = "services." + name;
+            if (name.isBlank()) {
+                p.nextToken();
+                p.skipChildren();
+                services.put(name, description + ": services: \"" + name + "\" (expected: a service name, not empty)");
+                continue;
+            }
             if (p.nextToken() != JsonToken.START_ARRAY) {
                 services.put(name, description + ": " + key + ": " + text(p) + " (expected: an array of {host, port})");
                 continue;
@@ -126,6 +132,10 @@ public final class FileRegistry implements Registry {
                     continue;
                 }
                 if (inst instanceof Endpoint endpoint) {
+                    if (list.contains(endpoint)) {
+                        // Listed twice it would take two turns of the round robin and share one breaker: surely a slip.
+                        error = description + ": " + key + "[" + i + "]: " + endpoint + " (expected: each instance once)";
+                    }
                     list.add(endpoint);
                 } else if (inst instanceof IllegalArgumentException bad) {
                     error = description + ": " + key + "[" + i + "]." + bad.getMessage();

@@ -41,6 +41,15 @@ class FileRegistryTest {
         Files.writeString(f, "{\"services\": {\"s\": [{\"host\": \"h\", \"port\": 70000}]}}");
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
         assertEquals("file:" + f + ": services.s[0].port: 70000 (expected: 1..65535)", e.getMessage());
+        Files.writeString(f, "{\"services\": {\"s\": [{\"host\": \"h\", \"port\": 1}, {\"host\": \"h\", \"port\": 1}]}}");
+        e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
+        assertEquals("file:" + f + ": services.s[1]: h:1 (expected: each instance once)", e.getMessage());
+        Files.writeString(f, "{\"services\": {\"s\": [{\"host\": \"not a host!\", \"port\": 1}]}}");
+        e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
+        assertEquals("file:" + f + ": services.s[0].host: not a host! (expected: a host name or IP address)", e.getMessage());
+        Files.writeString(f, "{\"services\": {\"\": [{\"host\": \"h\", \"port\": 1}]}}");
+        e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
+        assertEquals("file:" + f + ": services: \"\" (expected: a service name, not empty)", e.getMessage());
         Files.writeString(f, "not json");
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
         assertTrue(e.getMessage().startsWith("file:" + f + ": not valid JSON"), e.getMessage());

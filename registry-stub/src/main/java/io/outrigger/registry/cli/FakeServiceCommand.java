@@ -88,7 +88,7 @@ public final class FakeServiceCommand implements Callable<Integer> {
         try {
             service = FakeService.start(s, behaviour);
         } catch (Exception e) {
-            throw new UserException("cannot listen on " + host + ":" + port + ": " + e.getMessage());
+            throw new UserException(BindFailure.message(host, port, e));
         }
         Shutdown.awaitThen(service);
         return 0;

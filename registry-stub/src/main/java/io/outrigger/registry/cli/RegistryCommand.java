@@ -47,7 +47,7 @@ public final class RegistryCommand implements Callable<Integer> {
         try {
             server = RegistryServer.start(host, port, instances);
         } catch (Exception e) {
-            throw new UserException("cannot listen on " + host + ":" + port + ": " + e.getMessage());
+            throw new UserException(BindFailure.message(host, port, e));
         }
         log.info("registry stub listening on {}:{} ({} seeded instances)", host, server.port(), instances.size());
         Shutdown.awaitThen(server);

@@ -97,4 +97,12 @@ class MainTest {
             Files.delete(bad);
         }
     }
+
+    @Test
+    void aHostThatNamesNoAddressSaysSo() {
+        // A bracketed IPv6 literal that is not one fails without a DNS lookup: no traffic leaves the machine.
+        assertEquals(1, run("registry", "--port", "0", "--host", "[::zz]"));
+        assertEquals("registry-stub: cannot listen on [::zz]:0: no such address"
+                + " (expected: an IP address or a host name that resolves to one of this host's)", err.toString().strip());
+    }
 }
