@@ -237,7 +237,12 @@ public final class ConsulRegistry implements Registry {
             log.debug("skipping a malformed registry entry: {}", entry);
             return null;
         }
-        return new Endpoint(address, port);
+        try {
+            return new Endpoint(address, port);
+        } catch (IllegalArgumentException e) { // an address no socket could reach: skip the entry, keep the rest
+            log.debug("skipping a registry entry: {}", e.getMessage());
+            return null;
+        }
     }
 
     /** The status of the entry's first check that is not passing ({@code critical}, {@code warning}, ...), or null when all pass. */

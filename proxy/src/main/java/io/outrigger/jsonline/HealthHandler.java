@@ -29,10 +29,13 @@ final class HealthHandler implements MessageHandler {
         String host = Fields.requiredString(in, "host");
         int port = Fields.requiredInt(in, "port", 1, 65535);
         boolean healthy = Fields.requiredBoolean(in, "healthy");
-        if (host.isEmpty()) {
-            throw JsonLineException.malformed("host: \"\" (expected: a host name or IP address)");
+        Endpoint endpoint;
+        try {
+            endpoint = new Endpoint(host, port);
+        } catch (IllegalArgumentException e) {
+            throw JsonLineException.malformed("host: \"" + host + "\" (expected: a host name or IP address)");
         }
-        context.health().mark(service, new Endpoint(host, port), healthy,
+        context.health().mark(service, endpoint, healthy,
                 healthy ? "reported healthy (line-JSON health)" : "reported unhealthy (line-JSON health)");
         return session.executor().newSucceededFuture(MessageHandler.replyBody("health_ok", request));
     }

@@ -98,6 +98,8 @@ class BadInputTest {
                 exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":13,\"circuit_breaker\":\"yes\"}}"));
         assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":14,\"code\":12,\"text\":\"port: 70000 (expected: an integer 1..65535)\"}}",
                 exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"health\",\"msg_id\":14,\"service\":\"s\",\"host\":\"h\",\"port\":70000,\"healthy\":true}}"));
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":114,\"code\":12,\"text\":\"host: \\\"a b\\\" (expected: a host name or IP address)\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"health\",\"msg_id\":114,\"service\":\"s\",\"host\":\"a b\",\"port\":1,\"healthy\":true}}"));
         assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":15,\"code\":12,\"text\":\"service: missing (expected: a string)\"}}",
                 exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"discover\",\"msg_id\":15}}"));
         assertEquals("{\"src\":\"b\",\"dest\":null,\"body\":{\"type\":\"error\",\"in_reply_to\":16,\"code\":12,\"text\":\"src: 5 (expected: a string)\"}}",
