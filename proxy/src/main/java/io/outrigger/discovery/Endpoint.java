@@ -16,11 +16,14 @@ public record Endpoint(String host, int port) {
         }
     }
 
-    /** Letters, digits and {@code - . _} (host names, IPv4), {@code :} and {@code %} (IPv6, with a zone): nothing a URL or a log line could misread. */
+    /**
+     * Letters, digits and {@code - . _} (host names, IPv4), {@code : % [ ]} (IPv6, bracketed or not, with a
+     * zone): nothing a URL or a log line could misread.
+     */
     private static boolean hostChars(String host) {
         for (int i = 0; i < host.length(); i++) {
             char c = host.charAt(i);
-            if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == ':' || c == '%')) {
+            if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == ':' || c == '%' || c == '[' || c == ']')) {
                 return false;
             }
         }

@@ -144,5 +144,9 @@ class FileRegistryTest {
         assertThrows(IllegalArgumentException.class, () -> Endpoint.parse("127.0.0.1"));
         assertThrows(IllegalArgumentException.class, () -> Endpoint.parse(":80"));
         assertThrows(IllegalArgumentException.class, () -> Endpoint.parse("h:x"));
+        assertEquals(new Endpoint("[::1]", 8080), Endpoint.parse("[::1]:8080"), "an IPv6 app, bracketed as in a URL");
+        assertEquals(new Endpoint("fe80::1%eth0", 80), Endpoint.parse("fe80::1%eth0:80"));
+        assertThrows(IllegalArgumentException.class, () -> Endpoint.parse("a b:80"));
+        assertThrows(IllegalArgumentException.class, () -> Endpoint.parse("user@h:80"));
     }
 }
