@@ -208,6 +208,9 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
             this.instance = key.instance() == null ? "none" : key.instance().toString();
             this.attempts = edgeCounter(MicrometerProxyMetrics.this.attempts, "outrigger.attempts", "attempts, retries included",
                     key.edge(), key.service());
+            // At zero from the service's first exchange: a series that appears only with the first retry reads as "no data".
+            retryCounter(key.edge(), key.service());
+            budgetExhaustedCounter(key.edge(), key.service());
         }
 
         Counter requests(int statusClass) {
@@ -238,12 +241,20 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
 
     @Override
     public void onRetry(String edge, String service) {
-        edgeCounter(retries, "outrigger.retries", "retries scheduled", edge, service).increment();
+        retryCounter(edge, service).increment();
     }
 
     @Override
     public void onRetryBudgetExhausted(String edge, String service) {
-        edgeCounter(budgetExhausted, "outrigger.retry.budget.exhausted", "retries refused by the retry budget", edge, service).increment();
+        budgetExhaustedCounter(edge, service).increment();
+    }
+
+    private Counter retryCounter(String edge, String service) {
+        return edgeCounter(retries, "outrigger.retries", "retries scheduled", edge, service);
+    }
+
+    private Counter budgetExhaustedCounter(String edge, String service) {
+        return edgeCounter(budgetExhausted, "outrigger.retry.budget.exhausted", "retries refused by the retry budget", edge, service);
     }
 
     private Counter edgeCounter(Map<EdgeKey, Counter> cache, String name, String description, String edge, String service) {

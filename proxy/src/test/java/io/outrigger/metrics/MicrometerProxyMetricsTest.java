@@ -47,6 +47,16 @@ class MicrometerProxyMetricsTest {
     }
 
     @Test
+    void retrySeriesExistAtZeroFromAServicesFirstExchange() {
+        MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
+        m.onExchange("outbound", "svc", E, 200, 1, 1_000);
+        String text = m.scrape();
+        // So rate() and alerts on them have a series before the first retry, not a gap that reads as "no data".
+        assertTrue(text.contains("outrigger_retries_total{edge=\"outbound\",service=\"svc\",sidecar=\"s\"} 0.0"), text);
+        assertTrue(text.contains("outrigger_retry_budget_exhausted_total{edge=\"outbound\",service=\"svc\",sidecar=\"s\"} 0.0"), text);
+    }
+
+    @Test
     void scrapeWithoutTrafficListsBreakersAndHealthOfTheBoundContext() {
         MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
         SidecarContext ctx = new SidecarContext(SidecarConfig.defaults(),
