@@ -367,6 +367,7 @@ final class AccessLog implements AutoCloseable {
                 ascii("null");
                 return;
             }
+            s = utf8View(s);
             buf[len++] = '"';
             int stop = Math.min(limit - 8, len + room); // limit - 8: room for the longest escape or code point
             for (int i = 0, n = s.length(); i < n && len < stop; i++) {
@@ -403,6 +404,32 @@ final class AccessLog implements AutoCloseable {
                 }
             }
             buf[len++] = '"';
+        }
+
+        /**
+         * A header value as the client meant it: HTTP parsers read field bytes as ISO-8859-1, one char
+         * a byte, so an {@code x-request-id} sent in UTF-8 ({@code été}) arrives as {@code Ã©tÃ©}. When
+         * those bytes are valid UTF-8 they are read as such; otherwise (or when there is nothing above
+         * ASCII) the value stays as it is.
+         */
+        private static String utf8View(String s) {
+            boolean high = false;
+            for (int i = 0, n = s.length(); i < n; i++) {
+                char c = s.charAt(i);
+                if (c > 0xff) {
+                    return s; // not a byte-per-char string: already text
+                }
+                high |= c >= 0x80;
+            }
+            if (!high) {
+                return s;
+            }
+            try {
+                return java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                        .decode(java.nio.ByteBuffer.wrap(s.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1))).toString();
+            } catch (java.nio.charset.CharacterCodingException notUtf8) {
+                return s;
+            }
         }
 
         private void utf8(int cp) {

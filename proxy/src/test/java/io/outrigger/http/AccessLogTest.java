@@ -173,6 +173,18 @@ class AccessLogTest {
     }
 
     @Test
+    void aUtf8HeaderValueIsLoggedAsTheClientMeantIt() throws Exception {
+        Sink sink = new Sink();
+        AccessLog log = new AccessLog(sink, 16, "test-access-log");
+        String asParsed = new String("\u00e9t\u00e9".getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1); // what the codec hands over
+        assertTrue(log.log("outbound", "t", asParsed, "GET", "/", "s", null, 200, 1, 0));
+        assertTrue(log.log("outbound", "t", "caf\u00e9", "GET", "/", "s", null, 200, 1, 0)); // a lone 0xE9: not UTF-8, kept
+        log.close();
+        assertEquals("\u00e9t\u00e9", new ObjectMapper().readTree(sink.lines()[0]).get("request_id").asText());
+        assertEquals("caf\u00e9", new ObjectMapper().readTree(sink.lines()[1]).get("request_id").asText());
+    }
+
+    @Test
     void oneHugeFieldLeavesTheOthersTheirRoom() throws Exception {
         Sink sink = new Sink();
         AccessLog log = new AccessLog(sink, 16, "test-access-log");
