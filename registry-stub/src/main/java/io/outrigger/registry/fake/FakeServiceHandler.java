@@ -18,7 +18,6 @@ import io.outrigger.registry.http.RequestTarget;
 import io.outrigger.registry.http.Responses;
 
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -36,7 +35,7 @@ import java.util.regex.Pattern;
  *   GET  /health                  200 {"status":"passing"} or 503 {"status":"failing"}
  *   GET  /call/SERVICE/PATH       calls SERVICE through the sidecar, trace headers forwarded
  *   any other                     200 {"service","instance","method","path","headers"}
- *                                 (headers as received, names lower case; a repeated one is an array)
+ *                                 (headers as received, names lower case; a repeated one's lines joined with ", ")
  * </pre>
  * Latency applies to every answer but {@code /admin}'s and is an event-loop timer, never a sleep; the fail
  * rate applies to ordinary requests and {@code /call}. Errors are JSON, {@code {"error": "..."}}. Stateless
@@ -103,20 +102,15 @@ final class FakeServiceHandler extends RequestHandler {
     private ObjectNode echo(ChannelHandlerContext ctx, FullHttpRequest req, RequestTarget q) {
         ObjectNode echo = JsonNodeFactory.instance.objectNode().put("service", service).put("instance", instance.get())
                 .put("method", req.method().name()).put("path", q.rawPath() + (q.rawQuery().isEmpty() ? "" : "?" + q.rawQuery()));
-        // As received (no Content-Length the aggregator added); a repeated header is an array of its lines' values.
+        // As received (no Content-Length the aggregator added); the lines of a repeated header joined with ", ",
+        // in order, as RFC 9110 5.3 combines them: one Via per hop reads "1.1 sidecar-a, 1.1 sidecar-b1".
         HttpHeaders received = ReceivedHeaders.of(ctx.channel());
-        Map<String, List<String>> byName = new LinkedHashMap<>();
+        Map<String, String> byName = new LinkedHashMap<>();
         for (Map.Entry<String, String> h : received != null ? received : req.headers()) {
-            byName.computeIfAbsent(h.getKey().toLowerCase(Locale.ROOT), k -> new ArrayList<>()).add(h.getValue());
+            byName.merge(h.getKey().toLowerCase(Locale.ROOT), h.getValue(), (a, b) -> a + ", " + b);
         }
         ObjectNode headers = echo.putObject("headers");
-        byName.forEach((name, values) -> {
-            if (values.size() == 1) {
-                headers.put(name, values.get(0));
-            } else {
-                values.forEach(headers.putArray(name)::add);
-            }
-        });
+        byName.forEach(headers::put);
         return echo;
     }
 

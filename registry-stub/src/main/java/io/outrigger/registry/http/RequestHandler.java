@@ -56,7 +56,11 @@ public abstract class RequestHandler extends SimpleChannelInboundHandler<FullHtt
             } catch (IllegalArgumentException e) {
                 throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, "malformed request target: " + e.getMessage());
             }
-            handle(ctx, req, target, keepAlive);
+            try {
+                handle(ctx, req, target, keepAlive);
+            } catch (RequestTarget.Undecodable e) {
+                throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, "malformed request target: " + e.getMessage());
+            }
         } catch (RequestRefused r) {
             FullHttpResponse res = errorResponse(r.status(), r.getMessage());
             if (r.allow() != null) {

@@ -15,15 +15,17 @@ import java.util.Map;
  * client sent them, the path's segments each percent-decoded exactly once (so an escaped {@code /} stays inside
  * its segment and {@code +} stays a plus), and the decoded query parameters.
  *
- * <p>{@link #parse} decodes everything up front, so a bad escape ({@code %zz}, {@code %7}, bytes that are not
- * UTF-8) is found before any handler looks at the request. Immutable.
+ * <p>{@link #parse} decodes the path up front, so a bad escape there ({@code %zz}, {@code %7}, bytes that are not
+ * UTF-8) is found before any handler routes on it; the query is decoded when first asked for. One request's, on its
+ * event loop.
  */
 public final class RequestTarget {
     private final String rawPath;
     private final String rawQuery;
     private final List<String> rawSegments;
     private final List<String> segments;
-    private final Map<String, List<String>> parameters;
+    /** Decoded on first use (event loop only, like the request): null until then. */
+    private Map<String, List<String>> parameters;
 
     private RequestTarget(String rawPath, String rawQuery, List<String> rawSegments, List<String> segments,
                           Map<String, List<String>> parameters) {
@@ -51,13 +53,19 @@ public final class RequestTarget {
             segments.add(decodeSegment(raw));
             start = end + 1;
         }
-        Map<String, List<String>> parameters;
-        try {
-            parameters = q.parameters();
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("query \"" + q.rawQuery() + "\": " + e.getMessage());
+        return new RequestTarget(rawPath, q.rawQuery(), List.copyOf(rawSegments), List.copyOf(segments), null);
+    }
+
+    /**
+     * A query that cannot be decoded, found when a handler first asks for its parameters (an echo of the
+     * raw target never does, so {@code ?q=50%} is no reason to refuse it); the request handler answers 400.
+     */
+    public static final class Undecodable extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
+
+        Undecodable(String message) {
+            super(message);
         }
-        return new RequestTarget(rawPath, q.rawQuery(), List.copyOf(rawSegments), List.copyOf(segments), parameters);
     }
 
     /**
@@ -116,14 +124,21 @@ public final class RequestTarget {
         return segments;
     }
 
-    /** The decoded query parameters, in order. */
+    /** The decoded query parameters, in order; {@link Undecodable} when the query holds a bad escape. */
     public Map<String, List<String>> parameters() {
+        if (parameters == null) {
+            try {
+                parameters = new QueryStringDecoder(rawQuery, false).parameters();
+            } catch (IllegalArgumentException e) {
+                throw new Undecodable("query \"" + rawQuery + "\": " + e.getMessage());
+            }
+        }
         return parameters;
     }
 
     /** The first value of a query parameter, or null when absent. */
     public String parameter(String name) {
-        List<String> v = parameters.get(name);
+        List<String> v = parameters().get(name);
         return v == null || v.isEmpty() ? null : v.get(0);
     }
 }
