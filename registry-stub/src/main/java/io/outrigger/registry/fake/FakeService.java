@@ -50,13 +50,17 @@ public final class FakeService implements AutoCloseable {
     }
 
     /**
-     * Refuses settings the registry would refuse, before anything starts: a blank name, an instance id (given, or
+     * Refuses settings the registry would refuse, before anything starts: a blank name and, for a service that
+     * registers ({@code --register}), an instance id (given, or
      * the default {@code NAME-PORT}) with a '/', an advertised address that makes no check URL. The message starts
      * with the command-line option to blame.
      */
     public static void validate(Settings s) {
         if (s.name().isBlank()) {
             throw new IllegalArgumentException("--name: \"" + s.name() + "\" (expected: a non-blank name)");
+        }
+        if (s.registry() == null) {
+            return; // nothing goes to a registry: the id and the address only name the service in its echo
         }
         try {
             if (s.instanceId() != null) {

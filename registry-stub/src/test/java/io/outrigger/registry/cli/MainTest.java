@@ -71,11 +71,15 @@ class MainTest {
         };
         for (String[] args : refused) {
             err.getBuffer().setLength(0);
-            String[] all = new String[args.length + 3];
+            // With --register: the checks are the registry's, so they apply only to a service that registers
+            // (refused before any connection is made; 127.0.0.1:1 is never contacted).
+            String[] all = new String[args.length + 5];
             all[0] = "fake-service";
             all[1] = "--port";
             all[2] = "0";
-            System.arraycopy(args, 0, all, 3, args.length);
+            all[3] = "--register";
+            all[4] = "http://127.0.0.1:1";
+            System.arraycopy(args, 0, all, 5, args.length);
             assertEquals(2, run(all), String.join(" ", args));
             assertOneLine();
             assertTrue(err.toString().contains(args[args.length - 2] + ": "), err.toString());
