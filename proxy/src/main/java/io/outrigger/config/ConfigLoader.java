@@ -2,6 +2,7 @@ package io.outrigger.config;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -89,8 +90,11 @@ public final class ConfigLoader {
         ObjectMapper mapper = new ObjectMapper(YAMLFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
         try (JsonParser parser = mapper.createParser(yaml)) {
             root = mapper.readTree(parser);
-            if (parser.nextToken() != null) {
-                throw new ConfigException(source + ": more than one YAML document (expected: one; the sidecar would read only the first)");
+            for (JsonToken t = parser.nextToken(); t != null; t = parser.nextToken()) {
+                // An empty document (a trailing ---) holds nothing to lose; the parser reads it as null or "".
+                if (t != JsonToken.VALUE_NULL && !(t == JsonToken.VALUE_STRING && parser.getText().isEmpty())) {
+                    throw new ConfigException(source + ": more than one YAML document (expected: one; the sidecar would read only the first)");
+                }
             }
         } catch (JsonProcessingException e) {
             String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();

@@ -120,12 +120,14 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void whatTheParserWouldSilentlyDropIsAnError() {
+    void whatTheParserWouldSilentlyDropIsAnError() throws Exception {
         ConfigException dup = assertThrows(ConfigException.class, () -> ConfigLoader.parse("name: a\nname: b\n", "t.yaml"));
         assertTrue(dup.getMessage().startsWith("t.yaml: not valid YAML at line 2") && dup.getMessage().contains("Duplicate field 'name'"),
                 dup.getMessage());
         assertError("t.yaml: more than one YAML document (expected: one; the sidecar would read only the first)",
                 "name: a\n---\ndrain_ms: 1\n");
+        assertEquals("x", ConfigLoader.parse("---\nname: x\n---\n", "t.yaml").name(), "empty documents around it lose nothing");
+        assertEquals("x", ConfigLoader.parse("name: x\n...\n", "t.yaml").name());
     }
 
     @Test
