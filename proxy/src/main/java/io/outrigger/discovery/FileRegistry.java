@@ -26,6 +26,8 @@ import java.util.Set;
  * Immutable and thread-safe.
  */
 public final class FileRegistry implements Registry {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(FileRegistry.class);
+
     /** The classpath location of the embedded default, a copy of {@code config/registry.json}. */
     public static final String EMBEDDED_DEFAULT = "/outrigger/registry.json";
 
@@ -133,8 +135,9 @@ public final class FileRegistry implements Registry {
                 }
                 if (inst instanceof Endpoint endpoint) {
                     if (list.contains(endpoint)) {
-                        // Listed twice it would take two turns of the round robin and share one breaker: surely a slip.
-                        error = description + ": " + key + "[" + i + "]: " + endpoint + " (expected: each instance once)";
+                        // Kept, as before (some weight an instance so), but said: the copies share one breaker and one health state.
+                        LOG.warn("{}: {}[{}]: {} is listed again: it takes one more turn of the round robin, and shares its breaker"
+                                + " and health with the other listing", description, key, i, endpoint);
                     }
                     list.add(endpoint);
                 } else if (inst instanceof IllegalArgumentException bad) {
