@@ -89,6 +89,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private boolean http10;
 
     private boolean buffered;
+    /** An upstream's 1xx answer was passed on: no retry, since part of this attempt's response reached the caller. */
+    private boolean interimRelayed;
     private ByteBuf body;
     private ArrayDeque<HttpContent> pending;
     private boolean requestComplete;
@@ -544,6 +546,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (code == 100 || http10) {
             return;
         }
+        interimRelayed = true; // a response byte went out: this attempt's answer is the one the caller gets
         HttpHeaders h = res.headers();
         HopByHopHeaders.strip(h);
         h.add(HttpHeaderNames.VIA, conn.route.via());
@@ -656,7 +659,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
      */
     private boolean takeRetry(boolean idempotentOnly) {
         SidecarConfig.Retry r = context.config().resilience().retry();
-        if (!buffered || !requestComplete || responseStarted || done
+        if (!buffered || !requestComplete || responseStarted || interimRelayed || done
                 || (idempotentOnly && (!idempotent || !conn.route.retriesAnswers()))
                 || attempts > r.maxRetries()) {
             return false;

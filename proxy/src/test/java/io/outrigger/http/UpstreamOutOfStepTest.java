@@ -43,6 +43,7 @@ class UpstreamOutOfStepTest {
     private final Closer closeables = new Closer();
 
     private final AtomicInteger accepted = new AtomicInteger();
+    private final AtomicInteger hintsThen503 = new AtomicInteger();
     /** Upstream connections the sidecar has closed (seen as end of input by the upstream). */
     private final AtomicInteger closedBySidecar = new AtomicInteger();
     /** Opens the gate for a "/late" answer's stray bytes. */
@@ -115,6 +116,25 @@ class UpstreamOutOfStepTest {
         }
     }
 
+    /**
+     * Once an instance's 103 went to the caller, a response byte has gone out: its 503 is the answer, not
+     * a retry whose 200 would follow another instance's hints (the contract: no retry once any byte went).
+     */
+    @Test
+    void noRetryAfterAnInterimAnswerWentToTheCaller() throws Exception {
+        try (ServerSocket upstream = upstream()) {
+            int port = sidecar(upstream);
+            try (RawHttp client = new RawHttp(port)) {
+                client.send("GET /hints-then-503 HTTP/1.1\r\nHost: service-b\r\n\r\n");
+                assertEquals(103, client.readHead().status());
+                RawHttp.Response answer = client.read();
+                assertEquals(503, answer.status(), answer.toString());
+                assertEquals("busy", answer.body(), "the instance's own answer");
+            }
+            assertEquals(1, hintsThen503.get(), "one attempt: GETs answered 503 are otherwise retried (max_retries 2)");
+        }
+    }
+
     /** Upgrade is never forwarded, so a 101 is an upstream out of step: a bad answer (502), at once for a POST. */
     @Test
     void anUnrequestedProtocolSwitchIsABadAnswer() throws Exception {
@@ -180,6 +200,11 @@ class UpstreamOutOfStepTest {
                     case "/no-content-with-body" -> write(out, "HTTP/1.1 204 No Content\r\n\r\nstray");
                     case "/early-hints" -> write(out, "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
                             + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                    case "/hints-then-503" -> {
+                        hintsThen503.incrementAndGet();
+                        write(out, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                                + "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy");
+                    }
                     case "/switch" -> write(out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n\u0081\u0002hi");
                     case "/head-with-body" -> write(out, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray");
                     case "/late" -> {
