@@ -798,7 +798,12 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (done) {
             return;
         }
-        attemptOpen = false;
+        if (attemptOpen) {
+            // No verdict on the upstream: a half-open breaker's probe goes back, so the next call probes at once.
+            attemptOpen = false;
+            instanceBreaker.releasePermission();
+            serviceBreaker.releasePermission();
+        }
         releaseUpstream(false);
         if (!responseComplete) {
             status = 499; // nginx's "client closed request"

@@ -185,6 +185,23 @@ public final class CircuitBreaker {
         }
     }
 
+    /**
+     * Gives back a permission whose call ended with no verdict on the upstream (its client went away
+     * first): a half-open breaker gets its probe back at once, rather than after {@code open_ms}; in
+     * any other state this changes nothing.
+     */
+    public void releasePermission() {
+        for (;;) {
+            Snapshot s = ref.get();
+            if (s.state() != State.HALF_OPEN || s.probesLeft() >= config.halfOpenProbes()) {
+                return;
+            }
+            if (ref.compareAndSet(s, withProbes(s, s.probesLeft() + 1, s.sinceNanos()))) {
+                return;
+            }
+        }
+    }
+
     /** Reports a failed call: counts toward the threshold; a failed half-open probe re-opens. */
     public void onFailure() {
         for (;;) {

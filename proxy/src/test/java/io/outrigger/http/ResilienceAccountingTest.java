@@ -43,6 +43,38 @@ class ResilienceAccountingTest {
     }
 
     /**
+     * A half-open probe whose client leaves before the instance answers says nothing about the
+     * instance: the probe is given back, and the next request probes at once. It waited open_ms
+     * before (here a minute: the breaker's clock is a fake one that never moves on its own).
+     */
+    @Test
+    void aProbeWhoseClientLeftIsGivenBack() throws Exception {
+        TestUpstream b = upstream();
+        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(b.port()) + "]");
+        io.outrigger.time.FakeTicker ticker = new io.outrigger.time.FakeTicker();
+        Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(
+                SidecarHarness.yaml(registry, RESILIENCE.replace("open_ms: 200", "open_ms: 60000")), "test"),
+                io.outrigger.discovery.FileRegistry.load(registry), ticker)));
+        s.start();
+        int port = s.boundPorts().get("outbound");
+        CircuitBreaker breaker = s.context().breakers().forInstance("service-b", new Endpoint("127.0.0.1", b.port()));
+        breaker.transitionTo(CircuitBreaker.State.OPEN, "test");
+        ticker.advanceMillis(60_000);
+
+        b.delayMillis = 10_000;
+        try (java.net.Socket client = new java.net.Socket("127.0.0.1", port)) {
+            client.getOutputStream().write("GET /probe HTTP/1.1\r\nHost: service-b\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            SidecarHarness.await(java.time.Duration.ofSeconds(5), () -> b.requestCount() == 1, "the probe to reach the instance");
+            assertEquals(0, breaker.snapshot().probesLeft(), "the one probe is out");
+        } // the client leaves before the answer
+        SidecarHarness.await(java.time.Duration.ofSeconds(5), () -> breaker.snapshot().probesLeft() == 1, "the probe to be given back");
+        b.delayMillis = 0;
+        String res = get(s, "/next");
+        assertTrue(res.startsWith("HTTP/1.1 200"), "probed at once, not refused until open_ms: " + res);
+        assertEquals(CircuitBreaker.State.CLOSED, breaker.state());
+    }
+
+    /**
      * The budget bounds retries in flight (at least 3 at any traffic): one request has one retry in
      * flight at a time, so on a quiet sidecar it gets all of max_retries. It held each retry to its
      * end before, and a lone request stopped after 3.

@@ -46,6 +46,24 @@ class CircuitBreakerTest {
     }
 
     @Test
+    void aProbeGivenBackIsGrantedAgainAtOnce() {
+        CircuitBreaker b = breaker(1, 1000, 1);
+        b.releasePermission();
+        assertEquals(CLOSED, b.state(), "closed: nothing to give back");
+        b.onFailure();
+        b.releasePermission();
+        assertFalse(b.tryAcquirePermission(), "open: a release grants nothing");
+        ticker.advanceMillis(1000);
+        assertTrue(b.tryAcquirePermission());
+        assertFalse(b.tryAcquirePermission(), "the one probe is out");
+        b.releasePermission(); // its client left before the upstream answered
+        b.releasePermission(); // a second release never adds a probe the config does not have
+        assertTrue(b.tryAcquirePermission(), "given back: granted again without waiting open_ms");
+        assertFalse(b.tryAcquirePermission());
+        assertEquals(HALF_OPEN, b.state());
+    }
+
+    @Test
     void successResetsTheConsecutiveCount() {
         CircuitBreaker b = breaker(3, 1000, 1);
         b.onFailure();
