@@ -200,8 +200,7 @@ public final class Sidecar implements AutoCloseable {
         } catch (IOException e) { // bind(2) refused: Netty's native transports and the JDK's both say so with an IOException
             throw new ListenerBindException(context.config().bindAddress(), port, key, e);
         } catch (UnresolvedAddressException e) { // bind_address names no address this host could find
-            throw new ListenerBindException(context.config().bindAddress(), port, "bind_address",
-                    "no such address (expected: an IP address or a host name that resolves to one of this host's)");
+            throw new ListenerBindException(context.config().bindAddress(), port, "bind_address", e);
         }
         register(listener, serverChannel);
     }

@@ -1,6 +1,7 @@
 package io.outrigger.listener;
 
 import java.io.IOException;
+import java.nio.channels.UnresolvedAddressException;
 
 /**
  * A listener's port could not be bound: taken by another process, privileged, or an address that
@@ -11,20 +12,21 @@ import java.io.IOException;
 public final class ListenerBindException extends Exception {
     private static final long serialVersionUID = 1L;
 
-    public ListenerBindException(String host, int port, String key, IOException cause) {
+    /** {@code cause}: the system refused the bind (an {@link IOException}), or the address names none ({@link UnresolvedAddressException}). */
+    public ListenerBindException(String host, int port, String key, Exception cause) {
         super("cannot listen on " + host + ":" + port + " (" + key + "): " + reason(cause), cause);
     }
 
-    /** A bind that failed before the system was asked, for {@code reason}. */
-    public ListenerBindException(String host, int port, String key, String reason) {
-        super("cannot listen on " + host + ":" + port + " (" + key + "): " + reason);
-    }
-
     /**
-     * The system's words only: Netty's native transports say {@code bind(..) failed with error(-98):
-     * Address already in use}, the JDK's {@code Address already in use}.
+     * The reason in words, for this message and the registry stub's: the system's words only (Netty's
+     * native transports say {@code bind(..) failed with error(-98): Address already in use}, the JDK's
+     * {@code Address already in use}); for an address that resolves to none, which carries no message,
+     * what was expected.
      */
-    static String reason(IOException e) {
+    public static String reason(Exception e) {
+        if (e instanceof UnresolvedAddressException) {
+            return "no such address (expected: an IP address or a host name that resolves to one of this host's)";
+        }
         String m = e.getMessage();
         if (m == null || m.isBlank()) {
             return e.getClass().getSimpleName();

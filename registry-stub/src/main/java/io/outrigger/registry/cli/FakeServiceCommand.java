@@ -1,6 +1,7 @@
 package io.outrigger.registry.cli;
 
 import io.outrigger.cli.UserException;
+import io.outrigger.listener.ListenerBindException;
 
 import io.outrigger.registry.consul.Durations;
 import io.outrigger.registry.fake.Behaviour;
@@ -88,7 +89,7 @@ public final class FakeServiceCommand implements Callable<Integer> {
         try {
             service = FakeService.start(s, behaviour);
         } catch (Exception e) {
-            throw new UserException(BindFailure.message(host, port, e));
+            throw new UserException("cannot listen on " + host + ":" + port + ": " + ListenerBindException.reason(e));
         }
         Shutdown.awaitThen(service);
         return 0;

@@ -1,6 +1,7 @@
 package io.outrigger.registry.cli;
 
 import io.outrigger.cli.UserException;
+import io.outrigger.listener.ListenerBindException;
 
 import io.outrigger.registry.consul.Registration;
 import io.outrigger.registry.consul.RegistryServer;
@@ -47,7 +48,7 @@ public final class RegistryCommand implements Callable<Integer> {
         try {
             server = RegistryServer.start(host, port, instances);
         } catch (Exception e) {
-            throw new UserException(BindFailure.message(host, port, e));
+            throw new UserException("cannot listen on " + host + ":" + port + ": " + ListenerBindException.reason(e));
         }
         log.info("registry stub listening on {}:{} ({} seeded instances)", host, server.port(), instances.size());
         Shutdown.awaitThen(server);
