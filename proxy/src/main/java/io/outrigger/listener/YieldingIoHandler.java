@@ -19,7 +19,7 @@ import io.netty.util.concurrent.ThreadAwareExecutor;
  * run first, in smaller pieces, and their answers come back sooner. It costs one system call per
  * busy turn and nothing when no other thread wants the CPU ({@code sched_yield} returns at once).
  * On the 2-core benchmark machine it took Outrigger's p99 at 16 connections from about 2x
- * HAProxy's to HAProxy's, with no loss of requests/s (see the README's Benchmark section).
+ * HAProxy's to HAProxy's, with no loss of requests/s (see bench/README.md).
  *
  * <p>Not blocking: the thread stays runnable and is back as soon as the scheduler has given the
  * waiting threads their turn. {@value #PROPERTY} sets the threshold; 0 turns yielding off.
