@@ -228,6 +228,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (evt instanceof IdleStateEvent) {
             if (current == null) {
                 ctx.close(); // an idle keep-alive connection; a running exchange has its own deadline
+            } else if (current.wantsRequestData()) {
+                // A read is armed for the rest of the request and nothing came: the client stopped half-way.
+                // (The deadline only starts with the body's end, so nothing else would end the exchange.)
+                current.clientStalled();
             }
             return;
         }

@@ -124,6 +124,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private boolean upstreamKeepAlive;
     private int status;
     private boolean done;
+    /** The sidecar closed the client connection because the rest of the request did not come. */
+    private boolean clientStalled;
     /**
      * A response head not written yet: when the whole response came in one read (the common
      * small answer), head and body go out as one message, encoded into one buffer.
@@ -793,6 +795,15 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         complete();
     }
 
+    /**
+     * The client sent nothing of the rest of its request for {@code http.idle_timeout_ms}: the
+     * connection is closed, and the exchange logged as {@code 408} (unless an answer went out).
+     */
+    void clientStalled() {
+        clientStalled = true;
+        ctx.close();
+    }
+
     /** The client connection went away: drop the upstream side without blaming it. */
     void clientGone() {
         if (done) {
@@ -806,7 +817,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         releaseUpstream(false);
         if (!responseComplete) {
-            status = 499; // nginx's "client closed request"
+            status = clientStalled ? 408 : 499; // as nginx logs a client body timeout, and a client that closed
         }
         responseComplete = true;
         requestComplete = true;

@@ -264,6 +264,35 @@ class HttpProtectionTest {
     }
 
     /**
+     * A client that stops sending its request body half-way is closed after {@code http.idle_timeout_ms},
+     * as an idle keep-alive connection is: the request deadline only starts at the body's end, so
+     * nothing else would ever end the exchange. Both kinds of body: one kept for replay (the upstream
+     * not called yet) and one streamed (its upstream connection is closed too).
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {10, 1_000_000})
+    void aClientThatStopsSendingItsBodyIsClosedAfterTheIdleTimeout(int contentLength) throws Exception {
+        upstream = closeables.add(new TestUpstream());
+        Sidecar s = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"),
+                RESILIENCE.replace("request_ms: 1000", "request_ms: 60000").replace("http: {", "http: { idle_timeout_ms: 300,")));
+        port = s.boundPorts().get("outbound");
+        try (Socket client = new Socket("127.0.0.1", port)) {
+            client.setSoTimeout(5000);
+            client.getOutputStream().write(("POST / HTTP/1.1\r\nHost: service-b\r\nContent-Length: " + contentLength + "\r\n\r\nabc")
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            client.getOutputStream().flush();
+            long start = System.nanoTime();
+            assertEquals(-1, client.getInputStream().read(), "closed without an answer");
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(millis >= 250 && millis < 3000, "closed after " + millis + " ms (idle_timeout_ms 300)");
+        }
+        SidecarHarness.await(Duration.ofSeconds(3), () -> upstream.closedConnections.get() == upstream.connections.get(),
+                "every upstream connection to close");
+        assertEquals(0, upstream.requestCount());
+        assertStillServes();
+    }
+
+    /**
      * One event loop carries every connection here, so anything that held it (a blocking wait on a slow
      * client or a slow upstream) would hold the other request too: that one is answered while a client
      * dawdles over its body and another request waits 3 s for a slow upstream.
