@@ -783,6 +783,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         conn.closing = close;
         if (close) {
             res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (http10) {
+            // As on relayed answers: an HTTP/1.0 client keeps the connection only when told so, else it waits for the close.
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
         res.headers().set(X_REQUEST_ID, requestId).set(TRACEPARENT, traceparent);
         responseStarted = true;

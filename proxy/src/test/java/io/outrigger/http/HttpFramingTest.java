@@ -1,6 +1,7 @@
 package io.outrigger.http;
 
 import io.outrigger.Sidecar;
+import io.outrigger.testing.RawHttp;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -154,5 +155,32 @@ class HttpFramingTest {
         String res = raw(port, "GET /old HTTP/1.0\r\nHost: service-b\r\n\r\n");
         assertTrue(res.startsWith("HTTP/1.1 200"), res);
         assertTrue(res.toLowerCase().contains("connection: close"), res);
+    }
+
+    /**
+     * An HTTP/1.0 client that asked for keep-alive is told the connection stays open by the sidecar's own
+     * answers too (here a 404 and a 503), as by relayed ones: without {@code Connection: keep-alive} such a
+     * client takes the connection for closing and waits for the close that never comes.
+     */
+    @Test
+    void http10KeepAliveClientIsToldTheConnectionStaysOpenBySidecarAnswers() throws Exception {
+        Sidecar noInstances = SidecarHarness.start(SidecarHarness.registry(java.nio.file.Files.createDirectory(dir.resolve("none")), "\"service-b\": []"),
+                RESILIENCE);
+        try (RawHttp client = new RawHttp(port); RawHttp noInstance = new RawHttp(noInstances.boundPorts().get("outbound"))) {
+            for (String path : new String[] {"/a", "/b"}) {
+                client.send("GET " + path + " HTTP/1.0\r\nHost: no-such-service\r\nConnection: keep-alive\r\n\r\n");
+                RawHttp.Response res = client.read();
+                assertEquals(404, res.status());
+                assertEquals("keep-alive", res.headers().get("connection"), res.toString());
+            }
+            noInstance.send("GET / HTTP/1.0\r\nHost: service-b\r\nConnection: keep-alive\r\n\r\n");
+            RawHttp.Response res = noInstance.read();
+            assertEquals(503, res.status());
+            assertEquals("keep-alive", res.headers().get("connection"), res.toString());
+            client.send("GET /c HTTP/1.0\r\nHost: service-b\r\nConnection: keep-alive\r\n\r\n");
+            assertEquals(200, client.read().status());
+        } finally {
+            noInstances.close();
+        }
     }
 }
