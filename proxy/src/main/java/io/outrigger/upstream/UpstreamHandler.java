@@ -3,6 +3,7 @@ package io.outrigger.upstream;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
@@ -122,6 +123,18 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.debug("upstream connection {} failed", ctx.channel(), cause);
         lastCause = cause;
+        if (listener != null && writeSideOnly(ctx.channel())) {
+            // A write failed (AUTO_CLOSE is off: the output was shut, not the connection): the instance closed
+            // or reset its side, maybe right after an early answer (a 413 to a body it will not read) that
+            // still waits in the receive buffer. The leasing exchange reads on; the read side's end closes.
+            return;
+        }
         ctx.close();
+    }
+
+    /** Whether only the sending side of {@code ch} is shut: what the instance sent can still be read. */
+    static boolean writeSideOnly(Channel ch) {
+        return ch instanceof DuplexChannel && ch.isActive() && ((DuplexChannel) ch).isOutputShutdown()
+                && !((DuplexChannel) ch).isInputShutdown();
     }
 }

@@ -7,6 +7,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.resolver.AddressResolverGroup;
@@ -53,6 +54,9 @@ public final class UpstreamPools {
             EventLoop loop = (EventLoop) executor;
             Bootstrap b = new Bootstrap().group(loop).channel(transport.clientChannel()).resolver(resolver)
                     .option(ChannelOption.AUTO_READ, false)
+                    // A failed write shuts the output only: an answer the instance sent before it reset
+                    // (an early 413 to an upload) is still read and relayed (see UpstreamHandler).
+                    .option(ChannelOption.AUTO_CLOSE, false)
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectMillis))
                     .handler(new ChannelInitializer<Channel>() {
@@ -119,7 +123,7 @@ public final class UpstreamPools {
     /** Puts a released connection into its pool, or closes it when it is closed already or the pool is full. */
     void pool(Channel ch, UpstreamCodec codec) {
         Endpoint endpoint = ch.attr(ENDPOINT).get();
-        if (endpoint == null || !ch.isActive()) {
+        if (endpoint == null || !ch.isActive() || ch instanceof DuplexChannel && ((DuplexChannel) ch).isOutputShutdown()) {
             ch.close();
             return;
         }

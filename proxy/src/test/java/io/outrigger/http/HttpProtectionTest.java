@@ -10,6 +10,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -246,6 +249,53 @@ class HttpProtectionTest {
             upload.get(10, java.util.concurrent.TimeUnit.SECONDS);
         }
         assertEquals(0, upstream.requestCount());
+    }
+
+    /**
+     * An instance that answers an upload early (a 413 it decides on from the head) and then closes with the
+     * body unread resets the connection, and the sidecar's next write of the body fails. The answer came
+     * first and is in the sidecar's receive buffer: it must reach the client, not a 502 "reset". Before the
+     * write failure only shut the upstream's sending side, about half of such requests got the 502; twenty
+     * rounds all get the 413.
+     */
+    @Test
+    void anEarlyAnswerFollowedByAResetStillReachesTheClient() throws Exception {
+        ServerSocket instance = closeables.add(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()));
+        Thread answering = new Thread(() -> {
+            while (!instance.isClosed()) {
+                try (Socket c = instance.accept()) {
+                    InputStream in = c.getInputStream();
+                    int matched = 0;
+                    while (matched < 4) { // up to the end of the head
+                        int b = in.read();
+                        if (b < 0) {
+                            break;
+                        }
+                        matched = b == "\r\n\r\n".charAt(matched) ? matched + 1 : b == '\r' ? 1 : 0;
+                    }
+                    c.getOutputStream().write("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoolarge"
+                            .getBytes(StandardCharsets.ISO_8859_1));
+                    c.setSoLinger(true, 0); // the close resets: the body is never read
+                } catch (IOException e) {
+                    // the test ended, or the sidecar gave up on this connection
+                }
+            }
+        }, "early-answer-instance");
+        answering.setDaemon(true);
+        answering.start();
+        Sidecar s = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(instance.getLocalPort()) + "]"),
+                RESILIENCE.replace("max_body_bytes: 1048576", "max_body_bytes: 0")));
+        port = s.boundPorts().get("outbound");
+        byte[] upload = new byte[4_000_000];
+        byte[] head = ("POST /upload HTTP/1.1\r\nHost: service-b\r\nContent-Length: " + upload.length + "\r\n\r\n")
+                .getBytes(StandardCharsets.ISO_8859_1);
+        byte[] request = java.util.Arrays.copyOf(head, head.length + upload.length);
+        List<String> answers = new java.util.ArrayList<>();
+        for (int round = 0; round < 20; round++) {
+            String res = new String(SidecarHarness.rawLenient(port, request), StandardCharsets.ISO_8859_1);
+            answers.add(res.isEmpty() ? "(nothing)" : res.substring(0, res.indexOf("\r\n")));
+        }
+        assertEquals(java.util.Collections.nCopies(20, "HTTP/1.1 413 Payload Too Large"), answers);
     }
 
     @Test
