@@ -252,6 +252,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (last) {
             requestComplete = true;
             armDeadline();
+            HopByHopHeaders.strip(((LastHttpContent) content).trailingHeaders()); // a trailer section is per hop too
         }
         if (upstream != null) {
             upstream.write(content, upstream.voidPromise());
@@ -521,6 +522,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         responseComplete = true;
         reportOutcome(status < 500, status < 500 ? null : "status " + status);
+        HopByHopHeaders.strip(((LastHttpContent) content).trailingHeaders()); // a trailer section is per hop too
         boolean close = conn.closing || !requestComplete;
         conn.closing = close;
         Object out = content;

@@ -363,6 +363,50 @@ class HttpProxyTest {
         }
     }
 
+    /**
+     * A trailer section belongs to its hop as much as the head does: hop-by-hop fields in it (here
+     * {@code Connection}, {@code Keep-Alive} and a field {@code Connection} names) are dropped both ways,
+     * and the others go on.
+     */
+    @Test
+    void hopByHopFieldsInTrailersAreDroppedBothWays() throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            java.util.concurrent.CompletableFuture<List<String>> requestTrailers = new java.util.concurrent.CompletableFuture<>();
+            Thread instance = new Thread(() -> {
+                try (Socket s = server.accept();
+                     BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
+                    while (!in.readLine().isEmpty()) {
+                        // the request head
+                    }
+                    for (int size; (size = Integer.parseInt(in.readLine().trim(), 16)) > 0; ) {
+                        in.skip(size + 2); // a chunk and its line end
+                    }
+                    List<String> trailers = new java.util.ArrayList<>();
+                    for (String line; !(line = in.readLine()).isEmpty(); ) {
+                        trailers.add(line.toLowerCase(java.util.Locale.ROOT));
+                    }
+                    requestTrailers.complete(trailers);
+                    s.getOutputStream().write(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                            + "5\r\nhello\r\n0\r\nX-Sum: 42\r\nConnection: x-hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n\r\n")
+                            .getBytes(StandardCharsets.ISO_8859_1));
+                } catch (IOException | RuntimeException e) {
+                    requestTrailers.completeExceptionally(e);
+                }
+            }, "trailer-instance");
+            instance.setDaemon(true);
+            instance.start();
+            int port = sidecar("\"service-b\": [" + instance(server.getLocalPort()) + "]");
+
+            String res = raw(port, "POST / HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    + "3\r\nabc\r\n0\r\nX-Req-Sum: 7\r\nConnection: x-req-hop\r\nX-Req-Hop: 1\r\nKeep-Alive: timeout=5\r\n\r\n");
+
+            assertEquals(List.of("x-req-sum: 7"), requestTrailers.get(5, java.util.concurrent.TimeUnit.SECONDS));
+            assertTrue(res.startsWith("HTTP/1.1 200"), res);
+            String trailer = res.substring(res.indexOf("\r\n0\r\n") + 5);
+            assertEquals("X-Sum: 42\r\n\r\n", trailer, res);
+        }
+    }
+
     /** A caller that names Host or the trace headers in Connection still gets them forwarded: the sidecar's own additions are not its to remove. */
     @Test
     void connectionOptionsCannotRemoveHostOrTheTraceHeaders() throws Exception {
