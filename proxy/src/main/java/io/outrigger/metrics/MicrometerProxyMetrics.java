@@ -148,9 +148,17 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
         HealthTracker health = ctx.health();
         List<MultiGauge.Row<?>> healthy = new ArrayList<>();
         for (String service : ctx.registry().services()) {
-            for (Endpoint e : ctx.registry().endpoints(service)) {
+            List<Endpoint> listed = ctx.registry().endpoints(service);
+            for (Endpoint e : listed) {
                 healthy.add(MultiGauge.Row.of(Tags.of("service", service, "instance", e.toString()), health,
                         h -> h.isHealthy(service, e) ? 1 : 0));
+            }
+            // Listed by the registry but not passing its checks: never routed to, so 0, as /clusters shows them,
+            // rather than a series that vanishes (and reads as "no data") while the instance is down.
+            for (Endpoint e : ctx.registry().withheld(service).keySet()) {
+                if (!listed.contains(e)) {
+                    healthy.add(MultiGauge.Row.of(Tags.of("service", service, "instance", e.toString()), 0));
+                }
             }
         }
         instanceHealthy.register(healthy);

@@ -5,11 +5,13 @@ import io.outrigger.SidecarContext;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.FileRegistry;
+import io.outrigger.discovery.Registry;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -68,5 +70,42 @@ class MicrometerProxyMetricsTest {
         assertTrue(text.contains("outrigger_instance_healthy{instance=\"10.0.1.1:8080\",service=\"svc\",sidecar=\"s\"} 1.0"), text);
         assertTrue(text.contains("outrigger_breaker_state{breaker=\"svc\",instance=\"\",service=\"svc\",sidecar=\"s\",state=\"closed\"} 1.0"), text);
         assertTrue(text.contains("jvm_memory_used_bytes{"), "JVM series are there too");
+    }
+
+    @Test
+    void anInstanceTheRegistryWithholdsReadsUnhealthyRatherThanVanishing() {
+        Endpoint critical = new Endpoint("10.0.1.2", 8080);
+        Registry registry = new Registry() {
+            @Override
+            public List<Endpoint> endpoints(String service) {
+                return "svc".equals(service) ? List.of(E) : List.of();
+            }
+
+            @Override
+            public Map<Endpoint, String> withheld(String service) {
+                return "svc".equals(service) ? Map.of(critical, "registry check critical") : Map.of();
+            }
+
+            @Override
+            public boolean contains(String service) {
+                return "svc".equals(service);
+            }
+
+            @Override
+            public Set<String> services() {
+                return Set.of("svc");
+            }
+
+            @Override
+            public String describe() {
+                return "test";
+            }
+        };
+        MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
+        m.bindTo(new SidecarContext(SidecarConfig.defaults(), registry, Ticker.system(), m));
+        String text = m.scrape();
+        assertTrue(text.contains("outrigger_instance_healthy{instance=\"10.0.1.1:8080\",service=\"svc\",sidecar=\"s\"} 1.0"), text);
+        // /clusters lists it as unhealthy; the gauge must say 0, not drop the series an alert would watch.
+        assertTrue(text.contains("outrigger_instance_healthy{instance=\"10.0.1.2:8080\",service=\"svc\",sidecar=\"s\"} 0.0"), text);
     }
 }
