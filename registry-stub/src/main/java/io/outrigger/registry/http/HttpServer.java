@@ -125,13 +125,14 @@ public final class HttpServer implements AutoCloseable {
         /** Netty answers an {@code Expect: 100-continue} it will not meet with an empty 413 or 417: give the reason. */
         @Override
         protected Object newContinueResponse(HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
+            String expect = start.headers().get(HttpHeaderNames.EXPECT); // read first: Netty removes it when it answers
             Object res = super.newContinueResponse(start, maxContentLength, pipeline);
             if (res instanceof FullHttpResponse refused && refused.status().codeClass() == HttpStatusClass.CLIENT_ERROR) {
                 HttpResponseStatus status = refused.status();
                 refused.release();
                 return handler.errorResponse(status, status.code() == 413
                         ? "request body too large (expected: at most " + MAX_REQUEST_BYTES + " bytes)"
-                        : "expectation not supported: " + start.headers().get(HttpHeaderNames.EXPECT));
+                        : "expectation not supported: " + expect + " (expected: 100-continue)");
             }
             return res;
         }

@@ -221,6 +221,12 @@ class RegistryServerTest {
         assertEquals(413, refusedUpFront.status());
         assertTrue(refusedUpFront.body().startsWith("request body too large"), "with Expect: 100-continue too: " + refusedUpFront.body());
 
+        RawHttp.Response oddExpectation = RawHttp.exchange(port, "PUT /v1/agent/service/register HTTP/1.1\r\nHost: r\r\n"
+                + "Content-Length: 2\r\nExpect: something-else\r\nConnection: close\r\n\r\n{}");
+        assertEquals(417, oddExpectation.status());
+        assertEquals("expectation not supported: something-else (expected: 100-continue)\n", oddExpectation.body(),
+                "names the expectation it refuses");
+
         HttpResponse<String> wrongMethod = get(port, "/v1/agent/service/register");
         assertEquals(405, wrongMethod.statusCode());
         assertEquals("PUT", wrongMethod.headers().firstValue("Allow").orElse(null));
