@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Reads the YAML sidecar configuration, fills in defaults and validates every key.
@@ -30,6 +31,8 @@ import java.util.Set;
 public final class ConfigLoader {
     /** The longest drain: an hour, well past any orchestrator's grace period. */
     static final long MAX_DRAIN_MS = 3_600_000;
+    /** An origin-form request target (RFC 3986 path and query characters, escapes as %XX): what a check sends. */
+    private static final Pattern HEALTH_PATH = Pattern.compile("/([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*");
     private final String source;
 
     private ConfigLoader(String source) {
@@ -188,8 +191,10 @@ public final class ConfigLoader {
                 "eject_after_failures", "ejection_ms", "max_ejection_ms", "max_ejected_percent");
         SidecarConfig.Health dhc = d.health();
         String path = textIn(hc, "health.path", "path", dhc.path(), null);
-        if (!path.startsWith("/")) {
-            throw error("health.path", hc.get("path"), "a path starting with /");
+        if (!HEALTH_PATH.matcher(path).matches()) {
+            // Sent as is in the check's request line: a space or a control character there makes every
+            // instance answer 400, and active checks would take them all out.
+            throw error("health.path", hc.get("path"), "a path starting with /, of URI characters only (no spaces)");
         }
         long ejectionMs = longIn(hc, "health.ejection_ms", "ejection_ms", dhc.ejectionMillis(), 1, Long.MAX_VALUE);
         long intervalMs = longIn(hc, "health.interval_ms", "interval_ms", dhc.intervalMillis(), 0, Long.MAX_VALUE);

@@ -30,4 +30,18 @@ class HealthConfigTest {
         e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("health: {ejection_ms: 1000, max_ejection_ms: 10}", "t.yaml"));
         assertEquals("t.yaml: health.max_ejection_ms: 10 (expected: an integer >= 1000)", e.getMessage());
     }
+
+    @Test
+    void aCheckPathMustBeSendableInARequestLine() throws Exception {
+        // A space would split the check's request line: every instance answers 400 and all are taken out.
+        for (String bad : new String[] {"\"/he alth\"", "\"/health\\t\"", "\"/h#x\"", "\"/h%zz\"", "health"}) {
+            ConfigException e = assertThrows(ConfigException.class,
+                    () -> ConfigLoader.parse("health: {interval_ms: 100, path: " + bad + "}", "t.yaml"), bad);
+            assertEquals(true, e.getMessage().startsWith("t.yaml: health.path: "), e.getMessage());
+            assertEquals(true, e.getMessage().endsWith("(expected: a path starting with /, of URI characters only (no spaces))"),
+                    e.getMessage());
+        }
+        assertEquals("/healthz?deep=1&x=%2F", ConfigLoader.parse("health: {path: \"/healthz?deep=1&x=%2F\"}", "t.yaml").health().path());
+        assertEquals("/", ConfigLoader.parse("health: {path: /}", "t.yaml").health().path());
+    }
 }
