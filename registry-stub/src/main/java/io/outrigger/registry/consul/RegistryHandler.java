@@ -34,7 +34,7 @@ import java.util.function.Supplier;
  * </pre>
  * Reads carry {@code X-Consul-Index}; with {@code ?index=N[&wait=5s]} they are blocking queries: the request is
  * parked as a callback on the catalog (no thread waits) and answered when the index moves past N, or after
- * {@code wait} (default 5m, at most 10m) with the same index. An index beyond the registry's own (a client of an
+ * {@code wait} (default 5m, also for {@code wait=0}, at most 10m) with the same index. An index beyond the registry's own (a client of an
  * earlier incarnation) is answered at once. Errors are plain text, as Consul's are. Stateless and {@code @Sharable}.
  */
 @ChannelHandler.Sharable
@@ -121,7 +121,9 @@ public final class RegistryHandler extends RequestHandler {
         String wait = param(q, "wait");
         if (wait != null) {
             try {
-                waitMillis = Math.min(MAX_WAIT_MILLIS, Durations.parseMillis(wait));
+                long asked = Durations.parseMillis(wait);
+                // As Consul: a wait of 0 is no wait given (the default), not a query that does not block.
+                waitMillis = asked == 0 ? DEFAULT_WAIT_MILLIS : Math.min(MAX_WAIT_MILLIS, asked);
             } catch (IllegalArgumentException e) {
                 throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, "wait: " + e.getMessage());
             }

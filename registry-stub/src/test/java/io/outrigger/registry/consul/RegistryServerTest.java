@@ -150,6 +150,17 @@ class RegistryServerTest {
     }
 
     @Test
+    void aWaitOfZeroBlocksForTheDefaultAsConsulDoes() throws Exception {
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
+        long idx = index(get(port, "/v1/health/service/service-b"));
+        CompletableFuture<HttpResponse<String>> parked = getAsync(port, "/v1/health/service/service-b?index=" + idx + "&wait=0s");
+        await("the query parked", 3000, () -> registry.catalog().parked() == 1 || parked.isDone());
+        assertFalse(parked.isDone(), "wait=0s must not answer at once: a client would poll in a tight loop");
+        put(port, "/v1/agent/service/register", instance("b-2", "service-b", 9002));
+        assertTrue(index(parked.get(5, TimeUnit.SECONDS)) > idx);
+    }
+
+    @Test
     void anIndexFromAnEarlierIncarnationIsAnsweredAtOnce() throws Exception {
         put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
         HttpResponse<String> res = getAsync(port, "/v1/health/service/service-b?index=1000000&wait=10s").get(2, TimeUnit.SECONDS);
