@@ -187,11 +187,15 @@ public final class HealthTracker {
             int total = s.size(registry, service);
             // Never the last instance: ejecting it would turn a breaker's fail-fast and probing into
             // "no healthy instance" for the whole ejection time.
-            int allowed = Math.min(total - 1, Math.max(1, total * settings.maxEjectedPercent() / 100));
+            int byPercent = Math.max(1, total * settings.maxEjectedPercent() / 100);
+            int allowed = Math.min(total - 1, byPercent);
             int ejectedNow = s.ejectedCount(now);
             if (ejectedNow >= allowed) {
-                st.note = st.failures + " consecutive failures, not ejected: " + ejectedNow + " of " + total
-                        + " instances already ejected (max " + settings.maxEjectedPercent() + "%)";
+                // Name the rule that held it back: "0 of 1 already ejected (max 50%)" explained nothing.
+                st.note = st.failures + " consecutive failures, not ejected: " + (ejectedNow >= byPercent
+                        ? ejectedNow + " of " + total + " instances already ejected (max " + settings.maxEjectedPercent() + "%)"
+                        : total == 1 ? "the only instance, left to its circuit breaker"
+                        : "never the last instance (" + ejectedNow + " of " + total + " already ejected), left to its circuit breaker");
                 return;
             }
             if (st.ejections > 0 && now - st.lastEjectionEnd >= TimeUnit.MILLISECONDS.toNanos(settings.maxEjectionMillis())) {

@@ -131,7 +131,22 @@ class HealthTrackerTest {
         services.put("service-b", List.of(A));
         fail(A, 5);
         assertTrue(health.isHealthy("service-b", A), "ejecting the only instance would turn probing into 'no healthy instance'");
-        assertTrue(health.health("service-b", A).reason().contains("not ejected"), health.health("service-b", A).reason());
+        assertEquals("5 consecutive failures, not ejected: the only instance, left to its circuit breaker",
+                health.health("service-b", A).reason(), "the reason names the rule, not the percentage cap it did not reach");
+    }
+
+    @Test
+    void theLastOneNotEjectedIsLeftToItsBreakerWhateverThePercentage() {
+        HealthTracker all = new HealthTracker(registry, nanos::get, clock, new HealthTracker.Settings(5, 1_000, 2_500, 100, 3, 2));
+        services.put("service-b", List.of(A, B));
+        for (int i = 0; i < 5; i++) {
+            all.onFailure("service-b", A, "status 503");
+            all.onFailure("service-b", B, "status 503");
+        }
+        assertFalse(all.isHealthy("service-b", A));
+        assertTrue(all.isHealthy("service-b", B), "100% allowed, yet never the last instance");
+        assertEquals("5 consecutive failures, not ejected: never the last instance (1 of 2 already ejected), left to its circuit breaker",
+                all.health("service-b", B).reason());
     }
 
     @Test
