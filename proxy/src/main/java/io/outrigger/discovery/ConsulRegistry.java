@@ -24,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -80,6 +81,7 @@ public final class ConsulRegistry implements Registry {
     private final Set<String> asked = ConcurrentHashMap.newKeySet();
     private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
+    private final Watch catalogWatch;
     private final AtomicBoolean down = new AtomicBoolean();
     private volatile Set<String> catalog = Set.of();
     private volatile boolean closed;
@@ -93,7 +95,7 @@ public final class ConsulRegistry implements Registry {
         this.loop = group.next();
         this.client = new ConsulHttpClient(host, port, loop, transport, Math.min(settings.waitMillis(), 2_000));
         this.backoff = Backoff.exponentialWithFullJitter(settings.retryBaseMillis(), settings.retryMaxMillis());
-        Watch catalogWatch = new Watch(null, "/v1/catalog/services");
+        this.catalogWatch = new Watch(null, "/v1/catalog/services");
         loop.execute(catalogWatch::poll);
     }
 
@@ -273,9 +275,19 @@ public final class ConsulRegistry implements Registry {
         }
     }
 
+    /**
+     * The registry answered. After an outage every other watch waiting out its backoff asks now: each has its
+     * own jittered delay (up to {@code retryMaxMillis}), and left alone the catalog and the services would come
+     * back one by one over seconds, mixing the registry's new state with the old (a service the restarted
+     * registry no longer lists answered "no healthy instance" until the catalog's turn came). Loop only.
+     */
     private void onUp() {
         if (down.compareAndSet(true, false)) {
-            log.info("registry {}: answering again, resynced", description);
+            log.info("registry {}: answering again, resyncing", description);
+            catalogWatch.retryNow();
+            for (Watch w : watches.values()) {
+                w.retryNow();
+            }
         }
     }
 
@@ -303,6 +315,8 @@ public final class ConsulRegistry implements Registry {
         long index;
         int failures;
         boolean stopped;
+        /** The pending retry after a failure, null when none is waiting. */
+        ScheduledFuture<?> retry;
 
         Watch(String service, String path) {
             this.service = service;
@@ -347,8 +361,21 @@ public final class ConsulRegistry implements Registry {
                 onDown(service == null ? "GET " + path : "watch of " + service, failure);
                 index = 0;
                 failures++;
-                loop.schedule(this::poll, backoff.nextDelayMillis(Math.min(failures, 30)), TimeUnit.MILLISECONDS);
+                retry = loop.schedule(this::retry, backoff.nextDelayMillis(Math.min(failures, 30)), TimeUnit.MILLISECONDS);
             });
+        }
+
+        private void retry() {
+            retry = null;
+            poll();
+        }
+
+        /** Asks at once instead of at the end of a pending backoff; nothing when no retry is pending. */
+        void retryNow() {
+            ScheduledFuture<?> r = retry;
+            if (r != null && r.cancel(false)) {
+                retry();
+            }
         }
 
         private Throwable handle(ConsulHttpClient.Reply reply) {
