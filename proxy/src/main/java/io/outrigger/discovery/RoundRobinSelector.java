@@ -46,12 +46,12 @@ public final class RoundRobinSelector {
      * the service's next turn; a retry the instance after the one tried last.
      */
     public Endpoint next(String service, Collection<Endpoint> exclude) {
-        health.noteRouted(service);
         List<Endpoint> all = registry.endpoints(service);
         int n = all.size();
         if (n == 0) {
-            return null;
+            return null; // not noted: callers name services freely (line-JSON route), and each name would stay for good
         }
+        health.noteRouted(service);
         int start = exclude.isEmpty() ? Math.floorMod(cursors.computeIfAbsent(service, s -> new AtomicInteger()).getAndIncrement(), n)
                 : after(all, exclude);
         Endpoint fallback = null;

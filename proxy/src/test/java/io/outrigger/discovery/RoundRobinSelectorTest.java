@@ -33,6 +33,17 @@ class RoundRobinSelectorTest {
     }
 
     @Test
+    void onlyServicesWithInstancesAreNotedForActiveChecks() {
+        // A line-JSON route names any service: each unknown name kept for active checks grew memory for good.
+        for (int i = 0; i < 1000; i++) {
+            assertNull(selector.next("no-such-service-" + i));
+        }
+        assertEquals(Set.of(), health.routedServices());
+        selector.next("svc");
+        assertEquals(Set.of("svc"), health.routedServices());
+    }
+
+    @Test
     void rotatesOverAllInstances() {
         assertEquals(List.of(A, B, C, A, B, C), pick(6));
     }
