@@ -320,11 +320,11 @@ public final class HealthTracker {
             st.publish();
         }
 
-        /** Guarded by this. */
+        /** Guarded by this. Instances the registry no longer lists do not count: the cap is a share of those it lists. */
         int ejectedCount(long now) {
             int n = 0;
             for (InstanceState st : instances.values()) {
-                if (st.ejected && now - st.ejectedUntil < 0) {
+                if (st.ejected && now - st.ejectedUntil < 0 && st.drainingReason == null) {
                     n++;
                 }
             }

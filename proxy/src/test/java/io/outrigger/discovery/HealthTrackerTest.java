@@ -170,6 +170,20 @@ class HealthTrackerTest {
     }
 
     @Test
+    void instancesTheRegistryDroppedDoNotCountAgainstTheCap() {
+        Endpoint e = new Endpoint("127.0.0.1", 9005);
+        Endpoint f = new Endpoint("127.0.0.1", 9006);
+        services.put("service-b", List.of(A, B, C, D));
+        fail(A, 5);
+        fail(B, 5);
+        // A rolling deploy: the registry replaces the two ejected instances while their ejections still run.
+        services.put("service-b", List.of(C, D, e, f));
+        health.syncWithRegistry();
+        fail(C, 5);
+        assertFalse(health.isHealthy("service-b", C), "none of the 4 listed instances is ejected: room for 2");
+    }
+
+    @Test
     void passingChecksEndAnEjectionEarly() {
         fail(A, 5);
         assertFalse(health.isHealthy("service-b", A));
