@@ -1,6 +1,7 @@
 package io.outrigger;
 
 import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.HealthTracker;
 import io.outrigger.discovery.Registry;
 import io.outrigger.discovery.RoundRobinSelector;
@@ -11,6 +12,8 @@ import io.outrigger.resilience.RetryBudget;
 import io.outrigger.time.Ticker;
 
 import java.time.Clock;
+import java.util.HashSet;
+import java.util.Set;
 
 /**
  * The state every edge of one sidecar shares: configuration, registry, health, breakers and
@@ -42,8 +45,25 @@ public final class SidecarContext {
                 h.unhealthyAfter(), h.healthyAfter()));
         registry.onChange(health::syncWithRegistry);
         this.breakers = new CircuitBreakers(config.resilience().breaker(), ticker);
+        registry.onChange(this::forgetBreakersOfDepartedInstances);
         this.selector = new RoundRobinSelector(registry, health, breakers);
         this.retryBudget = new RetryBudget(config.resilience().retry().budgetPercent(), RetryBudget.DEFAULT_MIN_RETRIES);
+    }
+
+    /**
+     * Drops the breakers of instances the registry no longer lists (passing or not). The local app behind
+     * the inbound listener is no registry instance; its breaker stays.
+     */
+    private void forgetBreakersOfDepartedInstances() {
+        SidecarConfig.Inbound inbound = config.listeners().inbound();
+        for (String service : breakers.servicesWithInstanceBreakers()) {
+            Set<Endpoint> keep = new HashSet<>(registry.endpoints(service));
+            keep.addAll(registry.withheld(service).keySet());
+            if (inbound != null && service.equals(config.service())) {
+                keep.add(inbound.app());
+            }
+            breakers.retainInstances(service, keep);
+        }
     }
 
     public SidecarConfig config() {

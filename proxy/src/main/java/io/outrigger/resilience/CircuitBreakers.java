@@ -6,6 +6,7 @@ import io.outrigger.time.Ticker;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -60,6 +61,30 @@ public final class CircuitBreakers {
     public CircuitBreaker findInstance(String service, Endpoint endpoint) {
         Map<Endpoint, CircuitBreaker> m = byInstance.get(service);
         return m == null ? null : m.get(endpoint);
+    }
+
+    /**
+     * Forgets the instance breakers of {@code service} whose instance is not in {@code keep}: the registry
+     * no longer lists it, so its breaker (open, maybe, from the failures that came before it left) would
+     * otherwise stay for good, in {@code /metrics} too, and grow with every instance that ever came and went.
+     * An instance that registers again starts with a new, closed breaker. Exchanges still holding the old
+     * breaker report to it harmlessly. The service's own breaker stays.
+     */
+    public void retainInstances(String service, Set<Endpoint> keep) {
+        Map<Endpoint, CircuitBreaker> m = byInstance.get(service);
+        if (m == null) {
+            return;
+        }
+        for (Map.Entry<Endpoint, CircuitBreaker> e : m.entrySet()) {
+            if (!keep.contains(e.getKey()) && m.remove(e.getKey(), e.getValue())) {
+                breakers.remove(instanceKey(service, e.getKey()), e.getValue());
+            }
+        }
+    }
+
+    /** The services that have instance breakers. */
+    public Set<String> servicesWithInstanceBreakers() {
+        return byInstance.keySet();
     }
 
     /** The breaker for a key, created closed on first use. */

@@ -1,0 +1,129 @@
+package io.outrigger;
+
+import io.outrigger.config.ConfigLoader;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.discovery.Registry;
+import io.outrigger.metrics.MicrometerProxyMetrics;
+import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.resilience.CircuitBreakers;
+import io.outrigger.time.Ticker;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SidecarContextTest {
+    private static final Endpoint B1 = new Endpoint("127.0.0.1", 9001);
+    private static final Endpoint B2 = new Endpoint("127.0.0.1", 9002);
+    private static final Endpoint B3 = new Endpoint("127.0.0.1", 9003);
+    private static final Endpoint APP = new Endpoint("127.0.0.1", 8080);
+
+    /** A registry whose instances a test changes, telling its listeners as a Consul-style registry does. */
+    private static final class ChangingRegistry implements Registry {
+        final Map<String, List<Endpoint>> passing = new ConcurrentHashMap<>();
+        final Map<String, Map<Endpoint, String>> critical = new ConcurrentHashMap<>();
+        final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+
+        void set(String service, List<Endpoint> up, Map<Endpoint, String> down) {
+            passing.put(service, up);
+            critical.put(service, down);
+            listeners.forEach(Runnable::run);
+        }
+
+        @Override
+        public List<Endpoint> endpoints(String service) {
+            return passing.getOrDefault(service, List.of());
+        }
+
+        @Override
+        public Map<Endpoint, String> withheld(String service) {
+            return critical.getOrDefault(service, Map.of());
+        }
+
+        @Override
+        public boolean contains(String service) {
+            return passing.containsKey(service);
+        }
+
+        @Override
+        public Set<String> services() {
+            return passing.keySet();
+        }
+
+        @Override
+        public void onChange(Runnable listener) {
+            listeners.add(listener);
+        }
+
+        @Override
+        public String describe() {
+            return "test:changing";
+        }
+    }
+
+    @Test
+    void anInstanceTheRegistryDropsTakesItsBreakerAlong() throws Exception {
+        SidecarConfig cfg = ConfigLoader.parse("""
+                name: sidecar-a
+                service: service-a
+                listeners:
+                  inbound: { port: 0, app: "127.0.0.1:8080" }
+                resilience:
+                  breaker: { failure_threshold: 2, open_ms: 60000 }
+                """, "test");
+        ChangingRegistry registry = new ChangingRegistry();
+        registry.set("service-b", List.of(B1, B2), Map.of(B3, "registry check critical"));
+        registry.set("service-a", List.of(new Endpoint("127.0.0.1", 15006)), Map.of());
+        MicrometerProxyMetrics metrics = MicrometerProxyMetrics.create(cfg.name());
+        SidecarContext ctx = new SidecarContext(cfg, registry, Ticker.system(), metrics);
+        metrics.bindTo(ctx);
+        CircuitBreakers breakers = ctx.breakers();
+
+        CircuitBreaker gone = breakers.forInstance("service-b", B1);
+        for (int i = 0; i < 2; i++) {
+            gone.onFailure();
+        }
+        assertEquals(CircuitBreaker.State.OPEN, gone.state());
+        CircuitBreaker kept = breakers.forInstance("service-b", B2);
+        CircuitBreaker critical = breakers.forInstance("service-b", B3);
+        CircuitBreaker service = breakers.forService("service-b");
+        CircuitBreaker app = breakers.forInstance("service-a", APP);
+        assertTrue(metrics.scrape().contains("breaker=\"service-b/127.0.0.1:9001\",instance=\"127.0.0.1:9001\",service=\"service-b\",sidecar=\"sidecar-a\",state=\"open\"} 1.0"));
+
+        // B1 deregisters; B3 is still listed, only not passing; the app behind the inbound listener is no registry instance.
+        registry.set("service-b", List.of(B2), Map.of(B3, "registry check critical"));
+        registry.set("service-a", List.of(new Endpoint("127.0.0.1", 15006)), Map.of());
+
+        assertNull(breakers.findInstance("service-b", B1));
+        assertNull(breakers.find("service-b/127.0.0.1:9001"));
+        assertSame(kept, breakers.findInstance("service-b", B2));
+        assertSame(critical, breakers.findInstance("service-b", B3));
+        assertSame(service, breakers.find("service-b"));
+        assertSame(app, breakers.findInstance("service-a", APP));
+        List<String> names = new ArrayList<>();
+        breakers.all().forEach(b -> names.add(b.name()));
+        assertFalse(names.contains("service-b/127.0.0.1:9001"), names.toString());
+        String text = metrics.scrape();
+        assertFalse(text.contains("outrigger_breaker_state{breaker=\"service-b/127.0.0.1:9001\""), text);
+        assertTrue(text.contains("outrigger_breaker_state{breaker=\"service-b/127.0.0.1:9002\""), text);
+
+        // Registered again, the instance starts afresh.
+        registry.set("service-b", List.of(B1, B2), Map.of());
+        CircuitBreaker again = breakers.forInstance("service-b", B1);
+        assertNotSame(gone, again);
+        assertEquals(CircuitBreaker.State.CLOSED, again.state());
+        assertNull(breakers.findInstance("service-b", B3), "B3 left the registry altogether");
+    }
+}
