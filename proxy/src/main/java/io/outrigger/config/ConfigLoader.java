@@ -32,6 +32,8 @@ public final class ConfigLoader {
     /** The longest drain: an hour, well past any orchestrator's grace period. */
     static final long MAX_DRAIN_MS = 3_600_000;
     /** An origin-form request target (RFC 3986 path and query characters, escapes as %XX): what a check sends. */
+    /** The shortest active-check interval, the registry stub's floor too. */
+    static final long MIN_CHECK_INTERVAL_MS = 50;
     private static final Pattern HEALTH_PATH = Pattern.compile("/([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*");
     private final String source;
 
@@ -198,6 +200,11 @@ public final class ConfigLoader {
         }
         long ejectionMs = longIn(hc, "health.ejection_ms", "ejection_ms", dhc.ejectionMillis(), 1, Long.MAX_VALUE);
         long intervalMs = longIn(hc, "health.interval_ms", "interval_ms", dhc.intervalMillis(), 0, Long.MAX_VALUE);
+        if (intervalMs > 0 && intervalMs < MIN_CHECK_INTERVAL_MS) {
+            // A check every millisecond, each on a new connection, floods the instances and leaves hundreds of
+            // sockets a second in TIME_WAIT; its timeout, capped at the interval, would make every check fail.
+            throw error("health.interval_ms", hc.get("interval_ms"), "0 (off) or at least " + MIN_CHECK_INTERVAL_MS);
+        }
         // A check never outlasts its interval (the checker caps it so): /config shows the timeout in force.
         long checkTimeoutMax = intervalMs > 0 ? intervalMs : Long.MAX_VALUE;
         SidecarConfig.Health health = new SidecarConfig.Health(

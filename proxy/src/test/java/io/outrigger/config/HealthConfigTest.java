@@ -32,6 +32,15 @@ class HealthConfigTest {
     }
 
     @Test
+    void aCheckIntervalIsOffOrAtLeastFiftyMilliseconds() throws Exception {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("health: {interval_ms: 1}", "t.yaml"));
+        assertEquals("t.yaml: health.interval_ms: 1 (expected: 0 (off) or at least 50)", e.getMessage());
+        assertThrows(ConfigException.class, () -> ConfigLoader.parse("health: {interval_ms: 49}", "t.yaml"));
+        assertEquals(50, ConfigLoader.parse("health: {interval_ms: 50}", "t.yaml").health().intervalMillis());
+        assertEquals(0, ConfigLoader.parse("health: {interval_ms: 0}", "t.yaml").health().intervalMillis());
+    }
+
+    @Test
     void aCheckPathMustBeSendableInARequestLine() throws Exception {
         // A space would split the check's request line: every instance answers 400 and all are taken out.
         for (String bad : new String[] {"\"/he alth\"", "\"/health\\t\"", "\"/h#x\"", "\"/h%zz\"", "health"}) {
