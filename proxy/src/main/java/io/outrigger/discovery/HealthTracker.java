@@ -27,8 +27,9 @@ import java.util.concurrent.TimeUnit;
  *   <li><b>passive outlier detection</b>: {@link #onFailure} {@code ejectAfterFailures} times in a row (no success
  *       between) ejects the instance for {@code ejectionMillis * ejections so far}, capped at
  *       {@code maxEjectionMillis}; the ejection ends by time. At most {@code maxEjectedPercent} of a service's
- *       instances are ejected at once (at least one may be, as in Envoy), and never the last one left:
- *       a service's only instance is left to its circuit breaker, which fails fast and probes.</li>
+ *       instances are ejected at once (at least one may be, as in Envoy), and never the last one left in
+ *       rotation (the others ejected or failing checks): it is left to its circuit breaker, which fails fast
+ *       and probes.</li>
  * </ol>
  * An instance never reported is healthy. Time comes from the injected {@link Ticker}; the wall clock only
  * formats the "until" of an ejection.
@@ -190,12 +191,16 @@ public final class HealthTracker {
             int byPercent = Math.max(1, total * settings.maxEjectedPercent() / 100);
             int allowed = Math.min(total - 1, byPercent);
             int ejectedNow = s.ejectedCount(now);
-            if (ejectedNow >= allowed) {
+            // The others already out of rotation, by ejection or by failing active checks: ejecting this one as
+            // well would leave the service no instance at all, which the cap on ejections alone does not see.
+            int othersOut = s.outOfRotationCount(st, now);
+            if (ejectedNow >= allowed || othersOut >= total - 1) {
                 // Name the rule that held it back: "0 of 1 already ejected (max 50%)" explained nothing.
                 st.note = st.failures + " consecutive failures, not ejected: " + (ejectedNow >= byPercent
                         ? ejectedNow + " of " + total + " instances already ejected (max " + settings.maxEjectedPercent() + "%)"
                         : total == 1 ? "the only instance, left to its circuit breaker"
-                        : "never the last instance (" + ejectedNow + " of " + total + " already ejected), left to its circuit breaker");
+                        : "never the last instance (" + othersOut + " of " + total
+                                + " already out: ejected or failing checks), left to its circuit breaker");
                 return;
             }
             if (st.ejections > 0 && now - st.lastEjectionEnd >= TimeUnit.MILLISECONDS.toNanos(settings.maxEjectionMillis())) {
@@ -325,6 +330,21 @@ public final class HealthTracker {
             int n = 0;
             for (InstanceState st : instances.values()) {
                 if (st.ejected && now - st.ejectedUntil < 0 && st.drainingReason == null) {
+                    n++;
+                }
+            }
+            return n;
+        }
+
+        /**
+         * Guarded by this. The instances other than {@code self}, still listed by the registry, that take no traffic:
+         * ejected, failing active checks or taken out by hand.
+         */
+        int outOfRotationCount(InstanceState self, long now) {
+            int n = 0;
+            for (InstanceState st : instances.values()) {
+                if (st != self && st.drainingReason == null
+                        && (st.ejected && now - st.ejectedUntil < 0 || st.checkFailing || st.manualReason != null)) {
                     n++;
                 }
             }

@@ -145,8 +145,26 @@ class HealthTrackerTest {
         }
         assertFalse(all.isHealthy("service-b", A));
         assertTrue(all.isHealthy("service-b", B), "100% allowed, yet never the last instance");
-        assertEquals("5 consecutive failures, not ejected: never the last instance (1 of 2 already ejected), left to its circuit breaker",
+        assertEquals("5 consecutive failures, not ejected: never the last instance (1 of 2 already out: ejected or failing checks), left to its circuit breaker",
                 all.health("service-b", B).reason());
+    }
+
+    @Test
+    void passiveEjectionNeverTakesTheOneInstanceActiveChecksLeft() {
+        services.put("service-b", List.of(A, B));
+        for (int i = 0; i < 3; i++) {
+            health.onCheckFailed("service-b", A, "connection refused");
+        }
+        assertFalse(health.isHealthy("service-b", A));
+        fail(B, 5);
+        // The cap counts ejections only (none yet), so B would go, and the service answer "no healthy instance".
+        assertTrue(health.isHealthy("service-b", B), "B is the last instance in rotation");
+        assertEquals("5 consecutive failures, not ejected: never the last instance (1 of 2 already out: ejected or failing checks),"
+                + " left to its circuit breaker", health.health("service-b", B).reason());
+        health.onCheckPassed("service-b", A);
+        health.onCheckPassed("service-b", A);
+        fail(B, 1);
+        assertFalse(health.isHealthy("service-b", B), "A is back: B may go");
     }
 
     @Test
