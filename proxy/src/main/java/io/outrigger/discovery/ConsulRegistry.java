@@ -283,7 +283,7 @@ public final class ConsulRegistry implements Registry {
      */
     private void onUp() {
         if (down.compareAndSet(true, false)) {
-            log.info("registry {}: answering again, resyncing", description);
+            log.info("registry {}: {}", description, ready.isDone() ? "answering again, resyncing" : "answering");
             catalogWatch.retryNow();
             for (Watch w : watches.values()) {
                 w.retryNow();
@@ -293,9 +293,15 @@ public final class ConsulRegistry implements Registry {
 
     private void onDown(String what, Throwable cause) {
         if (down.compareAndSet(false, true)) {
-            log.warn("registry {}: {} failed ({}); keeping the last known instances of {} services, retrying with backoff",
-                    description, what, describe(cause), instances.size());
+            log.warn(outageMessage(description, what, describe(cause), ready.isDone(), instances.size()));
         }
+    }
+
+    /** The one WARN line of an outage; before the first load there is nothing "last known" to keep. */
+    static String outageMessage(String registry, String what, String cause, boolean loaded, int services) {
+        return "registry " + registry + ": " + what + " failed (" + cause + "); " + (loaded
+                ? "keeping the last known instances of " + services + " services, retrying with backoff"
+                : "no instances known yet (not ready), retrying with backoff");
     }
 
     private static String describe(Throwable t) {

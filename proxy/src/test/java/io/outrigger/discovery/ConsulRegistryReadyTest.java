@@ -53,6 +53,16 @@ class ConsulRegistryReadyTest {
         }
     }
 
+    @Test
+    void anOutageBeforeTheFirstLoadDoesNotClaimToKeepAnything() {
+        assertEquals("registry http://127.0.0.1:8500: GET /v1/catalog/services failed (connection refused);"
+                        + " no instances known yet (not ready), retrying with backoff",
+                ConsulRegistry.outageMessage("http://127.0.0.1:8500", "GET /v1/catalog/services", "connection refused", false, 0));
+        assertEquals("registry r: watch of b failed (status 500); keeping the last known instances of 2 services,"
+                        + " retrying with backoff",
+                ConsulRegistry.outageMessage("r", "watch of b", "status 500", true, 2));
+    }
+
     private static void answer(HttpExchange ex, long index, String body) throws IOException {
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("X-Consul-Index", Long.toString(index));
