@@ -124,6 +124,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private boolean upstreamKeepAlive;
     private int status;
     private boolean done;
+    /** The client asked for {@code 100 Continue} before its body, and it has not been sent. */
+    private boolean continueOwed;
     /** The sidecar closed the client connection because the rest of the request did not come. */
     private boolean clientStalled;
     /**
@@ -158,6 +160,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         boolean chunked = HttpUtil.isTransferEncodingChunked(request);
         long contentLength = HttpUtil.getContentLength(request, -1L);
         ProxyError refused = RequestChecks.problem(request, chunked); // before service() rewrites an absolute form
+        continueOwed = HttpUtil.is100ContinueExpected(request) && (chunked || contentLength > 0)
+                && !(request instanceof LastHttpContent);
         service = conn.route.service(request);
         path = request.uri();
 
@@ -214,6 +218,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (expectContinue) {
             // The client waits for this before it sends the body we need (buffered) or stream (streaming).
             ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+            continueOwed = false;
         }
         if (!buffered) {
             startAttempt();
@@ -781,7 +786,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     /** Answers the client with a response the sidecar made, before any response byte went out. */
     private void answer(FullHttpResponse res, boolean mustClose) {
         releaseUpstream(false);
-        boolean close = conn.closing || mustClose || !clientKeepAlive || (!requestComplete && !buffered);
+        // A client still waiting for its 100 Continue may never send the body this connection would have to
+        // read past; one that sends its next request instead would have it taken for body. Close instead.
+        boolean close = conn.closing || mustClose || !clientKeepAlive || (!requestComplete && (!buffered || continueOwed));
         conn.closing = close;
         if (close) {
             res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);

@@ -115,6 +115,30 @@ class HttpFramingTest {
         }
     }
 
+    /**
+     * The sidecar's own answer to a request whose client still waits for {@code 100 Continue} closes the
+     * connection: a client that then sends its next request instead of the body would otherwise have it
+     * read as the 30000 bytes of body the connection still owes. Nothing reaches the upstream.
+     */
+    @Test
+    void anAnswerBeforeTheContinueClosesTheConnection() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            out.write("POST /e HTTP/1.1\r\nHost: nosuch\r\nContent-Length: 30000\r\nExpect: 100-continue\r\n\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            String head = readHead(in);
+            assertTrue(head.startsWith("HTTP/1.1 404"), head);
+            assertTrue(head.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), head);
+            int length = Integer.parseInt(head.replaceAll("(?is).*content-length: *([0-9]+).*", "$1"));
+            assertEquals(length, in.readNBytes(length).length);
+            assertEquals(-1, in.read(), "the sidecar closes instead of waiting for a body that may never come");
+        }
+        assertEquals(0, upstream.requestCount());
+    }
+
     /** Reads a response head, byte by byte, up to its blank line. */
     private static String readHead(InputStream in) throws IOException {
         StringBuilder head = new StringBuilder();
