@@ -119,7 +119,7 @@ public final class ActiveHealthChecker implements AutoCloseable {
             }
             ch.pipeline().addLast(new StatusHandler(service, endpoint, done));
             FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
-            req.headers().set(HttpHeaderNames.HOST, endpoint.toString())
+            req.headers().set(HttpHeaderNames.HOST, endpoint.authority())
                     .set(HttpHeaderNames.USER_AGENT, "outrigger-health-check")
                     .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
             ch.writeAndFlush(req);

@@ -43,7 +43,7 @@ final class ConsulHttpClient {
     /** GETs {@code pathAndQuery}; fails with a {@link java.util.concurrent.TimeoutException} after {@code timeoutMillis}. */
     Future<Reply> get(String pathAndQuery, long timeoutMillis) {
         FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, pathAndQuery);
-        req.headers().set(HttpHeaderNames.HOST, host + ':' + port).set(HttpHeaderNames.ACCEPT, HttpHeaderValues.APPLICATION_JSON);
+        req.headers().set(HttpHeaderNames.HOST, Endpoint.authority(host, port)).set(HttpHeaderNames.ACCEPT, HttpHeaderValues.APPLICATION_JSON);
         Promise<Reply> reply = loop.newPromise();
         OneShotHttpClient.send(loop, transport.clientChannel(), host, port, req, connectTimeoutMillis, timeoutMillis, MAX_BODY_BYTES).addListener(f -> {
             if (!f.isSuccess()) {

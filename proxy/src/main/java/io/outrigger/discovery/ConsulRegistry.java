@@ -88,7 +88,7 @@ public final class ConsulRegistry implements Registry {
     private Set<String> awaitingFirst; // loop only: services whose first answer ready() waits for
 
     public ConsulRegistry(String host, int port, Settings settings) {
-        this.description = "http://" + host + ':' + port;
+        this.description = "http://" + Endpoint.authority(host, port);
         this.settings = settings;
         Transports transport = Transports.best();
         this.group = transport.newGroup(1, "outrigger-discovery");

@@ -43,6 +43,16 @@ public record Endpoint(String host, int port) {
         }
     }
 
+    /** {@code host:port} as a URL or a {@code Host} header writes it: an IPv6 literal in brackets. */
+    public String authority() {
+        return authority(host, port);
+    }
+
+    /** {@code host:port} as a URL or a {@code Host} header writes it: an IPv6 literal ({@code ::1}) in brackets. */
+    public static String authority(String host, int port) {
+        return host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]:" + port : host + ':' + port;
+    }
+
     @Override
     public String toString() {
         return host + ':' + port;
