@@ -16,7 +16,8 @@ import java.util.function.Predicate;
  * </pre>
  *
  * The result promise completes on {@code executor}. Retry is the outer layer: a circuit breaker
- * judges each attempt inside {@link Attempt#run(int)}.
+ * judges each attempt inside {@link Attempt#run(int)}. Cancelling the result stops the run: the
+ * outcome of an attempt still in progress is then ignored, and neither backoff nor listener is asked again.
  */
 public final class Retrier {
     private Retrier() {
@@ -61,6 +62,9 @@ public final class Retrier {
             f = executor.newFailedFuture(t);
         }
         f.addListener(done -> {
+            if (result.isDone()) {
+                return; // cancelled while the attempt ran: no backoff asked (it may take from a budget), no retry
+            }
             if (done.isSuccess()) {
                 @SuppressWarnings("unchecked")
                 T value = (T) done.getNow();

@@ -2,6 +2,7 @@ package io.outrigger.resilience;
 
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -43,6 +44,31 @@ class RetrierTest {
         assertTrue(f.isSuccess());
         assertEquals("ok 3", f.getNow());
         assertEquals(List.of(50L, 100L), delays);
+        assertFalse(ch.finishAndReleaseAll());
+    }
+
+    @Test
+    void aRunCancelledDuringAnAttemptAsksNoBackoffWhenTheAttemptFails() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        List<Integer> attempts = new ArrayList<>();
+        List<Integer> backoffAsked = new ArrayList<>();
+        List<Long> delays = new ArrayList<>();
+        Promise<String> inProgress = ch.eventLoop().newPromise();
+        Future<String> f = Retrier.run(ch.eventLoop(), retry -> {
+                    backoffAsked.add(retry); // a backoff may take from a retry budget: it must not be asked in vain
+                    return 10;
+                }, t -> true, (retry, delay, cause) -> delays.add(delay),
+                n -> {
+                    attempts.add(n);
+                    return inProgress;
+                });
+        assertTrue(f.cancel(false));
+        inProgress.setFailure(new IOException("connect timed out"));
+        ch.advanceTimeBy(100, TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+        assertEquals(List.of(1), attempts);
+        assertEquals(List.of(), backoffAsked);
+        assertEquals(List.of(), delays);
         assertFalse(ch.finishAndReleaseAll());
     }
 

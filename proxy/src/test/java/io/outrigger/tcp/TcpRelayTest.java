@@ -130,13 +130,18 @@ class TcpRelayTest {
     }
 
     private int startRelay(List<Endpoint> instances, String extraYaml, int maxRetries, int failureThreshold) throws Exception {
+        return startRelay(instances, extraYaml, maxRetries, failureThreshold, 2000);
+    }
+
+    private int startRelay(List<Endpoint> instances, String extraYaml, int maxRetries, int failureThreshold, int connectMillis)
+            throws Exception {
         SidecarConfig cfg = ConfigLoader.parse("""
                 io_threads: 1
                 resilience:
                   breaker: { failure_threshold: %d, open_ms: 60000, half_open_probes: 1 }
                   retry: { max_retries: %d, base_ms: 1, max_ms: 2 }
-                  timeouts: { connect_ms: 2000, request_ms: 5000 }
-                """.formatted(failureThreshold, maxRetries) + extraYaml, "test");
+                  timeouts: { connect_ms: %d, request_ms: 5000 }
+                """.formatted(failureThreshold, maxRetries, connectMillis) + extraYaml, "test");
         ProxyMetrics recording = new ProxyMetrics() {
             @Override
             public void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
@@ -419,6 +424,50 @@ class TcpRelayTest {
         await("the exchange to be reported", () -> exchanges.size() == 1);
         assertEquals(new Exchange("tcp", "svc", dead, 502, 6), exchanges.peek(), "one attempt and max_retries=5 retries");
         await("the budget to be empty again", () -> sidecar.context().retryBudget().retriesInFlight() == 0);
+    }
+
+    /**
+     * A loopback listener that never accepts, its accept queue full: a connect to it gets no answer
+     * and times out, as to a blackholed address. The sockets that fill it are added to {@code filling}.
+     */
+    private static ServerSocket blackhole(List<Socket> filling) throws IOException {
+        ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+        for (int i = 0; i < 16; i++) {
+            Socket c = new Socket();
+            filling.add(c);
+            try {
+                c.connect(s.getLocalSocketAddress(), 300);
+            } catch (java.net.SocketTimeoutException full) {
+                return s;
+            }
+        }
+        s.close();
+        throw new IllegalStateException("the accept queue never filled");
+    }
+
+    /** A client that resets while its connect attempt hangs ends the run: no retry is taken from the budget after it. */
+    @Test
+    void aClientLeavingDuringAConnectTakesNoRetryFromTheBudget() throws Exception {
+        List<Socket> filling = new java.util.ArrayList<>();
+        try (ServerSocket hole = blackhole(filling)) {
+            Endpoint silent = new Endpoint("127.0.0.1", hole.getLocalPort());
+            int port = startRelay(List.of(silent), ONE_LISTENER, 2, 100, 300);
+            io.outrigger.resilience.RetryBudget budget = sidecar.context().retryBudget();
+            Socket s = connect(port);
+            await("the connect attempt to start", () -> budget.liveRequests() == 1);
+            s.setSoLinger(true, 0);
+            s.close(); // a reset: the relay sees the client gone while the attempt hangs
+            CircuitBreaker breaker = sidecar.context().breakers().forInstance("svc", silent);
+            await("the hanging attempt to time out", () -> breaker.consecutiveFailures() == 1);
+            sidecar.group().submit(() -> { }).sync(); // one event loop: what the time-out set off has run
+            assertEquals(0, budget.liveRequests());
+            assertEquals(0, budget.retriesInFlight(), "a retry was taken for a client that had left");
+            assertEquals(1, breaker.consecutiveFailures(), "no further attempt");
+        } finally {
+            for (Socket c : filling) {
+                c.close();
+            }
+        }
     }
 
     @Test
