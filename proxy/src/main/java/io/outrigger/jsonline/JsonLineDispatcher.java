@@ -1,6 +1,7 @@
 package io.outrigger.jsonline;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
@@ -24,7 +25,8 @@ import java.util.concurrent.TimeUnit;
  *
  * Requests run concurrently: a handler that answers later (a retry waiting on a timer) does not
  * hold up the next line. At end of input ({@code ChannelInputShutdownEvent}) the channel closes
- * once the requests in flight have been answered, or after the node's drain time.
+ * once the requests in flight have been answered and every reply has been written, or after the
+ * node's drain time.
  * Not sharable: it counts the channel's requests in flight. Runs on the channel's event loop.
  */
 public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
@@ -110,24 +112,29 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent && !inputShutdown) {
             inputShutdown = true;
+            // Bounds the wait for the requests in flight and for a peer slow to take its last replies.
+            drainDeadline = ctx.executor().schedule(() -> {
+                if (ctx.channel().isActive()) {
+                    log.warn("end of input: {} request(s) in flight, replies not all taken by the peer after {} ms, closing",
+                            inFlight, node.drainMillis());
+                    ctx.close();
+                }
+            }, node.drainMillis(), TimeUnit.MILLISECONDS);
             if (inFlight == 0) {
                 closeDrained(ctx);
             } else {
                 log.debug("end of input: waiting up to {} ms for {} request(s) in flight", node.drainMillis(), inFlight);
-                drainDeadline = ctx.executor().schedule(() -> {
-                    log.warn("end of input: {} request(s) still in flight after {} ms, closing", inFlight, node.drainMillis());
-                    ctx.close();
-                }, node.drainMillis(), TimeUnit.MILLISECONDS);
             }
         }
         ctx.fireUserEventTriggered(evt);
     }
 
+    /** Closes once every reply written so far has left: a close at once would drop those a slow reader has not taken yet. */
     private void closeDrained(ChannelHandlerContext ctx) {
-        if (drainDeadline != null) {
+        ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
             drainDeadline.cancel(false);
-        }
-        ctx.close();
+            ctx.close();
+        });
     }
 
     /** Backpressure: a peer that does not read its replies stops the reading of its requests. */

@@ -10,10 +10,16 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static io.outrigger.jsonline.JsonLineTesting.assertReply;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -85,6 +91,38 @@ class JsonLineListenerTest {
             b.getOutputStream().write("{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":2}}\n".getBytes(StandardCharsets.UTF_8));
             assertEquals("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"error\",\"in_reply_to\":2,\"error\":\"Circuit breaker OPEN\",\"service\":\"service-b\"}}",
                     new BufferedReader(new InputStreamReader(b.getInputStream(), StandardCharsets.UTF_8)).readLine());
+        }
+    }
+
+    /**
+     * More replies than the socket buffers hold are still queued in the sidecar when it reads the
+     * client's FIN: the connection closes only once they have all been written.
+     */
+    @Test
+    void halfCloseAfterABurstGetsEveryReply() throws Exception {
+        int lines = 5_000;
+        StringBuilder burst = new StringBuilder();
+        for (int i = 1; i <= lines; i++) {
+            burst.append("{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"discover\",\"msg_id\":").append(i)
+                    .append(",\"service\":\"service-b\"}}\n");
+        }
+        try (Socket s = connect()) {
+            CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> {
+                try {
+                    s.getOutputStream().write(burst.toString().getBytes(StandardCharsets.UTF_8));
+                    s.shutdownOutput();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            Set<String> answered = new HashSet<>();
+            for (String line = in.readLine(); line != null; line = in.readLine()) {
+                assertTrue(line.startsWith("{\"src\":\"n\",\"dest\":\"c\",\"body\":{\"type\":\"discovered\",\"in_reply_to\":"), line);
+                answered.add(line.substring(0, line.indexOf(",\"service\"")));
+            }
+            sent.get(5, TimeUnit.SECONDS);
+            assertEquals(lines, answered.size(), "replies before the sidecar closed the connection");
         }
     }
 }
