@@ -128,6 +128,21 @@ public final class HealthTracker {
         return health(service, endpoint).healthy();
     }
 
+    /** True when this instance has state here: something was reported about it. */
+    public boolean isTracked(String service, Endpoint endpoint) {
+        ServiceHealth s = byService.get(service);
+        return s != null && s.instances.containsKey(endpoint);
+    }
+
+    /** The instances with state here, over every service (a moment's count, for bounding what callers may add). */
+    public int trackedCount() {
+        int n = 0;
+        for (ServiceHealth s : byService.values()) {
+            n += s.instances.size();
+        }
+        return n;
+    }
+
     /**
      * Marks an instance (the line-JSON {@code health} message): unhealthy until marked healthy again; a healthy
      * mark also ends an ejection and failed checks.

@@ -8,8 +8,9 @@ import org.junit.jupiter.api.Test;
 import static io.outrigger.jsonline.JsonLineTesting.exchange;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** init's own msg_id counter, and route's round robin over healthy instances with a permitting breaker. */
+/** init's own msg_id counter, route's round robin over healthy instances with a permitting breaker, and health's limit. */
 class InitRouteHandlerTest {
     private final JsonLineNode node = JsonLineTesting.node();
     private final EmbeddedChannel ch = JsonLineTesting.channel(node);
@@ -66,5 +67,24 @@ class InitRouteHandlerTest {
         String a = route();
         String b = route();
         assertFalse(a.equals(b), "both instances are routed to again");
+    }
+
+    private String health(String service, String host, int port) {
+        return exchange(ch, "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"health\",\"msg_id\":9,\"service\":\"" + service
+                + "\",\"host\":\"" + host + "\",\"port\":" + port + ",\"healthy\":false}}");
+    }
+
+    /** Callers name instances freely: past the limit a report about a new unlisted one is refused with code 12. */
+    @Test
+    void healthReportsBeyondTheTrackingLimitAreRefusedForUnlistedInstances() {
+        String ok = "{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"health_ok\",\"in_reply_to\":9}}";
+        for (int i = node.context().health().trackedCount(); i < HealthHandler.MAX_TRACKED_INSTANCES; i++) {
+            assertEquals(ok, health("made-up-" + i, "10.9.0.1", 1 + i));
+        }
+        String refused = health("one-too-many", "10.9.0.2", 80);
+        assertTrue(refused.contains("\"code\":12") && refused.contains("at most 1024 are tracked"), refused);
+        assertEquals(ok, health("made-up-3", "10.9.0.1", 4), "an instance already tracked is still reported");
+        assertEquals(ok, health("service-b", "10.0.1.1", 8080), "an instance the registry lists is still reported");
+        assertEquals(HealthHandler.MAX_TRACKED_INSTANCES + 1, node.context().health().trackedCount());
     }
 }
