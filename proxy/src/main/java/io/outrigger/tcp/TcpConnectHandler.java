@@ -144,6 +144,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 serviceBreaker.onSuccess();
                 startRelay(ctx, (Channel) f.getNow());
             } else if (f.isCancelled()) {
+                // No verdict on the service: a half-open breaker's probe taken by this client is given back.
+                serviceBreaker.releasePermission();
                 log.debug("tcp {}: client {} left before an upstream was connected", service, client.remoteAddress());
             } else if (!tried.isEmpty()) {
                 // Connects failed (the last attempt may have found every instance's breaker open since).

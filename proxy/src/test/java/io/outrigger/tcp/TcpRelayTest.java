@@ -470,6 +470,27 @@ class TcpRelayTest {
         }
     }
 
+    /** The service breaker's half-open probe, taken by a client that resets while its connect hangs, is given back. */
+    @Test
+    void aProbingClientLeavingDuringAConnectGivesTheProbeBack() throws Exception {
+        List<Socket> filling = new java.util.ArrayList<>();
+        try (ServerSocket hole = blackhole(filling)) {
+            int port = startRelay(List.of(new Endpoint("127.0.0.1", hole.getLocalPort())), ONE_LISTENER, 2, 100, 300);
+            CircuitBreaker service = sidecar.context().breakers().forService("svc");
+            service.transitionTo(CircuitBreaker.State.HALF_OPEN, "test");
+            Socket s = connect(port);
+            await("the client to take the probe", () -> service.snapshot().probesLeft() == 0);
+            s.setSoLinger(true, 0);
+            s.close();
+            await("the probe to be given back", () -> service.snapshot().probesLeft() == 1);
+            assertEquals(CircuitBreaker.State.HALF_OPEN, service.state());
+        } finally {
+            for (Socket c : filling) {
+                c.close();
+            }
+        }
+    }
+
     @Test
     void instanceBreakerOpensAfterTheThresholdAndThenFailsFast() throws Exception {
         Endpoint dead = new Endpoint("127.0.0.1", refusedPort());
