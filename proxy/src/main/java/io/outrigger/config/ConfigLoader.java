@@ -143,9 +143,17 @@ public final class ConfigLoader {
                 String key = "listeners.tcp[" + i + "]";
                 requireObject(t, key);
                 allowOnly(t, key + ".", "port", "service", "idle_timeout_ms");
-                tcp.add(new SidecarConfig.Tcp(intIn(t, key + ".port", "port", -1, 0, 65535),
+                SidecarConfig.Tcp entry = new SidecarConfig.Tcp(intIn(t, key + ".port", "port", -1, 0, 65535),
                         requiredText(t, key + ".service", "service"),
-                        longIn(t, key + ".idle_timeout_ms", "idle_timeout_ms", 300_000, 0, Long.MAX_VALUE))); // 0 = none
+                        longIn(t, key + ".idle_timeout_ms", "idle_timeout_ms", 300_000, 0, Long.MAX_VALUE)); // 0 = none
+                // A port-0 listener is known by its service (tcp:<service>): a second one could be neither shown nor drained.
+                for (int j = 0; j < i; j++) {
+                    if (entry.port() == 0 && tcp.get(j).port() == 0 && tcp.get(j).service().equals(entry.service())) {
+                        throw error(key + ".port", t.get("port"), "a port other than 0: listeners.tcp[" + j
+                                + "] already relays " + entry.service() + " on port 0");
+                    }
+                }
+                tcp.add(entry);
             }
         }
 
