@@ -30,6 +30,13 @@ import java.util.concurrent.TimeUnit;
  * Not sharable: it counts the channel's requests in flight. Runs on the channel's event loop.
  */
 public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
+    /**
+     * Requests of one channel in flight at which it stops reading until one is answered: a call can wait
+     * minutes on its retries, and a client sending such calls without end would otherwise grow the
+     * sidecar without bound (the lines of a read already under way are still served).
+     */
+    static final int MAX_IN_FLIGHT = 1_024;
+
     private static final Logger log = LoggerFactory.getLogger(JsonLineDispatcher.class);
 
     private final JsonLineNode node;
@@ -87,9 +94,13 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
             reply(ctx, request, result);
             return;
         }
-        inFlight++;
+        if (++inFlight == MAX_IN_FLIGHT) {
+            updateAutoRead(ctx);
+        }
         result.addListener(done -> {
-            inFlight--;
+            if (inFlight-- == MAX_IN_FLIGHT) {
+                updateAutoRead(ctx);
+            }
             reply(ctx, request, result);
             if (inputShutdown && inFlight == 0) {
                 closeDrained(ctx);
@@ -140,8 +151,13 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
     /** Backpressure: a peer that does not read its replies stops the reading of its requests. */
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+        updateAutoRead(ctx);
         ctx.fireChannelWritabilityChanged();
+    }
+
+    /** Reads while the peer takes its replies and fewer than {@link #MAX_IN_FLIGHT} requests wait. */
+    private void updateAutoRead(ChannelHandlerContext ctx) {
+        ctx.channel().config().setAutoRead(ctx.channel().isWritable() && inFlight < MAX_IN_FLIGHT);
     }
 
     /**

@@ -1,9 +1,14 @@
 package io.outrigger.jsonline;
 
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoopGroup;
 import io.outrigger.Sidecar;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.ConfigLoader;
 import io.outrigger.discovery.FileRegistry;
+import io.outrigger.listener.Transports;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -14,17 +19,22 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.outrigger.jsonline.JsonLineTesting.assertReply;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /** The jsonline listener of a running sidecar, over a real loopback socket. */
 class JsonLineListenerTest {
@@ -123,6 +133,73 @@ class JsonLineListenerTest {
             }
             sent.get(5, TimeUnit.SECONDS);
             assertEquals(lines, answered.size(), "replies before the sidecar closed the connection");
+        }
+    }
+
+    /**
+     * Calls that wait on a retry's backoff: once {@link JsonLineDispatcher#MAX_IN_FLIGHT} of them wait, the
+     * connection stops reading (its client could otherwise grow the sidecar without bound), and reads again
+     * when they are answered.
+     */
+    @Test
+    void aConnectionStopsReadingWhileTooManyRequestsWait() throws Exception {
+        EventLoopGroup group = Transports.NIO.newGroup(1, "jsonline-test");
+        Queue<Channel> accepted = new ConcurrentLinkedQueue<>();
+        ChannelInboundHandlerAdapter capture = new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                accepted.add((Channel) msg);
+                ctx.fireChannelRead(msg);
+            }
+
+            @Override
+            public boolean isSharable() {
+                return true;
+            }
+        };
+        Channel server = JsonLineListener.bind(sidecar.context(), group, Transports.NIO.serverChannel(), capture, "127.0.0.1", 0);
+        try (Socket s = new Socket("127.0.0.1", ((InetSocketAddress) server.localAddress()).getPort())) {
+            AtomicInteger retried = new AtomicInteger();
+            Thread reader = new Thread(() -> {
+                try {
+                    BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+                    for (String line = in.readLine(); line != null; line = in.readLine()) {
+                        if (line.contains("\"attempts\":2")) {
+                            retried.incrementAndGet();
+                        }
+                    }
+                } catch (IOException closed) {
+                    // the socket is closed at the end of the test
+                }
+            }, "reply-reader");
+            reader.setDaemon(true);
+            reader.start();
+            StringBuilder lines = new StringBuilder();
+            int waiting = 0;
+            for (int i = 0; waiting < JsonLineDispatcher.MAX_IN_FLIGHT; i++) {
+                // Four failing calls, then one that succeeds: the breaker never sees 5 failures in a row.
+                boolean waits = i % 5 != 4;
+                lines.append("{\"src\":\"c\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":").append(i)
+                        .append(waits ? ",\"retries\":1,\"base_ms\":1000,\"force_failures\":1}}\n" : "}}\n");
+                waiting += waits ? 1 : 0;
+            }
+            s.getOutputStream().write(lines.toString().getBytes(StandardCharsets.UTF_8));
+            await("the connection to stop reading", () -> accepted.size() == 1 && !accepted.peek().config().isAutoRead());
+            await("every waiting call to be answered", () -> retried.get() == JsonLineDispatcher.MAX_IN_FLIGHT);
+            await("the connection to read again", () -> accepted.peek().config().isAutoRead());
+        } finally {
+            server.close().sync();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    private static void await(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                fail("timed out waiting for " + what);
+            }
+            Thread.sleep(10);
         }
     }
 }
