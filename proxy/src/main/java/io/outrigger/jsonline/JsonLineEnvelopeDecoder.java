@@ -10,6 +10,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 
 import java.io.IOException;
+import java.util.regex.Pattern;
 
 /**
  * Parses each line into a {@link Request}, or a {@link BadLine} saying what is wrong with it.
@@ -25,6 +26,7 @@ import java.io.IOException;
  */
 @Sharable
 public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter {
+    private static final Pattern SOURCE_NOTE = Pattern.compile("\\[Source: [^;\\]]*\\); ");
     public static final JsonLineEnvelopeDecoder INSTANCE = new JsonLineEnvelopeDecoder();
 
     private JsonLineEnvelopeDecoder() {
@@ -103,8 +105,14 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
         return null;
     }
 
-    private static String firstLine(String s) {
+    /**
+     * The first line of a parser message, without Jackson's note that the source is not shown
+     * ({@code [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 1]}
+     * becomes {@code [line: 1, column: 1]}): the client wrote the line, the position is what helps.
+     */
+    static String firstLine(String s) {
         int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
+        String first = nl < 0 ? s : s.substring(0, nl);
+        return SOURCE_NOTE.matcher(first).replaceAll("[");
     }
 }

@@ -64,6 +64,15 @@ class BadInputTest {
     }
 
     @Test
+    void aCutOffLineNamesWhereTheObjectStartedWithoutJacksonsSourceNote() {
+        assertEquals("{\"src\":\"n\",\"dest\":\"c\",\"body\":{\"type\":\"error\",\"in_reply_to\":12,\"code\":12,"
+                        + "\"text\":\"not valid JSON (Unexpected end-of-input: expected close marker for Object"
+                        + " (start marker at [line: 1, column: 1]))\"}}",
+                exchange(ch, "{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"discover\",\"msg_id\":12}"));
+        assertNextLineServed();
+    }
+
+    @Test
     void trailingGarbageIsNotJson() {
         String reply = exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"init\",\"msg_id\":3}} extra");
         assertTrue(reply.startsWith("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":3,\"code\":12,\"text\":\"not valid JSON"), reply);
