@@ -98,6 +98,9 @@ class ComposeFileTest {
             List<String> lines = Files.readAllLines(dockerfile);
             assertTrue(lines.stream().anyMatch(l -> l.trim().equals("FROM eclipse-temurin:17-jre")),
                     dockerfile + ": base image must be eclipse-temurin:17-jre");
+            // A JVM out of memory can live on with dead event loops, answering nothing; exiting lets the restart policy act.
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith("ENTRYPOINT [\"java\"") && l.contains("\"-XX:+ExitOnOutOfMemoryError\"")),
+                    dockerfile + ": the JVM must exit on OutOfMemoryError");
             for (String line : lines) {
                 String[] words = line.trim().split("\\s+");
                 if (words[0].equals("COPY")) {
