@@ -46,7 +46,8 @@ import java.util.List;
  * off) are held and replayed into the relay in order. Each
  * finished connection is reported as {@code metrics().onExchange("tcp", service, instance, status,
  * attempts, lifetime)} with status 0 for a relayed connection, 502 when no instance could be
- * connected and 503 when none could be tried. Not sharable: one per connection, used on its
+ * connected, 503 when none could be tried and 499 (as the HTTP edges log a client that closed) when
+ * the client left while its upstream was being connected. Not sharable: one per connection, used on its
  * event loop only.
  */
 final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
@@ -147,6 +148,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 // No verdict on the service: a half-open breaker's probe taken by this client is given back.
                 serviceBreaker.releasePermission();
                 log.debug("tcp {}: client {} left before an upstream was connected", service, client.remoteAddress());
+                context.metrics().onExchange(EDGE, service, instance, 499, tried.size(), context.ticker().nanos() - startNanos);
             } else if (!tried.isEmpty()) {
                 // Connects failed (the last attempt may have found every instance's breaker open since).
                 serviceBreaker.onFailure();

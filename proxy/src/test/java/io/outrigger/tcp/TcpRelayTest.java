@@ -484,6 +484,9 @@ class TcpRelayTest {
             s.close();
             await("the probe to be given back", () -> service.snapshot().probesLeft() == 1);
             assertEquals(CircuitBreaker.State.HALF_OPEN, service.state());
+            await("the connection to be reported", () -> exchanges.size() == 1);
+            assertEquals(new Exchange("tcp", "svc", new Endpoint("127.0.0.1", hole.getLocalPort()), 499, 1), exchanges.peek(),
+                    "a client that left while connecting is counted, as the HTTP edges count a client that closed");
         } finally {
             for (Socket c : filling) {
                 c.close();
