@@ -1,19 +1,17 @@
 package io.outrigger.discovery;
 
-import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import static io.outrigger.discovery.ConsulAnswers.answer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
@@ -63,12 +61,4 @@ class ConsulRegistryReadyTest {
                 ConsulRegistry.outageMessage("r", "watch of b", "status 500", true, 2));
     }
 
-    private static void answer(HttpExchange ex, long index, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("X-Consul-Index", Long.toString(index));
-        ex.getResponseHeaders().set("Content-Type", "application/json");
-        ex.sendResponseHeaders(200, bytes.length);
-        ex.getResponseBody().write(bytes);
-        ex.close();
-    }
 }
