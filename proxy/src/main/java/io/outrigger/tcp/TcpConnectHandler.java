@@ -46,8 +46,9 @@ import java.util.List;
  * off) are held and replayed into the relay in order. Each
  * finished connection is reported as {@code metrics().onExchange("tcp", service, instance, status,
  * attempts, lifetime)} with status 0 for a relayed connection, 502 when no instance could be
- * connected, 503 when none could be tried and 499 (as the HTTP edges log a client that closed) when
- * the client left while its upstream was being connected. Not sharable: one per connection, used on its
+ * connected, 503 when none could be tried (a half-open service breaker's probe is then given back)
+ * and 499 (as the HTTP edges log a client that closed) when the client left while its upstream was
+ * being connected. Not sharable: one per connection, used on its
  * event loop only.
  */
 final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
@@ -154,6 +155,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 serviceBreaker.onFailure();
                 giveUp(client, 502, f.cause().getMessage() + " after " + tried.size() + " attempt(s)");
             } else {
+                // No instance could be tried: no verdict on the service either, so a probe taken goes back.
+                serviceBreaker.releasePermission();
                 giveUp(client, 503, f.cause().getMessage());
             }
         });

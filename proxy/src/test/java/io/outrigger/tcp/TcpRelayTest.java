@@ -494,6 +494,34 @@ class TcpRelayTest {
         }
     }
 
+    /**
+     * A client turned away because no instance could be tried (every instance breaker open) gave
+     * the service no verdict: the half-open probe it took goes back, or the next client, once an
+     * instance can take it, would be refused for up to another {@code open_ms}.
+     */
+    @Test
+    void aClientWithNoInstanceToTryGivesTheServiceProbeBack() throws Exception {
+        Endpoint live = new Endpoint("127.0.0.1", echoPort());
+        int port = startRelay(List.of(live), ONE_LISTENER, 2, 100);
+        CircuitBreaker service = sidecar.context().breakers().forService("svc");
+        CircuitBreaker instance = sidecar.context().breakers().forInstance("svc", live);
+        instance.transitionTo(CircuitBreaker.State.OPEN, "test");
+        service.transitionTo(CircuitBreaker.State.HALF_OPEN, "test");
+        try (Socket s = connect(port)) {
+            assertEquals(-1, s.getInputStream().read(), "no instance to try: the client connection is closed");
+        }
+        await("the exchange to be reported", () -> exchanges.size() == 1);
+        assertEquals(new Exchange("tcp", "svc", null, 503, 0), exchanges.peek());
+        assertEquals(1, service.snapshot().probesLeft(), "the probe is given back");
+
+        instance.transitionTo(CircuitBreaker.State.CLOSED, "test"); // the instance can take calls again
+        try (Socket s = connect(port)) {
+            s.getOutputStream().write('x');
+            assertEquals('x', s.getInputStream().read(), "the next client probes at once");
+        }
+        assertEquals(CircuitBreaker.State.CLOSED, service.state());
+    }
+
     @Test
     void instanceBreakerOpensAfterTheThresholdAndThenFailsFast() throws Exception {
         Endpoint dead = new Endpoint("127.0.0.1", refusedPort());
