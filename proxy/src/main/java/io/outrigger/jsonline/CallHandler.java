@@ -32,7 +32,7 @@ import java.util.List;
  * makes its F failing attempts back to back (one succeeding attempt when F is 0). With
  * {@code retries: R} it makes up to R+1 attempts, retry k after {@code base_ms * 2^(k-1)} ms
  * (no jitter, each wait capped at 60000 ms) scheduled on the event loop; no retry is made once
- * the breaker is open.
+ * the breaker is open. A call whose channel closes while it waits is cancelled: no further attempt.
  *
  * <p>Replies, in this order of precedence:
  * <ul>
@@ -132,7 +132,19 @@ final class CallHandler implements MessageHandler {
             return executor.newSucceededFuture(call.reply(outcome.cause()));
         }
         Promise<ObjectNode> reply = executor.newPromise();
-        outcome.addListener(done -> reply.setSuccess(call.reply(outcome.cause())));
+        outcome.addListener(done -> {
+            if (outcome.isCancelled()) {
+                call.record(); // the attempts it made were made all the same
+            } else {
+                reply.trySuccess(call.reply(outcome.cause()));
+            }
+        });
+        // The caller left (its channel closed): no further attempt, so none judges the breaker for nobody.
+        reply.addListener(done -> {
+            if (done.isCancelled()) {
+                outcome.cancel(false);
+            }
+        });
         return reply;
     }
 
@@ -223,9 +235,14 @@ final class CallHandler implements MessageHandler {
             context.metrics().onRetry(EDGE, metricsLabel());
         }
 
+        /** Counts the call, once it is over, in the metrics. */
+        void record() {
+            context.metrics().onExchange(EDGE, metricsLabel(), null, 0, sent, context.ticker().nanos() - startNanos);
+        }
+
         /** The reply once the call is over; {@code failure} is null when the last attempt succeeded. */
         ObjectNode reply(Throwable failure) {
-            context.metrics().onExchange(EDGE, metricsLabel(), null, 0, sent, context.ticker().nanos() - startNanos);
+            record();
             ObjectNode body;
             if (failure == null) {
                 if (stateBefore != CircuitBreaker.State.CLOSED && breaker.state() == CircuitBreaker.State.CLOSED) {

@@ -12,6 +12,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -26,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * Requests run concurrently: a handler that answers later (a retry waiting on a timer) does not
  * hold up the next line. At end of input ({@code ChannelInputShutdownEvent}) the channel closes
  * once the requests in flight have been answered and every reply has been written, or after the
- * node's drain time.
+ * node's drain time. When the channel closes, the requests still in flight are cancelled: a call
+ * stops its retries rather than go on judging the breaker for a caller that is gone.
  * Not sharable: it counts the channel's requests in flight. Runs on the channel's event loop.
  */
 public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
@@ -43,6 +46,8 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
     private final boolean reportEveryBadLine;
     private JsonLineSession session;
     private int inFlight;
+    /** The results of the requests in flight, cancelled when the channel closes. */
+    private final Set<Future<ObjectNode>> pending = new LinkedHashSet<>();
     private boolean inputShutdown;
     /** The channel failed once already: later failures (each queued write) are not logged again. */
     private boolean failed;
@@ -97,7 +102,9 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
         if (++inFlight == MAX_IN_FLIGHT) {
             updateAutoRead(ctx);
         }
+        pending.add(result);
         result.addListener(done -> {
+            pending.remove(result);
             if (inFlight-- == MAX_IN_FLIGHT) {
                 updateAutoRead(ctx);
             }
@@ -146,6 +153,18 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
             drainDeadline.cancel(false);
             ctx.close();
         });
+    }
+
+    /** The client is gone: nobody is left to answer, so the requests in flight stop (a call's retries with them). */
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (!pending.isEmpty()) {
+            log.debug("line-JSON channel {} closed with {} request(s) in flight: cancelling them", ctx.channel(), pending.size());
+            for (Future<ObjectNode> f : pending.toArray(Future[]::new)) {
+                f.cancel(false);
+            }
+        }
+        ctx.fireChannelInactive();
     }
 
     /** Backpressure: a peer that does not read its replies stops the reading of its requests. */

@@ -9,7 +9,8 @@ import io.netty.util.concurrent.Future;
  * <p>Called on the channel's event loop; must never block. A handler throws (or fails its
  * future with) a {@link JsonLineException} for a request it cannot serve. Implementations are
  * shared by every channel of a node, so they keep no per-channel state (that lives in
- * {@link JsonLineSession}) and are thread-safe.
+ * {@link JsonLineSession}) and are thread-safe. A future still pending when its channel closes is
+ * cancelled, so it must be one the handler made for this request (never a shared one).
  */
 public interface MessageHandler {
     /** The {@code type} this handler serves. */

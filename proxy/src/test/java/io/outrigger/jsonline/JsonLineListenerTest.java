@@ -105,6 +105,41 @@ class JsonLineListenerTest {
     }
 
     /**
+     * A call waiting on its retries when its client resets the connection stops: no further attempt
+     * judges the breaker for a caller that is gone (as the HTTP and TCP edges stop theirs).
+     */
+    @Test
+    void aCallWhoseClientResetsMakesNoFurtherAttempt() throws Exception {
+        record Exchange(String edge, int attempts) {}
+        Queue<Exchange> exchanges = new ConcurrentLinkedQueue<>();
+        io.outrigger.metrics.ProxyMetrics recording = new io.outrigger.metrics.ProxyMetrics() {
+            @Override
+            public void onExchange(String edge, String service, io.outrigger.discovery.Endpoint instance, int status, int attempts,
+                                   long durationNanos) {
+                exchanges.add(new Exchange(edge, attempts));
+            }
+        };
+        SidecarContext context = new SidecarContext(ConfigLoader.parse("listeners:\n  jsonline: { port: 0 }\n", "test"),
+                FileRegistry.embedded(), Ticker.system(), recording);
+        Sidecar other = new Sidecar(context);
+        try {
+            other.start();
+            io.outrigger.resilience.CircuitBreaker breaker = context.breakers().forService("service-b");
+            try (Socket s = new Socket("127.0.0.1", other.boundPorts().get("jsonline"))) {
+                s.getOutputStream().write(("{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":1,"
+                        + "\"retries\":4,\"base_ms\":200,\"force_failures\":4}}\n").getBytes(StandardCharsets.UTF_8));
+                await("the first attempt to fail", () -> breaker.consecutiveFailures() == 1);
+                s.setSoLinger(true, 0); // a reset: the channel closes at once, no half-close
+            }
+            await("the call to end", () -> !exchanges.isEmpty());
+            assertEquals(new Exchange("jsonline", 1), exchanges.peek(), "the call stopped after its one attempt");
+            assertEquals(1, breaker.consecutiveFailures());
+        } finally {
+            other.close();
+        }
+    }
+
+    /**
      * More replies than the socket buffers hold are still queued in the sidecar when it reads the
      * client's FIN: the connection closes only once they have all been written.
      */
