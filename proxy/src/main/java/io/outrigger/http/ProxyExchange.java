@@ -30,6 +30,7 @@ import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.resilience.CircuitBreakers;
 import io.outrigger.trace.TraceParent;
 import io.outrigger.upstream.UpstreamHandler;
 import io.outrigger.upstream.UpstreamListener;
@@ -326,7 +327,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         CircuitBreaker sb = context.breakers().forService(service);
         CircuitBreaker ib = conn.route.instanceBreaker(service, picked);
-        if (!sb.tryAcquirePermission() || !ib.tryAcquirePermission()) {
+        if (!CircuitBreakers.tryAcquireBoth(sb, ib)) {
             sendError(lastError != null ? lastError : ProxyError.BREAKER_OPEN);
             return;
         }
