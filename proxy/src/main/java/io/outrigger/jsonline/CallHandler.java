@@ -92,6 +92,10 @@ final class CallHandler implements MessageHandler {
         if (service == null) {
             throw JsonLineException.malformed("service: missing (expected: body.service or the envelope dest)");
         }
+        if (service.indexOf('/') >= 0) {
+            // service/host:port is how an instance's breaker is keyed: such a name would reach (and could force) it.
+            throw JsonLineException.malformed("service: " + service + " (expected: a service name without '/')");
+        }
         Fields.optionalBoolean(in, "proxy");
         Fields.optionalBoolean(in, "force_success");
         String traceId = Fields.optionalString(in, "trace_id");

@@ -92,6 +92,16 @@ class CallHandlerTest {
                 exchange(ch, call("service-a", "service-b", ",\"trace_id\":\"t-42\"")));
     }
 
+    /** {@code service/host:port} keys an instance's breaker: a call may not name, and so force, one. */
+    @Test
+    void aServiceNameWithASlashIsRefusedAndReachesNoInstanceBreaker() {
+        CircuitBreaker instance = node.context().breakers().forInstance("service-b", new Endpoint("10.0.1.1", 8080));
+        assertEquals("{\"src\":\"service-b/10.0.1.1:8080\",\"dest\":\"c\",\"body\":{\"type\":\"error\",\"in_reply_to\":1,\"code\":12,"
+                        + "\"text\":\"service: service-b/10.0.1.1:8080 (expected: a service name without '/')\"}}",
+                exchange(ch, call("c", "service-b/10.0.1.1:8080", ",\"state\":\"open\"")));
+        assertEquals(CircuitBreaker.State.CLOSED, instance.state());
+    }
+
     @Test
     void bodyServiceWinsOverDest() {
         exchange(ch, call("service-a", "service-b", ",\"service\":\"service-c\",\"force_failures\":5"));
