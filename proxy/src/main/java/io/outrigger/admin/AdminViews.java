@@ -84,10 +84,10 @@ final class AdminViews {
         root.set("services", services);
         SidecarConfig.Inbound inbound = ctx.config().listeners().inbound();
         if (inbound != null) {
-            // The local app is no registry instance, but the inbound listener keeps breakers for it all the same.
+            // The local app is no registry instance, but the inbound listener keeps a breaker for it all the same
+            // (its only one: the service's own breaker, listed above, judges the service's instances, not this app).
             String service = ctx.config().service();
             ObjectNode in = root.putObject("inbound").put("service", service).put("app", inbound.app().toString());
-            in.set("breaker", breaker(ctx, ctx.breakers().find(service)));
             in.set("app_breaker", breaker(ctx, ctx.breakers().find(CircuitBreakers.instanceKey(service, inbound.app()))));
         }
         return write(root);

@@ -7,6 +7,7 @@ import io.netty.util.AsciiString;
 import io.outrigger.SidecarContext;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.resilience.CircuitBreakerConfig;
 import io.outrigger.resilience.CircuitBreakers;
 
 import java.util.List;
@@ -42,6 +43,11 @@ abstract class HttpRoute {
     /** The breaker of one instance of a service (an allocation-free lookup once it exists). */
     final CircuitBreaker instanceBreaker(String service, Endpoint endpoint) {
         return breakers.forInstance(service, endpoint);
+    }
+
+    /** The breaker that judges the service as a whole, on this edge. */
+    CircuitBreaker serviceBreaker(String service) {
+        return breakers.forService(service);
     }
 
     /** {@code outbound} or {@code inbound}, for logs and metrics. */
@@ -103,6 +109,20 @@ abstract class HttpRoute {
     static HttpRoute inbound(SidecarContext context, Endpoint app) {
         String service = context.config().service();
         return new HttpRoute("inbound", context) {
+            /**
+             * The app is this edge's one instance, and its instance breaker judges it. The service's own breaker
+             * speaks for all of its instances, to every edge: an app that calls its own service through this
+             * sidecar reaches the others through it. The local app's failures must not open it, so this edge
+             * keeps a breaker of its own that never opens.
+             */
+            private final CircuitBreaker appOnly = new CircuitBreaker("inbound:" + service,
+                    new CircuitBreakerConfig(Integer.MAX_VALUE, 0, 1), context.ticker());
+
+            @Override
+            CircuitBreaker serviceBreaker(String s) {
+                return appOnly;
+            }
+
             @Override
             String service(HttpRequest request) {
                 toOriginForm(request);

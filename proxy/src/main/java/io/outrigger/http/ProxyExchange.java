@@ -325,7 +325,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             sendError(lastError != null ? lastError : anyBreakerOpen() ? ProxyError.BREAKER_OPEN : ProxyError.NO_HEALTHY_INSTANCE);
             return;
         }
-        CircuitBreaker sb = context.breakers().forService(service);
+        CircuitBreaker sb = conn.route.serviceBreaker(service);
         CircuitBreaker ib = conn.route.instanceBreaker(service, picked);
         if (!CircuitBreakers.tryAcquireBoth(sb, ib)) {
             sendError(lastError != null ? lastError : ProxyError.BREAKER_OPEN);
@@ -680,7 +680,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (delay < 0 || delay >= remainingMillis) {
             return false;
         }
-        if (!context.breakers().forService(service).isCallPermitted()) {
+        if (!conn.route.serviceBreaker(service).isCallPermitted()) {
             return false; // the service's breaker opened (on this request's failures, maybe): waiting the backoff is pointless
         }
         // The budget bounds retries in flight: the one this request held has just ended with its failed attempt.

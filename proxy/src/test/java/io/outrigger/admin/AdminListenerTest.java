@@ -249,7 +249,7 @@ class AdminListenerTest {
         assertEquals("127.0.0.1:9", inbound.get("app").asText());
         assertEquals("open", inbound.get("app_breaker").get("state").asText());
         assertEquals(3, inbound.get("app_breaker").get("consecutive_failures").asInt());
-        assertEquals("closed", inbound.get("breaker").get("state").asText());
+        assertTrue(inbound.path("breaker").isMissingNode(), "the service's breaker is not the inbound edge's");
     }
 
     @Test

@@ -69,4 +69,38 @@ class InboundListenerTest {
             }
         }
     }
+
+    /**
+     * An app that calls its own service through its sidecar reaches the service's other instances: the
+     * local app failing on the inbound edge opens the app's breaker, not the service's, so those calls go on.
+     */
+    @Test
+    void theLocalAppFailingDoesNotCloseItsServiceToOutboundCalls() throws Exception {
+        try (TestUpstream app = new TestUpstream(); TestUpstream other = new TestUpstream()) {
+            app.status = 500;
+            Path registry = SidecarHarness.registry(dir, "\"service-a\": [" + SidecarHarness.instance(other.port()) + "]");
+            SidecarConfig cfg = ConfigLoader.parse("name: sidecar-a\nservice: service-a\nregistry: file:" + registry + "\n"
+                    + "listeners:\n  inbound: { port: 0, app: 127.0.0.1:" + app.port() + " }\n  outbound: { port: 0 }\n"
+                    + "resilience:\n  breaker: { failure_threshold: 3, open_ms: 60000 }\n", "test");
+            SidecarContext context = new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system());
+            try (Sidecar sidecar = new Sidecar(context)) {
+                sidecar.start();
+                int inbound = sidecar.boundPorts().get("inbound");
+                int outbound = sidecar.boundPorts().get("outbound");
+                for (int i = 0; i < 3; i++) {
+                    String res = raw(inbound, "GET /x HTTP/1.1\r\nHost: service-a\r\nConnection: close\r\n\r\n");
+                    assertTrue(res.startsWith("HTTP/1.1 500"), res);
+                }
+                assertEquals(CircuitBreaker.State.OPEN,
+                        context.breakers().forInstance("service-a", new io.outrigger.discovery.Endpoint("127.0.0.1", app.port())).state());
+                String fast = raw(inbound, "GET /x HTTP/1.1\r\nHost: service-a\r\nConnection: close\r\n\r\n");
+                assertTrue(fast.startsWith("HTTP/1.1 503"), "the app's breaker fails fast: " + fast);
+
+                String res = raw(outbound, "GET /y HTTP/1.1\r\nHost: service-a\r\nConnection: close\r\n\r\n");
+                assertTrue(res.startsWith("HTTP/1.1 200"), "service-a's other instance still serves: " + res);
+                assertEquals(1, other.requestCount());
+                assertEquals(CircuitBreaker.State.CLOSED, context.breakers().forService("service-a").state());
+            }
+        }
+    }
 }
