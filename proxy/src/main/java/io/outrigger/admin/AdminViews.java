@@ -80,7 +80,9 @@ final class AdminViews {
                 i.set("breaker", breaker(ctx, ctx.breakers().find(CircuitBreakers.instanceKey(service, w.getKey()))));
             }
         }
-        ObjectNode root = JSON.createObjectNode().put("registry", ctx.registry().describe());
+        // An outage shows here too, not only in a log line: what follows is then the last known state.
+        ObjectNode root = JSON.createObjectNode().put("registry", ctx.registry().describe())
+                .put("registry_stale", ctx.registry().stale());
         root.set("services", services);
         SidecarConfig.Inbound inbound = ctx.config().listeners().inbound();
         if (inbound != null) {

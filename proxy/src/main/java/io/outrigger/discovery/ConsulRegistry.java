@@ -146,6 +146,7 @@ public final class ConsulRegistry implements Registry {
     }
 
     /** Whether the registry failed to answer the last query: the instances are the last known ones. */
+    @Override
     public boolean stale() {
         return down.get();
     }

@@ -36,6 +36,14 @@ public interface Registry extends AutoCloseable {
         return CompletableFuture.completedFuture(null);
     }
 
+    /**
+     * Whether the registry failed to answer its last query, so that the instances are the last known ones
+     * (a remote registry during an outage); false for a file. Shown at {@code /clusters} and in {@code /metrics}.
+     */
+    default boolean stale() {
+        return false;
+    }
+
     /** Registers a callback run (on any thread) after the set of instances changed. */
     default void onChange(Runnable listener) {
     }

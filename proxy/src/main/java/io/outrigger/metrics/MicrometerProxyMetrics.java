@@ -1,6 +1,7 @@
 package io.outrigger.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
@@ -39,6 +40,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *   outrigger_breaker_consecutive_failures{breaker,service,instance}
  *   outrigger_breaker_transitions_total{breaker,service,instance,from,to}
  *   outrigger_instance_healthy{service,instance}                      1 healthy, 0 not
+ *   outrigger_registry_stale                                          1 while the registry does not answer, else 0
  * </pre>
  * plus Micrometer's JVM and process series ({@code jvm_memory_*}, {@code jvm_gc_*}, {@code jvm_threads_*},
  * {@code process_cpu_usage}, {@code process_uptime_seconds}), so the sidecar's own cost is visible.
@@ -104,6 +106,9 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
      */
     public void bindTo(SidecarContext context) {
         this.context = context;
+        Gauge.builder("outrigger.registry.stale", context, c -> c.registry().stale() ? 1 : 0)
+                .description("1 while the registry does not answer and the last known instances are used, else 0")
+                .register(registry);
         context.breakers().addListener((breaker, from, to, reason) -> {
             Tags tags = breakerTags(breaker.name()).and("from", from.wireName(), "to", to.wireName());
             registry.counter("outrigger.breaker.transitions", tags).increment();

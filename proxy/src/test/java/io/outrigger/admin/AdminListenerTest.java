@@ -47,8 +47,16 @@ class AdminListenerTest {
     private Sidecar sidecar;
     private MicrometerProxyMetrics metrics;
 
-    /** A registry whose first answer the test controls. */
+    /** Whether {@link SlowRegistry} reads as in an outage. */
+    private volatile boolean registryStale;
+
+    /** A registry whose first answer, and whether it is stale, the test controls. */
     private final class SlowRegistry implements Registry {
+        @Override
+        public boolean stale() {
+            return registryStale;
+        }
+
         private final FileRegistry delegate = new FileRegistry(Map.of("service-b", List.of(B1, B2)), "test:slow");
 
         @Override
@@ -230,6 +238,17 @@ class AdminListenerTest {
         assertEquals(false, i3.get("healthy").asBoolean());
         assertEquals("registry check critical", i3.get("health_reason").asText());
         assertEquals(3, svc.get("instances").size());
+    }
+
+    /** A registry outage is visible where operators look, not only in one log line. */
+    @Test
+    void clustersAndMetricsShowWhetherTheRegistryIsStale() throws Exception {
+        int port = start();
+        assertFalse(JSON.readTree(get(port, "/clusters").body()).get("registry_stale").asBoolean());
+        assertContainsLine(get(port, "/metrics").body(), "outrigger_registry_stale{sidecar=\"sidecar-t\"} 0.0");
+        registryStale = true;
+        assertTrue(JSON.readTree(get(port, "/clusters").body()).get("registry_stale").asBoolean());
+        assertContainsLine(get(port, "/metrics").body(), "outrigger_registry_stale{sidecar=\"sidecar-t\"} 1.0");
     }
 
     /** The local app is no registry instance; its breakers, kept by the inbound listener, are shown beside the services. */
