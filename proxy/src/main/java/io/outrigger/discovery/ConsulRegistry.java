@@ -83,6 +83,8 @@ public final class ConsulRegistry implements Registry {
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
     private final Watch catalogWatch;
     private final AtomicBoolean down = new AtomicBoolean();
+    private boolean outageLogged; // loop only
+    private volatile int outageWarnings;
     private volatile Set<String> catalog = Set.of();
     private volatile boolean closed;
     private Set<String> awaitingFirst; // loop only: services whose first answer ready() waits for
@@ -284,7 +286,10 @@ public final class ConsulRegistry implements Registry {
      */
     private void onUp() {
         if (down.compareAndSet(true, false)) {
-            log.info("registry {}: {}", description, ready.isDone() ? "answering again, resyncing" : "answering");
+            if (outageLogged) {
+                outageLogged = false;
+                log.info("registry {}: {}", description, ready.isDone() ? "answering again, resyncing" : "answering");
+            }
             catalogWatch.retryNow();
             for (Watch w : watches.values()) {
                 w.retryNow();
@@ -292,10 +297,25 @@ public final class ConsulRegistry implements Registry {
         }
     }
 
-    private void onDown(String what, Throwable cause) {
-        if (down.compareAndSet(false, true)) {
+    /**
+     * A query failed. Logged once per outage, and not again for a watch that keeps failing while the others
+     * answer (a service the registry refuses, say, with an ACL): each of their answers ends the "outage", and
+     * the failing watch would log a WARN and an INFO for every one of them. Loop only.
+     *
+     * @param repeat whether the same watch failed its previous query too
+     */
+    private void onDown(String what, Throwable cause, boolean repeat) {
+        down.set(true);
+        if (!outageLogged && !repeat) {
+            outageLogged = true;
+            outageWarnings++;
             log.warn(outageMessage(description, what, describe(cause), ready.isDone(), instances.size()));
         }
+    }
+
+    /** How many outages were logged; for tests. */
+    int outageWarnings() {
+        return outageWarnings;
     }
 
     /** The one WARN line of an outage; before the first load there is nothing "last known" to keep. */
@@ -365,7 +385,7 @@ public final class ConsulRegistry implements Registry {
                     }
                 }
                 log.debug("{}: failed after index {} ({})", path, askedIndex, describe(failure));
-                onDown(service == null ? "GET " + path : "watch of " + service, failure);
+                onDown(service == null ? "GET " + path : "watch of " + service, failure, failures > 0);
                 index = 0;
                 failures++;
                 retry = loop.schedule(this::retry, backoff.nextDelayMillis(Math.min(failures, 30)), TimeUnit.MILLISECONDS);

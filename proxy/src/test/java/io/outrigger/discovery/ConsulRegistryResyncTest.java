@@ -13,6 +13,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 import static io.outrigger.discovery.ConsulAnswers.answer;
@@ -66,6 +67,49 @@ class ConsulRegistryResyncTest {
                     () -> SERVICES.stream().allMatch(s -> port(registry, s) == 2));
             long spreadMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - first);
             assertTrue(spreadMillis < 1_000, "the last service resynced " + spreadMillis + " ms after the first");
+        } finally {
+            registry.close();
+            consul.stop(0);
+            handlers.shutdownNow();
+        }
+    }
+
+    /**
+     * One service the registry keeps refusing (an ACL, say) while the others answer: every answer of theirs ends
+     * the "outage", and the refused watch logged a WARN and an INFO again for each one. Once is enough; a real
+     * outage later is logged again.
+     */
+    @Test
+    void aWatchThatKeepsFailingWhileTheOthersAnswerIsLoggedOnce() throws Exception {
+        AtomicBoolean down = new AtomicBoolean();
+        AtomicInteger asks = new AtomicInteger();
+        HttpServer consul = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        ExecutorService handlers = Executors.newCachedThreadPool();
+        consul.setExecutor(handlers);
+        consul.createContext("/v1/catalog/services", ex -> {
+            if (!refused(ex, down.get())) {
+                answer(ex, 1, "{\"open\": [], \"denied\": []}");
+            }
+        });
+        consul.createContext("/v1/health/service/open", ex -> {
+            asks.incrementAndGet();
+            if (!refused(ex, down.get())) {
+                answer(ex, 1, "[{\"Service\": {\"ID\": \"o\", \"Service\": \"open\", \"Address\": \"127.0.0.1\", \"Port\": 1},"
+                        + " \"Checks\": []}]");
+            }
+        });
+        consul.createContext("/v1/health/service/denied", ex -> refused(ex, true));
+        consul.start();
+        ConsulRegistry registry = new ConsulRegistry("127.0.0.1", consul.getAddress().getPort(),
+                new ConsulRegistry.Settings(200, 50, 100));
+        try {
+            await("the open service answered", 5_000, () -> !registry.endpoints("open").isEmpty());
+            int seen = asks.get();
+            await("ten more answers for the open service", 20_000, () -> asks.get() >= seen + 10);
+            assertEquals(1, registry.outageWarnings(), "the refused watch is reported once, not at every other answer");
+
+            down.set(true);
+            await("a real outage to be logged", 5_000, () -> registry.outageWarnings() == 2);
         } finally {
             registry.close();
             consul.stop(0);
