@@ -46,12 +46,28 @@ public final class RoundRobinSelector {
      * the service's next turn; a retry the instance after the one tried last.
      */
     public Endpoint next(String service, Collection<Endpoint> exclude) {
+        return pick(service, exclude, true);
+    }
+
+    /**
+     * The answer to a question about routing that sends no traffic (line-JSON {@code route}): the
+     * same turn of the round robin as {@link #next(String)}, but the service does not become one
+     * this sidecar routes to, so the answer starts no active health checks of its instances (the
+     * example addresses of {@code config/registry.json} are never probed).
+     */
+    public Endpoint nextWithoutTraffic(String service) {
+        return pick(service, List.of(), false);
+    }
+
+    private Endpoint pick(String service, Collection<Endpoint> exclude, boolean routed) {
         List<Endpoint> all = registry.endpoints(service);
         int n = all.size();
         if (n == 0) {
             return null; // not noted: callers name services freely (line-JSON route), and each name would stay for good
         }
-        health.noteRouted(service);
+        if (routed) {
+            health.noteRouted(service);
+        }
         int start = exclude.isEmpty() ? Math.floorMod(cursors.computeIfAbsent(service, s -> new AtomicInteger()).getAndIncrement(), n)
                 : after(all, exclude);
         Endpoint fallback = null;

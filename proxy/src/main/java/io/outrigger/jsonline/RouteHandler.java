@@ -8,6 +8,7 @@ import io.outrigger.discovery.Endpoint;
 /**
  * {@code route} -> {@code routed}: the next instance of a service, round-robin over the healthy
  * instances whose breaker is not open; {@code error "No healthy instance"} when none is left.
+ * A question, not traffic: it starts no active health checks of the instances it names.
  * Thread-safe.
  */
 final class RouteHandler implements MessageHandler {
@@ -25,7 +26,7 @@ final class RouteHandler implements MessageHandler {
     @Override
     public Future<ObjectNode> handle(Request request, JsonLineSession session) {
         String service = Fields.requiredString(request.body(), "service");
-        Endpoint e = context.selector().next(service);
+        Endpoint e = context.selector().nextWithoutTraffic(service);
         ObjectNode body;
         if (e == null) {
             body = MessageHandler.replyBody("error", request);

@@ -50,6 +50,14 @@ class InitRouteHandlerTest {
         assertEquals(first, route());
     }
 
+    /** A route answer sends nothing: active health checks (run's jsonline listener) must not start probing its addresses. */
+    @Test
+    void routeDoesNotMakeTheServiceOneThatIsHealthChecked() {
+        route();
+        route();
+        assertEquals(java.util.Set.of(), node.context().health().routedServices());
+    }
+
     @Test
     void routeSkipsAnInstanceWhoseBreakerIsOpen() {
         node.context().breakers().forInstance("service-b", new Endpoint("10.0.1.1", 8080))
