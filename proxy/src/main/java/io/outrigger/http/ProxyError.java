@@ -47,6 +47,7 @@ public enum ProxyError {
     /** Whether the client connection must be closed after this error (its request stream cannot be trusted). */
     public boolean closesConnection() {
         return this == MALFORMED_REQUEST || this == NON_ASCII_TARGET || this == UNSUPPORTED_TRANSFER_CODING
-                || this == HEADERS_TOO_LARGE || this == REQUEST_LINE_TOO_LONG || this == BODY_TOO_LARGE;
+                || this == HEADERS_TOO_LARGE || this == REQUEST_LINE_TOO_LONG || this == BODY_TOO_LARGE
+                || this == HTTP_VERSION_NOT_SUPPORTED; // a client of another version does not frame as HTTP/1.1
     }
 }

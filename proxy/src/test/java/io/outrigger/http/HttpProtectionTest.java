@@ -149,8 +149,11 @@ class HttpProtectionTest {
     @Test
     void httpVersionOtherThanOneIs505() throws Exception {
         start();
-        String res = raw(port, "GET / HTTP/2.0\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+        // No Connection: close from the client: the sidecar ends the connection itself, as the admin listener does,
+        // since what such a client sends next cannot be read as HTTP/1.1 (raw() reads until the close).
+        String res = raw(port, "GET / HTTP/2.0\r\nHost: service-b\r\n\r\n");
         assertTrue(res.startsWith("HTTP/1.1 505") && res.contains("only HTTP/1.0 and HTTP/1.1"), res);
+        assertTrue(res.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), res);
         assertNothingForwarded();
     }
 
