@@ -73,9 +73,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-BACKEND_PORT=$(free_port); HAPROXY_PORT=$(free_port); NGINX_PORT=$(free_port)
-OUTRIGGER_PORT=$(free_port); ADMIN_PORT=$(free_port)
+# Seven distinct free ports, all picked at once (each held until every one is picked): picking one at a time,
+# after a server had started but before it bound, once handed the baseline the port Outrigger was about to bind.
+read -r BACKEND_PORT HAPROXY_PORT NGINX_PORT OUTRIGGER_PORT ADMIN_PORT BASELINE_PORT BASELINE_ADMIN_PORT < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(7)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()')
 
 fill() { # template -> $DIR/name with every @VAR@ replaced
   sed -e "s|@DIR@|$DIR|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" -e "s|@HAPROXY_PORT@|$HAPROXY_PORT|g" \
@@ -105,7 +112,6 @@ haproxy -db -f "$DIR/haproxy.cfg" >"$DIR/haproxy.out" 2>&1 & PIDS+=($!); PID_OF[
 java "${JVM_FLAGS[@]}" ${OUTRIGGER_OPTS:-} -jar "$OUTRIGGER_JAR" run --config "$DIR/outrigger.yaml" 2>"$DIR/outrigger.log" & OUTRIGGER_PID=$!
 PIDS+=("$OUTRIGGER_PID"); PID_OF[outrigger]=$OUTRIGGER_PID
 if [[ -n ${BASELINE_JAR:-} ]]; then
-  BASELINE_PORT=$(free_port); BASELINE_ADMIN_PORT=$(free_port)
   sed -e "s|port: $OUTRIGGER_PORT|port: $BASELINE_PORT|" -e "s|port: $ADMIN_PORT|port: $BASELINE_ADMIN_PORT|" -e '/access_log:/d' \
     "$DIR/outrigger.yaml" > "$DIR/baseline.yaml"
   java "${JVM_FLAGS[@]}" -jar "$BASELINE_JAR" run --config "$DIR/baseline.yaml" 2>"$DIR/baseline.log" & PIDS+=($!); PID_OF[baseline]=$!
