@@ -116,13 +116,14 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
     }
 
     private static void reply(ChannelHandlerContext ctx, Request request, Future<ObjectNode> result) {
-        Reply reply = result.isSuccess() ? new Reply(request.dest(), request.src(), result.getNow())
-                : JsonLineErrors.toReply(request, result.cause());
         if (!ctx.channel().isActive()) {
             // The client went away (or the drain closed it) with this call pending: its choice, not a fault.
+            // Checked first: a request cancelled because of it is no failure to report (toReply logs those).
             log.debug("reply to {} msg_id {} dropped: the channel closed before it was ready", request.type(), request.msgId());
             return;
         }
+        Reply reply = result.isSuccess() ? new Reply(request.dest(), request.src(), result.getNow())
+                : JsonLineErrors.toReply(request, result.cause());
         ctx.writeAndFlush(reply, ctx.voidPromise());
     }
 

@@ -32,6 +32,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.outrigger.jsonline.JsonLineTesting.assertReply;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -122,6 +123,9 @@ class JsonLineListenerTest {
         SidecarContext context = new SidecarContext(ConfigLoader.parse("listeners:\n  jsonline: { port: 0 }\n", "test"),
                 FileRegistry.embedded(), Ticker.system(), recording);
         Sidecar other = new Sidecar(context);
+        java.io.PrintStream stderr = System.err;
+        java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(logged, true, StandardCharsets.UTF_8)); // slf4j-simple looks System.err up per line
         try {
             other.start();
             io.outrigger.resilience.CircuitBreaker breaker = context.breakers().forService("service-b");
@@ -134,7 +138,10 @@ class JsonLineListenerTest {
             await("the call to end", () -> !exchanges.isEmpty());
             assertEquals(new Exchange("jsonline", 1), exchanges.peek(), "the call stopped after its one attempt");
             assertEquals(1, breaker.consecutiveFailures());
+            String log = logged.toString(StandardCharsets.UTF_8);
+            assertFalse(log.contains("CancellationException"), "a call cancelled because its client left is no failure to report: " + log);
         } finally {
+            System.setErr(stderr);
             other.close();
         }
     }
