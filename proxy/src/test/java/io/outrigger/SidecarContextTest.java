@@ -117,6 +117,8 @@ class SidecarContextTest {
         assertFalse(names.contains("service-b/127.0.0.1:9001"), names.toString());
         String text = metrics.scrape();
         assertFalse(text.contains("outrigger_breaker_state{breaker=\"service-b/127.0.0.1:9001\""), text);
+        assertFalse(text.contains("outrigger_breaker_transitions_total{breaker=\"service-b/127.0.0.1:9001\""), text);
+        assertTrue(text.contains("outrigger_breaker_transitions_total{breaker=\"service-b/127.0.0.1:9002\""), text);
         assertTrue(text.contains("outrigger_breaker_state{breaker=\"service-b/127.0.0.1:9002\""), text);
 
         // Registered again, the instance starts afresh.

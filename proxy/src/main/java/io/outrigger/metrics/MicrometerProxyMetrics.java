@@ -16,6 +16,7 @@ import io.outrigger.SidecarContext;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.HealthTracker;
 import io.outrigger.resilience.CircuitBreaker;
+import io.outrigger.resilience.CircuitBreakers;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,7 +39,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *   outrigger_retry_budget_exhausted_total{edge,service}              retries refused by the budget
  *   outrigger_breaker_state{breaker,service,instance,state}           1 for the breaker's current state, else 0
  *   outrigger_breaker_consecutive_failures{breaker,service,instance}
- *   outrigger_breaker_transitions_total{breaker,service,instance,from,to}
+ *   outrigger_breaker_transitions_total{breaker,service,instance,from,to}  the usual four at 0 from a breaker's creation
  *   outrigger_instance_healthy{service,instance}                      1 healthy, 0 not
  *   outrigger_registry_stale                                          1 while the registry does not answer, else 0
  * </pre>
@@ -52,6 +53,15 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * cached per label set, so the hot path is a map lookup and an atomic add.
  */
 public final class MicrometerProxyMetrics implements ProxyMetrics {
+    private static final String TRANSITIONS = "outrigger.breaker.transitions";
+    /** The transitions a breaker makes by itself; set by hand (line-JSON {@code state}), others appear when made. */
+    private static final CircuitBreaker.State[][] USUAL_TRANSITIONS = {
+            {CircuitBreaker.State.CLOSED, CircuitBreaker.State.OPEN},
+            {CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN},
+            {CircuitBreaker.State.HALF_OPEN, CircuitBreaker.State.CLOSED},
+            {CircuitBreaker.State.HALF_OPEN, CircuitBreaker.State.OPEN},
+    };
+
     /** Bucket bounds of the latency histogram. */
     static final Duration[] LATENCY_BUCKETS = {
             Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10),
@@ -111,7 +121,23 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
                 .register(registry);
         context.breakers().addListener((breaker, from, to, reason) -> {
             Tags tags = breakerTags(breaker.name()).and("from", from.wireName(), "to", to.wireName());
-            registry.counter("outrigger.breaker.transitions", tags).increment();
+            registry.counter(TRANSITIONS, tags).increment();
+        });
+        context.breakers().addLifecycle(new CircuitBreakers.Lifecycle() {
+            @Override
+            public void onCreated(CircuitBreaker breaker) {
+                // At 0 from the start: increase() sees a breaker's first opening only if the series was there before it.
+                Tags tags = breakerTags(breaker.name());
+                for (CircuitBreaker.State[] t : USUAL_TRANSITIONS) {
+                    registry.counter(TRANSITIONS, tags.and("from", t[0].wireName(), "to", t[1].wireName()));
+                }
+            }
+
+            @Override
+            public void onRemoved(CircuitBreaker breaker) {
+                // The instance left the registry: its series go with its breaker, so they do not grow with churn.
+                registry.find(TRANSITIONS).tags(breakerTags(breaker.name())).counters().forEach(registry::remove);
+            }
         });
     }
 

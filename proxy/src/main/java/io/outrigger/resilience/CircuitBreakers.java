@@ -21,6 +21,14 @@ public final class CircuitBreakers {
     /** The instance breakers again, by service and endpoint, so hot paths look them up without building key strings. */
     private final Map<String, Map<Endpoint, CircuitBreaker>> byInstance = new ConcurrentHashMap<>();
     private final List<CircuitBreakerListener> listeners = new CopyOnWriteArrayList<>();
+    private final List<Lifecycle> lifecycles = new CopyOnWriteArrayList<>();
+
+    /** Told when a breaker is created and when one is forgotten; called on the thread that did it, must be quick. */
+    public interface Lifecycle {
+        void onCreated(CircuitBreaker breaker);
+
+        void onRemoved(CircuitBreaker breaker);
+    }
 
     public CircuitBreakers(CircuitBreakerConfig config, Ticker ticker) {
         this.config = config;
@@ -36,6 +44,12 @@ public final class CircuitBreakers {
     public void addListener(CircuitBreakerListener listener) {
         listeners.add(listener);
         breakers.values().forEach(b -> b.addListener(listener));
+    }
+
+    /** Adds a lifecycle listener, told at once about every breaker there is. */
+    public void addLifecycle(Lifecycle lifecycle) {
+        lifecycles.add(lifecycle);
+        breakers.values().forEach(lifecycle::onCreated);
     }
 
     /** The breaker of a service. */
@@ -78,6 +92,7 @@ public final class CircuitBreakers {
         for (Map.Entry<Endpoint, CircuitBreaker> e : m.entrySet()) {
             if (!keep.contains(e.getKey()) && m.remove(e.getKey(), e.getValue())) {
                 breakers.remove(instanceKey(service, e.getKey()), e.getValue());
+                lifecycles.forEach(l -> l.onRemoved(e.getValue()));
             }
         }
     }
@@ -126,6 +141,7 @@ public final class CircuitBreakers {
     private CircuitBreaker create(String key) {
         CircuitBreaker b = new CircuitBreaker(key, config, ticker);
         listeners.forEach(b::addListener);
+        lifecycles.forEach(l -> l.onCreated(b));
         return b;
     }
 }

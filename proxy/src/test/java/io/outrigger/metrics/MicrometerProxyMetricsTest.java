@@ -72,6 +72,28 @@ class MicrometerProxyMetricsTest {
         assertTrue(text.contains("jvm_memory_used_bytes{"), "JVM series are there too");
     }
 
+    /** increase() over a series that appears at 1 sees nothing: a breaker's first opening must count from 0. */
+    @Test
+    void transitionSeriesExistAtZeroFromABreakersCreation() {
+        MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
+        SidecarContext ctx = new SidecarContext(SidecarConfig.defaults(),
+                new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
+        ctx.breakers().forService("early"); // created before bindTo: counted all the same
+        m.bindTo(ctx);
+        io.outrigger.resilience.CircuitBreaker b = ctx.breakers().forInstance("svc", E);
+        String labels = "breaker=\"svc/10.0.1.1:8080\",from=\"closed\",instance=\"10.0.1.1:8080\",service=\"svc\",sidecar=\"s\",to=\"open\"";
+        String text = m.scrape();
+        assertTrue(text.contains("outrigger_breaker_transitions_total{" + labels + "} 0.0"), text);
+        for (String t : new String[] {"from=\"open\",", "from=\"half_open\","}) {
+            assertTrue(text.contains("outrigger_breaker_transitions_total{breaker=\"svc/10.0.1.1:8080\"," + t), t + " in " + text);
+        }
+        assertTrue(text.contains("outrigger_breaker_transitions_total{breaker=\"early\",from=\"closed\""), text);
+        for (int i = 0; i < 5; i++) {
+            b.onFailure();
+        }
+        assertTrue(m.scrape().contains("outrigger_breaker_transitions_total{" + labels + "} 1.0"));
+    }
+
     @Test
     void anInstanceTheRegistryWithholdsReadsUnhealthyRatherThanVanishing() {
         Endpoint critical = new Endpoint("10.0.1.2", 8080);
