@@ -161,7 +161,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         boolean chunked = HttpUtil.isTransferEncodingChunked(request);
         long contentLength = HttpUtil.getContentLength(request, -1L);
         ProxyError refused = RequestChecks.problem(request, chunked); // before service() rewrites an absolute form
-        continueOwed = HttpUtil.is100ContinueExpected(request) && (chunked || contentLength > 0)
+        boolean expectContinue = HttpUtil.is100ContinueExpected(request);
+        continueOwed = expectContinue && (chunked || contentLength > 0)
                 && !(request instanceof LastHttpContent);
         service = conn.route.service(request);
         path = request.uri();
@@ -193,7 +194,6 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         knownService = true;
 
-        boolean expectContinue = HttpUtil.is100ContinueExpected(request);
         HopByHopHeaders.strip(h);
         h.remove(HttpHeaderNames.EXPECT);
         // Set after the strip, so a Connection header naming them cannot take them off the forwarded request.
