@@ -241,7 +241,9 @@ public final class ConfigLoader {
     }
 
     private ConfigException error(String key, JsonNode value, String expected) {
-        return new ConfigException(source + ": " + key + ": " + (value == null ? "missing" : value.toString()) + " (expected: " + expected + ")");
+        // YAML reads "key:" with nothing after it as an empty string: say so rather than print "".
+        String shown = value == null ? "missing" : value.isTextual() && value.asText().isEmpty() ? "no value" : value.toString();
+        return new ConfigException(source + ": " + key + ": " + shown + " (expected: " + expected + ")");
     }
 
     private void allowOnly(JsonNode node, String prefix, String... keys) throws ConfigException {
@@ -280,7 +282,9 @@ public final class ConfigLoader {
         if (n.isMissingNode() || n.isNull()) {
             return null;
         }
-        requireObject(n, key);
+        if (!n.isObject()) {
+            throw error(key, n, "a mapping; {} opens it on port " + dflt + ", ~ leaves it closed");
+        }
         allowOnly(n, key + ".", "port");
         return new SidecarConfig.Port(intIn(n, key + ".port", "port", dflt, 0, 65535));
     }

@@ -91,6 +91,24 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aBaseAboveTheDefaultMaxGivenAloneRaisesTheMax() throws Exception {
+        SidecarConfig c = ConfigLoader.parse("resilience:\n  retry: { base_ms: 400 }\n", "t.yaml");
+        assertEquals(400, c.resilience().retry().maxMillis(), "documented: max_ms follows a larger base_ms when not given");
+        assertEquals(250, ConfigLoader.parse("resilience:\n  retry: { base_ms: 100 }\n", "t.yaml").resilience().retry().maxMillis());
+    }
+
+    @Test
+    void aListenerSetToNullIsNotOpened() throws Exception {
+        SidecarConfig c = ConfigLoader.parse("listeners:\n  admin: ~\n  outbound: null\n  jsonline: {}\n", "t.yaml");
+        assertNull(c.listeners().admin(), "documented: null means not set, so not opened");
+        assertNull(c.listeners().outbound());
+        assertEquals(15020, c.listeners().jsonline().port());
+        // "admin:" with nothing after it is an empty string to the YAML parser: refused, with the way out named.
+        assertError("t.yaml: listeners.admin: no value (expected: a mapping; {} opens it on port 15000, ~ leaves it closed)",
+                "listeners:\n  admin:\n");
+    }
+
+    @Test
     void notYamlOrNotAMapping() {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("a: [1, 2\n", "t.yaml"));
         assertTrue(e.getMessage().startsWith("t.yaml: not valid YAML"), e.getMessage());
