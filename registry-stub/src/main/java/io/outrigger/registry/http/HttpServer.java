@@ -35,8 +35,10 @@ import java.util.concurrent.TimeUnit;
  * A small HTTP/1.1 server: one event loop group, one bound port, one request handler.
  *
  * <pre>
- *   HttpServerCodec -> [ReceivedHeaders] -> BodyLimit (aggregator, 1 MiB) -> HttpServerKeepAliveHandler -> RequestHandler
+ *   HttpServerCodec -> PipeliningHandler -> [ReceivedHeaders] -> BodyLimit (aggregator, 1 MiB)
+ *       -> HttpServerKeepAliveHandler -> RequestHandler
  * </pre>
+ * Pipelined requests reach the handler one at a time, each once the one before it is answered.
  *
  * The handler must be {@code @Sharable}; it answers every request, errors included. Thread-safe; {@link #close()}
  * waits for the loops to stop.
@@ -75,7 +77,8 @@ public final class HttpServer implements AutoCloseable {
                         protected void initChannel(SocketChannel ch) {
                             ChannelPipeline p = ch.pipeline();
                             p.addLast(new HttpServerCodec(new HttpDecoderConfig()
-                                    .setMaxInitialLineLength(MAX_INITIAL_LINE_BYTES).setMaxHeaderSize(MAX_HEADER_BYTES)));
+                                    .setMaxInitialLineLength(MAX_INITIAL_LINE_BYTES).setMaxHeaderSize(MAX_HEADER_BYTES)),
+                                    new PipeliningHandler());
                             if (handler.wantsHeadersAsReceived()) {
                                 p.addLast(ReceivedHeaders.INSTANCE);
                             }

@@ -12,7 +12,7 @@ import io.netty.util.AttributeKey;
  * Keeps a copy of each request's headers as they arrived, before {@code HttpObjectAggregator} adds
  * {@code Content-Length} and drops {@code Transfer-Encoding}; read it back with {@link #of}.
  * <pre>
- *   HttpServerCodec -> ReceivedHeaders -> HttpObjectAggregator -> ... -> RequestHandler
+ *   HttpServerCodec -> PipeliningHandler -> ReceivedHeaders -> HttpObjectAggregator -> ... -> RequestHandler
  * </pre>
  * A request's aggregated message reaches the handler before the next request's head reaches this handler (each
  * message passes the whole pipeline in turn), so the copy the handler reads is its own request's. Stateless and

@@ -161,6 +161,21 @@ class RegistryServerTest {
     }
 
     @Test
+    void pipelinedRequestsAreAnsweredInOrderBehindABlockingQuery() {
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
+        long idx = index(get(port, "/v1/health/service/service-b"));
+        List<RawHttp.Response> answers = RawHttp.pipeline(port,
+                "GET /v1/health/service/service-b?index=" + idx + "&wait=300ms HTTP/1.1\r\nHost: x\r\n\r\n"
+                        + "GET /v1/catalog/services HTTP/1.1\r\nHost: x\r\n\r\n"
+                        + "PUT /v1/agent/service/register HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n{x}", 3);
+        assertEquals(200, answers.get(0).status());
+        assertTrue(json(answers.get(0).body()).isArray(), "the blocking query's answer comes first: " + answers);
+        assertEquals("b-1", json(answers.get(0).body()).get(0).get("Service").get("ID").asText());
+        assertEquals("{\"service-b\":[]}", answers.get(1).body());
+        assertEquals(400, answers.get(2).status());
+    }
+
+    @Test
     void anIndexFromAnEarlierIncarnationIsAnsweredAtOnce() throws Exception {
         put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
         HttpResponse<String> res = getAsync(port, "/v1/health/service/service-b?index=1000000&wait=10s").get(2, TimeUnit.SECONDS);

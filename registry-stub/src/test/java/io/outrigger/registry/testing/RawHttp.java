@@ -48,6 +48,23 @@ public final class RawHttp {
         }
     }
 
+    /** Sends {@code requests} at once on one connection (pipelined) and reads {@code answers} answers in the order they come. */
+    public static List<Response> pipeline(int port, String requests, int answers) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(requests.getBytes(StandardCharsets.UTF_8));
+            s.getOutputStream().flush();
+            List<Response> out = new ArrayList<>();
+            for (int i = 0; i < answers; i++) {
+                out.add(read(s.getInputStream()));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** Reads one answer: the head, then Content-Length bytes of body (or up to the end when it has none). */
     private static Response read(InputStream in) throws IOException {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
