@@ -13,12 +13,16 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Registers a fake service instance with a Consul-style registry, with an HTTP check on its {@code /health},
  * and deregisters it on {@link #deregister()}. Registration is asynchronous and retried (1 s, 2 s, ... up to
- * 10 s apart) until the registry accepts it, so a service may start before its registry. Thread-safe.
+ * 10 s apart) until the registry accepts it, so a service may start before its registry. A registration still in
+ * flight at {@link #deregister()} is waited for, so one that lands then is removed too. Thread-safe.
  */
 final class SelfRegistration {
     private static final Logger log = LoggerFactory.getLogger(SelfRegistration.class);
@@ -29,8 +33,13 @@ final class SelfRegistration {
     private final EventExecutor executor;
     private final HttpClient client = HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY)
             .version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
+    private static final Duration REGISTER_TIMEOUT = Duration.ofSeconds(5);
+
+    /** Guarded by this, with {@link #inFlight}: once set, no registration request starts. */
     private volatile boolean stopped;
     private volatile boolean registered;
+    /** The last registration request, done once its outcome is recorded in {@link #registered}; guarded by this. */
+    private CompletableFuture<?> inFlight;
 
     SelfRegistration(URI registry, String id, String name, String address, int port, String checkInterval,
                      String deregisterAfter, EventExecutor executor) {
@@ -57,14 +66,14 @@ final class SelfRegistration {
         return registered;
     }
 
-    private void attempt(int n) {
+    private synchronized void attempt(int n) {
         if (stopped) {
             return;
         }
         HttpRequest req = HttpRequest.newBuilder(registry.resolve("/v1/agent/service/register"))
-                .timeout(Duration.ofSeconds(5)).header("Content-Type", "application/json")
+                .timeout(REGISTER_TIMEOUT).header("Content-Type", "application/json")
                 .PUT(HttpRequest.BodyPublishers.ofString(body)).build();
-        client.sendAsync(req, HttpResponse.BodyHandlers.ofString()).whenComplete((res, err) -> {
+        inFlight = client.sendAsync(req, HttpResponse.BodyHandlers.ofString()).whenComplete((res, err) -> {
             if (err == null && res.statusCode() == 200) {
                 registered = true;
                 log.info("registered {} with {}", id, registry);
@@ -85,10 +94,31 @@ final class SelfRegistration {
         });
     }
 
-    /** Stops retrying and removes the instance from the registry, waiting up to 2 s (called at shutdown). */
+    /**
+     * Stops retrying and removes the instance from the registry (called at shutdown): waits up to 5 s for a
+     * registration in flight, then up to 2 s for the deregistration, sent when the registration was accepted or its
+     * outcome is still unknown.
+     */
     void deregister() {
-        stopped = true;
-        if (!registered) {
+        CompletableFuture<?> pending;
+        synchronized (this) {
+            stopped = true;
+            pending = inFlight;
+        }
+        boolean unknown = false;
+        if (pending != null) {
+            try {
+                pending.get(REGISTER_TIMEOUT.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                unknown = true;
+            } catch (ExecutionException e) {
+                // the registration failed: nothing to remove
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        if (!registered && !unknown) {
             return;
         }
         HttpRequest req = HttpRequest.newBuilder(registry.resolve("/v1/agent/service/deregister/"

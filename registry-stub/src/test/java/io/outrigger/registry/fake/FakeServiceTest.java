@@ -6,16 +6,25 @@ import io.outrigger.registry.testing.RawHttp;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 import static io.outrigger.registry.testing.Http.await;
 import static io.outrigger.registry.testing.Http.get;
 import static io.outrigger.registry.testing.Http.json;
 import static io.outrigger.registry.testing.Http.post;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class FakeServiceTest {
@@ -205,6 +214,74 @@ class FakeServiceTest {
                 svc.close();
             }
             assertEquals("[]", get(registry.port(), "/v1/health/service/service-b").body());
+        }
+    }
+
+    /**
+     * A registry that holds each registration until {@link #release} opens, and keeps the registered ids; answers
+     * on its own threads, as a slow registry would.
+     */
+    private static final class HoldingRegistry implements AutoCloseable {
+        final com.sun.net.httpserver.HttpServer server;
+        final CountDownLatch registerReceived = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+        final CountDownLatch registerAnswered = new CountDownLatch(1);
+        final Set<String> registered = ConcurrentHashMap.newKeySet();
+
+        HoldingRegistry() throws IOException {
+            server = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+            server.setExecutor(Executors.newCachedThreadPool());
+            server.createContext("/v1/agent/service/", ex -> {
+                String path = ex.getRequestURI().getPath();
+                String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+                if (path.endsWith("/register")) {
+                    registerReceived.countDown();
+                    try {
+                        release.await(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    registered.add(json(body).get("ID").asText());
+                } else {
+                    registered.remove(path.substring(path.lastIndexOf('/') + 1));
+                }
+                ex.sendResponseHeaders(200, -1);
+                ex.close();
+                if (path.endsWith("/register")) {
+                    registerAnswered.countDown();
+                }
+            });
+            server.start();
+        }
+
+        URI url() {
+            return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+        }
+
+        @Override
+        public void close() {
+            release.countDown();
+            server.stop(0);
+            ((java.util.concurrent.ExecutorService) server.getExecutor()).shutdownNow();
+        }
+    }
+
+    @Test
+    void aRegistrationInFlightAtShutdownIsRemovedOnceItLands() throws Exception {
+        try (HoldingRegistry registry = new HoldingRegistry()) {
+            FakeService svc = FakeService.start(FakeService.Settings.local("service-b").withInstanceId("b-1")
+                    .withRegistry(registry.url(), "1s"), new Behaviour(0, 0));
+            assertTrue(registry.registerReceived.await(5, TimeUnit.SECONDS), "the registration reached the registry");
+            Thread closer = new Thread(svc::close, "closer");
+            closer.start();
+            // Let the registration land only once shutdown has begun: waiting for it, or done without it.
+            await("shutdown under way", 5000, () -> closer.getState() == Thread.State.TIMED_WAITING
+                    || closer.getState() == Thread.State.WAITING || !closer.isAlive());
+            registry.release.countDown();
+            closer.join(10_000);
+            assertFalse(closer.isAlive());
+            assertTrue(registry.registerAnswered.await(5, TimeUnit.SECONDS), "the registration landed");
+            assertEquals(Set.of(), registry.registered, "the registration that landed during shutdown was removed");
         }
     }
 }
