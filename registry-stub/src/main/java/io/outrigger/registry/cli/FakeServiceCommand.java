@@ -62,6 +62,10 @@ public final class FakeServiceCommand implements Callable<Integer> {
     @Option(names = "--deregister-after", defaultValue = "1m", description = "The registry drops the instance once critical this long (default: ${DEFAULT-VALUE}).")
     String deregisterAfter;
 
+    @Option(names = "--sync-interval", defaultValue = "5s", description = "How often a registered instance looks whether the registry still lists it,"
+            + " registering again with a registry that restarted (default: ${DEFAULT-VALUE}).")
+    String syncInterval;
+
     @Override
     public Integer call() throws Exception {
         if (port < 0 || port > 65535) {
@@ -75,11 +79,12 @@ public final class FakeServiceCommand implements Callable<Integer> {
         }
         duration("--check-interval", checkInterval);
         duration("--deregister-after", deregisterAfter);
+        long syncMillis = duration("--sync-interval", syncInterval);
         URI registry = register == null ? null : url("--register", register);
         String proxy = sidecar != null ? sidecar : envProxy();
         URI sidecarUri = proxy == null || proxy.isBlank() ? null : url(sidecar != null ? "--sidecar" : "HTTP_PROXY", proxy);
         FakeService.Settings s = new FakeService.Settings(name, instanceId, host, port, advertise(), registry, sidecarUri,
-                checkInterval, deregisterAfter, 10_000);
+                checkInterval, deregisterAfter, 10_000, syncMillis);
         try {
             FakeService.validate(s);
         } catch (IllegalArgumentException e) {
@@ -111,14 +116,18 @@ public final class FakeServiceCommand implements Callable<Integer> {
         return p != null ? p : System.getenv("http_proxy");
     }
 
-    private void duration(String option, String value) {
+    /** The duration in milliseconds; a usage error unless it is a Consul duration > 0. */
+    private long duration(String option, String value) {
+        long millis;
         try {
-            if (Durations.parseMillis(value) <= 0) {
-                throw usage(option + ": " + value + " (expected: a duration > 0)");
-            }
+            millis = Durations.parseMillis(value);
         } catch (IllegalArgumentException e) {
             throw usage(option + ": " + e.getMessage());
         }
+        if (millis <= 0) {
+            throw usage(option + ": " + value + " (expected: a duration > 0)");
+        }
+        return millis;
     }
 
     private URI url(String option, String value) {

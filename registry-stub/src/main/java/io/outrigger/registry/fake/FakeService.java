@@ -28,24 +28,33 @@ public final class FakeService implements AutoCloseable {
      * @param checkInterval   the registered check's interval, a Consul duration (default 1s)
      * @param deregisterAfter DeregisterCriticalServiceAfter of the check (default 1m)
      * @param callTimeoutMillis deadline of a {@code /call} (default 10000)
+     * @param syncIntervalMillis how often a registered instance looks whether the registry still lists it, to
+     *                        register again with one that restarted (default 5000)
      */
     public record Settings(String name, String instanceId, String host, int port, String advertise, URI registry,
-                           URI sidecar, String checkInterval, String deregisterAfter, long callTimeoutMillis) {
+                           URI sidecar, String checkInterval, String deregisterAfter, long callTimeoutMillis,
+                           long syncIntervalMillis) {
+        public static final long DEFAULT_SYNC_INTERVAL_MILLIS = 5000;
+
         /** Loopback, no registry, no sidecar. */
         public static Settings local(String name) {
-            return new Settings(name, null, "127.0.0.1", 0, null, null, null, "1s", "1m", 10_000);
+            return new Settings(name, null, "127.0.0.1", 0, null, null, null, "1s", "1m", 10_000, DEFAULT_SYNC_INTERVAL_MILLIS);
+        }
+
+        public Settings withSyncInterval(long millis) {
+            return new Settings(name, instanceId, host, port, advertise, registry, sidecar, checkInterval, deregisterAfter, callTimeoutMillis, millis);
         }
 
         public Settings withRegistry(URI registry, String checkInterval) {
-            return new Settings(name, instanceId, host, port, advertise, registry, sidecar, checkInterval, deregisterAfter, callTimeoutMillis);
+            return new Settings(name, instanceId, host, port, advertise, registry, sidecar, checkInterval, deregisterAfter, callTimeoutMillis, syncIntervalMillis);
         }
 
         public Settings withSidecar(URI sidecar) {
-            return new Settings(name, instanceId, host, port, advertise, registry, sidecar, checkInterval, deregisterAfter, callTimeoutMillis);
+            return new Settings(name, instanceId, host, port, advertise, registry, sidecar, checkInterval, deregisterAfter, callTimeoutMillis, syncIntervalMillis);
         }
 
         public Settings withInstanceId(String id) {
-            return new Settings(name, id, host, port, advertise, registry, sidecar, checkInterval, deregisterAfter, callTimeoutMillis);
+            return new Settings(name, id, host, port, advertise, registry, sidecar, checkInterval, deregisterAfter, callTimeoutMillis, syncIntervalMillis);
         }
     }
 
@@ -105,7 +114,7 @@ public final class FakeService implements AutoCloseable {
         if (s.registry() != null) {
             String address = s.advertise() != null ? s.advertise() : s.host();
             reg = new SelfRegistration(s.registry(), id.get(), s.name(), address, http.port(), s.checkInterval(),
-                    s.deregisterAfter(), http.group().next());
+                    s.deregisterAfter(), s.syncIntervalMillis(), http.group().next());
             reg.start();
         }
         log.info("fake service {} (instance {}) on {}:{}", s.name(), id.get(), s.host(), http.port());
@@ -127,6 +136,11 @@ public final class FakeService implements AutoCloseable {
     /** Whether the registry accepted the registration (false without a registry). */
     public boolean registered() {
         return registration != null && registration.registered();
+    }
+
+    /** Its registration with the registry, or null without one. */
+    SelfRegistration registration() {
+        return registration;
     }
 
     /** Deregisters (when registered) and stops serving. */

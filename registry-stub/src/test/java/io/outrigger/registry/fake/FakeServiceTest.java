@@ -23,6 +23,7 @@ import static io.outrigger.registry.testing.Http.await;
 import static io.outrigger.registry.testing.Http.get;
 import static io.outrigger.registry.testing.Http.json;
 import static io.outrigger.registry.testing.Http.post;
+import static io.outrigger.registry.testing.Http.put;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -282,6 +283,47 @@ class FakeServiceTest {
             assertFalse(closer.isAlive());
             assertTrue(registry.registerAnswered.await(5, TimeUnit.SECONDS), "the registration landed");
             assertEquals(Set.of(), registry.registered, "the registration that landed during shutdown was removed");
+        }
+    }
+
+    private static boolean lists(RegistryServer registry, String id, boolean passingOnly) {
+        for (JsonNode e : json(get(registry.port(), "/v1/health/service/service-b" + (passingOnly ? "?passing=true" : "")))) {
+            if (e.get("Service").get("ID").asText().equals(id)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Test
+    void registersAgainWithARegistryThatRestartedAndOnlyThen() throws Exception {
+        RegistryServer first = RegistryServer.start("127.0.0.1", 0, List.of());
+        int port = first.port();
+        SelfRegistration reg;
+        try {
+            FakeService svc = start(FakeService.Settings.local("service-b").withInstanceId("b-1")
+                    .withRegistry(URI.create("http://127.0.0.1:" + port), "50ms").withSyncInterval(100));
+            reg = svc.registration();
+            await("registered and passing", 3000, () -> lists(first, "b-1", true));
+            int looked = reg.looks();
+            await("three looks", 3000, () -> reg.looks() >= looked + 3);
+            assertEquals(1, reg.registrations(), "listed: not registered again, so its check status did not flap");
+        } finally {
+            first.close();
+        }
+        try (RegistryServer restarted = RegistryServer.start("127.0.0.1", port, List.of())) {
+            await("registered again with the restarted registry", 5000, () -> lists(restarted, "b-1", true));
+            assertEquals(2, reg.registrations());
+            int looked = reg.looks();
+            await("three more looks", 3000, () -> reg.looks() >= looked + 3);
+            assertEquals(2, reg.registrations());
+
+            // Removed by the registry that is still running: stays removed, as with a Consul agent.
+            assertEquals(200, put(port, "/v1/agent/service/deregister/b-1", "").statusCode());
+            int removedAt = reg.looks();
+            await("the removal seen", 3000, () -> reg.looks() > removedAt && !reg.registered());
+            assertFalse(lists(restarted, "b-1", false));
+            assertEquals(2, reg.registrations());
         }
     }
 }
