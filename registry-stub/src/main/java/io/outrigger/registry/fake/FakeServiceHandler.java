@@ -101,7 +101,7 @@ final class FakeServiceHandler extends RequestHandler {
 
     private ObjectNode echo(ChannelHandlerContext ctx, FullHttpRequest req, RequestTarget q) {
         ObjectNode echo = JsonNodeFactory.instance.objectNode().put("service", service).put("instance", instance.get())
-                .put("method", req.method().name()).put("path", q.rawPath() + (q.rawQuery().isEmpty() ? "" : "?" + q.rawQuery()));
+                .put("method", req.method().name()).put("path", q.asSent());
         // As received (no Content-Length the aggregator added); the lines of a repeated header joined with ", ",
         // in order, as RFC 9110 5.3 combines them: one Via per hop reads "1.1 sidecar-a, 1.1 sidecar-b1".
         HttpHeaders received = ReceivedHeaders.of(ctx.channel());

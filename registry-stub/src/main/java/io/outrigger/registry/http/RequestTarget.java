@@ -20,6 +20,7 @@ import java.util.Map;
  * event loop.
  */
 public final class RequestTarget {
+    private final String origin;
     private final String rawPath;
     private final String rawQuery;
     private final List<String> rawSegments;
@@ -27,8 +28,9 @@ public final class RequestTarget {
     /** Decoded on first use (event loop only, like the request): null until then. */
     private Map<String, List<String>> parameters;
 
-    private RequestTarget(String rawPath, String rawQuery, List<String> rawSegments, List<String> segments,
+    private RequestTarget(String origin, String rawPath, String rawQuery, List<String> rawSegments, List<String> segments,
                           Map<String, List<String>> parameters) {
+        this.origin = origin;
         this.rawPath = rawPath;
         this.rawQuery = rawQuery;
         this.rawSegments = rawSegments;
@@ -36,9 +38,15 @@ public final class RequestTarget {
         this.parameters = parameters;
     }
 
-    /** Takes {@code uri} apart; throws {@link IllegalArgumentException} naming the bad part when it cannot be decoded. */
+    /**
+     * Takes {@code uri} apart; throws {@link IllegalArgumentException} naming the bad part when it cannot be decoded.
+     * An absolute-form target ({@code http://host:8500/v1/catalog/services}), which HTTP/1.1 servers must accept,
+     * is taken as its path and query.
+     */
     public static RequestTarget parse(String uri) {
-        QueryStringDecoder q = new QueryStringDecoder(uri);
+        String origin = uri.substring(0, originLength(uri));
+        String rest = uri.substring(origin.length());
+        QueryStringDecoder q = new QueryStringDecoder(origin.isEmpty() || rest.startsWith("/") ? rest : "/" + rest);
         String rawPath = q.rawPath();
         List<String> rawSegments = new ArrayList<>();
         List<String> segments = new ArrayList<>();
@@ -53,7 +61,20 @@ public final class RequestTarget {
             segments.add(decodeSegment(raw));
             start = end + 1;
         }
-        return new RequestTarget(rawPath, q.rawQuery(), List.copyOf(rawSegments), List.copyOf(segments), null);
+        return new RequestTarget(origin, rawPath, q.rawQuery(), List.copyOf(rawSegments), List.copyOf(segments), null);
+    }
+
+    /** The length of the scheme and authority of an absolute-form {@code http://} or {@code https://} target, else 0. */
+    private static int originLength(String uri) {
+        int authority = uri.regionMatches(true, 0, "http://", 0, 7) ? 7 : uri.regionMatches(true, 0, "https://", 0, 8) ? 8 : -1;
+        if (authority < 0) {
+            return 0;
+        }
+        int end = authority;
+        while (end < uri.length() && "/?#".indexOf(uri.charAt(end)) < 0) {
+            end++;
+        }
+        return end;
     }
 
     /**
@@ -104,7 +125,12 @@ public final class RequestTarget {
         }
     }
 
-    /** The path as sent, still encoded, without the query. */
+    /** The target as sent, still encoded: its scheme and authority in absolute form, path ("/" if none) and query. */
+    public String asSent() {
+        return origin + rawPath + (rawQuery.isEmpty() ? "" : "?" + rawQuery);
+    }
+
+    /** The path as sent, still encoded, without the query (nor the scheme and authority of an absolute-form target). */
     public String rawPath() {
         return rawPath;
     }

@@ -176,6 +176,22 @@ class RegistryServerTest {
     }
 
     @Test
+    void anAbsoluteFormTargetIsRoutedLikeItsPath() {
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
+        RawHttp.Response catalog = RawHttp.exchange(port, "GET http://127.0.0.1:" + port
+                + "/v1/catalog/services HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        assertEquals(200, catalog.status(), catalog.body());
+        assertEquals("{\"service-b\":[]}", catalog.body());
+        RawHttp.Response health = RawHttp.exchange(port, "GET HTTP://localhost/v1/health/service/service-b?passing=false"
+                + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        assertEquals(200, health.status(), health.body());
+        assertEquals("b-1", json(health.body()).get(0).get("Service").get("ID").asText());
+        RawHttp.Response root = RawHttp.exchange(port, "GET http://localhost?x=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        assertEquals(404, root.status());
+        assertEquals("no such endpoint: /\n", root.body());
+    }
+
+    @Test
     void anIndexFromAnEarlierIncarnationIsAnsweredAtOnce() throws Exception {
         put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
         HttpResponse<String> res = getAsync(port, "/v1/health/service/service-b?index=1000000&wait=10s").get(2, TimeUnit.SECONDS);

@@ -63,6 +63,19 @@ class FakeServiceTest {
     }
 
     @Test
+    void anAbsoluteFormTargetIsRoutedByItsPathAndEchoedAsSent() throws Exception {
+        FakeService svc = start(FakeService.Settings.local("service-b"));
+        svc.behaviour().setHealthFailing(true);
+        RawHttp.Response health = RawHttp.exchange(svc.port(),
+                "GET http://127.0.0.1:" + svc.port() + "/health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
+        assertEquals(503, health.status(), "routed as /health: " + health.body());
+        RawHttp.Response echo = RawHttp.exchange(svc.port(),
+                "GET http://service-b/a%20b?x=1 HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+        assertEquals(200, echo.status());
+        assertEquals("http://service-b/a%20b?x=1", json(echo.body()).get("path").asText());
+    }
+
+    @Test
     void aBadEscapeIs400WithAReason() throws Exception {
         FakeService svc = start(FakeService.Settings.local("service-b"));
         RawHttp.Response res = RawHttp.exchange(svc.port(), "GET /x%zz HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
