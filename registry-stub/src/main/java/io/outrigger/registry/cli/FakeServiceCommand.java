@@ -71,11 +71,16 @@ public final class FakeServiceCommand implements Callable<Integer> {
         if (port < 0 || port > 65535) {
             throw usage("--port: " + port + " (expected: 0..65535)");
         }
-        Behaviour behaviour;
+        Behaviour behaviour = new Behaviour(0, 0);
         try {
-            behaviour = new Behaviour(failRate, latencyMillis);
+            behaviour.setFailRate(failRate);
         } catch (IllegalArgumentException e) {
-            throw usage("--fail-rate/--latency-ms: " + e.getMessage());
+            throw usage(option("--fail-rate", e));
+        }
+        try {
+            behaviour.setLatencyMillis(latencyMillis);
+        } catch (IllegalArgumentException e) {
+            throw usage(option("--latency-ms", e));
         }
         duration("--check-interval", checkInterval);
         duration("--deregister-after", deregisterAfter);
@@ -142,7 +147,13 @@ public final class FakeServiceCommand implements Callable<Integer> {
         throw usage(option + ": " + value + " (expected: http://HOST:PORT)");
     }
 
-    private CommandLine.ParameterException usage(String message) {
+    /** {@code Behaviour}'s reason ("rate: 2.0 (expected: ...)") with the option to blame in place of its own name. */
+    private static String option(String option, IllegalArgumentException e) {
+        String reason = e.getMessage();
+        return option + reason.substring(reason.indexOf(':'));
+    }
+
+        private CommandLine.ParameterException usage(String message) {
         return new CommandLine.ParameterException(spec.commandLine(), message);
     }
 }

@@ -51,7 +51,12 @@ class MainTest {
                 err.toString().strip());
         err.getBuffer().setLength(0);
         assertEquals(2, run("fake-service", "--name", "b", "--fail-rate", "1.5"));
-        assertOneLine();
+        assertEquals("registry-stub: --fail-rate: 1.5 (expected: 0.0..1.0) (see 'registry-stub fake-service --help')",
+                err.toString().strip());
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("fake-service", "--name", "b", "--latency-ms", "-1"));
+        assertEquals("registry-stub: --latency-ms: -1 (expected: 0..600000) (see 'registry-stub fake-service --help')",
+                err.toString().strip());
         err.getBuffer().setLength(0);
         assertEquals(2, run("fake-service", "--name", "b", "--register", "consul:8500"));
         assertOneLine();
