@@ -42,7 +42,9 @@ import java.util.function.Supplier;
  *   reader thread --ByteBuf--> LocalChannel (stdio loop) ==> [LocalEndOfStreamHandler + JsonLineInitializer pipeline] (jsonline loop)
  *   output stream <-- StdoutWriter (own executor) <-- LocalChannel (stdio loop) <== reply bytes
  *
- * The reader stops while 1 MiB of its input is still unread by the pipeline.
+ * The reader stops while 1 MiB of its input is still unread by the pipeline; the pipeline stops
+ * reading while more than 16 MiB of replies wait to be written ({@link ReplyBacklog}), so a
+ * reader of stdout that does not read holds up stdin instead of growing the heap.
  * </pre>
  *
  * At end of input the pipeline gets a {@link io.netty.channel.socket.ChannelInputShutdownEvent}
@@ -57,6 +59,10 @@ public final class StdinNode implements AutoCloseable {
 
     /** Input bytes the reader may have sent that the pipeline has not read yet: bounds memory when input outruns it. */
     private static final int MAX_UNREAD_INPUT_BYTES = 1 << 20;
+    /** Reply bytes waiting for stdout above which input is no longer read: bounds memory when stdout is not read. */
+    private static final long MAX_WAITING_REPLY_BYTES = 16L << 20;
+    /** Reply bytes waiting for stdout at or below which input is read again. */
+    private static final long RESUME_WAITING_REPLY_BYTES = 8L << 20;
 
     private static final AtomicLong ADDRESSES = new AtomicLong();
 
@@ -65,6 +71,7 @@ public final class StdinNode implements AutoCloseable {
     private final EventLoopGroup stdioGroup;
     private final Semaphore unreadInput = new Semaphore(MAX_UNREAD_INPUT_BYTES);
     private final EventExecutorGroup stdoutExecutor;
+    private final ReplyBacklog replyBacklog;
     private final StdoutWriter writer;
     private final Channel client;
     private final Channel server;
@@ -76,7 +83,8 @@ public final class StdinNode implements AutoCloseable {
         this.stdioGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("outrigger-stdio", true),
                 LocalIoHandler.newFactory());
         this.stdoutExecutor = new DefaultEventExecutorGroup(1, new DefaultThreadFactory("outrigger-stdout", true));
-        this.writer = new StdoutWriter(out);
+        this.replyBacklog = new ReplyBacklog(MAX_WAITING_REPLY_BYTES, RESUME_WAITING_REPLY_BYTES);
+        this.writer = new StdoutWriter(out, replyBacklog);
         Promise<Channel> accepted = group.next().newPromise();
         // An explicit id: LocalAddress(Class) appends a random UUID, whose SecureRandom costs a cold start ~20 ms.
         LocalAddress address = new LocalAddress("outrigger-stdin-" + ADDRESSES.incrementAndGet());
@@ -86,7 +94,8 @@ public final class StdinNode implements AutoCloseable {
                     .childHandler(new ChannelInitializer<LocalChannel>() {
                         @Override
                         protected void initChannel(LocalChannel ch) {
-                            ch.pipeline().addLast("end-of-stream", new LocalEndOfStreamHandler(unreadInput)).addLast(pipeline);
+                            ch.pipeline().addLast("end-of-stream", new LocalEndOfStreamHandler(unreadInput))
+                                    .addLast("reply-backlog", replyBacklog).addLast(pipeline);
                             accepted.trySuccess(ch);
                         }
                     })

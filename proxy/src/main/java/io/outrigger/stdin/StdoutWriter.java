@@ -24,11 +24,14 @@ final class StdoutWriter extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(StdoutWriter.class);
 
     private final OutputStream out;
+    private final ReplyBacklog backlog;
     private final CompletableFuture<Void> finished = new CompletableFuture<>();
     private boolean broken;
 
-    StdoutWriter(OutputStream out) {
+    /** @param backlog told of every reply's bytes once they are written (or dropped) */
+    StdoutWriter(OutputStream out, ReplyBacklog backlog) {
         this.out = out;
+        this.backlog = backlog;
     }
 
     @Override
@@ -38,15 +41,16 @@ final class StdoutWriter extends ChannelInboundHandlerAdapter {
             finished.complete(null);
             return;
         }
+        int bytes = msg instanceof ByteBuf ? ((ByteBuf) msg).readableBytes() : 0;
         try {
-            if (msg instanceof ByteBuf && !broken) {
-                ByteBuf buf = (ByteBuf) msg;
-                buf.readBytes(out, buf.readableBytes());
+            if (bytes > 0 && !broken) {
+                ((ByteBuf) msg).readBytes(out, bytes);
             }
         } catch (IOException e) {
             fail(e);
         } finally {
             ReferenceCountUtil.release(msg);
+            backlog.written(bytes);
         }
     }
 

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedOutputStream;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -14,10 +15,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static io.outrigger.jsonline.JsonLineTesting.assertReply;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -26,6 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class StdinProcessTest {
     private final List<Process> processes = new ArrayList<>();
+    private final StringBuffer stderr = new StringBuffer();
 
     @AfterEach
     void kill() {
@@ -33,9 +38,13 @@ class StdinProcessTest {
     }
 
     private Process start(String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-                "io.outrigger.cli.Main", "stdin"));
+        return startWithJvmFlags(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"), args);
+    }
+
+    private Process startWithJvmFlags(List<String> jvmFlags, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvmFlags);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.outrigger.cli.Main", "stdin"));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.PIPE).start();
         processes.add(p);
@@ -86,6 +95,82 @@ class StdinProcessTest {
         assertTrue(System.nanoTime() - eof < TimeUnit.SECONDS.toNanos(4), "exits soon after the last reply");
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(3, err.lines().filter(l -> l.contains("malformed")).count(), "one stderr line for each bad line:\n" + err);
+    }
+
+    /**
+     * A harness that writes its input before it reads the replies: once 16 MiB of replies wait, the node stops
+     * reading stdin (the writer blocks) instead of holding every reply in memory; once stdout is read, every
+     * reply arrives, in order, and the node exits 0, with a heap far smaller than the replies.
+     */
+    @Test
+    void unreadStdoutHoldsUpStdinInsteadOfGrowingTheHeap() throws Exception {
+        int lines = 250_000; // ~40 MiB of replies (each ~160 bytes), 2.5 times the 16 MiB mark
+        Process p = startWithJvmFlags(List.of("-Xmx64m", "-XX:+UseSerialGC"));
+        Thread stderrDrain = new Thread(() -> {
+            try {
+                stderr.append(new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+            } catch (IOException ignored) {
+                // the process is gone
+            }
+        });
+        stderrDrain.start();
+        AtomicLong linesWritten = new AtomicLong();
+        AtomicLong inputBytes = new AtomicLong();
+        CountDownLatch inputDone = new CountDownLatch(1);
+        Thread writer = new Thread(() -> {
+            try (OutputStream in = new BufferedOutputStream(p.getOutputStream(), 64 * 1024)) {
+                for (int i = 0; i < lines; i++) {
+                    byte[] line = ("{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":" + i + "}}\n")
+                            .getBytes(StandardCharsets.UTF_8);
+                    in.write(line);
+                    inputBytes.addAndGet(line.length);
+                    linesWritten.incrementAndGet();
+                }
+            } catch (IOException ignored) {
+                // the process died: the reply count below says so
+            } finally {
+                inputDone.countDown();
+            }
+        });
+        writer.start();
+
+        // Stdout is not read until the writer has made no progress for 2 s (or wrote everything).
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        long seen = -1;
+        long sameSince = System.nanoTime();
+        while (!inputDone.await(100, TimeUnit.MILLISECONDS) && System.nanoTime() < deadline) {
+            long now = linesWritten.get();
+            if (now != seen) {
+                seen = now;
+                sameSince = System.nanoTime();
+            } else if (System.nanoTime() - sameSince > TimeUnit.SECONDS.toNanos(2)) {
+                break;
+            }
+        }
+        long writtenBeforeReading = linesWritten.get();
+        assertTrue(writtenBeforeReading < lines, "stdin was read to its end while stdout was not read");
+
+        BufferedReader out = stdout(p);
+        int replies = 0;
+        long replyBytes = 0;
+        String line;
+        while ((line = out.readLine()) != null) {
+            assertTrue(line.contains("\"in_reply_to\":" + replies + ","), "reply " + replies + " in order: " + line);
+            replies++;
+            replyBytes += line.length() + 1;
+        }
+        assertEquals(0, exitCode(p));
+        stderrDrain.join(5_000);
+        assertEquals(lines, replies, "every line answered; stderr:\n" + stderr);
+        // Where the writer stopped: 16 MiB of waiting replies, plus the node's 1 MiB of unread input and the
+        // pipes' and buffers' 64 KiB each, with 10 % to spare (the line and reply sizes are averages).
+        double avgReply = (double) replyBytes / replies;
+        double avgLine = (double) inputBytes.get() / lines;
+        long expectedAtMost = (long) (1.1 * (((16 << 20) + (64 << 10)) / avgReply + ((1 << 20) + 3 * (64 << 10)) / avgLine));
+        assertTrue(writtenBeforeReading <= expectedAtMost,
+                "stdin stopped being read after " + writtenBeforeReading + " lines, expected at most " + expectedAtMost);
+        assertFalse(stderr.toString().contains("OutOfMemoryError"), stderr.toString());
+        assertTrue(inputDone.await(5, TimeUnit.SECONDS));
     }
 
     @Test
