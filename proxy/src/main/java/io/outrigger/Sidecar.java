@@ -121,7 +121,7 @@ public final class Sidecar implements AutoCloseable {
             }
             if (l.jsonline() != null) {
                 bind("jsonline", "listeners.jsonline.port", l.jsonline().port(), () -> JsonLineListener.bind(context, group,
-                        transport.serverChannel(), connections, context.config().bindAddress(), l.jsonline().port()));
+                        transport.serverChannel(), connections, context.config().bindAddress(), l.jsonline()));
             }
         } catch (Exception e) {
             close();

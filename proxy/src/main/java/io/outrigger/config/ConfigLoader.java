@@ -123,7 +123,14 @@ public final class ConfigLoader {
         allowOnly(l, "listeners.", "admin", "outbound", "inbound", "jsonline", "tcp");
         SidecarConfig.Port admin = port(l, "listeners.admin", 15000);
         SidecarConfig.Port outbound = port(l, "listeners.outbound", 15001);
-        SidecarConfig.Port jsonline = port(l, "listeners.jsonline", 15020);
+        SidecarConfig.JsonLine jsonline = null;
+        JsonNode jl = l.path("jsonline");
+        if (!jl.isMissingNode() && !jl.isNull()) {
+            requireObject(jl, "listeners.jsonline");
+            allowOnly(jl, "listeners.jsonline.", "port", "idle_timeout_ms");
+            jsonline = new SidecarConfig.JsonLine(intIn(jl, "listeners.jsonline.port", "port", 15020, 0, 65535),
+                    longIn(jl, "listeners.jsonline.idle_timeout_ms", "idle_timeout_ms", 60_000, 0, Long.MAX_VALUE)); // 0 = never
+        }
         SidecarConfig.Inbound inbound = null;
         JsonNode in = l.path("inbound");
         if (!in.isMissingNode() && !in.isNull()) {

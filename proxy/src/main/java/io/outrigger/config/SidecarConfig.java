@@ -21,9 +21,15 @@ public record SidecarConfig(String name, String service, String registry, String
                             long drainMillis, int ioThreads) {
 
     /** Ports of the listeners; a null listener is not opened. Port 0 picks a free port. */
-    public record Listeners(Port admin, Port outbound, Inbound inbound, Port jsonline, List<Tcp> tcp) {}
+    public record Listeners(Port admin, Port outbound, Inbound inbound, JsonLine jsonline, List<Tcp> tcp) {}
 
     public record Port(int port) {}
+
+    /**
+     * The line-JSON listener. @param idleTimeoutMillis time a connection may go without input and without a
+     * call in flight before it is closed; 0 = never (default 60000)
+     */
+    public record JsonLine(int port, long idleTimeoutMillis) {}
 
     /** @param app the local application the inbound listener forwards to */
     public record Inbound(int port, Endpoint app) {}

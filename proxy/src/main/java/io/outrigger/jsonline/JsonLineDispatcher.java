@@ -5,6 +5,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -29,7 +30,8 @@ import java.util.concurrent.TimeUnit;
  * hold up the next line. At end of input ({@code ChannelInputShutdownEvent}) the channel closes
  * once the requests in flight have been answered and every reply has been written, or after the
  * node's drain time. When the channel closes, the requests still in flight are cancelled: a call
- * stops its retries rather than go on judging the breaker for a caller that is gone.
+ * stops its retries rather than go on judging the breaker for a caller that is gone. An
+ * {@link IdleStateEvent} (the TCP listener's idle timeout) closes the channel unless a request is in flight.
  * Not sharable: it counts the channel's requests in flight. Runs on the channel's event loop.
  */
 public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
@@ -129,6 +131,15 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof IdleStateEvent) {
+            // No input and no reply for the idle timeout. A call still in flight (a retry waiting) keeps the
+            // connection: its reply resets the timer.
+            if (inFlight == 0) {
+                log.debug("line-JSON channel {} idle; closing it", ctx.channel());
+                ctx.close();
+            }
+            return;
+        }
         if (evt instanceof ChannelInputShutdownEvent && !inputShutdown) {
             inputShutdown = true;
             // Bounds the wait for the requests in flight and for a peer slow to take its last replies.

@@ -74,6 +74,17 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theJsonLineListenerHasAnIdleTimeoutLikeTheHttpOne() throws Exception {
+        assertEquals(60_000, ConfigLoader.parse("listeners:\n  jsonline: {}\n", "t.yaml").listeners().jsonline().idleTimeoutMillis());
+        assertEquals(0, ConfigLoader.parse("listeners:\n  jsonline: { idle_timeout_ms: 0 }\n", "t.yaml").listeners().jsonline().idleTimeoutMillis(),
+                "0 = never");
+        assertError("t.yaml: listeners.jsonline.idle_timeout_ms: -1 (expected: an integer >= 0)",
+                "listeners:\n  jsonline: { idle_timeout_ms: -1 }\n");
+        assertError("t.yaml: listeners.jsonline.idle: unknown key (expected one of: port, idle_timeout_ms)",
+                "listeners:\n  jsonline: { idle: 5 }\n");
+    }
+
+    @Test
     void aTcpListenerMayHaveNoIdleTimeout() throws Exception {
         SidecarConfig c = ConfigLoader.parse("listeners:\n  tcp: [ { port: 0, service: svc, idle_timeout_ms: 0 } ]\n", "t.yaml");
         assertEquals(0, c.listeners().tcp().get(0).idleTimeoutMillis(), "0 = none, as documented");

@@ -7,6 +7,7 @@ import io.netty.channel.EventLoopGroup;
 import io.outrigger.Sidecar;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.ConfigLoader;
+import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.FileRegistry;
 import io.outrigger.listener.Transports;
 import io.outrigger.time.Ticker;
@@ -147,6 +148,43 @@ class JsonLineListenerTest {
     }
 
     /**
+     * {@code listeners.jsonline.idle_timeout_ms}: a connection that never sends anything, and one that goes
+     * silent after its replies, are closed; one whose call waits on a retry longer than that is not, and gets
+     * its reply, then closes once idle.
+     */
+    @Test
+    void idleConnectionsCloseButNotWhileACallIsInFlight() throws Exception {
+        SidecarContext context = new SidecarContext(ConfigLoader.parse(
+                "listeners:\n  jsonline: { port: 0, idle_timeout_ms: 300 }\n", "test"), FileRegistry.embedded(), Ticker.system());
+        Sidecar other = new Sidecar(context);
+        try {
+            other.start();
+            int idlePort = other.boundPorts().get("jsonline");
+            try (Socket silent = new Socket("127.0.0.1", idlePort)) {
+                silent.setSoTimeout(5_000);
+                assertEquals(-1, silent.getInputStream().read(), "a connection that never sends is closed");
+            }
+            try (Socket s = new Socket("127.0.0.1", idlePort)) {
+                s.setSoTimeout(5_000);
+                BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+                s.getOutputStream().write("{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"init\",\"msg_id\":1,\"node_id\":\"n\",\"node_ids\":[\"n\"]}}\n"
+                        .getBytes(StandardCharsets.UTF_8));
+                assertEquals("{\"src\":\"n\",\"dest\":\"c\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":1,\"msg_id\":0}}", in.readLine());
+                // A retry waits 1000 ms, more than three idle timeouts: the connection stays open for its reply.
+                long sent = System.nanoTime();
+                s.getOutputStream().write(("{\"src\":\"service-a\",\"dest\":\"service-q\",\"body\":{\"type\":\"call\",\"msg_id\":2,"
+                        + "\"retries\":1,\"base_ms\":1000,\"force_failures\":1}}\n").getBytes(StandardCharsets.UTF_8));
+                assertReply("{\"src\":\"service-q\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":2,"
+                        + "\"proxied_by\":\"sidecar\",\"trace_id\":\"<uuid>\",\"attempts\":2,\"backoff_ms\":[1000]}}", in.readLine());
+                assertTrue(System.nanoTime() - sent >= TimeUnit.MILLISECONDS.toNanos(1000), "the reply came after the backoff");
+                assertNull(in.readLine(), "then, silent, the connection is closed");
+            }
+        } finally {
+            other.close();
+        }
+    }
+
+    /**
      * More replies than the socket buffers hold are still queued in the sidecar when it reads the
      * client's FIN: the connection closes only once they have all been written.
      */
@@ -199,7 +237,8 @@ class JsonLineListenerTest {
                 return true;
             }
         };
-        Channel server = JsonLineListener.bind(sidecar.context(), group, Transports.NIO.serverChannel(), capture, "127.0.0.1", 0);
+        Channel server = JsonLineListener.bind(sidecar.context(), group, Transports.NIO.serverChannel(), capture, "127.0.0.1",
+                new SidecarConfig.JsonLine(0, 0));
         try (Socket s = new Socket("127.0.0.1", ((InetSocketAddress) server.localAddress()).getPort())) {
             AtomicInteger retried = new AtomicInteger();
             Thread reader = new Thread(() -> {
