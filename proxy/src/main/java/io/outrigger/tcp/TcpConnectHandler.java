@@ -132,11 +132,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             return delay;
         };
         connecting = Retrier.run(client.eventLoop(), backoff, AttemptFailedException.class::isInstance,
-                (retry, delayMillis, cause) -> {
-                    context.metrics().onRetry(EDGE, service);
-                    log.debug("tcp {}: retry {} in {} ms after {}", service, retry, delayMillis, cause.getMessage());
-                },
-                attempt -> connect(client));
+                (retry, delayMillis, cause) -> log.debug("tcp {}: retry {} in {} ms after {}", service, retry, delayMillis, cause.getMessage()),
+                attempt -> connect(client, attempt));
         connecting.addListener(f -> {
             for (; retriesTaken > 0; retriesTaken--) {
                 budget.releaseRetry();
@@ -162,7 +159,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         });
     }
 
-    private Future<Channel> connect(Channel client) {
+    /** Attempt {@code attempt} (from 1): a retry is counted in the metrics when it is made, as on the HTTP edges, not when planned. */
+    private Future<Channel> connect(Channel client, int attempt) {
         EventLoop loop = client.eventLoop();
         Endpoint e = context.selector().next(service, tried);
         if (e == null) {
@@ -177,7 +175,10 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         if (!breaker.tryAcquirePermission()) {
             return loop.newFailedFuture(new AttemptFailedException("breaker of " + e + " is open", null));
         }
-        Promise<Channel> attempt = loop.newPromise();
+        if (attempt > 1) {
+            context.metrics().onRetry(EDGE, service);
+        }
+        Promise<Channel> result = loop.newPromise();
         ChannelFuture cf = new Bootstrap()
                 .group(loop)
                 .channel(transport.clientChannel())
@@ -203,14 +204,14 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 if (!client.isActive()) {
                     cf.channel().close(); // the client left while we connected
                 }
-                attempt.setSuccess(cf.channel());
+                result.setSuccess(cf.channel());
             } else {
                 breaker.onFailure();
                 context.health().onFailure(service, e, done.cause().toString());
-                attempt.setFailure(new AttemptFailedException("connect to " + e + " failed: " + done.cause().getMessage(), done.cause()));
+                result.setFailure(new AttemptFailedException("connect to " + e + " failed: " + done.cause().getMessage(), done.cause()));
             }
         });
-        return attempt;
+        return result;
     }
 
     private void startRelay(ChannelHandlerContext ctx, Channel upstream) {

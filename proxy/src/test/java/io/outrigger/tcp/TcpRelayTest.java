@@ -61,6 +61,7 @@ class TcpRelayTest {
     private final AtomicInteger echoInputShutdowns = new AtomicInteger();
     private final AtomicInteger echoAccepted = new AtomicInteger();
     private final Queue<Exchange> exchanges = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger retries = new AtomicInteger();
     private Sidecar sidecar;
 
     private record Exchange(String edge, String service, Endpoint instance, int status, int attempts) {}
@@ -135,17 +136,27 @@ class TcpRelayTest {
 
     private int startRelay(List<Endpoint> instances, String extraYaml, int maxRetries, int failureThreshold, int connectMillis)
             throws Exception {
+        return startRelay(instances, extraYaml, maxRetries, failureThreshold, connectMillis, "base_ms: 1, max_ms: 2");
+    }
+
+    private int startRelay(List<Endpoint> instances, String extraYaml, int maxRetries, int failureThreshold, int connectMillis,
+                           String backoffYaml) throws Exception {
         SidecarConfig cfg = ConfigLoader.parse("""
                 io_threads: 1
                 resilience:
                   breaker: { failure_threshold: %d, open_ms: 60000, half_open_probes: 1 }
-                  retry: { max_retries: %d, base_ms: 1, max_ms: 2 }
+                  retry: { max_retries: %d, %s }
                   timeouts: { connect_ms: %d, request_ms: 5000 }
-                """.formatted(failureThreshold, maxRetries, connectMillis) + extraYaml, "test");
+                """.formatted(failureThreshold, maxRetries, backoffYaml, connectMillis) + extraYaml, "test");
         ProxyMetrics recording = new ProxyMetrics() {
             @Override
             public void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
                 exchanges.add(new Exchange(edge, service, instance, status, attempts)); // asserted on the test thread
+            }
+
+            @Override
+            public void onRetry(String edge, String service) {
+                retries.incrementAndGet();
             }
         };
         SidecarContext ctx = new SidecarContext(cfg, new FileRegistry(Map.of("svc", instances), "test"), Ticker.system(), recording);
@@ -386,6 +397,7 @@ class TcpRelayTest {
         await("both exchanges to be reported", () -> exchanges.size() == 2);
         assertTrue(exchanges.stream().allMatch(e -> e.status() == 0 && live.equals(e.instance())), exchanges::toString);
         assertTrue(exchanges.stream().anyMatch(e -> e.attempts() == 2), exchanges::toString);
+        assertEquals(exchanges.stream().mapToInt(e -> e.attempts() - 1).sum(), retries.get(), "each retry made is counted");
         assertTrue(sidecar.context().breakers().forInstance("svc", dead).consecutiveFailures() >= 1);
         io.outrigger.resilience.RetryBudget budget = sidecar.context().retryBudget();
         await("the retry budget to be given back", () -> budget.retriesInFlight() == 0 && budget.liveRequests() == 0);
@@ -411,6 +423,25 @@ class TcpRelayTest {
             budget.releaseRetry();
         }
         await("the budget to be empty again", () -> budget.retriesInFlight() == 0 && budget.liveRequests() == 0);
+    }
+
+    /**
+     * A retry is counted when it is made, as on the HTTP edges: one planned (waiting on its backoff) and then
+     * cancelled because the client left is not counted.
+     */
+    @Test
+    void aRetryPlannedButNotMadeIsNotCounted() throws Exception {
+        Endpoint dead = new Endpoint("127.0.0.1", refusedPort());
+        int port = startRelay(List.of(dead), ONE_LISTENER, 2, 100, 2000, "base_ms: 5000, max_ms: 5000, jitter: none");
+        CircuitBreaker breaker = sidecar.context().breakers().forInstance("svc", dead);
+        Socket s = connect(port);
+        await("the first attempt to fail", () -> breaker.consecutiveFailures() == 1);
+        sidecar.group().submit(() -> { }).sync(); // one event loop: the retry after that failure is planned now
+        s.setSoLinger(true, 0);
+        s.close(); // a reset while the retry waits on its backoff
+        await("the exchange to be reported", () -> exchanges.size() == 1);
+        assertEquals(new Exchange("tcp", "svc", dead, 499, 1), exchanges.peek());
+        assertEquals(0, retries.get(), "a retry that was never made was counted");
     }
 
     /** The budget bounds connect retries in flight (at least 3): a lone connection has one at a time, so it gets all of max_retries. */
