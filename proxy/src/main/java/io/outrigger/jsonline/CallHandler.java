@@ -123,7 +123,7 @@ final class CallHandler implements MessageHandler {
             AttemptFailed failure;
             int n = 0;
             do {
-                failure = call.attempt();
+                failure = call.attempt(false);
                 n++;
             } while (failure == UPSTREAM_FAILED && n < forceFailures && breaker.isCallPermitted());
             return executor.newSucceededFuture(call.reply(failure));
@@ -131,7 +131,7 @@ final class CallHandler implements MessageHandler {
         Backoff backoff = Backoff.exponential(baseMillis, Math.max(baseMillis, MAX_DELAY_MILLIS)).withMaxRetries(retries);
         Future<Void> outcome = Retrier.run(executor, backoff,
                 cause -> cause == UPSTREAM_FAILED && breaker.isCallPermitted(),
-                call::onRetry, n -> call.attemptFuture());
+                call::onRetry, n -> call.attemptFuture(n));
         if (outcome.isDone()) {
             return executor.newSucceededFuture(call.reply(outcome.cause()));
         }
@@ -206,10 +206,16 @@ final class CallHandler implements MessageHandler {
             this.stateBefore = breaker.state();
         }
 
-        /** Makes one attempt; returns null on success, else why it failed. */
-        AttemptFailed attempt() {
+        /**
+         * Makes one attempt; returns null on success, else why it failed. A retry is counted in the metrics when
+         * it is made, as on the HTTP edges, not when planned (a call cancelled during its backoff makes none).
+         */
+        AttemptFailed attempt(boolean retry) {
             if (!breaker.tryAcquirePermission()) {
                 return BREAKER_REJECTED;
+            }
+            if (retry) {
+                context.metrics().onRetry(EDGE, metricsLabel());
             }
             sent++;
             if (failures < forceFailures) {
@@ -229,14 +235,14 @@ final class CallHandler implements MessageHandler {
             return context.registry().contains(service) ? service : ProxyMetrics.UNKNOWN_SERVICE;
         }
 
-                Future<Void> attemptFuture() {
-            AttemptFailed failure = attempt();
+                /** Attempt {@code n} (from 1) of a call with retries. */
+        Future<Void> attemptFuture(int n) {
+            AttemptFailed failure = attempt(n > 1);
             return failure == null ? executor.newSucceededFuture(null) : executor.newFailedFuture(failure);
         }
 
         void onRetry(int retry, long delayMillis, Throwable cause) {
             backoffMillis.add(delayMillis);
-            context.metrics().onRetry(EDGE, metricsLabel());
         }
 
         /** Counts the call, once it is over, in the metrics. */

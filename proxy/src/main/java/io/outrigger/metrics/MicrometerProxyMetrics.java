@@ -35,7 +35,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *   outrigger_requests_total{edge,service,instance,status_class}      exchanges per instance
  *   outrigger_request_duration_seconds{edge,service,status_class}    latency histogram (fixed buckets 1 ms .. 15 s)
  *   outrigger_attempts_total{edge,service}                            attempts, retries included
- *   outrigger_retries_total{edge,service}                             retries scheduled
+ *   outrigger_retries_total{edge,service}                             retries made
  *   outrigger_retry_budget_exhausted_total{edge,service}              retries refused by the budget
  *   outrigger_breaker_state{breaker,service,instance,state}           1 for the breaker's current state, else 0
  *   outrigger_breaker_consecutive_failures{breaker,service,instance}
@@ -289,7 +289,7 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
     }
 
     private Counter retryCounter(String edge, String service) {
-        return edgeCounter(retries, "outrigger.retries", "retries scheduled", edge, service);
+        return edgeCounter(retries, "outrigger.retries", "retries made", edge, service);
     }
 
     private Counter budgetExhaustedCounter(String edge, String service) {

@@ -27,7 +27,7 @@ public interface ProxyMetrics {
     default void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
     }
 
-    /** A retry was scheduled for {@code service}. */
+    /** A retry was made for {@code service}: counted when its attempt starts, not when it is planned. */
     default void onRetry(String edge, String service) {
     }
 

@@ -63,6 +63,32 @@ class CallHandlerTest {
         }
     }
 
+    /** Each retry made is counted once; back-to-back attempts of a call without {@code retries} are no retries. */
+    @Test
+    void retriesAreCountedWhenMade() {
+        List<String> retries = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ProxyMetrics recording = new ProxyMetrics() {
+            @Override
+            public void onRetry(String edge, String service) {
+                retries.add(edge + ":" + service);
+            }
+        };
+        JsonLineNode withMetrics = new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), nanos::get, recording),
+                null, 5_000);
+        EmbeddedChannel c = JsonLineTesting.channel(withMetrics);
+        try {
+            exchange(c, call("service-a", "service-b", ",\"force_failures\":2"));
+            assertEquals(List.of(), retries);
+            c.writeInbound(io.netty.buffer.Unpooled.copiedBuffer(call("service-a", "service-b", ",\"retries\":3,\"base_ms\":0,\"force_failures\":2") + "\n",
+                    java.nio.charset.StandardCharsets.UTF_8));
+            String reply = readReply(c);
+            assertTrue(reply.contains("\"attempts\":3"), reply);
+            assertEquals(List.of("jsonline:service-b", "jsonline:service-b"), retries);
+        } finally {
+            assertFalse(c.finishAndReleaseAll());
+        }
+    }
+
     /** Callers name services freely: past the limit a new name is refused with code 12, known ones go on working. */
     @Test
     void newServicesBeyondTheBreakerLimitAreRefused() {

@@ -114,11 +114,17 @@ class JsonLineListenerTest {
     void aCallWhoseClientResetsMakesNoFurtherAttempt() throws Exception {
         record Exchange(String edge, int attempts) {}
         Queue<Exchange> exchanges = new ConcurrentLinkedQueue<>();
+        AtomicInteger retries = new AtomicInteger();
         io.outrigger.metrics.ProxyMetrics recording = new io.outrigger.metrics.ProxyMetrics() {
             @Override
             public void onExchange(String edge, String service, io.outrigger.discovery.Endpoint instance, int status, int attempts,
                                    long durationNanos) {
                 exchanges.add(new Exchange(edge, attempts));
+            }
+
+            @Override
+            public void onRetry(String edge, String service) {
+                retries.incrementAndGet();
             }
         };
         SidecarContext context = new SidecarContext(ConfigLoader.parse("listeners:\n  jsonline: { port: 0 }\n", "test"),
@@ -139,6 +145,7 @@ class JsonLineListenerTest {
             await("the call to end", () -> !exchanges.isEmpty());
             assertEquals(new Exchange("jsonline", 1), exchanges.peek(), "the call stopped after its one attempt");
             assertEquals(1, breaker.consecutiveFailures());
+            assertEquals(0, retries.get(), "the retry planned, then cancelled, was never made: not counted (as on the HTTP edges)");
             String log = logged.toString(StandardCharsets.UTF_8);
             assertFalse(log.contains("CancellationException"), "a call cancelled because its client left is no failure to report: " + log);
         } finally {
