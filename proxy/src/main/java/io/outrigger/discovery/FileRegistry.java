@@ -2,6 +2,7 @@ package io.outrigger.discovery;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -10,6 +11,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.StringWriter;
 import java.math.BigInteger;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -43,16 +45,25 @@ public final class FileRegistry implements Registry {
         this.description = description;
     }
 
-    /** Reads a registry file; the message of the exception names the file and the problem. */
+    /**
+     * Reads a registry file. Every failure is one line of the same shape, {@code registry file PATH: what is wrong},
+     * with {@code (expected: what)} when the content is wrong, whether the file cannot be read or its content is wrong.
+     */
     public static FileRegistry load(Path file) throws RegistryException {
+        String label = "registry file " + file;
+        if (Files.isDirectory(file)) {
+            throw new RegistryException(label + ": is a directory (expected: a JSON file)");
+        }
         try (InputStream in = Files.newInputStream(file)) {
-            return parse(in, "file:" + file);
+            return parse(in, "file:" + file, label);
         } catch (NoSuchFileException e) {
             // A relative path is read from the working directory, not the config file's: say where that led.
             String where = file.isAbsolute() ? "" : " (relative to the working directory: " + file.toAbsolutePath().normalize() + ")";
-            throw new RegistryException("registry file " + file + ": not found" + where);
+            throw new RegistryException(label + ": not found" + where);
+        } catch (AccessDeniedException e) {
+            throw new RegistryException(label + ": permission denied");
         } catch (IOException e) {
-            throw new RegistryException("registry file " + file + ": " + e.getMessage());
+            throw new RegistryException(label + ": cannot be read (" + e.getMessage() + ")");
         }
     }
 
@@ -75,6 +86,11 @@ public final class FileRegistry implements Registry {
      * value at its first position; the first bad entry in that order is reported.
      */
     static FileRegistry parse(InputStream in, String description) throws IOException, RegistryException {
+        return parse(in, description, description);
+    }
+
+    /** @param label how error messages name the source (as {@code registry file PATH}) */
+    private static FileRegistry parse(InputStream in, String description, String label) throws IOException, RegistryException {
         byte[] json = in.readAllBytes();
         Map<String, Object> services = null; // service name -> List<Endpoint>, or the error message of its first bad entry
         try (JsonParser p = JSON.createParser(json)) {
@@ -84,7 +100,7 @@ public final class FileRegistry implements Registry {
                     String field = p.currentName();
                     JsonToken value = p.nextToken();
                     if (field.equals("services")) {
-                        services = value == JsonToken.START_OBJECT ? readServices(p, json, description) : null;
+                        services = value == JsonToken.START_OBJECT ? readServices(p, json, label) : null;
                     }
                     p.skipChildren();
                 }
@@ -92,10 +108,12 @@ public final class FileRegistry implements Registry {
                 p.skipChildren();
             }
         } catch (JsonProcessingException e) {
-            throw new RegistryException(description + ": not valid JSON (" + e.getOriginalMessage() + ")");
+            JsonLocation at = e.getLocation();
+            String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+            throw new RegistryException(label + ": not valid JSON" + where + " (" + e.getOriginalMessage() + ")");
         }
         if (services == null) {
-            throw new RegistryException(description + ": services: missing (expected: an object of service name to instance list)");
+            throw new RegistryException(label + ": services: missing (expected: an object of service name to instance list)");
         }
         Map<String, List<Endpoint>> valid = new LinkedHashMap<>();
         for (Map.Entry<String, Object> e : services.entrySet()) {
@@ -110,7 +128,7 @@ public final class FileRegistry implements Registry {
     }
 
     /** Reads the {@code services} object, the parser on its START_OBJECT; leaves it on the END_OBJECT. */
-    private static Map<String, Object> readServices(JsonParser p, byte[] json, String description) throws IOException {
+    private static Map<String, Object> readServices(JsonParser p, byte[] json, String label) throws IOException {
         Map<String, Object> services = new LinkedHashMap<>();
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String name = p.currentName();
@@ -118,11 +136,11 @@ public final class FileRegistry implements Registry {
             if (name.isBlank()) {
                 p.nextToken();
                 p.skipChildren();
-                services.put(name, description + ": services: \"" + name + "\" (expected: a service name, not empty)");
+                services.put(name, label + ": services: \"" + name + "\" (expected: a service name, not empty)");
                 continue;
             }
             if (p.nextToken() != JsonToken.START_ARRAY) {
-                services.put(name, description + ": " + key + ": " + text(p) + " (expected: an array of {host, port})");
+                services.put(name, label + ": " + key + ": " + text(p) + " (expected: an array of {host, port})");
                 continue;
             }
             List<Endpoint> list = new ArrayList<>();
@@ -137,13 +155,13 @@ public final class FileRegistry implements Registry {
                     if (list.contains(endpoint)) {
                         // Kept, as before (some weight an instance so), but said: the copies share one breaker and one health state.
                         LOG.warn("{}: {}[{}]: {} is listed again: it takes one more turn of the round robin, and shares its breaker"
-                                + " and health with the other listing", description, key, i, endpoint);
+                                + " and health with the other listing", label, key, i, endpoint);
                     }
                     list.add(endpoint);
                 } else if (inst instanceof IllegalArgumentException bad) {
-                    error = description + ": " + key + "[" + i + "]." + bad.getMessage();
+                    error = label + ": " + key + "[" + i + "]." + bad.getMessage();
                 } else {
-                    error = description + ": " + key + "[" + i + "]: " + textAt(json, start)
+                    error = label + ": " + key + "[" + i + "]: " + textAt(json, start)
                             + " (expected: {\"host\": string, \"port\": integer})";
                 }
             }

@@ -37,27 +37,29 @@ class FileRegistryTest {
         Path f = dir.resolve("r.json");
         Files.writeString(f, "{\"services\": {\"s\": [{\"host\": \"h\", \"port\": \"x\"}]}}");
         RegistryException e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
-        assertEquals("file:" + f + ": services.s[0]: {\"host\":\"h\",\"port\":\"x\"} (expected: {\"host\": string, \"port\": integer})", e.getMessage());
+        assertEquals("registry file " + f + ": services.s[0]: {\"host\":\"h\",\"port\":\"x\"} (expected: {\"host\": string, \"port\": integer})", e.getMessage());
         Files.writeString(f, "{\"services\": {\"s\": [{\"host\": \"h\", \"port\": 70000}]}}");
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
-        assertEquals("file:" + f + ": services.s[0].port: 70000 (expected: 1..65535)", e.getMessage());
+        assertEquals("registry file " + f + ": services.s[0].port: 70000 (expected: 1..65535)", e.getMessage());
         Files.writeString(f, "{\"services\": {\"s\": [{\"host\": \"h\", \"port\": 1}, {\"host\": \"h\", \"port\": 1}]}}");
         assertEquals(List.of(new Endpoint("h", 1), new Endpoint("h", 1)), FileRegistry.load(f).endpoints("s"),
                 "an instance listed twice is kept (a WARN says so): files that weight an instance that way still load");
         Files.writeString(f, "{\"services\": {\"s\": [{\"host\": \"not a host!\", \"port\": 1}]}}");
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
-        assertEquals("file:" + f + ": services.s[0].host: not a host! (expected: a host name or IP address)", e.getMessage());
+        assertEquals("registry file " + f + ": services.s[0].host: not a host! (expected: a host name or IP address)", e.getMessage());
         Files.writeString(f, "{\"services\": {\"\": [{\"host\": \"h\", \"port\": 1}]}}");
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
-        assertEquals("file:" + f + ": services: \"\" (expected: a service name, not empty)", e.getMessage());
+        assertEquals("registry file " + f + ": services: \"\" (expected: a service name, not empty)", e.getMessage());
         Files.writeString(f, "not json");
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
-        assertTrue(e.getMessage().startsWith("file:" + f + ": not valid JSON"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("registry file " + f + ": not valid JSON"), e.getMessage());
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(dir.resolve("missing.json")));
         assertEquals("registry file " + dir.resolve("missing.json") + ": not found", e.getMessage());
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(Path.of("no-such-dir/registry.json")));
         assertEquals("registry file no-such-dir/registry.json: not found (relative to the working directory: "
                 + Path.of("").toAbsolutePath().resolve("no-such-dir/registry.json") + ")", e.getMessage());
+        e = assertThrows(RegistryException.class, () -> FileRegistry.load(dir));
+        assertEquals("registry file " + dir + ": is a directory (expected: a JSON file)", e.getMessage());
     }
 
     /** The streaming parser gives what the former tree-based one (below, with databind) gave: the same registry or the same message. */
@@ -105,7 +107,8 @@ class FileRegistryTest {
         try {
             root = new ObjectMapper().readTree(new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)));
         } catch (JsonProcessingException e) {
-            return "error: t: not valid JSON (" + e.getOriginalMessage() + ")";
+            return "error: t: not valid JSON at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr()
+                    + " (" + e.getOriginalMessage() + ")";
         }
         JsonNode svcs = root == null ? null : root.get("services");
         if (svcs == null || !svcs.isObject()) {

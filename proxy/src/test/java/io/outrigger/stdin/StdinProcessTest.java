@@ -14,7 +14,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -198,5 +200,32 @@ class StdinProcessTest {
         assertEquals(1, err.lines().count(), err);
         assertTrue(err.startsWith("outrigger: registry file does-not-exist"), err);
         assertEquals(-1, p.getInputStream().read(), "nothing on stdout");
+    }
+
+    /**
+     * Whatever is wrong with the {@code --registry} file (missing, a directory, not JSON, wrong content), the
+     * error is one line of one shape: {@code outrigger: registry file PATH: what is wrong ...}, exit code 1.
+     */
+    @Test
+    void everyRegistryFileErrorIsOneLineOfOneShape(@TempDir Path dir) throws Exception {
+        Path missing = dir.resolve("missing.json");
+        Path notJson = Files.writeString(dir.resolve("not-json.json"), "{services");
+        Path noServices = Files.writeString(dir.resolve("no-services.json"), "{}");
+        Path badEntry = Files.writeString(dir.resolve("bad-entry.json"), "{\"services\":{\"s\":[{\"host\":\"h\"}]}}");
+        Map<Path, String> expected = new LinkedHashMap<>();
+        expected.put(missing, "not found");
+        expected.put(dir, "is a directory (expected: a JSON file)");
+        expected.put(notJson, "not valid JSON at line 1, column 2 (");
+        expected.put(noServices, "services: missing (expected: an object of service name to instance list)");
+        expected.put(badEntry, "services.s[0]: {\"host\":\"h\"} (expected: {\"host\": string, \"port\": integer})");
+        for (Map.Entry<Path, String> c : expected.entrySet()) {
+            Process p = start("--registry", c.getKey().toString());
+            p.getOutputStream().close();
+            assertEquals(1, exitCode(p), c.getKey().toString());
+            String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(1, err.lines().count(), err);
+            assertTrue(err.startsWith("outrigger: registry file " + c.getKey() + ": " + c.getValue()), err);
+            assertEquals(-1, p.getInputStream().read(), "nothing on stdout");
+        }
     }
 }
