@@ -7,6 +7,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 
 /**
@@ -31,6 +32,7 @@ final class LocalEndOfStreamHandler extends ChannelDuplexHandler {
     static final Object END_OF_OUTPUT = new Marker("END_OF_OUTPUT");
 
     private final Semaphore unreadInput;
+    private final CompletableFuture<Void> outputEnded = new CompletableFuture<>();
 
     /** @param unreadInput released by the bytes of each input buffer as the pipeline reads it (the reader's backpressure) */
     LocalEndOfStreamHandler(Semaphore unreadInput) {
@@ -52,12 +54,18 @@ final class LocalEndOfStreamHandler extends ChannelDuplexHandler {
 
     @Override
     public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+        outputEnded.complete(null);
         if (!ctx.channel().isActive()) {
             ctx.close(promise);
             return;
         }
         ctx.writeAndFlush(END_OF_OUTPUT);
         ctx.channel().closeFuture().addListener(f -> promise.trySuccess());
+    }
+
+    /** Completes once the pipeline closed its side: every reply it will write has been written to the channel. */
+    CompletableFuture<Void> outputEnded() {
+        return outputEnded;
     }
 
     private record Marker(String name) {

@@ -50,7 +50,7 @@ import java.util.function.Supplier;
  * At end of input the pipeline gets a {@link io.netty.channel.socket.ChannelInputShutdownEvent}
  * (in-band, see {@link LocalEndOfStreamHandler}): the last line without a newline is still read,
  * and once the requests in flight are answered (at most the node's drain time) the writer
- * flushes the last reply; {@link #run(InputStream)} returns then.
+ * flushes the last reply; {@link #run(InputStream)} returns then, however long stdout takes to take the replies.
  * One instance serves one input; not thread-safe.
  */
 public final class StdinNode implements AutoCloseable {
@@ -71,6 +71,7 @@ public final class StdinNode implements AutoCloseable {
     private final EventLoopGroup stdioGroup;
     private final Semaphore unreadInput = new Semaphore(MAX_UNREAD_INPUT_BYTES);
     private final EventExecutorGroup stdoutExecutor;
+    private final LocalEndOfStreamHandler endOfStream;
     private final ReplyBacklog replyBacklog;
     private final StdoutWriter writer;
     private final Channel client;
@@ -83,6 +84,7 @@ public final class StdinNode implements AutoCloseable {
         this.stdioGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("outrigger-stdio", true),
                 LocalIoHandler.newFactory());
         this.stdoutExecutor = new DefaultEventExecutorGroup(1, new DefaultThreadFactory("outrigger-stdout", true));
+        this.endOfStream = new LocalEndOfStreamHandler(unreadInput);
         this.replyBacklog = new ReplyBacklog(MAX_WAITING_REPLY_BYTES, RESUME_WAITING_REPLY_BYTES);
         this.writer = new StdoutWriter(out, replyBacklog);
         Promise<Channel> accepted = group.next().newPromise();
@@ -94,7 +96,7 @@ public final class StdinNode implements AutoCloseable {
                     .childHandler(new ChannelInitializer<LocalChannel>() {
                         @Override
                         protected void initChannel(LocalChannel ch) {
-                            ch.pipeline().addLast("end-of-stream", new LocalEndOfStreamHandler(unreadInput))
+                            ch.pipeline().addLast("end-of-stream", endOfStream)
                                     .addLast("reply-backlog", replyBacklog).addLast(pipeline);
                             accepted.trySuccess(ch);
                         }
@@ -165,7 +167,8 @@ public final class StdinNode implements AutoCloseable {
 
     /**
      * Reads {@code in} to its end, feeding the pipeline; then waits for the requests in flight
-     * to be answered (bounded by the node's drain time) and for their replies to be written.
+     * to be answered (bounded by the node's drain time) and for every reply to be written (unbounded:
+     * a reader of stdout that reads late still gets them all; one that is gone makes the writes fail fast).
      * A read error counts as end of input.
      */
     public void run(InputStream in) throws InterruptedException {
@@ -183,9 +186,12 @@ public final class StdinNode implements AutoCloseable {
             log.warn("cannot read stdin ({}); treating it as end of input", e.toString());
         }
         client.writeAndFlush(LocalEndOfStreamHandler.END_OF_INPUT);
+        // The requests in flight get the drain time (the pipeline closes by then at the latest); the replies
+        // then take as long as the reader of stdout takes to read them, as for any process writing to a pipe.
         long waitMillis = node.drainMillis() + 2_000;
         try {
-            writer.finished().get(waitMillis, TimeUnit.MILLISECONDS);
+            endOfStream.outputEnded().get(waitMillis, TimeUnit.MILLISECONDS);
+            writer.finished().get();
         } catch (ExecutionException | TimeoutException e) {
             log.warn("replies were not finished {} ms after end of input", waitMillis);
         }

@@ -9,9 +9,13 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.outrigger.SidecarContext;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.FileRegistry;
 import io.outrigger.jsonline.JsonLineInitializer;
 import io.outrigger.jsonline.JsonLineNode;
 import io.outrigger.jsonline.JsonLineTesting;
+import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -27,12 +31,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static io.outrigger.jsonline.JsonLineTesting.assertReply;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The stdin node in this JVM: real threads, real timers, a pipe for input. */
@@ -111,6 +118,55 @@ class StdinNodeTest {
         }
         start(new java.io.ByteArrayInputStream(sb.toString().getBytes(StandardCharsets.UTF_8)));
         running.get(20, TimeUnit.SECONDS);
+        assertEquals(lines, out.lines.size(), "every line answered when run() returns");
+    }
+
+    /**
+     * The drain time bounds the requests in flight, not the reader of stdout: one that starts reading late (here
+     * well after the drain time of 100 ms plus 2 s) still gets every reply, and run() returns only then.
+     */
+    @Test
+    void aStdoutReaderThatReadsLateGetsEveryReply() throws Exception {
+        CountDownLatch reading = new CountDownLatch(1);
+        OutputStream late = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                awaitReading();
+                out.write(b);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                awaitReading();
+                out.write(b, off, len);
+            }
+
+            private void awaitReading() throws IOException {
+                try {
+                    reading.await();
+                } catch (InterruptedException e) {
+                    throw new java.io.InterruptedIOException();
+                }
+            }
+        };
+        int lines = 500;
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < lines; i++) {
+            sb.append("{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":").append(i).append("}}\n");
+        }
+        JsonLineNode shortDrain = new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), Ticker.system()),
+                null, 100);
+        node = StdinNode.start(shortDrain, late);
+        running = CompletableFuture.runAsync(() -> {
+            try {
+                node.run(new java.io.ByteArrayInputStream(sb.toString().getBytes(StandardCharsets.UTF_8)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThrows(TimeoutException.class, () -> running.get(3, TimeUnit.SECONDS), "run() returned with its replies unwritten");
+        reading.countDown();
+        running.get(10, TimeUnit.SECONDS);
         assertEquals(lines, out.lines.size(), "every line answered when run() returns");
     }
 
