@@ -126,7 +126,7 @@ public final class ConfigLoader {
         SidecarConfig.JsonLine jsonline = null;
         JsonNode jl = l.path("jsonline");
         if (!jl.isMissingNode() && !jl.isNull()) {
-            requireObject(jl, "listeners.jsonline");
+            requireListener(jl, "listeners.jsonline", 15020);
             allowOnly(jl, "listeners.jsonline.", "port", "idle_timeout_ms");
             jsonline = new SidecarConfig.JsonLine(intIn(jl, "listeners.jsonline.port", "port", 15020, 0, 65535),
                     longIn(jl, "listeners.jsonline.idle_timeout_ms", "idle_timeout_ms", 60_000, 0, Long.MAX_VALUE)); // 0 = never
@@ -134,7 +134,7 @@ public final class ConfigLoader {
         SidecarConfig.Inbound inbound = null;
         JsonNode in = l.path("inbound");
         if (!in.isMissingNode() && !in.isNull()) {
-            requireObject(in, "listeners.inbound");
+            requireListener(in, "listeners.inbound", 15006);
             allowOnly(in, "listeners.inbound.", "port", "app");
             inbound = new SidecarConfig.Inbound(intIn(in, "listeners.inbound.port", "port", 15006, 0, 65535),
                     endpoint(in, "listeners.inbound.app", "127.0.0.1:8080"));
@@ -282,6 +282,13 @@ public final class ConfigLoader {
         }
     }
 
+    /** A listener's settings must be a mapping; the error names the two ways to write "defaults" and "closed". */
+    private void requireListener(JsonNode n, String key, int port) throws ConfigException {
+        if (!n.isObject()) {
+            throw error(key, n, "a mapping; {} opens it on port " + port + ", ~ leaves it closed");
+        }
+    }
+
     /** A listener with only a port: absent (null) when left out, {@code dflt} when its port is. */
     private SidecarConfig.Port port(JsonNode listeners, String key, int dflt) throws ConfigException {
         String field = key.substring(key.indexOf('.') + 1);
@@ -289,9 +296,7 @@ public final class ConfigLoader {
         if (n.isMissingNode() || n.isNull()) {
             return null;
         }
-        if (!n.isObject()) {
-            throw error(key, n, "a mapping; {} opens it on port " + dflt + ", ~ leaves it closed");
-        }
+        requireListener(n, key, dflt);
         allowOnly(n, key + ".", "port");
         return new SidecarConfig.Port(intIn(n, key + ".port", "port", dflt, 0, 65535));
     }

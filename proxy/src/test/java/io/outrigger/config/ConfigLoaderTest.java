@@ -117,6 +117,10 @@ class ConfigLoaderTest {
         // "admin:" with nothing after it is an empty string to the YAML parser: refused, with the way out named.
         assertError("t.yaml: listeners.admin: no value (expected: a mapping; {} opens it on port 15000, ~ leaves it closed)",
                 "listeners:\n  admin:\n");
+        assertError("t.yaml: listeners.jsonline: no value (expected: a mapping; {} opens it on port 15020, ~ leaves it closed)",
+                "listeners:\n  jsonline:\n");
+        assertError("t.yaml: listeners.inbound: 8080 (expected: a mapping; {} opens it on port 15006, ~ leaves it closed)",
+                "listeners:\n  inbound: 8080\n");
     }
 
     @Test
