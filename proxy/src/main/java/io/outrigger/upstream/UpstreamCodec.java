@@ -3,14 +3,17 @@ package io.outrigger.upstream;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.LastHttpContent;
 
 import java.util.ArrayDeque;
 import java.util.List;
@@ -28,7 +31,14 @@ import java.util.List;
  * Those bytes follow a response that is complete; kept in the decoder, they would be read as the
  * start of the answer to the next request leased on the connection, and that request would get a
  * 502 or somebody else's response. A connection holding such bytes is closed instead of pooled,
- * and one that receives any while pooled is closed on the spot. One per connection; event loop only.
+ * and one that receives any while pooled is closed on the spot.
+ *
+ * <p>The decoder also refuses a response head with a malformed field line, which Netty's response
+ * decoder would repair silently: it ends a field name at the first space, so {@code Bad Header: x}
+ * would reach the client as {@code Bad: x} and {@code no colon here} as {@code no:}. Each head is
+ * checked whole before Netty reads it ({@link ResponseHead#problem}); a bad one comes out as a
+ * response whose decoder result is a failure, as Netty's own malformed heads do (a 502, the
+ * connection closed). One per connection; event loop only.
  */
 final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecoder, HttpRequestEncoder> {
     private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(2);
@@ -54,8 +64,18 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
     }
 
     private final class ResponseDecoder extends HttpResponseDecoder {
+        /** Bytes beyond which a head without its end fails anyway: Netty counts neither CR nor LF against its limits. */
+        private final int headLimit;
+        /** The head of the message being decoded passed {@link ResponseHead#problem}. */
+        private boolean headChecked;
+        /** A malformed message was handed on: the rest of the connection's bytes mean nothing. */
+        private boolean failed;
+        /** The connection's input ended: a head cut short is Netty's to fail, as closed before its end. */
+        private boolean inputEnded;
+
         ResponseDecoder(HttpDecoderConfig config) {
             super(config);
+            headLimit = config.getMaxInitialLineLength() + 3 * config.getMaxHeaderSize() + 4;
         }
 
         int undecodedBytes() {
@@ -69,7 +89,44 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
                 ctx.close();
                 return;
             }
+            if (failed) {
+                in.skipBytes(in.readableBytes());
+                return;
+            }
+            if (!headChecked) {
+                int headEnd = ResponseHead.end(in);
+                if (headEnd < 0 && in.readableBytes() <= headLimit && !inputEnded) {
+                    return; // the rest of the head is still to come
+                }
+                // A head longer than the limits is left to Netty, which fails it as too long.
+                String problem = headEnd < 0 ? null : ResponseHead.problem(in, headEnd);
+                if (problem != null) {
+                    in.skipBytes(in.readableBytes());
+                    HttpMessage invalid = createInvalidMessage();
+                    invalid.setDecoderResult(DecoderResult.failure(new IllegalArgumentException(problem)));
+                    out.add(invalid);
+                    failed = true;
+                    return;
+                }
+                headChecked = true;
+            }
+            int from = out.size();
             super.decode(ctx, in, out);
+            for (int i = from; i < out.size(); i++) {
+                Object o = out.get(i);
+                if (o instanceof HttpObject && ((HttpObject) o).decoderResult().isFailure()) {
+                    failed = true;
+                }
+                if (o instanceof LastHttpContent) {
+                    headChecked = false; // the next message's head is checked afresh
+                }
+            }
+        }
+
+        @Override
+        protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+            inputEnded = true;
+            super.decodeLast(ctx, in, out);
         }
 
         @Override

@@ -44,6 +44,7 @@ class UpstreamOutOfStepTest {
 
     private final AtomicInteger accepted = new AtomicInteger();
     private final AtomicInteger hintsThen503 = new AtomicInteger();
+    private final AtomicInteger malformedAnswers = new AtomicInteger();
     /** Upstream connections the sidecar has closed (seen as end of input by the upstream). */
     private final AtomicInteger closedBySidecar = new AtomicInteger();
     /** Opens the gate for a "/late" answer's stray bytes. */
@@ -149,6 +150,47 @@ class UpstreamOutOfStepTest {
         }
     }
 
+    /**
+     * Netty's response decoder ends a field name at its first space and drops the rest up to the colon,
+     * so {@code Bad Header: x} would reach the client as {@code Bad: x}: a malformed head is a bad answer
+     * (502, once for a POST), and its connection is closed, never pooled.
+     */
+    @Test
+    void aHeaderNameWithASpaceIsABadAnswerAndItsConnectionIsClosed() throws Exception {
+        try (ServerSocket upstream = upstream()) {
+            int port = sidecar(upstream);
+            try (RawHttp client = new RawHttp(port)) {
+                client.send("POST /bad-header-name HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
+                RawHttp.Response res = client.read();
+                assertEquals(502, res.status(), res.toString());
+                assertEquals("{\"error\": \"upstream sent a malformed response\", \"service\": \"service-b\"}", res.body().strip());
+                assertFalse(res.headers().containsKey("bad"), res.toString());
+                assertEquals(1, malformedAnswers.get(), "the instance answered: a POST is not sent again");
+                assertNextRequestIsServedOnANewConnection(client);
+            }
+        }
+    }
+
+    /** Each kind of malformed field line is a failed attempt: five in a row open the breaker (failure_threshold 5). */
+    @Test
+    void malformedFieldLinesCountAsFailuresForTheBreaker() throws Exception {
+        try (ServerSocket upstream = upstream()) {
+            int port = sidecar(upstream);
+            try (RawHttp client = new RawHttp(port)) {
+                for (String path : new String[] {"/bad-header-name", "/no-colon", "/no-colon-with-space", "/tab-in-name", "/fold-first"}) {
+                    client.send("POST " + path + " HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
+                    RawHttp.Response res = client.read();
+                    assertEquals(502, res.status(), path + ": " + res);
+                }
+                assertEquals(5, malformedAnswers.get());
+                client.send("POST /next HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
+                RawHttp.Response next = client.read();
+                assertEquals(503, next.status(), next.toString());
+                assertEquals("open", next.headers().get("x-outrigger-breaker"));
+            }
+        }
+    }
+
     private void assertNextRequestIsServedOnANewConnection(RawHttp client) throws Exception {
         client.send("POST /next HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
         RawHttp.Response next = client.read();
@@ -165,7 +207,8 @@ class UpstreamOutOfStepTest {
      * "stray", {@code HEAD /head-with-body} with its head and the body a GET would get, {@code /late}
      * with a 204 and "stray" once {@link #sendLateBytes} opens, and any other path with 200 and the
      * path as body; {@code /early-hints} with a 103 before its 200, {@code /switch} with a 101 and a
-     * WebSocket frame. Requests have no body.
+     * WebSocket frame, {@code /bad-header-name} and the like with a 200 whose head holds a malformed
+     * field line. Requests have no body.
      */
     private ServerSocket upstream() throws IOException {
         ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
@@ -206,6 +249,11 @@ class UpstreamOutOfStepTest {
                                 + "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy");
                     }
                     case "/switch" -> write(out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n\u0081\u0002hi");
+                    case "/bad-header-name" -> malformed(out, "Bad Header: x\r\n");
+                    case "/no-colon" -> malformed(out, "Garbage\r\n");
+                    case "/no-colon-with-space" -> malformed(out, "Garbage line\r\n");
+                    case "/tab-in-name" -> malformed(out, "Bad\tHeader: x\r\n");
+                    case "/fold-first" -> malformed(out, " X-Folded: x\r\n");
                     case "/head-with-body" -> write(out, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray");
                     case "/late" -> {
                         write(out, "HTTP/1.1 204 No Content\r\n\r\n");
@@ -221,6 +269,12 @@ class UpstreamOutOfStepTest {
         } catch (IOException | InterruptedException | RuntimeException e) {
             closedBySidecar.incrementAndGet(); // a reset: closed as well
         }
+    }
+
+    /** A 200 whose head holds {@code line}, a malformed field line. */
+    private void malformed(OutputStream out, String line) throws IOException {
+        malformedAnswers.incrementAndGet();
+        write(out, "HTTP/1.1 200 OK\r\n" + line + "Content-Length: 2\r\n\r\nok");
     }
 
     private static void write(OutputStream out, String s) throws IOException {

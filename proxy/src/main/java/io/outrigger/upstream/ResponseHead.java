@@ -1,0 +1,89 @@
+package io.outrigger.upstream;
+
+import io.netty.buffer.ByteBuf;
+
+/**
+ * Finds the end of a response head in a buffer and checks its field lines (RFC 9112 5): each one a
+ * field name (a token), optional whitespace, a colon; or, after the first, an obsolete line folding
+ * (a line starting with a space or tab, which Netty joins to the field before it). Whitespace
+ * between the name and the colon is allowed, as Netty removes it, which is what RFC 9112 5.1 asks a
+ * proxy to do. The status line is left to Netty. Stateless.
+ */
+final class ResponseHead {
+    private ResponseHead() {
+    }
+
+    /**
+     * The index of the LF that ends the head starting at {@code in}'s reader index (after the control
+     * characters and whitespace Netty skips before a status line), or -1 when the head is not complete.
+     */
+    static int end(ByteBuf in) {
+        int i = statusLineStart(in);
+        int limit = in.writerIndex();
+        while (i < limit) {
+            int lf = in.indexOf(i, limit, (byte) '\n');
+            if (lf < 0) {
+                return -1;
+            }
+            if (lf + 1 < limit && in.getByte(lf + 1) == '\n') {
+                return lf + 1;
+            }
+            if (lf + 2 < limit && in.getByte(lf + 1) == '\r' && in.getByte(lf + 2) == '\n') {
+                return lf + 2;
+            }
+            i = lf + 1;
+        }
+        return -1;
+    }
+
+    /** What is wrong with a field line of the head that ends at {@code end} ({@link #end}), or null when nothing is. */
+    static String problem(ByteBuf in, int end) {
+        int lineStart = in.indexOf(statusLineStart(in), end, (byte) '\n') + 1; // past the status line
+        for (int line = 2; lineStart < end; line++) {
+            int lineEnd = in.indexOf(lineStart, end + 1, (byte) '\n');
+            int i = lineStart;
+            byte first = in.getByte(i);
+            if (first == '\r' && i + 1 == lineEnd) {
+                return null; // the blank line that ends the head
+            }
+            if (first == ' ' || first == '\t') {
+                if (line == 2) {
+                    return "header line 2 starts with whitespace"; // RFC 9112 2.2: no folding onto the status line
+                }
+            } else {
+                while (i < lineEnd && isTokenChar(in.getByte(i))) {
+                    i++;
+                }
+                boolean named = i > lineStart;
+                while (i < lineEnd && (in.getByte(i) == ' ' || in.getByte(i) == '\t')) {
+                    i++;
+                }
+                if (!named || i == lineEnd || in.getByte(i) != ':') {
+                    return "header line " + line + " is not a field name (a token) followed by a colon";
+                }
+            }
+            lineStart = lineEnd + 1;
+        }
+        return null;
+    }
+
+    /** Past the control characters and whitespace Netty skips before a status line. */
+    private static int statusLineStart(ByteBuf in) {
+        int i = in.readerIndex();
+        int limit = in.writerIndex();
+        while (i < limit) {
+            char c = (char) (in.getByte(i) & 0xFF);
+            if (!Character.isISOControl(c) && !Character.isWhitespace(c)) {
+                break;
+            }
+            i++;
+        }
+        return i;
+    }
+
+    /** RFC 9110 5.6.2: tchar. */
+    private static boolean isTokenChar(byte b) {
+        return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+                || b > 0 && "!#$%&'*+-.^_`|~".indexOf(b) >= 0;
+    }
+}
