@@ -54,7 +54,9 @@ import java.util.concurrent.TimeUnit;
  * <p>A request whose body is known to fit in {@code http.retry_buffer_bytes} (default 64 KiB)
  * is received whole first and can be replayed: the exchange owns the body and hands each
  * attempt a {@code retainedDuplicate()}. Larger or chunked bodies stream to the first
- * attempt and are never retried. Retry rules: connect failure and reset always, 502/503/504
+ * attempt and are never retried, except after a connect failure when the client sent
+ * {@code Expect: 100-continue}: its {@code 100 Continue} waits for an open connection, so no body
+ * byte was sent yet. Retry rules: connect failure and reset always, 502/503/504
  * and read timeouts (no response head within {@code resilience.timeouts.read_ms}, when set)
  * only for idempotent methods, never once a response byte went to the client, within
  * {@code resilience.retry.max_retries}, the retry budget and the request deadline
@@ -216,13 +218,13 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         } else if (chunked) {
             HttpUtil.setTransferEncodingChunked(request, true);
         }
-        if (expectContinue) {
-            // The client waits for this before it sends the body we need (buffered) or stream (streaming).
-            ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
-            continueOwed = false;
-        }
         if (!buffered) {
+            // A body to stream is asked for only once an instance's connection is open (onConnected): until
+            // then the client sends none, so a refused connection can be retried on another instance.
             startAttempt();
+        } else if (expectContinue) {
+            // The client waits for this before it sends the body we keep.
+            sendContinue();
         }
     }
 
@@ -408,6 +410,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return;
         }
         ch.write(request, ch.voidPromise());
+        if (continueOwed) {
+            sendContinue(); // the body has somewhere to go now
+        }
         if (pending != null) {
             HttpContent c;
             while ((c = pending.poll()) != null) {
@@ -421,6 +426,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         ch.flush();
         ch.read();
         conn.updateClientRead();
+    }
+
+    private void sendContinue() {
+        continueOwed = false;
+        ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
     }
 
     /** The whole request went to the current attempt's upstream: its wait for the response head starts. */
@@ -669,7 +679,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
      */
     private boolean takeRetry(boolean idempotentOnly) {
         SidecarConfig.Retry r = context.config().resilience().retry();
-        if (!buffered || !requestComplete || responseStarted || interimRelayed || done
+        if (!replayable() || responseStarted || interimRelayed || done
                 || (idempotentOnly && (!idempotent || !conn.route.retriesAnswers()))
                 || attempts > r.maxRetries()) {
             return false;
@@ -695,6 +705,14 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         holdsRetry = true;
         retryDelayMillis = delay;
         return true;
+    }
+
+    /**
+     * Whether the request can be sent again: its whole body is kept, or it has a body to stream that
+     * its client still holds back for the {@code 100 Continue} not sent yet (no attempt got a connection).
+     */
+    private boolean replayable() {
+        return buffered ? requestComplete : continueOwed && (pending == null || pending.isEmpty());
     }
 
     private void retry() {

@@ -174,6 +174,36 @@ class HttpProxyTest {
                 "round robin sent first attempts to the refusing instance, and they were retried: " + deadBreaker);
     }
 
+    /**
+     * An upload too large for the retry buffer, sent with {@code Expect: 100-continue}: its client holds the
+     * body back until the {@code 100 Continue}, which the sidecar sends once an instance's connection is open,
+     * so a refused connection loses no body byte and the upload goes to the other instance whole.
+     */
+    @Test
+    void aLargeUploadThatExpects100ContinueIsRetriedOntoSecondInstanceWhenFirstRefuses() throws Exception {
+        TestUpstream b = upstream();
+        int dead = SidecarHarness.closedPort();
+        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(dead) + ", " + instance(b.port()) + "]"),
+                RESILIENCE);
+        closeables.add(s);
+        HttpClient client = proxyClient(s.boundPorts().get("outbound"));
+        byte[] upload = new byte[1_000_000]; // above the 64 KiB retry buffer, within max_body_bytes
+
+        for (int i = 0; i < 4; i++) {
+            HttpResponse<String> res = client.send(HttpRequest.newBuilder(URI.create("http://service-b/upload")).timeout(Duration.ofSeconds(5))
+                    .expectContinue(true).POST(HttpRequest.BodyPublishers.ofByteArray(upload)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, res.statusCode(), "request " + i + ": " + res.body());
+            assertTrue(res.body().contains("\"bytes\": 1000000"), res.body());
+        }
+        assertEquals(4, b.requestCount());
+        for (TestUpstream.Seen seen : b.requests) {
+            assertEquals(1_000_000, seen.bodyBytes());
+        }
+        CircuitBreaker deadBreaker = s.context().breakers().findInstance("service-b", new Endpoint("127.0.0.1", dead));
+        assertTrue(deadBreaker != null && deadBreaker.snapshot().consecutiveFailures() >= 1,
+                "round robin sent first attempts to the refusing instance, and they were retried: " + deadBreaker);
+    }
+
     @Test
     void noRetryOfPostAnswered503ButGetIsRetried() throws Exception {
         TestUpstream b = upstream();
