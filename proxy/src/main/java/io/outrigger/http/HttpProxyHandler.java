@@ -11,6 +11,7 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.outrigger.SidecarContext;
+import io.outrigger.lifecycle.ConnectionTracker;
 import io.outrigger.lifecycle.DrainEvent;
 import io.outrigger.upstream.UpstreamPools;
 import org.slf4j.Logger;
@@ -246,7 +247,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             deadlineTimer = null;
         }
         if (current != null) {
-            current.clientGone();
+            current.clientGone(ConnectionTracker.closedBySidecar(ctx.channel()));
         }
         releaseQueued();
         ctx.fireChannelInactive();

@@ -835,8 +835,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         ctx.close();
     }
 
-    /** The client connection went away: drop the upstream side without blaming it. */
-    void clientGone() {
+    /**
+     * The client connection went away, or the sidecar's shutdown closed it ({@code cutByShutdown}): drop
+     * the upstream side without blaming it.
+     */
+    void clientGone(boolean cutByShutdown) {
         if (done) {
             return;
         }
@@ -848,7 +851,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         releaseUpstream(false);
         if (!responseComplete) {
-            status = clientStalled ? 408 : 499; // as nginx logs a client body timeout, and a client that closed
+            // As nginx logs a client body timeout and a client that closed, and Envoy a request its own shutdown reset.
+            status = cutByShutdown ? 503 : clientStalled ? 408 : 499;
         }
         responseComplete = true;
         requestComplete = true;

@@ -7,6 +7,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.ChannelGroupFuture;
 import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
 
 import java.util.Set;
@@ -27,6 +28,8 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 @Sharable
 public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
+    private static final AttributeKey<Boolean> CLOSED_BY_SIDECAR = AttributeKey.valueOf(ConnectionTracker.class, "closedBySidecar");
+
     private final ChannelGroup connections = new DefaultChannelGroup("outrigger-connections", GlobalEventExecutor.INSTANCE);
     private final Set<Channel> draining = ConcurrentHashMap.newKeySet();
 
@@ -66,8 +69,19 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
         return n;
     }
 
-    /** Closes every tracked connection; the future completes when all are closed. */
+    /**
+     * Closes every tracked connection, each marked first as closed by the sidecar ({@link #closedBySidecar}):
+     * what it had in flight was cut by the shutdown, not dropped by its client. The future completes when all are closed.
+     */
     public ChannelGroupFuture closeAll() {
+        for (Channel ch : connections) {
+            ch.attr(CLOSED_BY_SIDECAR).set(Boolean.TRUE);
+        }
         return connections.close();
+    }
+
+    /** Whether {@code ch} was closed by {@link #closeAll()} (the sidecar shutting down); any thread. */
+    public static boolean closedBySidecar(Channel ch) {
+        return Boolean.TRUE.equals(ch.attr(CLOSED_BY_SIDECAR).get());
     }
 }

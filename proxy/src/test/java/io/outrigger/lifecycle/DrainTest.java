@@ -5,7 +5,9 @@ import io.outrigger.Sidecar;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.ConfigLoader;
 import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.FileRegistry;
+import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.testing.RawHttp;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
@@ -20,6 +22,8 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
@@ -243,6 +247,45 @@ class DrainTest {
                 assertEquals(503, ready.status(), "a drain begun while starting never turns ready");
             }
             assertFalse(refuses(starting.boundPorts().get("outbound")));
+        }
+    }
+
+    /**
+     * A request still in flight when the drain deadline closes its connection was cut by the sidecar, not
+     * dropped by its client: it is reported (access log and metrics share the status) as 503, and a client
+     * that hangs up itself still as 499.
+     */
+    @Test
+    void aRequestCutAtTheDrainDeadlineIsReportedAs503NotAsAClientThatLeft() throws Exception {
+        Queue<Integer> statuses = new ConcurrentLinkedQueue<>();
+        ProxyMetrics recording = new ProxyMetrics() {
+            @Override
+            public void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
+                statuses.add(status);
+            }
+        };
+        try (Sidecar s = new Sidecar(new SidecarContext(config, FileRegistry.load(registryFile), Ticker.system(), recording))) {
+            s.start();
+            await(() -> s.state() == Sidecar.State.READY, "ready");
+            app.hold = true;
+            int outboundPort = s.boundPorts().get("outbound");
+            try (RawHttp leaving = new RawHttp(outboundPort)) {
+                leaving.sendGet("service-b", "/left");
+                await(() -> app.received.get() == 1, "the app got the first request");
+            }
+            await(() -> statuses.size() == 1, "the exchange whose client left to end");
+            assertEquals(499, statuses.poll());
+
+            try (RawHttp cut = new RawHttp(outboundPort)) {
+                cut.sendGet("service-b", "/cut");
+                await(() -> app.received.get() == 2, "the app got the second request");
+                Drain drain = new Drain(s, 200, 50, s.group().next());
+                drain.begin();
+                drain.awaitDeadlineAndClose();
+                assertTrue(cut.closedByServer(), "no answer: the deadline closed the connection");
+            }
+            await(() -> statuses.size() == 1, "the cut exchange to end");
+            assertEquals(503, statuses.poll());
         }
     }
 
