@@ -7,7 +7,9 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -49,6 +51,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
     private static final Logger log = LoggerFactory.getLogger(AdminHandler.class);
     private static final Set<String> PATHS = Set.of("/ready", "/metrics", "/clusters", "/config");
     private static final String JSON = "application/json; charset=utf-8";
+    private static final String MALFORMED_REQUEST_LINE = "malformed request line (expected: method, target and HTTP version, such as GET /ready HTTP/1.1)";
 
     private final Sidecar sidecar;
     private final AdminViews views;
@@ -74,6 +77,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
         // every answer is then built and written in order on the admin thread, so pipelined
         // requests are answered in the order they came.
         Throwable malformed = req.decoderResult().cause();
+        // The decoder's stand-in for a request whose line it could not read; a bad header keeps the request it read.
+        boolean badLine = malformed != null && req instanceof FullHttpRequest && !(malformed instanceof TooLongFrameException);
         boolean http1 = req.protocolVersion().majorVersion() == 1;
         boolean keepAlive = malformed == null && http1 && HttpUtil.isKeepAlive(req);
         HttpMethod method = req.method();
@@ -84,6 +89,9 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
             try {
                 res = malformed instanceof TooLongHttpHeaderException
                         ? error(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request headers too large: " + malformed.getMessage())
+                        : badLine
+                        // Netty's words are about its parser ("text is empty (possibly HTTP/0.9)"): say what is expected.
+                        ? error(HttpResponseStatus.BAD_REQUEST, MALFORMED_REQUEST_LINE)
                         : malformed != null
                         ? error(HttpResponseStatus.BAD_REQUEST, "malformed request: " + malformed.getMessage())
                         : !http1

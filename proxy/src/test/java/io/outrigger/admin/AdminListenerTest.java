@@ -320,6 +320,23 @@ class AdminListenerTest {
         }
     }
 
+    /** Netty's words for a request line it cannot read ("text is empty (possibly HTTP/0.9)") are replaced by what is expected. */
+    @Test
+    void anUnreadableRequestLineIs400WithAMessageThatSaysWhatIsExpected() throws Exception {
+        int port = start();
+        for (String line : new String[] {"garbage", "GET /ready", "G@T /ready HTTP/1.1", "\r\nHost: x"}) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+                s.setSoTimeout(5000);
+                s.getOutputStream().write((line + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                assertTrue(reply.startsWith("HTTP/1.1 400 "), line + ": " + reply);
+                assertTrue(reply.endsWith("{\"error\":\"malformed request line (expected: method, target and HTTP version, "
+                        + "such as GET /ready HTTP/1.1)\"}"), line + ": " + reply);
+            }
+        }
+    }
+
     @Test
     void malformedRequestIs400AndTheListenerStillServes() throws Exception {
         int port = start();
