@@ -16,9 +16,12 @@ final class ResponseHead {
     /**
      * The index of the LF that ends the head starting at {@code in}'s reader index (after the control
      * characters and whitespace Netty skips before a status line), or -1 when the head is not complete.
+     *
+     * @param scanned how many bytes after the reader index an earlier call found no end in ({@link #scanned}),
+     *                so a head arriving in many small reads is not searched from its start each time
      */
-    static int end(ByteBuf in) {
-        int i = statusLineStart(in);
+    static int end(ByteBuf in, int scanned) {
+        int i = Math.max(statusLineStart(in), in.readerIndex() + scanned);
         int limit = in.writerIndex();
         while (i < limit) {
             int lf = in.indexOf(i, limit, (byte) '\n');
@@ -34,6 +37,11 @@ final class ResponseHead {
             i = lf + 1;
         }
         return -1;
+    }
+
+    /** What to pass as {@code scanned} to the next {@link #end} after it found no end in {@code in}: the last two bytes may begin it. */
+    static int scanned(ByteBuf in) {
+        return Math.max(0, in.readableBytes() - 2);
     }
 
     /** What is wrong with a field line of the head that ends at {@code end} ({@link #end}), or null when nothing is. */

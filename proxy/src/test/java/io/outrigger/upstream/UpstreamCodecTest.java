@@ -1,0 +1,87 @@
+package io.outrigger.upstream;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The response heads {@link UpstreamCodec} checks, whole or arriving a byte at a time. */
+class UpstreamCodecTest {
+
+    @Test
+    void aValidHeadPassesWhetherItArrivesWholeOrAByteAtATime() {
+        String response = "\r\nHTTP/1.1 200 OK\r\nX-Spaced : a\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok";
+        for (boolean byteAtATime : new boolean[] {false, true}) {
+            EmbeddedChannel ch = channelAwaitingAnAnswer();
+            feed(ch, response, byteAtATime);
+            HttpResponse head = assertInstanceOf(HttpResponse.class, ch.readInbound());
+            assertTrue(head.decoderResult().isSuccess(), head.decoderResult().toString());
+            assertEquals("a", head.headers().get("X-Spaced"), "whitespace before the colon is removed (RFC 9112 5.1)");
+            assertEquals("a b", head.headers().get("X-Folded"));
+            StringBuilder body = new StringBuilder();
+            HttpContent content;
+            do {
+                content = assertInstanceOf(HttpContent.class, ch.readInbound());
+                body.append(content.content().toString(StandardCharsets.ISO_8859_1));
+                content.release();
+            } while (!(content instanceof LastHttpContent));
+            assertEquals("ok", body.toString());
+            assertFalse(ch.finishAndReleaseAll());
+        }
+    }
+
+    @Test
+    void aMalformedFieldLineFailsTheHeadWhetherItArrivesWholeOrAByteAtATime() {
+        String[] lines = {"Bad Header: x", "Bad\tHeader: x", "Garbage", "Garbage line", ": x", "B@d: x", " X-Folded-Onto-Status: x"};
+        for (String line : lines) {
+            for (boolean byteAtATime : new boolean[] {false, true}) {
+                EmbeddedChannel ch = channelAwaitingAnAnswer();
+                feed(ch, "HTTP/1.1 200 OK\r\n" + line + "\r\nContent-Length: 2\r\n\r\nok", byteAtATime);
+                HttpObject first = ch.readInbound();
+                assertTrue(first.decoderResult().isFailure(), line + ": " + first);
+                ReferenceCountUtil.release(first);
+                Object rest = ch.readInbound();
+                ReferenceCountUtil.release(rest);
+                assertNull(rest, line + ": nothing after the failure");
+                ch.finishAndReleaseAll();
+            }
+        }
+    }
+
+    private static EmbeddedChannel channelAwaitingAnAnswer() {
+        EmbeddedChannel ch = new EmbeddedChannel(new UpstreamCodec(new HttpDecoderConfig().setValidateHeaders(true)));
+        ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/", Unpooled.EMPTY_BUFFER));
+        Object sent;
+        while ((sent = ch.readOutbound()) != null) {
+            ReferenceCountUtil.release(sent);
+        }
+        return ch;
+    }
+
+    private static void feed(EmbeddedChannel ch, String bytes, boolean byteAtATime) {
+        byte[] b = bytes.getBytes(StandardCharsets.ISO_8859_1);
+        if (!byteAtATime) {
+            ch.writeInbound(Unpooled.wrappedBuffer(b));
+            return;
+        }
+        for (byte x : b) {
+            ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {x}));
+        }
+    }
+}
