@@ -120,7 +120,9 @@ final class SidecarHarness {
                     out.write(buf, 0, n);
                 }
             } catch (SocketTimeoutException stuck) {
-                throw new AssertionError("the connection neither answered nor closed within 5 s");
+                String got = out.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+                throw new AssertionError("the connection did not close within 5 s; it had answered "
+                        + (got.isEmpty() ? "nothing" : "[" + got.substring(0, Math.min(got.length(), 600)) + "]"));
             } catch (SocketException reset) {
                 // a close with unread input is a reset: keep what came before it
             }
