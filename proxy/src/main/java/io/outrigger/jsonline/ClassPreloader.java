@@ -39,7 +39,7 @@ public final class ClassPreloader implements Runnable {
     @Override
     public void run() {
         try {
-            JsonNode root = Json.parse(SAMPLE, 0, SAMPLE.length);
+            JsonNode root = Json.parseAscii(SAMPLE, 0, SAMPLE.length);
             try (JsonGenerator g = Json.FACTORY.createGenerator(new ByteArrayOutputStream(SAMPLE.length))) {
                 Json.write(g, root);
             }

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -19,7 +19,8 @@ import java.util.regex.Pattern;
  *   ByteBuf line | OversizedLine --> [JsonLineEnvelopeDecoder] --> Request | BadLine
  * </pre>
  *
- * Checks the envelope only: a JSON object with an object {@code body} holding an integer
+ * A line must be UTF-8 (see {@link Json#parse(ByteBuf)}); one that is not is a {@link BadLine} like one that is
+ * not JSON. Checks the envelope only: a JSON object with an object {@code body} holding an integer
  * {@code msg_id} and a string {@code type}; string {@code src}/{@code dest} and a boolean
  * {@code proxy} when present (the envelope's {@code proxy} flag means what the body's does:
  * the call goes through the sidecar, as every call does). Releases every line it reads. Stateless and {@link Sharable}.
@@ -45,7 +46,7 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
             ctx.fireChannelRead(decoded);
         } else if (msg instanceof OversizedLine) {
             OversizedLine over = (OversizedLine) msg;
-            Json.Salvage s = Json.salvage(over.head());
+            Json.Salvage s = Json.salvage(Unpooled.wrappedBuffer(over.head()));
             ctx.fireChannelRead(new BadLine(s.src(), s.dest(), s.msgId(), "line of " + over.length()
                     + " bytes is longer than the limit of " + over.limit() + " bytes"));
         } else {
@@ -58,8 +59,11 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
         try {
             root = Json.parse(line);
         } catch (IOException e) {
+            Json.Salvage s = Json.salvage(line);
+            if (e instanceof Json.NotUtf8Exception) {
+                return new BadLine(s.src(), s.dest(), s.msgId(), e.getMessage());
+            }
             String why = e instanceof JsonProcessingException ? ((JsonProcessingException) e).getOriginalMessage() : e.toString();
-            Json.Salvage s = Json.salvage(ByteBufUtil.getBytes(line));
             return new BadLine(s.src(), s.dest(), s.msgId(), "not valid JSON (" + firstLine(why) + ")");
         }
         if (!root.isObject()) {

@@ -78,6 +78,20 @@ class JsonLineListenerTest {
         }
     }
 
+    /** Bytes that are not UTF-8 make a line malformed (code 12 when its msg_id can be read); the next line is answered. */
+    @Test
+    void linesThatAreNotUtf8AreMalformed() throws Exception {
+        try (Socket s = connect()) {
+            s.getOutputStream().write(JsonLineTesting.linesWithInvalidUtf8());
+            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            for (String expected : JsonLineTesting.REPLIES_TO_INVALID_UTF8) {
+                assertEquals(expected, in.readLine());
+            }
+            s.shutdownOutput();
+            assertNull(in.readLine(), "no other reply");
+        }
+    }
+
     @Test
     void halfCloseStillGetsTheRepliesInFlight() throws Exception {
         try (Socket s = connect()) {

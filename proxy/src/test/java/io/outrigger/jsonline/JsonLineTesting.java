@@ -21,6 +21,58 @@ public final class JsonLineTesting {
     private JsonLineTesting() {
     }
 
+    /**
+     * Lines that are not UTF-8 between good ones, as a client of either edge would write them: {@code init} 1;
+     * {@code init} 2 in UTF-16LE after its byte order mark {@code FF FE}; {@code init} 3 in UTF-16BE without one
+     * (Jackson, given bytes, guesses UTF-16 from the zero bytes); {@code discover} 4, 5 and 6 whose service
+     * holds an overlong {@code /} ({@code C0 AF}), an encoded surrogate ({@code ED A0 80}) and a code point past
+     * U+10FFFF ({@code F4 90 80 80}); {@code init} 7 after a UTF-8 byte order mark (tolerated); {@code init} 8.
+     * {@link #REPLIES_TO_INVALID_UTF8} are the replies, in order.
+     */
+    public static byte[] linesWithInvalidUtf8() {
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        b.writeBytes(init(1).getBytes(StandardCharsets.UTF_8));
+        b.writeBytes(new byte[] {(byte) 0xFF, (byte) 0xFE});
+        b.writeBytes(init(2).getBytes(StandardCharsets.UTF_16LE));
+        b.writeBytes(init(3).getBytes(StandardCharsets.UTF_16BE));
+        b.writeBytes(discoverWith(4, 0xC0, 0xAF));
+        b.writeBytes(discoverWith(5, 0xED, 0xA0, 0x80));
+        b.writeBytes(discoverWith(6, 0xF4, 0x90, 0x80, 0x80));
+        b.writeBytes(new byte[] {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF});
+        b.writeBytes(init(7).getBytes(StandardCharsets.UTF_8));
+        b.writeBytes(init(8).getBytes(StandardCharsets.UTF_8));
+        return b.toByteArray();
+    }
+
+    private static final String DISCOVER_HEAD = "{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"discover\",\"msg_id\":%d,\"service\":\"service";
+
+    /** The replies to {@link #linesWithInvalidUtf8()}; each bad line also writes one line on stderr. */
+    public static final java.util.List<String> REPLIES_TO_INVALID_UTF8 = java.util.List.of(
+            "{\"src\":\"n\",\"dest\":\"c\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":1,\"msg_id\":0}}",
+            notUtf8(4, 0xC0), notUtf8(5, 0xED), notUtf8(6, 0xF4),
+            "{\"src\":\"n\",\"dest\":\"c\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":7,\"msg_id\":1}}",
+            "{\"src\":\"n\",\"dest\":\"c\",\"body\":{\"type\":\"init_ok\",\"in_reply_to\":8,\"msg_id\":2}}");
+
+    private static String init(int msgId) {
+        return "{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"init\",\"msg_id\":" + msgId + "}}\n";
+    }
+
+    private static byte[] discoverWith(int msgId, int... bad) {
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        b.writeBytes(String.format(DISCOVER_HEAD, msgId).getBytes(StandardCharsets.UTF_8));
+        for (int x : bad) {
+            b.write(x);
+        }
+        b.writeBytes("-b\"}}\n".getBytes(StandardCharsets.UTF_8));
+        return b.toByteArray();
+    }
+
+    private static String notUtf8(int msgId, int firstBadByte) {
+        return "{\"src\":\"n\",\"dest\":\"c\",\"body\":{\"type\":\"error\",\"in_reply_to\":" + msgId + ",\"code\":12,"
+                + "\"text\":\"not valid UTF-8 (byte 0x" + Integer.toHexString(firstBadByte).toUpperCase(java.util.Locale.ROOT)
+                + " at offset " + String.format(DISCOVER_HEAD, msgId).length() + ")\"}}";
+    }
+
     public static JsonLineNode node() {
         return node(Ticker.system(), null);
     }

@@ -99,6 +99,23 @@ class StdinProcessTest {
         assertEquals(3, err.lines().filter(l -> l.contains("malformed")).count(), "one stderr line for each bad line:\n" + err);
     }
 
+    /** Lines that are not UTF-8: one stderr line each, code 12 when a msg_id can be read, the next line answered. */
+    @Test
+    void linesThatAreNotUtf8AreMalformed() throws Exception {
+        Process p = start();
+        OutputStream in = p.getOutputStream();
+        in.write(io.outrigger.jsonline.JsonLineTesting.linesWithInvalidUtf8());
+        in.close();
+        BufferedReader out = stdout(p);
+        for (String expected : io.outrigger.jsonline.JsonLineTesting.REPLIES_TO_INVALID_UTF8) {
+            assertEquals(expected, out.readLine());
+        }
+        assertEquals(null, out.readLine(), "no other reply");
+        assertEquals(0, exitCode(p));
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(5, err.lines().filter(l -> l.contains("malformed")).count(), "one stderr line for each bad line:\n" + err);
+    }
+
     /**
      * A harness that writes its input before it reads the replies: once 16 MiB of replies wait, the node stops
      * reading stdin (the writer blocks) instead of holding every reply in memory; once stdout is read, every
