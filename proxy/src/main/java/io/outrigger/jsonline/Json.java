@@ -15,6 +15,7 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.util.ByteProcessor;
 
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharsetDecoder;
@@ -206,6 +207,21 @@ final class Json {
         }
     }
 
+    /**
+     * The {@code msg_id} an error reply can answer, read from a {@code msg_id} that is not a valid one: a number
+     * whose value is an integer in the 64-bit range, however written ({@code 8.0} is 8, {@code 1e3} is 1000),
+     * so a harness that sent it gets its error rather than a silence; null for any other ({@code 8.5},
+     * {@code 2^63}). A string ({@code "7"}) is never read: {@code in_reply_to} is a number, and a harness that
+     * sent a string would not match one to its request.
+     */
+    static Long integral(BigDecimal value) {
+        try {
+            return value.longValueExact();
+        } catch (ArithmeticException e) {
+            return null; // a fraction, or out of range
+        }
+    }
+
     /** What a broken or cut-off line still tells: where it came from and which message it was. */
     record Salvage(String src, String dest, Long msgId) {
     }
@@ -233,8 +249,9 @@ final class Json {
                 } else if ("body".equals(name) && t == JsonToken.START_OBJECT) {
                     while (p.nextToken() == JsonToken.FIELD_NAME) {
                         String field = p.currentName();
-                        if (p.nextToken() == JsonToken.VALUE_NUMBER_INT && "msg_id".equals(field)) {
-                            msgId = p.getLongValue();
+                        JsonToken v = p.nextToken();
+                        if ((v == JsonToken.VALUE_NUMBER_INT || v == JsonToken.VALUE_NUMBER_FLOAT) && "msg_id".equals(field)) {
+                            msgId = integral(p.getDecimalValue());
                         } else {
                             p.skipChildren();
                         }

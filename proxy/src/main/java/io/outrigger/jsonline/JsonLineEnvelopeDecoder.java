@@ -21,7 +21,8 @@ import java.util.regex.Pattern;
  *
  * A line must be UTF-8 (see {@link Json#parse(ByteBuf)}); one that is not is a {@link BadLine} like one that is
  * not JSON. Checks the envelope only: a JSON object with an object {@code body} holding an integer
- * {@code msg_id} and a string {@code type}; string {@code src}/{@code dest} and a boolean
+ * {@code msg_id} (written as one: {@code 8.0} is malformed, though answered as 8, see {@link Json#integral})
+ * and a string {@code type}; string {@code src}/{@code dest} and a boolean
  * {@code proxy} when present (the envelope's {@code proxy} flag means what the body's does:
  * the call goes through the sidecar, as every call does). Releases every line it reads. Stateless and {@link Sharable}.
  */
@@ -81,7 +82,8 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
         }
         JsonNode id = body.get("msg_id");
         if (id == null || !id.isIntegralNumber() || !id.canConvertToLong()) {
-            return new BadLine(src, dest, null, id == null ? "body.msg_id: missing (expected: an integer)"
+            return new BadLine(src, dest, id != null && id.isNumber() ? Json.integral(id.decimalValue()) : null,
+                    id == null ? "body.msg_id: missing (expected: an integer)"
                     : "body.msg_id: " + Fields.show(id) + " (expected: an integer)");
         }
         long msgId = id.longValue();

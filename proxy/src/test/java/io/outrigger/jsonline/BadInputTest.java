@@ -6,6 +6,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.charset.StandardCharsets;
@@ -48,11 +49,43 @@ class BadInputTest {
             "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":\"a\"}}",
             "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":1.5}}",
             "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":99999999999999999999999}}",
+            "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":9223372036854775808}}",
+            "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"init\",\"msg_id\":9.223372036854775808e18}}",
+            "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"discover\",\"msg_id\":\"7\",\"service\":\"s\"}}",
+            "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"init\",\"msg_id\":true}}",
+            "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"init\",\"msg_id\":1e-3}}",
             "{\"src\":\"a\",\"body\":{\"type\":\"call\",",
     })
     void withoutAReadableMsgIdNothingIsAnswered(String line) {
         assertNull(exchange(ch, line));
         assertNextLineServed();
+    }
+
+    /**
+     * A msg_id that is a number with an integral value in the 64-bit range, but not written as an integer, is
+     * malformed and answered (code 12) with that value, whatever the type and also from a broken line.
+     */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "call     | 8.0                   | 8                    | 8.0",
+            "discover | 1e3                   | 1000                 | 1E+3",
+            "init     | 1E+3                  | 1000                 | 1E+3",
+            "call     | -2.00                 | -2                   | -2.00",
+            "init     | 80e-1                 | 8                    | 8.0",
+            "discover | -0.0                  | 0                    | 0.0",
+            "init     | 9.223372036854775807e18 | 9223372036854775807 | 9223372036854775807",
+    })
+    void aMsgIdWithAnIntegralValueNotWrittenAsAnIntegerIsAnswered(String type, String written, String read, String shown) {
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":" + read + ",\"code\":12,"
+                        + "\"text\":\"body.msg_id: " + shown + " (expected: an integer)\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"" + type + "\",\"msg_id\":" + written
+                        + ",\"service\":\"service-b\"}}"));
+        assertNextLineServed();
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":" + read + ",\"code\":12,"
+                        + "\"text\":\"not valid JSON (Unexpected end-of-input: expected close marker for Object"
+                        + " (start marker at [line: 1, column: 1]))\"}}",
+                exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"" + type + "\",\"msg_id\":" + written + "}"),
+                "the same msg_id read from a line cut short");
     }
 
     @Test
