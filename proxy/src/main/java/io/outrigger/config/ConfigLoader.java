@@ -124,18 +124,14 @@ public final class ConfigLoader {
         SidecarConfig.Port admin = port(l, "listeners.admin", 15000);
         SidecarConfig.Port outbound = port(l, "listeners.outbound", 15001);
         SidecarConfig.JsonLine jsonline = null;
-        JsonNode jl = l.path("jsonline");
-        if (!jl.isMissingNode() && !jl.isNull()) {
-            requireListener(jl, "listeners.jsonline", 15020);
-            allowOnly(jl, "listeners.jsonline.", "port", "idle_timeout_ms");
+        JsonNode jl = listener(l, "listeners.jsonline", 15020, "port", "idle_timeout_ms");
+        if (jl != null) {
             jsonline = new SidecarConfig.JsonLine(intIn(jl, "listeners.jsonline.port", "port", 15020, 0, 65535),
                     longIn(jl, "listeners.jsonline.idle_timeout_ms", "idle_timeout_ms", 60_000, 0, Long.MAX_VALUE)); // 0 = never
         }
         SidecarConfig.Inbound inbound = null;
-        JsonNode in = l.path("inbound");
-        if (!in.isMissingNode() && !in.isNull()) {
-            requireListener(in, "listeners.inbound", 15006);
-            allowOnly(in, "listeners.inbound.", "port", "app");
+        JsonNode in = listener(l, "listeners.inbound", 15006, "port", "app");
+        if (in != null) {
             inbound = new SidecarConfig.Inbound(intIn(in, "listeners.inbound.port", "port", 15006, 0, 65535),
                     endpoint(in, "listeners.inbound.app", "127.0.0.1:8080"));
         }
@@ -291,14 +287,19 @@ public final class ConfigLoader {
 
     /** A listener with only a port: absent (null) when left out, {@code dflt} when its port is. */
     private SidecarConfig.Port port(JsonNode listeners, String key, int dflt) throws ConfigException {
-        String field = key.substring(key.indexOf('.') + 1);
-        JsonNode n = listeners.path(field);
+        JsonNode n = listener(listeners, key, dflt, "port");
+        return n == null ? null : new SidecarConfig.Port(intIn(n, key + ".port", "port", dflt, 0, 65535));
+    }
+
+    /** A listener's settings, checked to be a mapping of only {@code keys}; null when it is left out (not opened). */
+    private JsonNode listener(JsonNode listeners, String key, int port, String... keys) throws ConfigException {
+        JsonNode n = listeners.path(key.substring(key.indexOf('.') + 1));
         if (n.isMissingNode() || n.isNull()) {
             return null;
         }
-        requireListener(n, key, dflt);
-        allowOnly(n, key + ".", "port");
-        return new SidecarConfig.Port(intIn(n, key + ".port", "port", dflt, 0, 65535));
+        requireListener(n, key, port);
+        allowOnly(n, key + ".", keys);
+        return n;
     }
 
     private int intIn(JsonNode parent, String key, String field, int dflt, int min, int max) throws ConfigException {

@@ -153,13 +153,23 @@ class HttpProxyTest {
         assertTrue(res.headers().firstValue("x-request-id").isPresent());
     }
 
+    /** A sidecar for service-b with two instances: the first refuses connections (port {@code dead}), the second is {@code b}. */
+    private Sidecar sidecarWithRefusingFirstInstance(int dead, TestUpstream b) throws Exception {
+        return closeables.add(SidecarHarness.start(
+                SidecarHarness.registry(dir, "\"service-b\": [" + instance(dead) + ", " + instance(b.port()) + "]"), RESILIENCE));
+    }
+
+    private static void assertFirstAttemptsWentToRefusingInstance(Sidecar s, int dead) {
+        CircuitBreaker deadBreaker = s.context().breakers().findInstance("service-b", new Endpoint("127.0.0.1", dead));
+        assertTrue(deadBreaker != null && deadBreaker.snapshot().consecutiveFailures() >= 1,
+                "round robin sent first attempts to the refusing instance, and they were retried: " + deadBreaker);
+    }
+
     @Test
     void retriesOntoSecondInstanceWhenFirstRefuses() throws Exception {
         TestUpstream b = upstream();
         int dead = SidecarHarness.closedPort();
-        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(dead) + ", " + instance(b.port()) + "]"),
-                RESILIENCE);
-        closeables.add(s);
+        Sidecar s = sidecarWithRefusingFirstInstance(dead, b);
         HttpClient client = proxyClient(s.boundPorts().get("outbound"));
 
         for (int i = 0; i < 6; i++) {
@@ -169,9 +179,7 @@ class HttpProxyTest {
             assertTrue(res.body().contains("\"bytes\": 5"), res.body());
         }
         assertEquals(6, b.requestCount());
-        CircuitBreaker deadBreaker = s.context().breakers().findInstance("service-b", new Endpoint("127.0.0.1", dead));
-        assertTrue(deadBreaker != null && deadBreaker.snapshot().consecutiveFailures() >= 1,
-                "round robin sent first attempts to the refusing instance, and they were retried: " + deadBreaker);
+        assertFirstAttemptsWentToRefusingInstance(s, dead);
     }
 
     /**
@@ -183,9 +191,7 @@ class HttpProxyTest {
     void aLargeUploadThatExpects100ContinueIsRetriedOntoSecondInstanceWhenFirstRefuses() throws Exception {
         TestUpstream b = upstream();
         int dead = SidecarHarness.closedPort();
-        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(dead) + ", " + instance(b.port()) + "]"),
-                RESILIENCE);
-        closeables.add(s);
+        Sidecar s = sidecarWithRefusingFirstInstance(dead, b);
         HttpClient client = proxyClient(s.boundPorts().get("outbound"));
         byte[] upload = new byte[1_000_000]; // above the 64 KiB retry buffer, within max_body_bytes
 
@@ -199,9 +205,7 @@ class HttpProxyTest {
         for (TestUpstream.Seen seen : b.requests) {
             assertEquals(1_000_000, seen.bodyBytes());
         }
-        CircuitBreaker deadBreaker = s.context().breakers().findInstance("service-b", new Endpoint("127.0.0.1", dead));
-        assertTrue(deadBreaker != null && deadBreaker.snapshot().consecutiveFailures() >= 1,
-                "round robin sent first attempts to the refusing instance, and they were retried: " + deadBreaker);
+        assertFirstAttemptsWentToRefusingInstance(s, dead);
     }
 
     @Test
