@@ -32,6 +32,7 @@ final class LocalEndOfStreamHandler extends ChannelDuplexHandler {
     static final Object END_OF_OUTPUT = new Marker("END_OF_OUTPUT");
 
     private final Semaphore unreadInput;
+    private final CompletableFuture<Void> inputEnded = new CompletableFuture<>();
     private final CompletableFuture<Void> outputEnded = new CompletableFuture<>();
 
     /** @param unreadInput released by the bytes of each input buffer as the pipeline reads it (the reader's backpressure) */
@@ -42,6 +43,7 @@ final class LocalEndOfStreamHandler extends ChannelDuplexHandler {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg == END_OF_INPUT) {
+            inputEnded.complete(null);
             ctx.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
         } else if (msg instanceof ByteBuf) {
             int bytes = ((ByteBuf) msg).readableBytes();
@@ -53,6 +55,12 @@ final class LocalEndOfStreamHandler extends ChannelDuplexHandler {
     }
 
     @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        inputEnded.complete(null); // closed before it read the end: nothing more will be read
+        ctx.fireChannelInactive();
+    }
+
+    @Override
     public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
         outputEnded.complete(null);
         if (!ctx.channel().isActive()) {
@@ -61,6 +69,14 @@ final class LocalEndOfStreamHandler extends ChannelDuplexHandler {
         }
         ctx.writeAndFlush(END_OF_OUTPUT);
         ctx.channel().closeFuture().addListener(f -> promise.trySuccess());
+    }
+
+    /**
+     * Completes once the pipeline has read the end of input (every line before it is read), or its channel
+     * closed first. A pipeline that stopped reading because stdout is not read reaches it only once stdout is.
+     */
+    CompletableFuture<Void> inputEnded() {
+        return inputEnded;
     }
 
     /** Completes once the pipeline closed its side: every reply it will write has been written to the channel. */

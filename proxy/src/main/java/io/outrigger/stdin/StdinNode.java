@@ -166,7 +166,8 @@ public final class StdinNode implements AutoCloseable {
     }
 
     /**
-     * Reads {@code in} to its end, feeding the pipeline; then waits for the requests in flight
+     * Reads {@code in} to its end, feeding the pipeline; then waits for the pipeline to read it all (unbounded:
+     * it waits for stdout's reader while too many replies are unread), for the requests in flight
      * to be answered (bounded by the node's drain time) and for every reply to be written (unbounded:
      * a reader of stdout that reads late still gets them all; one that is gone makes the writes fail fast).
      * A read error counts as end of input.
@@ -188,8 +189,11 @@ public final class StdinNode implements AutoCloseable {
         client.writeAndFlush(LocalEndOfStreamHandler.END_OF_INPUT);
         // The requests in flight get the drain time (the pipeline closes by then at the latest); the replies
         // then take as long as the reader of stdout takes to read them, as for any process writing to a pipe.
+        // The drain time counts from the pipeline's reading the end, not the reader's: while more than 16 MiB of
+        // replies wait for a reader of stdout, the pipeline holds up to 1 MiB of input it has not read yet.
         long waitMillis = node.drainMillis() + 2_000;
         try {
+            endOfStream.inputEnded().get();
             endOfStream.outputEnded().get(waitMillis, TimeUnit.MILLISECONDS);
             writer.finished().get();
         } catch (ExecutionException | TimeoutException e) {

@@ -170,6 +170,71 @@ class StdinNodeTest {
         assertEquals(lines, out.lines.size(), "every line answered when run() returns");
     }
 
+    /**
+     * As above, with more than the 16 MiB of replies the node lets wait for stdout: the pipeline then stops
+     * reading with input still unread when the reader reaches its end, and the drain time must count from
+     * the pipeline's reading the end, not the reader's (it dropped replies 2.1 s after the reader's end
+     * before); stdout stays unread for 4 s.
+     */
+    @Test
+    void aStdoutReaderThatReadsLateGetsEveryReplyBeyondTheBacklogBound() throws Exception {
+        CountDownLatch reading = new CountDownLatch(1);
+        CountingLateStream late = new CountingLateStream(reading);
+        // Replies of about 60 KB each (an unsupported type is named in its error), a little over 16 MiB in all: the
+        // pipeline stops with the last few lines, less than the reader's 1 MiB of credit, unread, and the reader ends.
+        int lines = 290;
+        String type = "x".repeat(60_000);
+        StringBuilder sb = new StringBuilder(lines * 60_100);
+        for (int i = 0; i < lines; i++) {
+            sb.append("{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"").append(type).append("\",\"msg_id\":").append(i).append("}}\n");
+        }
+        JsonLineNode shortDrain = new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), Ticker.system()),
+                null, 100);
+        node = StdinNode.start(shortDrain, late);
+        running = CompletableFuture.runAsync(() -> {
+            try {
+                node.run(new java.io.ByteArrayInputStream(sb.toString().getBytes(StandardCharsets.UTF_8)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThrows(TimeoutException.class, () -> running.get(4, TimeUnit.SECONDS), "run() returned with its replies unwritten");
+        reading.countDown();
+        running.get(30, TimeUnit.SECONDS);
+        assertEquals(lines, late.newlines, "every line answered when run() returns");
+    }
+
+    /** Blocks every write until {@code reading} opens, then counts the lines written. */
+    private static final class CountingLateStream extends OutputStream {
+        private final CountDownLatch reading;
+        volatile long newlines;
+
+        CountingLateStream(CountDownLatch reading) {
+            this.reading = reading;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            try {
+                reading.await();
+            } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException();
+            }
+            long n = newlines;
+            for (int i = off; i < off + len; i++) {
+                if (b[i] == '\n') {
+                    n++;
+                }
+            }
+            newlines = n; // one writer thread
+        }
+    }
+
     @Test
     void theStdinNodeAndTheTcpListenerRunTheSameHandlers() throws Exception {
         start();
