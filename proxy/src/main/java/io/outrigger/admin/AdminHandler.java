@@ -111,8 +111,9 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
 
     /**
      * The path of a request target, as sent: origin form or absolute form (RFC 9112 3.2.2: a server
-     * accepts both), without query or fragment. Not percent-decoded: the admin paths have nothing to
-     * decode, and a bad escape is just a path that is not one of them.
+     * accepts both), without query or fragment. Escapes of unreserved characters are decoded, as RFC 3986
+     * 6.2.2.2 makes {@code /%72eady} the same path as {@code /ready}; no other escape is (the admin paths
+     * hold none), and a bad escape is just a path that is not one of them.
      */
     static String pathOf(String uri) {
         int start = 0;
@@ -127,7 +128,27 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
         while (end < uri.length() && uri.charAt(end) != '?' && uri.charAt(end) != '#') {
             end++;
         }
-        return uri.substring(start, end);
+        String path = uri.substring(start, end);
+        return path.indexOf('%') < 0 ? path : decodeUnreserved(path);
+    }
+
+    /** {@code path} with every escape of an unreserved character (ALPHA, DIGIT, -, ., _, ~) decoded. */
+    private static String decodeUnreserved(String path) {
+        StringBuilder sb = new StringBuilder(path.length());
+        for (int i = 0; i < path.length(); i++) {
+            char c = path.charAt(i);
+            if (c == '%' && i + 2 < path.length()) {
+                int v = Character.digit(path.charAt(i + 1), 16) << 4 | Character.digit(path.charAt(i + 2), 16);
+                if (Character.digit(path.charAt(i + 1), 16) >= 0 && Character.digit(path.charAt(i + 2), 16) >= 0
+                        && (v >= 'a' && v <= 'z' || v >= 'A' && v <= 'Z' || v >= '0' && v <= '9' || "-._~".indexOf(v) >= 0)) {
+                    sb.append((char) v);
+                    i += 2;
+                    continue;
+                }
+            }
+            sb.append(c);
+        }
+        return sb.toString();
     }
 
     private FullHttpResponse answer(HttpMethod method, String path) {

@@ -308,7 +308,7 @@ class AdminListenerTest {
     }
 
     @Test
-    void anAbsoluteTargetIsServedAndABadEscapeIsA404() throws Exception {
+    void anAbsoluteTargetIsServedEscapedLettersAreDecodedAndABadEscapeIsA404() throws Exception {
         int port = start();
         try (RawHttp client = new RawHttp(port)) {
             client.send("GET http://127.0.0.1/config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
@@ -317,6 +317,10 @@ class AdminListenerTest {
             RawHttp.Response bad = client.read();
             assertEquals(404, bad.status(), "answered, not left hanging");
             assertEquals(200, client.get("127.0.0.1", "/config").status(), "and the connection still serves");
+            assertEquals(200, client.get("127.0.0.1", "/%63onfig").status(), "RFC 3986 6.2.2.2: an escaped unreserved character is that character");
+            assertEquals(200, client.get("127.0.0.1", "/confi%67?x=%2F").status());
+            assertEquals(404, client.get("127.0.0.1", "/config%2F").status(), "an escaped slash is not decoded");
+            assertEquals(404, client.get("127.0.0.1", "/config%6").status(), "a cut-off escape is a path of its own");
         }
     }
 
