@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 
@@ -21,8 +22,9 @@ import java.util.Queue;
  * </pre>
  * A request that arrives once the one before it has been read whole, but before that one's final answer (not a
  * {@code 1xx}) has been written, is held here, its head and body alike, and reading the connection stops until it
- * can go on. It sits before the aggregator so that neither a held request's {@code 100 Continue} nor its copy in
- * {@link ReceivedHeaders} comes ahead of the answer before it. One per connection; event loop only.
+ * can go on. Once an answer says the connection closes, what follows it is dropped, held or not. It sits before
+ * the aggregator so that neither a held request's {@code 100 Continue} nor its copy in {@link ReceivedHeaders}
+ * comes ahead of the answer before it. One per connection; event loop only.
  */
 final class PipeliningHandler extends ChannelDuplexHandler {
     private final Queue<Object> held = new ArrayDeque<>();
@@ -32,9 +34,15 @@ final class PipeliningHandler extends ChannelDuplexHandler {
     private boolean requestRead;
     /** The response being written is a {@code 1xx}, whose end does not end the exchange. */
     private boolean interim;
+    /** A final answer said the connection closes: no request after it is handed on (RFC 9112 9.6). */
+    private boolean closing;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (closing) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
         if (!held.isEmpty() || answering && requestRead) {
             held.add(msg);
             ctx.channel().config().setAutoRead(false);
@@ -59,6 +67,7 @@ final class PipeliningHandler extends ChannelDuplexHandler {
         if (msg instanceof HttpResponse res) {
             HttpResponseStatus status = res.status();
             interim = status.codeClass() == HttpStatusClass.INFORMATIONAL && status.code() != 101;
+            closing |= !interim && !HttpUtil.isKeepAlive(res);
         }
         boolean ends = msg instanceof LastHttpContent && !interim;
         ctx.write(msg, promise);
@@ -71,6 +80,10 @@ final class PipeliningHandler extends ChannelDuplexHandler {
 
     /** Hands on the held messages up to the end of the next request whose answer must come first. */
     private void passHeld(ChannelHandlerContext ctx) {
+        if (closing) {
+            releaseHeld();
+            return;
+        }
         boolean passed = false;
         while (!held.isEmpty() && !(answering && requestRead)) {
             pass(ctx, held.poll());

@@ -8,7 +8,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.net.Socket;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -173,6 +175,20 @@ class RegistryServerTest {
         assertEquals("b-1", json(answers.get(0).body()).get(0).get("Service").get("ID").asText());
         assertEquals("{\"service-b\":[]}", answers.get(1).body());
         assertEquals(400, answers.get(2).status());
+    }
+
+    @Test
+    void aRequestPipelinedBehindConnectionCloseIsNotCarriedOut() throws Exception {
+        String body = instance("b-1", "service-b", 9001);
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(("GET /v1/catalog/services HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                    + "PUT /v1/agent/service/register HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+                    .getBytes(StandardCharsets.UTF_8));
+            String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(answer.startsWith("HTTP/1.1 200 ") && answer.endsWith("{}"), "one answer, then the close: " + answer);
+        }
+        assertEquals("{}", get(port, "/v1/catalog/services").body(), "RFC 9112 9.6: no request after a close is processed");
     }
 
     @Test
