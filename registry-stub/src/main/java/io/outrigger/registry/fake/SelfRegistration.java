@@ -161,7 +161,7 @@ final class SelfRegistration {
                 return;
             }
             Boolean listed = err == null && res.statusCode() == 200 ? listed(res.body()) : null;
-            long index = err == null ? res.headers().firstValueAsLong("X-Consul-Index").orElse(0) : 0;
+            long index = err == null ? index(res) : 0;
             if (listed == null) {
                 missedLook = true;
                 later(this::look, syncIntervalMillis);
@@ -180,6 +180,15 @@ final class SelfRegistration {
             }
         } finally {
             looks.incrementAndGet();
+        }
+    }
+
+    /** The answer's {@code X-Consul-Index}, 0 when it has none or one that is not a number (as if it had none). */
+    private static long index(HttpResponse<?> res) {
+        try {
+            return res.headers().firstValueAsLong("X-Consul-Index").orElse(0);
+        } catch (NumberFormatException e) {
+            return 0; // thrown out of the look, it would have ended the looks for good
         }
     }
 

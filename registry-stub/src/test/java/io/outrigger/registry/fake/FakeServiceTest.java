@@ -339,4 +339,29 @@ class FakeServiceTest {
             assertEquals(2, reg.registrations());
         }
     }
+
+    @Test
+    void keepsLookingWhenTheRegistryIndexIsNotANumber() throws Exception {
+        com.sun.net.httpserver.HttpServer registry = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        registry.createContext("/", ex -> {
+            ex.getRequestBody().readAllBytes();
+            byte[] body = ex.getRequestURI().getPath().startsWith("/v1/health/")
+                    ? "[{\"Service\":{\"ID\":\"b-1\"}}]".getBytes(StandardCharsets.UTF_8) : new byte[0];
+            ex.getResponseHeaders().add("X-Consul-Index", "garbage");
+            ex.sendResponseHeaders(200, body.length == 0 ? -1 : body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        registry.start();
+        try {
+            FakeService svc = start(FakeService.Settings.local("service-b").withInstanceId("b-1")
+                    .withRegistry(URI.create("http://127.0.0.1:" + registry.getAddress().getPort()), "1s").withSyncInterval(50));
+            SelfRegistration reg = svc.registration();
+            await("registered", 3000, reg::registered);
+            await("looks go on after an index that is not a number", 3000, () -> reg.looks() >= 3);
+            assertEquals(1, reg.registrations());
+        } finally {
+            registry.stop(0);
+        }
+    }
 }
