@@ -170,13 +170,15 @@ public final class StdinNode implements AutoCloseable {
      * it waits for stdout's reader while too many replies are unread), for the requests in flight
      * to be answered (bounded by the node's drain time) and for every reply to be written (unbounded:
      * a reader of stdout that reads late still gets them all; one that is gone makes the writes fail fast).
-     * A read error counts as end of input.
+     * A read error counts as end of input, and so does a stdout that can no longer be written.
      */
     public void run(InputStream in) throws InterruptedException {
         byte[] chunk = new byte[READ_BUFFER_BYTES];
         try {
             int n;
-            while ((n = in.read(chunk)) >= 0) {
+            // Input ends too when stdout's reader is gone (`... | outrigger stdin | head -1`): its replies would only be
+            // dropped, and an endless input would keep the node up for good.
+            while (!writer.broken() && (n = in.read(chunk)) >= 0) {
                 if (n > 0) {
                     unreadInput.acquire(n);
                     ByteBuf buf = client.alloc().buffer(n).writeBytes(chunk, 0, n);

@@ -26,7 +26,8 @@ final class StdoutWriter extends ChannelInboundHandlerAdapter {
     private final OutputStream out;
     private final ReplyBacklog backlog;
     private final CompletableFuture<Void> finished = new CompletableFuture<>();
-    private boolean broken;
+    /** The stream failed: set on the writer's executor, read by the stdin reader thread. */
+    private volatile boolean broken;
 
     /** @param backlog told of every reply's bytes once they are written (or dropped) */
     StdoutWriter(OutputStream out, ReplyBacklog backlog) {
@@ -73,6 +74,11 @@ final class StdoutWriter extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.warn("stdout channel failed", cause);
+    }
+
+    /** Whether stdout failed (its reader went away): replies are dropped from then on. */
+    boolean broken() {
+        return broken;
     }
 
     /** Completes once the last reply (up to the END_OF_OUTPUT marker, or the channel's end) was written and flushed. */

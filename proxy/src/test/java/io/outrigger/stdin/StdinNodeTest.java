@@ -204,6 +204,51 @@ class StdinNodeTest {
         assertEquals(lines, late.newlines, "every line answered when run() returns");
     }
 
+    /**
+     * {@code ... | outrigger stdin | head -1}: once stdout's reader is gone, its replies can only be dropped,
+     * so an endless input ends there too and run() returns (it read on for good before).
+     */
+    @Test
+    void anEndlessInputEndsWhenStdoutIsGone() throws Exception {
+        OutputStream gone = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                throw new IOException("Broken pipe");
+            }
+        };
+        byte[] line = "{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"init\",\"msg_id\":1,\"node_id\":\"n\",\"node_ids\":[\"n\"]}}\n"
+                .getBytes(StandardCharsets.UTF_8);
+        java.io.InputStream endless = new java.io.InputStream() {
+            private int pos;
+
+            @Override
+            public int read() {
+                int b = line[pos];
+                pos = (pos + 1) % line.length;
+                return b;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) {
+                for (int i = 0; i < len; i++) {
+                    b[off + i] = (byte) read();
+                }
+                return len;
+            }
+        };
+        JsonLineNode shortDrain = new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), Ticker.system()),
+                null, 100);
+        node = StdinNode.start(shortDrain, gone);
+        running = CompletableFuture.runAsync(() -> {
+            try {
+                node.run(endless);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        running.get(20, TimeUnit.SECONDS);
+    }
+
     /** Blocks every write until {@code reading} opens, then counts the lines written. */
     private static final class CountingLateStream extends OutputStream {
         private final CountDownLatch reading;
