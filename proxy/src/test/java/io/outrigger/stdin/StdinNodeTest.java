@@ -71,7 +71,17 @@ class StdinNodeTest {
     }
 
     private void start(java.io.InputStream in) throws Exception {
-        node = StdinNode.start(JsonLineTesting.node(), out);
+        start(JsonLineTesting.node(), out, in);
+    }
+
+    /** A node with a 100 ms drain time writing to {@code stdout}, running on {@code in} in the background. */
+    private void startShortDrain(OutputStream stdout, java.io.InputStream in) throws Exception {
+        start(new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), Ticker.system()), null, 100),
+                stdout, in);
+    }
+
+    private void start(JsonLineNode jsonLineNode, OutputStream stdout, java.io.InputStream in) throws Exception {
+        node = StdinNode.start(jsonLineNode, stdout);
         running = CompletableFuture.runAsync(() -> {
             try {
                 node.run(in);
@@ -154,16 +164,7 @@ class StdinNodeTest {
         for (int i = 0; i < lines; i++) {
             sb.append("{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":").append(i).append("}}\n");
         }
-        JsonLineNode shortDrain = new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), Ticker.system()),
-                null, 100);
-        node = StdinNode.start(shortDrain, late);
-        running = CompletableFuture.runAsync(() -> {
-            try {
-                node.run(new java.io.ByteArrayInputStream(sb.toString().getBytes(StandardCharsets.UTF_8)));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        startShortDrain(late, new java.io.ByteArrayInputStream(sb.toString().getBytes(StandardCharsets.UTF_8)));
         assertThrows(TimeoutException.class, () -> running.get(3, TimeUnit.SECONDS), "run() returned with its replies unwritten");
         reading.countDown();
         running.get(10, TimeUnit.SECONDS);
@@ -188,16 +189,7 @@ class StdinNodeTest {
         for (int i = 0; i < lines; i++) {
             sb.append("{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"").append(type).append("\",\"msg_id\":").append(i).append("}}\n");
         }
-        JsonLineNode shortDrain = new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), Ticker.system()),
-                null, 100);
-        node = StdinNode.start(shortDrain, late);
-        running = CompletableFuture.runAsync(() -> {
-            try {
-                node.run(new java.io.ByteArrayInputStream(sb.toString().getBytes(StandardCharsets.UTF_8)));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        startShortDrain(late, new java.io.ByteArrayInputStream(sb.toString().getBytes(StandardCharsets.UTF_8)));
         assertThrows(TimeoutException.class, () -> running.get(4, TimeUnit.SECONDS), "run() returned with its replies unwritten");
         reading.countDown();
         running.get(30, TimeUnit.SECONDS);
@@ -236,16 +228,7 @@ class StdinNodeTest {
                 return len;
             }
         };
-        JsonLineNode shortDrain = new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), Ticker.system()),
-                null, 100);
-        node = StdinNode.start(shortDrain, gone);
-        running = CompletableFuture.runAsync(() -> {
-            try {
-                node.run(endless);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        startShortDrain(gone, endless);
         running.get(20, TimeUnit.SECONDS);
     }
 
