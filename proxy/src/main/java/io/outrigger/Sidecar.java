@@ -151,7 +151,7 @@ public final class Sidecar implements AutoCloseable {
     /**
      * The second step of a drain: the inbound, tcp and jsonline listeners stop accepting, and open
      * inbound connections get {@link io.outrigger.lifecycle.DrainEvent} (they answer the request in
-     * flight with {@code Connection: close} and close; idle ones close). Live tcp relays and jsonline
+     * flight with {@code Connection: close} and close; idle ones close after 250 ms without a request). Live tcp relays and jsonline
      * sessions go on; admin and outbound keep accepting. Never blocks.
      *
      * @return completes when the listeners stopped are closed

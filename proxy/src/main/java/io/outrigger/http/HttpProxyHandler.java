@@ -33,12 +33,14 @@ import java.util.concurrent.TimeUnit;
  * Pipelined requests that arrive while an exchange runs wait in a queue (at most one read's
  * worth, since nothing more is read). On {@link DrainEvent} the request in flight is answered
  * with {@code Connection: close} and the connection closes; an idle keep-alive connection closes
- * at once, unless part of its next request head has come in (that request is answered, then it
- * closes); a connection that has not sent its first request yet gets that one answered, then
+ * once it has had no request for {@value #DRAIN_QUIET_MILLIS} ms (a request that comes, maybe on its way
+ * already, is answered, then it closes); a connection that has not sent its first request yet gets that one answered, then
  * closes. One per connection, used on its event loop only.
  */
 final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HttpProxyHandler.class);
+    /** How long an idle keep-alive connection stays open once its listener drains, for a request already on its way. */
+    static final long DRAIN_QUIET_MILLIS = 250;
 
     final SidecarContext context;
     final HttpRoute route;
@@ -260,8 +262,8 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Idempotent: the event may come twice. A keep-alive connection between requests closes at
-     * once, unless the client has started sending its next request: that one is answered (with
+     * Idempotent: the event may come twice. A keep-alive connection between requests closes after
+     * {@value #DRAIN_QUIET_MILLIS} ms without a request, unless the client has started sending its next request: that one is answered (with
      * {@code Connection: close}) like a request in flight, so no request the client already sent
      * is lost; the header timeout still bounds how long its head may take.
      */
@@ -270,6 +272,15 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (current != null) {
             closing = true;
         } else if (served && !closing && !headUnderWay()) {
+            // Not at once: a client that sends back to back may have its next request on the way already, and
+            // closing now would lose it. One that comes within the quiet time is answered (draining: with
+            // Connection: close); a connection still idle then closes.
+            ctx.executor().schedule(this::closeIfIdle, DRAIN_QUIET_MILLIS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void closeIfIdle() {
+        if (current == null && !closing && ctx.channel().isActive() && !headUnderWay()) {
             closing = true;
             closeAfterWrites();
         }

@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <pre>
  *   t = 0          /ready answers 503 (draining); every listener still accepts
  *   t = grace      inbound, tcp and jsonline stop accepting; open inbound connections answer their
- *                  request in flight with Connection: close and close, idle ones close now;
+ *                  request in flight with Connection: close and close, idle ones after 250 ms quiet;
  *                  live tcp relays and jsonline sessions go on; admin and outbound stay open
  *   t = drain_ms   everything closes
  * </pre>

@@ -99,13 +99,29 @@ class DrainHeadTest {
     }
 
     @Test
-    void anIdleKeepAliveConnectionClosesAtOnce() {
+    void anIdleKeepAliveConnectionClosesAfterTheQuietTime() {
         String first = send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\n");
         assertTrue(first.startsWith("HTTP/1.1 404"), first);
 
         ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
         ch.runPendingTasks();
+        assertTrue(ch.isOpen(), "open a moment longer, for a next request already on its way");
+        ch.advanceTimeBy(HttpProxyHandler.DRAIN_QUIET_MILLIS, TimeUnit.MILLISECONDS);
+        ch.runPendingTasks();
         assertFalse(ch.isOpen());
+    }
+
+    @Test
+    void aRequestWithinTheQuietTimeIsAnsweredAsTheLast() {
+        send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\n");
+        ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
+        ch.runPendingTasks();
+
+        String second = send("GET /second HTTP/1.1\r\nHost: unknown-service\r\n\r\n");
+        assertTrue(second.startsWith("HTTP/1.1 404"), second);
+        assertTrue(closes(second), "the last response says Connection: close: " + second);
+        ch.runPendingTasks();
+        assertFalse(ch.isOpen(), "then the connection closes");
     }
 
     /** Writes {@code text} in and returns what the sidecar wrote back. */
