@@ -7,6 +7,7 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -64,8 +65,11 @@ final class ReplyBacklog extends ChannelOutboundHandlerAdapter {
     void written(int n) {
         long now = bytes.addAndGet(-n);
         if (paused && now <= lowWaterBytes && now + n > lowWaterBytes) {
-            Channel ch = channel;
-            ch.eventLoop().execute(this::resumeIfDrained);
+            try {
+                channel.eventLoop().execute(this::resumeIfDrained);
+            } catch (RejectedExecutionException shutDown) {
+                // the node is closing: nothing is read any more
+            }
         }
     }
 
