@@ -7,7 +7,10 @@ import io.netty.buffer.ByteBuf;
  * field name (a token), optional whitespace, a colon; or, after the first, an obsolete line folding
  * (a line starting with a space or tab, which Netty joins to the field before it). Whitespace
  * between the name and the colon is allowed, as Netty removes it, which is what RFC 9112 5.1 asks a
- * proxy to do. The status line is left to Netty. Stateless.
+ * proxy to do. Of the status line only the HTTP version is checked here, the rest is left to Netty:
+ * it must be {@code HTTP/1.x} (RFC 9112 2.3; a higher minor version is read as 1.1, RFC 9110 2.5),
+ * as Netty would accept {@code HTTP/2.0}, {@code HTTP/0.9} or {@code FOO/1.1} and the response
+ * would be relayed as an HTTP/1.1 one. Stateless.
  */
 final class ResponseHead {
     private ResponseHead() {
@@ -46,7 +49,11 @@ final class ResponseHead {
 
     /** What is wrong with a field line of the head that ends at {@code end} ({@link #end}), or null when nothing is. */
     static String problem(ByteBuf in, int end) {
-        int lineStart = in.indexOf(statusLineStart(in), end, (byte) '\n') + 1; // past the status line
+        int statusLine = statusLineStart(in);
+        if (!isHttp1Version(in, statusLine, end)) {
+            return "the status line's HTTP version is not 1.x";
+        }
+        int lineStart = in.indexOf(statusLine, end, (byte) '\n') + 1; // past the status line
         for (int line = 2; lineStart < end; line++) {
             int lineEnd = in.indexOf(lineStart, end + 1, (byte) '\n');
             int i = lineStart;
@@ -73,6 +80,33 @@ final class ResponseHead {
             lineStart = lineEnd + 1;
         }
         return null;
+    }
+
+    /**
+     * Whether the status line starting at {@code start} begins with {@code HTTP/1.} and a minor version
+     * (digits; the name's case and leading zeros in the major version are allowed, as Netty allows them)
+     * followed by whitespace.
+     */
+    private static boolean isHttp1Version(ByteBuf in, int start, int end) {
+        String name = "HTTP/";
+        int i = start;
+        for (int k = 0; k < name.length(); k++, i++) {
+            if (i >= end || Character.toUpperCase((char) (in.getByte(i) & 0xFF)) != name.charAt(k)) {
+                return false;
+            }
+        }
+        while (i < end && in.getByte(i) == '0') {
+            i++;
+        }
+        if (i + 2 >= end || in.getByte(i) != '1' || in.getByte(i + 1) != '.') {
+            return false;
+        }
+        i += 2;
+        int minorStart = i;
+        while (i < end && in.getByte(i) >= '0' && in.getByte(i) <= '9') {
+            i++;
+        }
+        return i > minorStart && i < end && (in.getByte(i) == ' ' || in.getByte(i) == '\t');
     }
 
     /** Past the control characters and whitespace Netty skips before a status line. */

@@ -35,7 +35,9 @@ import java.util.List;
  *
  * <p>The decoder also refuses a response head with a malformed field line, which Netty's response
  * decoder would repair silently: it ends a field name at the first space, so {@code Bad Header: x}
- * would reach the client as {@code Bad: x} and {@code no colon here} as {@code no:}. Each head is
+ * would reach the client as {@code Bad: x} and {@code no colon here} as {@code no:}; and one whose
+ * status line has an HTTP version other than 1.x, which Netty would take and the client get as an
+ * HTTP/1.1 answer. Each head is
  * checked whole before Netty reads it ({@link ResponseHead#problem}); a bad one comes out as a
  * response whose decoder result is a failure, as Netty's own malformed heads do (a 502, the
  * connection closed). One per connection; event loop only.

@@ -191,6 +191,65 @@ class UpstreamOutOfStepTest {
         }
     }
 
+    /**
+     * RFC 9112 2.3: a response whose status line has an HTTP version other than 1.x is malformed; Netty's
+     * decoder takes any, and it was relayed as an HTTP/1.1 answer. It is a bad answer (502, once for a
+     * POST) and its connection is closed, never pooled.
+     */
+    @Test
+    void aStatusLineWithAVersionOtherThan1xIsABadAnswerAndItsConnectionIsClosed() throws Exception {
+        try (ServerSocket upstream = upstream()) {
+            int port = sidecar(upstream);
+            try (RawHttp client = new RawHttp(port)) {
+                client.send("POST /version/HTTP/2.0 HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
+                RawHttp.Response res = client.read();
+                assertEquals(502, res.status(), res.toString());
+                assertEquals("{\"error\": \"upstream sent a malformed response\", \"service\": \"service-b\"}", res.body().strip());
+                assertEquals(1, malformedAnswers.get(), "the instance answered: a POST is not sent again");
+                assertNextRequestIsServedOnANewConnection(client);
+                client.send("GET /version/HTTP/9.9 HTTP/1.1\r\nHost: service-b\r\n\r\n");
+                assertEquals(502, client.read().status());
+                assertEquals(1 + 3, malformedAnswers.get(), "a GET is retried (max_retries 2)");
+            }
+        }
+    }
+
+    /** Five answers in a row with a version other than 1.x open the breaker (failure_threshold 5). */
+    @Test
+    void statusLinesWithAVersionOtherThan1xCountAsFailuresForTheBreaker() throws Exception {
+        try (ServerSocket upstream = upstream()) {
+            int port = sidecar(upstream);
+            try (RawHttp client = new RawHttp(port)) {
+                for (String version : new String[] {"HTTP/9.9", "HTTP/2.0", "HTTP/0.9", "HTTP/10.1", "FOO/1.1"}) {
+                    client.send("POST /version/" + version + " HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
+                    RawHttp.Response res = client.read();
+                    assertEquals(502, res.status(), version + ": " + res);
+                }
+                assertEquals(5, malformedAnswers.get());
+                client.send("POST /next HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
+                RawHttp.Response next = client.read();
+                assertEquals(503, next.status(), next.toString());
+                assertEquals("open", next.headers().get("x-outrigger-breaker"));
+            }
+        }
+    }
+
+    /** RFC 9110 2.5: a higher minor version is processed as HTTP/1.1; an HTTP/1.0 answer is an answer too. */
+    @Test
+    void http10AndAHigherMinorVersionAreAnswers() throws Exception {
+        try (ServerSocket upstream = upstream()) {
+            int port = sidecar(upstream);
+            try (RawHttp client = new RawHttp(port)) {
+                for (String version : new String[] {"HTTP/1.2", "HTTP/1.0", "HTTP/1.1"}) {
+                    client.send("POST /version/" + version + " HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
+                    RawHttp.Response res = client.read();
+                    assertEquals(200, res.status(), version + ": " + res);
+                    assertEquals("ok", res.body(), version);
+                }
+            }
+        }
+    }
+
     private void assertNextRequestIsServedOnANewConnection(RawHttp client) throws Exception {
         client.send("POST /next HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
         RawHttp.Response next = client.read();
@@ -208,7 +267,7 @@ class UpstreamOutOfStepTest {
      * with a 204 and "stray" once {@link #sendLateBytes} opens, and any other path with 200 and the
      * path as body; {@code /early-hints} with a 103 before its 200, {@code /switch} with a 101 and a
      * WebSocket frame, {@code /bad-header-name} and the like with a 200 whose head holds a malformed
-     * field line. Requests have no body.
+     * field line, {@code /version/V} with a 200 whose status line has the version V. Requests have no body.
      */
     private ServerSocket upstream() throws IOException {
         ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
@@ -254,6 +313,8 @@ class UpstreamOutOfStepTest {
                     case "/no-colon-with-space" -> malformed(out, "Garbage line\r\n");
                     case "/tab-in-name" -> malformed(out, "Bad\tHeader: x\r\n");
                     case "/fold-first" -> malformed(out, " X-Folded: x\r\n");
+                    case "/version/HTTP/1.0", "/version/HTTP/1.1", "/version/HTTP/1.2" ->
+                            write(out, path.substring("/version/".length()) + " 200 OK\r\nContent-Length: 2\r\n\r\nok");
                     case "/head-with-body" -> write(out, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray");
                     case "/late" -> {
                         write(out, "HTTP/1.1 204 No Content\r\n\r\n");
@@ -262,7 +323,14 @@ class UpstreamOutOfStepTest {
                         }
                         write(out, "stray");
                     }
-                    default -> write(out, "HTTP/1.1 200 OK\r\nContent-Length: " + path.length() + "\r\n\r\n" + path);
+                    default -> {
+                        if (path.startsWith("/version/")) { // a 200 whose status line has that version
+                            malformedAnswers.incrementAndGet();
+                            write(out, path.substring("/version/".length()) + " 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                        } else {
+                            write(out, "HTTP/1.1 200 OK\r\nContent-Length: " + path.length() + "\r\n\r\n" + path);
+                        }
+                    }
                 }
             }
             closedBySidecar.incrementAndGet(); // end of input: the sidecar closed this connection

@@ -64,6 +64,33 @@ class UpstreamCodecTest {
         }
     }
 
+    /** RFC 9112 2.3: HTTP/1.x only; a higher minor version is read as 1.1 (RFC 9110 2.5). Netty's decoder takes any. */
+    @Test
+    void aStatusLineWhoseVersionIsNot1xFailsTheHeadWhetherItArrivesWholeOrAByteAtATime() {
+        String[] versions = {"HTTP/9.9", "HTTP/2.0", "HTTP/0.9", "HTTP/10.1", "HTTP/11.1", "FOO/1.1", "HTTP/1."};
+        for (String version : versions) {
+            for (boolean byteAtATime : new boolean[] {false, true}) {
+                EmbeddedChannel ch = channelAwaitingAnAnswer();
+                feed(ch, version + " 200 OK\r\nContent-Length: 2\r\n\r\nok", byteAtATime);
+                HttpObject first = ch.readInbound();
+                assertTrue(first.decoderResult().isFailure(), version + ": " + first);
+                ReferenceCountUtil.release(first);
+                Object rest = ch.readInbound();
+                ReferenceCountUtil.release(rest);
+                assertNull(rest, version + ": nothing after the failure");
+                ch.finishAndReleaseAll();
+            }
+        }
+        for (String version : new String[] {"HTTP/1.0", "HTTP/1.1", "HTTP/1.2", "http/1.1"}) {
+            EmbeddedChannel ch = channelAwaitingAnAnswer();
+            feed(ch, version + " 200 OK\r\nContent-Length: 0\r\n\r\n", false);
+            HttpResponse head = assertInstanceOf(HttpResponse.class, ch.readInbound());
+            assertTrue(head.decoderResult().isSuccess(), version + ": " + head.decoderResult());
+            assertInstanceOf(LastHttpContent.class, ch.readInbound());
+            assertFalse(ch.finishAndReleaseAll());
+        }
+    }
+
     private static EmbeddedChannel channelAwaitingAnAnswer() {
         EmbeddedChannel ch = new EmbeddedChannel(new UpstreamCodec(new HttpDecoderConfig().setValidateHeaders(true)));
         ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/", Unpooled.EMPTY_BUFFER));
