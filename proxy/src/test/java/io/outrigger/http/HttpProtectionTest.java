@@ -76,6 +76,17 @@ class HttpProtectionTest {
         assertNothingForwarded();
     }
 
+    /** RFC 9112 5.1: a server must reject a request with whitespace between a field name and its colon (400). */
+    @ParameterizedTest
+    @ValueSource(strings = {"Bad : x", "Bad\t: x", "Bad  :x", "Content-Length : 5"})
+    void whitespaceBeforeTheColonIs400(String line) throws Exception {
+        start();
+        String res = raw(port, "POST / HTTP/1.1\r\nHost: service-b\r\n" + line + "\r\nContent-Length: 5\r\n\r\nhello");
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
+        assertTrue(res.endsWith("\r\n\r\n{\"error\": \"malformed request\", \"service\": null}\n"), res);
+        assertNothingForwarded();
+    }
+
     @Test
     void missingHostIs400() throws Exception {
         start();

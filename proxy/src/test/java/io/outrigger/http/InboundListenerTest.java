@@ -50,6 +50,29 @@ class InboundListenerTest {
         }
     }
 
+    /** RFC 9112 5.1: whitespace between a field name and its colon is a 400, and nothing reaches the app. */
+    @Test
+    void whitespaceBeforeTheColonIs400AndNothingReachesTheApp() throws Exception {
+        try (TestUpstream app = new TestUpstream()) {
+            Path registry = SidecarHarness.registry(dir, "");
+            SidecarConfig cfg = ConfigLoader.parse("name: sidecar-a\nservice: service-a\nregistry: file:" + registry + "\n"
+                    + "listeners:\n  inbound: { port: 0, app: 127.0.0.1:" + app.port() + " }\n", "test");
+            SidecarContext context = new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system());
+            try (Sidecar sidecar = new Sidecar(context)) {
+                sidecar.start();
+                int port = sidecar.boundPorts().get("inbound");
+                for (String line : new String[] {"Bad : x", "Bad\t: x"}) {
+                    String res = raw(port, "GET /x HTTP/1.1\r\nHost: service-a\r\n" + line + "\r\n\r\n");
+                    assertTrue(res.startsWith("HTTP/1.1 400"), res);
+                    assertTrue(res.endsWith("\r\n\r\n{\"error\": \"malformed request\", \"service\": null}\n"), res);
+                }
+                assertTrue(raw(port, "GET /ok HTTP/1.1\r\nHost: service-a\r\nConnection: close\r\n\r\n").startsWith("HTTP/1.1 200"));
+                assertEquals(1, app.requestCount(), "only the valid request reached the app");
+                assertEquals("/ok", app.requests.poll().uri());
+            }
+        }
+    }
+
     @Test
     void doesNotRetryTheAppsOwnFailureAnswers() throws Exception {
         try (TestUpstream app = new TestUpstream()) {
