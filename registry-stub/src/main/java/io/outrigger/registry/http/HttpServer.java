@@ -113,15 +113,17 @@ public final class HttpServer implements AutoCloseable {
     }
 
     /**
-     * {@link HttpObjectAggregator} whose 413 has a body with the reason, in the handler's error format. As Netty's
-     * own: the connection closes unless the client waits for {@code 100 Continue} or keeps it alive before
-     * sending the body, whose bytes are then skipped.
+     * {@link HttpObjectAggregator} whose 413 has a body with the reason, in the handler's error format. A request
+     * whose body is too large by its {@code Content-Length} closes the connection unless it keeps it alive, and
+     * then its body is skipped. One whose {@code Expect} is refused (413, or 417 for an expectation other than
+     * {@code 100-continue}) closes it: its body may follow or not (a client need not wait for {@code 100 Continue}),
+     * and Netty's decoder reads whatever follows as a new request, so a body holding a request was served as one.
      */
     private static final class BodyLimit extends HttpObjectAggregator {
         private final RequestHandler handler;
 
         BodyLimit(RequestHandler handler) {
-            super(MAX_REQUEST_BYTES);
+            super(MAX_REQUEST_BYTES, true); // closeOnExpectationFailed
             this.handler = handler;
         }
 
@@ -133,9 +135,11 @@ public final class HttpServer implements AutoCloseable {
             if (res instanceof FullHttpResponse refused && refused.status().codeClass() == HttpStatusClass.CLIENT_ERROR) {
                 HttpResponseStatus status = refused.status();
                 refused.release();
-                return handler.errorResponse(status, status.code() == 413
+                FullHttpResponse answer = handler.errorResponse(status, status.code() == 413
                         ? "request body too large (expected: at most " + MAX_REQUEST_BYTES + " bytes)"
                         : "expectation not supported: " + expect + " (expected: 100-continue)");
+                HttpUtil.setKeepAlive(answer, false); // the aggregator closes the connection once it is written
+                return answer;
             }
             return res;
         }

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -264,6 +265,32 @@ class RegistryServerTest {
             assertEquals(400, res.status(), head);
             assertTrue(res.body().startsWith("malformed request target: "), res.body());
         }
+    }
+
+    /**
+     * A client that sends {@code Expect} may send its body without waiting for {@code 100 Continue}. After refusing
+     * the expectation (413 for a body too large, 417 for another expectation) the stub read what followed as a new
+     * request, so a body holding a request was served as one; now the connection closes after the refusal.
+     */
+    @Test
+    void aRefusedExpectationClosesTheConnection() throws IOException {
+        String body = instance("x-1", "service-x", 9001);
+        String smuggled = "PUT /v1/agent/service/register HTTP/1.1\r\nHost: r\r\nContent-Length: " + body.length() + "\r\n\r\n" + body;
+        String[] refused = {"Content-Length: 2000000\r\nExpect: 100-continue|413",
+            "Content-Length: " + smuggled.length() + "\r\nExpect: something-else|417"};
+        for (String headersAndStatus : refused) {
+            String[] parts = headersAndStatus.split("\\|");
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                s.setSoTimeout(5000);
+                s.getOutputStream().write(("PUT /v1/agent/service/register HTTP/1.1\r\nHost: r\r\n" + parts[0] + "\r\n\r\n" + smuggled)
+                        .getBytes(StandardCharsets.UTF_8));
+                RawHttp.Response res = RawHttp.read(s.getInputStream());
+                assertEquals(Integer.parseInt(parts[1]), res.status(), parts[0]);
+                assertEquals("close", res.header("connection"), parts[0]);
+                assertEquals(-1, s.getInputStream().read(), parts[0] + ": the connection closes, nothing more is answered");
+            }
+        }
+        assertEquals("{}", get(port, "/v1/catalog/services").body(), "the body's request was not served");
     }
 
     @Test

@@ -66,7 +66,7 @@ public final class RawHttp {
     }
 
     /** Reads one answer: the head, then Content-Length bytes of body (or up to the end when it has none). */
-    private static Response read(InputStream in) throws IOException {
+    public static Response read(InputStream in) throws IOException {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
             int b = in.read();
