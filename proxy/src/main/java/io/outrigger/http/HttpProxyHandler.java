@@ -111,8 +111,20 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             } else {
                 ReferenceCountUtil.release(msg);
             }
+        } else if (msg instanceof RejectedRequest) {
+            refuse((RejectedRequest) msg);
         } else {
             ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /** Answers the guard's refusal: of the rest of the request in flight (its body too large), or of the next request. */
+    private void refuse(RejectedRequest rejected) {
+        if (current != null) {
+            current.reject(rejected.error());
+        } else {
+            closing = true;
+            answerRejected(ctx, rejected.error(), rejected.head());
         }
     }
 
@@ -172,8 +184,8 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         while (queued != null && !queued.isEmpty()) {
             Object next = queued.peek();
-            if (next instanceof HttpRequest && current != null) {
-                break;
+            if (current != null && (next instanceof HttpRequest || next instanceof RejectedRequest && current.requestComplete())) {
+                break; // the next request, or the refusal of the next one: after this exchange
             }
             queued.poll();
             dispatch(next);
@@ -219,12 +231,14 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (evt instanceof RejectedRequest) {
-            RejectedRequest rejected = (RejectedRequest) evt;
-            if (current != null) {
-                current.reject(rejected.error());
+            if ((queued != null && !queued.isEmpty()) || (current != null && current.requestComplete())) {
+                // A request pipelined behind the one in flight is refused, not that one: answered in its turn.
+                if (queued == null) {
+                    queued = new ArrayDeque<>(4);
+                }
+                queued.add(evt);
             } else {
-                closing = true;
-                answerRejected(ctx, rejected.error(), rejected.head());
+                refuse((RejectedRequest) evt);
             }
             return;
         }

@@ -54,6 +54,8 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
             DecoderResult result = ((HttpObject) msg).decoderResult();
             if (result.isFailure()) {
                 ReferenceCountUtil.release(msg);
+                // The head came, malformed: its clock stops. The refusal may wait for a request pipelined before it.
+                headerTimeout.headReceived();
                 log.debug("{}: rejected request: {}", ctx.channel(), result.cause().toString());
                 reject(ctx, result.cause() instanceof TooLongHttpHeaderException ? ProxyError.HEADERS_TOO_LARGE
                         : result.cause() instanceof TooLongHttpLineException ? ProxyError.REQUEST_LINE_TOO_LONG

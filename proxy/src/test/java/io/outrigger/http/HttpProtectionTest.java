@@ -87,6 +87,42 @@ class HttpProtectionTest {
         assertNothingForwarded();
     }
 
+    /**
+     * A request refused behind valid ones pipelined before it is answered in its turn: the refusal (made when its
+     * head or body is read, while the first request waits for its answer) was taken for the first request's, which
+     * got the 400 instead of its answer and never reached the upstream.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "GET /second HTTP/1.1\r\nHost: service-b\r\nBad Header: x\r\n\r\n|400|/first",
+        "GET /a b c d\r\nHost: service-b\r\n\r\n|400|/first",
+        "POST /second HTTP/1.1\r\nHost: service-b\r\nContent-Length: 2000000\r\n\r\n|413|/first",
+        "POST /second HTTP/1.1\r\nHost: service-b\r\nContent-Length: 2\r\n\r\nokGET /third HTTP/1.1\r\nBad : x\r\n\r\n|200 400|/first /second"
+    })
+    void aRefusedRequestPipelinedBehindValidOnesIsAnsweredInItsTurn(String pipelinedAndAnswers) throws Exception {
+        start();
+        String[] parts = pipelinedAndAnswers.split("\\|");
+        String res = raw(port, "GET /first HTTP/1.1\r\nHost: service-b\r\n\r\n" + parts[0]);
+        List<String> statuses = java.util.regex.Pattern.compile("HTTP/1.1 (\\d{3}) ").matcher(res).results().map(m -> m.group(1)).toList();
+        assertEquals(List.of(("200 " + parts[1]).split(" ")), statuses, res);
+        assertTrue(res.endsWith("\", \"service\": null}\n") || res.endsWith("\", \"service\": \"service-b\"}\n"), res);
+        List<String> forwarded = new java.util.ArrayList<>();
+        for (TestUpstream.Seen seen; (seen = upstream.requests.poll()) != null; ) {
+            forwarded.add(seen.uri());
+        }
+        assertEquals(List.of(parts[2].split(" ")), forwarded, "the valid requests reached the upstream, in order");
+    }
+
+    /** The refused head behind a request that waits longer than header_timeout_ms (300) does not time the connection out. */
+    @Test
+    void aRefusedRequestPipelinedBehindASlowOneWaitsForItsTurn() throws Exception {
+        start();
+        upstream.delayMillis = 600;
+        String res = raw(port, "GET /first HTTP/1.1\r\nHost: service-b\r\n\r\nGET /second HTTP/1.1\r\nBad : x\r\n\r\n");
+        List<String> statuses = java.util.regex.Pattern.compile("HTTP/1.1 (\\d{3}) ").matcher(res).results().map(m -> m.group(1)).toList();
+        assertEquals(List.of("200", "400"), statuses, res);
+    }
+
     @Test
     void missingHostIs400() throws Exception {
         start();
