@@ -25,13 +25,15 @@ import java.util.concurrent.locks.LockSupport;
  *  "service": "service-b", "instance": "127.0.0.1:9001", "status": 200, "attempts": 1, "duration_ms": 1.204}
  * </pre>
  *
- * <p>An event loop only records the fields of a finished request (one small object, no string
- * building, never blocking) in a batch of its own, and hands the batch to the writer once per
- * event-loop turn (a task run after the turn's I/O) or when it holds {@value #BATCH} lines: one
- * queue operation per batch, not per request. Other threads hand their lines over one by one.
- * The writer thread formats the lines straight into bytes and writes them in chunks of whole
- * lines. What waits for the writer is bounded ({@code capacity} lines, default
- * {@value #DEFAULT_CAPACITY}): lines beyond it are dropped and counted ({@link #dropped()}), and
+ * <p>An event loop formats the line of a finished request straight into bytes while its fields
+ * are still in its cache (never blocking, no string building), into a chunk of its own, and hands
+ * the chunk to the writer once per event-loop turn (a task run after the turn's I/O) or when it
+ * holds {@value #BATCH} lines or {@value #CHUNK} bytes: one queue operation per chunk, not per
+ * request. Formatting there is cheaper than on the writer, whose reads of fields made on another
+ * core were mostly cache misses. Other threads hand their lines over one by one. The writer thread
+ * only copies the chunks into its buffer and writes whole lines. What waits for the writer is
+ * bounded ({@code capacity} lines, default {@value #DEFAULT_CAPACITY}, each at most
+ * {@value #MAX_LINE} bytes): lines beyond it are dropped and counted ({@link #dropped()}), and
  * the writer reports new drops on the SLF4J logger {@code outrigger.access} at WARN at most once a
  * second. The lines are plain JSON, not log messages (no logger prefix): the access log is data.
  *
@@ -48,9 +50,11 @@ final class AccessLog implements AutoCloseable {
     static final int DEFAULT_CAPACITY = 65_536;
     /** Lines an event loop collects before it hands them over without waiting for the end of its turn. */
     static final int BATCH = 256;
+    /** Bytes of lines an event loop collects before it hands them over without waiting for the end of its turn. */
+    static final int CHUNK = 16 * 1024;
     private static final Logger LOG = LoggerFactory.getLogger("outrigger.access");
-    /** Bytes handed to one write call at most (always whole lines, unless a single line is longer). */
-    private static final int CHUNK = 32 * 1024;
+    /** Bytes the writer collects before one write call (always whole lines). */
+    private static final int WRITE_CHUNK = 32 * 1024;
     /** Longest line formatted in place: its fields are cut to fit (a path longer than this is an attack, not a route). */
     private static final int MAX_LINE = 8 * 1024;
     /**
@@ -67,8 +71,8 @@ final class AccessLog implements AutoCloseable {
 
     private final OutputStream out;
     private final int capacity;
-    /** Batches of lines (Entry[] with nulls after the last line), oldest first. */
-    private final ConcurrentLinkedQueue<Entry[]> queue = new ConcurrentLinkedQueue<>();
+    /** Formatted lines, oldest first. */
+    private final ConcurrentLinkedQueue<Chunk> queue = new ConcurrentLinkedQueue<>();
     /** Lines queued and not yet formatted. */
     private final AtomicInteger size = new AtomicInteger();
     private final AtomicLong dropped = new AtomicLong();
@@ -129,12 +133,13 @@ final class AccessLog implements AutoCloseable {
             dropped.incrementAndGet();
             return false;
         }
-        Entry e = new Entry(edge, traceId, requestId, method, path, service, instance, status, attempts, durationNanos);
         if (loop != null && loop.inEventLoop()) {
-            batches.get().add(loop, e);
+            batches.get().add(loop, edge, traceId, requestId, method, path, service, instance, status, attempts, durationNanos);
             return true;
         }
-        return offer(new Entry[] {e}, 1);
+        LineFormat one = new LineFormat(new byte[MAX_LINE]);
+        one.line(edge, traceId, requestId, method, path, service, instance, status, attempts, durationNanos);
+        return offer(new Chunk(one.buf, one.len, 1));
     }
 
     /** {@link #log(EventExecutor, String, String, String, String, String, String, Endpoint, int, int, long)} from any thread, unbatched. */
@@ -143,15 +148,16 @@ final class AccessLog implements AutoCloseable {
         return log(null, edge, traceId, requestId, method, path, service, instance, status, attempts, durationNanos);
     }
 
-    /** Queues {@code count} lines for the writer, or drops them all (counted) when they do not fit. */
-    private boolean offer(Entry[] lines, int count) {
+    /** Queues a chunk of lines for the writer, or drops them all (counted) when they do not fit. */
+    private boolean offer(Chunk chunk) {
+        int count = chunk.lines;
         if (size.addAndGet(count) > capacity) {
             size.addAndGet(-count);
             dropped.addAndGet(count);
             return false;
         }
         accepted.addAndGet(count);
-        queue.offer(lines);
+        queue.offer(chunk);
         if (sleeping) {
             sleeping = false;
             LockSupport.unpark(writer);
@@ -200,14 +206,16 @@ final class AccessLog implements AutoCloseable {
         }
     }
 
-    /** The lines of one event loop's current turn; touched only by that loop. */
+    /** The lines of one event loop's current turn, formatted; touched only by that loop. */
     private final class Batch implements Runnable {
-        private Entry[] lines = new Entry[BATCH];
+        /** Room for {@value #CHUNK} bytes and one more line of the longest kind. */
+        private final LineFormat format = new LineFormat(new byte[CHUNK + MAX_LINE]);
         private int count;
 
-        void add(EventExecutor loop, Entry e) {
-            lines[count++] = e;
-            if (count == 1) {
+        void add(EventExecutor loop, String edge, String traceId, String requestId, String method, String path,
+                 String service, Endpoint instance, int status, int attempts, long durationNanos) {
+            format.line(edge, traceId, requestId, method, path, service, instance, status, attempts, durationNanos);
+            if (++count == 1) {
                 try {
                     loop.execute(this); // runs after the I/O of this turn: one hand-over per turn
                 } catch (RejectedExecutionException shutDown) {
@@ -215,7 +223,7 @@ final class AccessLog implements AutoCloseable {
                     return;
                 }
             }
-            if (count == BATCH) {
+            if (count == BATCH || format.len >= CHUNK) {
                 handOver();
             }
         }
@@ -225,41 +233,45 @@ final class AccessLog implements AutoCloseable {
             handOver();
         }
 
+        /** Hands over a copy of just the bytes written (the loop keeps its big buffer): what waits holds no slack. */
         private void handOver() {
             if (count > 0) {
-                Entry[] full = lines;
-                int n = count;
-                lines = new Entry[BATCH];
+                Chunk chunk = new Chunk(java.util.Arrays.copyOf(format.buf, format.len), format.len, count);
+                format.len = 0;
                 count = 0;
-                offer(full, n);
+                offer(chunk);
             }
         }
     }
 
     private void run() {
-        LineWriter w = new LineWriter();
+        byte[] buf = new byte[WRITE_CHUNK];
+        int len = 0;
         long lines = 0;
         int idle = 0;
         long reported = 0;
         long lastReport = System.nanoTime() - DROP_REPORT_NANOS;
         while (true) {
-            Entry[] batch = queue.poll();
-            if (batch != null) {
-                int n = 0;
-                for (Entry e : batch) {
-                    if (e == null) {
-                        break;
-                    }
-                    w.line(e);
-                    n++;
+            Chunk chunk = queue.poll();
+            if (chunk != null) {
+                if (len + chunk.length > buf.length) {
+                    write(buf, len);
+                    len = 0;
                 }
-                size.addAndGet(-n);
-                lines += n;
+                if (chunk.length > buf.length) {
+                    write(chunk.bytes, chunk.length);
+                } else {
+                    System.arraycopy(chunk.bytes, 0, buf, len, chunk.length);
+                    len += chunk.length;
+                }
+                size.addAndGet(-chunk.lines);
+                lines += chunk.lines;
                 idle = 0;
                 continue;
             }
-            // Queue empty: the chunk is complete.
-            w.flush();
+            // Queue empty: what is collected goes out.
+            write(buf, len);
+            len = 0;
             written = lines;
             long d = dropped.get();
             if (d != reported && System.nanoTime() - lastReport >= DROP_REPORT_NANOS) {
@@ -286,42 +298,55 @@ final class AccessLog implements AutoCloseable {
         }
     }
 
-    /** Formats lines straight into a byte chunk (JSON, UTF-8) and writes the chunk when the next line might not fit. */
-    private final class LineWriter {
+    private void write(byte[] bytes, int length) {
+        if (length > 0) {
+            try {
+                out.write(bytes, 0, length);
+                out.flush();
+            } catch (IOException e) {
+                LOG.debug("access log write failed", e); // stderr gone: nothing better to do with the lines
+            }
+        }
+    }
+
+    /** Formats lines (JSON, UTF-8) into a byte array, which must have room for {@value #MAX_LINE} bytes past {@code len}. */
+    private static final class LineFormat {
         private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-        private final byte[] buf = new byte[CHUNK + MAX_LINE];
-        private int len;
+        final byte[] buf;
+        int len;
         /**
          * Where the string fields of the current line must stop: fields are cut to fit, and the
          * constants, numbers and closing brace (under 256 bytes in all) always fit after it.
          */
         private int limit;
 
-        void line(Entry e) {
-            if (len > CHUNK) {
-                flush();
-            }
+        LineFormat(byte[] buf) {
+            this.buf = buf;
+        }
+
+        void line(String edge, String traceId, String requestId, String method, String path, String service,
+                  Endpoint instance, int status, int attempts, long durationNanos) {
             limit = len + MAX_LINE - 256;
             ascii("{\"edge\": \"");
-            ascii(e.edge);
+            ascii(edge);
             ascii("\", \"trace_id\": ");
-            string(e.traceId, 64);
+            string(traceId, 64);
             ascii(", \"request_id\": ");
-            string(e.requestId, 1024);
+            string(requestId, 1024);
             ascii(", \"method\": ");
-            string(e.method, 64);
+            string(method, 64);
             ascii(", \"path\": ");
-            string(e.path, 6 * 1024);
+            string(path, 6 * 1024);
             ascii(", \"service\": ");
-            string(e.service, 256);
+            string(service, 256);
             ascii(", \"instance\": ");
-            string(e.instance == null ? null : e.instance.toString(), 128);
+            string(instance == null ? null : instance.toString(), 128);
             ascii(", \"status\": ");
-            number(e.status);
+            number(status);
             ascii(", \"attempts\": ");
-            number(e.attempts);
+            number(attempts);
             ascii(", \"duration_ms\": ");
-            long micros = e.durationNanos / 1000;
+            long micros = durationNanos / 1000;
             number(micros / 1000);
             buf[len++] = '.';
             long frac = micros % 1000;
@@ -445,22 +470,9 @@ final class AccessLog implements AutoCloseable {
             }
             buf[len++] = (byte) (0x80 | cp & 0x3f);
         }
-
-        void flush() {
-            if (len > 0) {
-                try {
-                    out.write(buf, 0, len);
-                    out.flush();
-                } catch (IOException e) {
-                    LOG.debug("access log write failed", e); // stderr gone: nothing better to do with the lines
-                }
-                len = 0;
-            }
-        }
     }
 
-    /** The fields of one finished request; formatted on the writer thread. */
-    private record Entry(String edge, String traceId, String requestId, String method, String path, String service,
-                         Endpoint instance, int status, int attempts, long durationNanos) {
+    /** Whole formatted lines: the first {@code length} bytes of {@code bytes}. */
+    private record Chunk(byte[] bytes, int length, int lines) {
     }
 }
