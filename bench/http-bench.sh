@@ -9,9 +9,10 @@
 #   CONNS="1 16 64" connection counts            WARMUP=30   seconds of JVM warm-up for Outrigger (2 s runs, every count)
 #   OUTRIGGER_JAR=proxy/target/outrigger.jar     (built with `mvn package -DskipTests` when missing)
 #   BASELINE_JAR=                                another Outrigger build measured in the same interleaved run
-#                                                (target "baseline"; same config without http.access_log)
+#                                                (target "baseline"; the same config, access log on by default)
 #   OUTRIGGER_OPTS=                              extra JVM options for the "outrigger" target only (not the baseline),
 #                                                e.g. -Dio.netty.leakDetection.level=simple to price a setting
+#   BASELINE_OPTS=                               extra JVM options for the "baseline" target only
 #
 # Besides req/s and latency, each target's CPU time per request is reported (its whole process:
 # every thread, GC and JIT included): on a machine busy with other work it is the steadier figure.
@@ -112,9 +113,10 @@ haproxy -db -f "$DIR/haproxy.cfg" >"$DIR/haproxy.out" 2>&1 & PIDS+=($!); PID_OF[
 java "${JVM_FLAGS[@]}" ${OUTRIGGER_OPTS:-} -jar "$OUTRIGGER_JAR" run --config "$DIR/outrigger.yaml" 2>"$DIR/outrigger.log" & OUTRIGGER_PID=$!
 PIDS+=("$OUTRIGGER_PID"); PID_OF[outrigger]=$OUTRIGGER_PID
 if [[ -n ${BASELINE_JAR:-} ]]; then
+  # The access_log line is left out only so a build older than that key still reads the file; it logs by default.
   sed -e "s|port: $OUTRIGGER_PORT|port: $BASELINE_PORT|" -e "s|port: $ADMIN_PORT|port: $BASELINE_ADMIN_PORT|" -e '/access_log:/d' \
     "$DIR/outrigger.yaml" > "$DIR/baseline.yaml"
-  java "${JVM_FLAGS[@]}" -jar "$BASELINE_JAR" run --config "$DIR/baseline.yaml" 2>"$DIR/baseline.log" & PIDS+=($!); PID_OF[baseline]=$!
+  java "${JVM_FLAGS[@]}" ${BASELINE_OPTS:-} -jar "$BASELINE_JAR" run --config "$DIR/baseline.yaml" 2>"$DIR/baseline.log" & PIDS+=($!); PID_OF[baseline]=$!
 fi
 
 declare -A URL=(
@@ -240,6 +242,11 @@ echo
 
 if [[ " ${TARGETS[*]} " == *" outrigger "* ]]; then
   echo "Outrigger transport: $(grep -o '([a-z_]* transport)' "$DIR/outrigger.log" | head -1 | sed 's/[()]//g; s/ transport//') (-Doutrigger.transport=... in OUTRIGGER_OPTS picks another)"
+  for t in outrigger baseline; do # which builds logged their requests, so no one compares a logging build with a silent one unaware
+    if [[ -f "$DIR/$t.log" ]]; then
+      echo "Access log of $t: $(grep -c '^{"edge"' "$DIR/$t.log" || true) lines written (to a file)"
+    fi
+  done
   echo "Outrigger RSS: $(awk '/VmRSS/ { print $2 " " $3 }' "/proc/$OUTRIGGER_PID/status") (peak $(awk '/VmHWM/ { print $2 " " $3 }' "/proc/$OUTRIGGER_PID/status")), heap pinned at ${JVM_FLAGS[1]#-Xmx}"
   top=$(tr ' ' '\n' <<<"$CONNS" | sort -n | tail -1)
   o_rps=${M_RPS[outrigger,$top]}; h_rps=${M_RPS[haproxy,$top]}; o_p99=${M_P99[outrigger,$top]}; h_p99=${M_P99[haproxy,$top]}
