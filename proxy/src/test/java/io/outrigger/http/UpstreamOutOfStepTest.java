@@ -177,16 +177,7 @@ class UpstreamOutOfStepTest {
         try (ServerSocket upstream = upstream()) {
             int port = sidecar(upstream);
             try (RawHttp client = new RawHttp(port)) {
-                for (String path : new String[] {"/bad-header-name", "/no-colon", "/no-colon-with-space", "/tab-in-name", "/fold-first"}) {
-                    client.send("POST " + path + " HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
-                    RawHttp.Response res = client.read();
-                    assertEquals(502, res.status(), path + ": " + res);
-                }
-                assertEquals(5, malformedAnswers.get());
-                client.send("POST /next HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
-                RawHttp.Response next = client.read();
-                assertEquals(503, next.status(), next.toString());
-                assertEquals("open", next.headers().get("x-outrigger-breaker"));
+                assertFiveBadAnswersOpenTheBreaker(client, "/bad-header-name", "/no-colon", "/no-colon-with-space", "/tab-in-name", "/fold-first");
             }
         }
     }
@@ -220,16 +211,8 @@ class UpstreamOutOfStepTest {
         try (ServerSocket upstream = upstream()) {
             int port = sidecar(upstream);
             try (RawHttp client = new RawHttp(port)) {
-                for (String version : new String[] {"HTTP/9.9", "HTTP/2.0", "HTTP/0.9", "HTTP/10.1", "FOO/1.1"}) {
-                    client.send("POST /version/" + version + " HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
-                    RawHttp.Response res = client.read();
-                    assertEquals(502, res.status(), version + ": " + res);
-                }
-                assertEquals(5, malformedAnswers.get());
-                client.send("POST /next HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
-                RawHttp.Response next = client.read();
-                assertEquals(503, next.status(), next.toString());
-                assertEquals("open", next.headers().get("x-outrigger-breaker"));
+                assertFiveBadAnswersOpenTheBreaker(client, "/version/HTTP/9.9", "/version/HTTP/2.0", "/version/HTTP/0.9",
+                        "/version/HTTP/10.1", "/version/FOO/1.1");
             }
         }
     }
@@ -248,6 +231,21 @@ class UpstreamOutOfStepTest {
                 }
             }
         }
+    }
+
+    /** Five POSTs whose answers are malformed (each a 502, none sent again) open the breaker: the next is a fast 503. */
+    private void assertFiveBadAnswersOpenTheBreaker(RawHttp client, String... paths) throws Exception {
+        assertEquals(5, paths.length);
+        for (String path : paths) {
+            client.send("POST " + path + " HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
+            RawHttp.Response res = client.read();
+            assertEquals(502, res.status(), path + ": " + res);
+        }
+        assertEquals(5, malformedAnswers.get());
+        client.send("POST /next HTTP/1.1\r\nHost: service-b\r\nContent-Length: 0\r\n\r\n");
+        RawHttp.Response next = client.read();
+        assertEquals(503, next.status(), next.toString());
+        assertEquals("open", next.headers().get("x-outrigger-breaker"));
     }
 
     private void assertNextRequestIsServedOnANewConnection(RawHttp client) throws Exception {
