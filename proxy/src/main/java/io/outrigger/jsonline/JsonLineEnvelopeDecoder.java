@@ -84,7 +84,7 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
         if (id == null || !id.isIntegralNumber() || !id.canConvertToLong()) {
             return new BadLine(src, dest, id != null && id.isNumber() ? Json.integral(id.decimalValue()) : null,
                     id == null ? "body.msg_id: missing (expected: an integer)"
-                    : "body.msg_id: " + Fields.show(id) + " (expected: an integer)");
+                    : "body.msg_id: " + Fields.show(id) + " (expected: " + msgIdExpectation(id) + ")");
         }
         long msgId = id.longValue();
         String problem = checkEnvelope(root, srcNode, destNode, body.get("type"));
@@ -92,6 +92,19 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
             return new BadLine(src, dest, msgId, problem);
         }
         return new Request(src, dest, msgId, body.get("type").textValue(), (ObjectNode) body);
+    }
+
+    /**
+     * What a msg_id should have been, worded for the way it is wrong: a number with an integral value
+     * written with a fraction or exponent ({@code 9.223372036854775807e18}, shown as
+     * {@code 9223372036854775807}) or one out of range would look like an integer in a bare
+     * "expected: an integer".
+     */
+    private static String msgIdExpectation(JsonNode id) {
+        if (id.isIntegralNumber()) {
+            return "an integer from " + Long.MIN_VALUE + " to " + Long.MAX_VALUE;
+        }
+        return id.isNumber() ? "an integer, written without a fraction or an exponent" : "an integer";
     }
 
     private static String checkEnvelope(JsonNode root, JsonNode src, JsonNode dest, JsonNode type) {

@@ -61,6 +61,24 @@ class BadInputTest {
         assertNextLineServed();
     }
 
+    /** Unanswered, but what the log says about a msg_id must not read as "an integer, expected an integer". */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "9223372036854775808     | body.msg_id: 9223372036854775808 (expected: an integer from -9223372036854775808 to 9223372036854775807)",
+            "9.223372036854775808e18 | body.msg_id: 9223372036854775808 (expected: an integer, written without a fraction or an exponent)",
+            "1.5                     | body.msg_id: 1.5 (expected: an integer, written without a fraction or an exponent)",
+            "\"7\"                   | body.msg_id: \"7\" (expected: an integer)",
+    })
+    void anUnreadableMsgIdIsDescribedForWhatItIs(String written, String problem) {
+        ByteBuf line = Unpooled.copiedBuffer("{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"call\",\"msg_id\":" + written + "}}",
+                StandardCharsets.UTF_8);
+        try {
+            assertEquals(new BadLine("a", "b", null, problem), JsonLineEnvelopeDecoder.decode(line));
+        } finally {
+            line.release();
+        }
+    }
+
     /**
      * A msg_id that is a number with an integral value in the 64-bit range, but not written as an integer, is
      * malformed and answered (code 12) with that value, whatever the type and also from a broken line.
@@ -77,7 +95,7 @@ class BadInputTest {
     })
     void aMsgIdWithAnIntegralValueNotWrittenAsAnIntegerIsAnswered(String type, String written, String read, String shown) {
         assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":" + read + ",\"code\":12,"
-                        + "\"text\":\"body.msg_id: " + shown + " (expected: an integer)\"}}",
+                        + "\"text\":\"body.msg_id: " + shown + " (expected: an integer, written without a fraction or an exponent)\"}}",
                 exchange(ch, "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"" + type + "\",\"msg_id\":" + written
                         + ",\"service\":\"service-b\"}}"));
         assertNextLineServed();
