@@ -122,7 +122,7 @@ final class SelfRegistration {
                 later(this::look, syncIntervalMillis);
                 return;
             }
-            String why = err != null ? String.valueOf(err.getMessage()) : "status " + res.statusCode() + ": " + res.body().trim();
+            String why = err != null ? why(err) : "status " + res.statusCode() + ": " + res.body().trim();
             if (err == null && res.statusCode() == 400) {
                 log.error("registry {} refused the registration of {}: {}", registry, id, why);
                 return;
@@ -210,6 +210,18 @@ final class SelfRegistration {
         }
     }
 
+    /**
+     * A failure in words for the log. java.net.http's {@code ConnectException} for a refused
+     * connection has no message ("null" was all the log said), so its class name stands in.
+     */
+    static String why(Throwable t) {
+        while ((t instanceof java.util.concurrent.CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        String message = t.getMessage();
+        return message == null || message.isBlank() ? t.getClass().getSimpleName() : t.getClass().getSimpleName() + ": " + message;
+    }
+
     private static String encode(String segment) {
         return URLEncoder.encode(segment, StandardCharsets.UTF_8).replace("+", "%20");
     }
@@ -247,7 +259,7 @@ final class SelfRegistration {
             HttpResponse<Void> res = client.send(req, HttpResponse.BodyHandlers.discarding());
             log.info("deregistered {} from {} (status {})", id, registry, res.statusCode());
         } catch (IOException e) {
-            log.warn("cannot deregister {} from {}: {}", id, registry, e.getMessage());
+            log.warn("cannot deregister {} from {}: {}", id, registry, why(e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
