@@ -10,8 +10,12 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Keeps every connection the sidecar's listeners accept, so draining can reach them and closing
@@ -24,10 +28,17 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * A closed connection leaves the group by itself. {@link #drain(Channel)} marks a listener as
  * draining and sends {@link DrainEvent} to its connections, including those it accepts later.
+ * A failed accept (most often EMFILE: the process is out of file descriptors) pauses accepting
+ * on that listener for {@value #ACCEPT_PAUSE_MILLIS} ms with one WARN line, as Netty's own acceptor
+ * would, but without a stack trace per pause: connections already open keep being served, and
+ * the pending ones are accepted once descriptors are free again.
  * Sharable and thread-safe: one per sidecar, on every server channel.
  */
 @Sharable
 public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(ConnectionTracker.class);
+    /** How long a listener stops accepting after a failed accept. */
+    static final long ACCEPT_PAUSE_MILLIS = 1000;
     private static final AttributeKey<Boolean> CLOSED_BY_SIDECAR = AttributeKey.valueOf(ConnectionTracker.class, "closedBySidecar");
 
     private final ChannelGroup connections = new DefaultChannelGroup("outrigger-connections", GlobalEventExecutor.INSTANCE);
@@ -43,6 +54,29 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
                 DrainEvent.deliver(child);
             }
         }
+    }
+
+    /**
+     * An accept failed: stops accepting for {@value #ACCEPT_PAUSE_MILLIS} ms and warns once for the
+     * pause. Not passed on: the acceptor would pause as well and the pipeline's tail would log the
+     * stack trace of every failure.
+     */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        Channel server = ctx.channel();
+        if (!server.config().isAutoRead()) {
+            return; // already paused
+        }
+        server.config().setAutoRead(false);
+        server.eventLoop().schedule(() -> {
+            if (server.isOpen()) {
+                server.config().setAutoRead(true);
+            }
+        }, ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
+        String message = String.valueOf(cause.getMessage());
+        String hint = message.contains("Too many open files") ? " (the open-files limit, ulimit -n, is reached)" : "";
+        log.warn("listener {}: cannot accept a connection: {}{}; not accepting for {} ms, open connections go on",
+                server.localAddress(), message, hint, ACCEPT_PAUSE_MILLIS);
     }
 
     /**

@@ -33,12 +33,26 @@ import java.util.Locale;
  * default seccomp profile does): the sidecar then runs on epoll without any setting.
  *
  * <p>DNS lookups never run on io_uring: see {@link #dnsTransport()}.
+ *
+ * <p>io_uring accepts one connection per submission, not with Netty's multishot accept (unless
+ * {@code -D}{@value #MULTISHOT_ACCEPT_PROPERTY} says otherwise): after a failed accept (out of
+ * file descriptors, EMFILE) Netty 4.2.18 re-arms a multishot accept at once, even with reads
+ * turned off, so a listener could not pause accepting and its loop spun on the failing accept.
  */
 public enum Transports {
     IO_URING, EPOLL, NIO;
 
     /** The system property that picks a transport. */
     public static final String PROPERTY = "outrigger.transport";
+    /** Netty's switch for multishot accept on io_uring; off here unless set. */
+    static final String MULTISHOT_ACCEPT_PROPERTY = "io.netty.iouring.acceptMultiShotEnabled";
+
+    static {
+        // Before Netty's IoUring class reads it: this enum is what first touches io_uring.
+        if (System.getProperty(MULTISHOT_ACCEPT_PROPERTY) == null) {
+            System.setProperty(MULTISHOT_ACCEPT_PROPERTY, "false");
+        }
+    }
 
     /** The best transport on this machine that {@value #PROPERTY} allows. */
     public static Transports best() {

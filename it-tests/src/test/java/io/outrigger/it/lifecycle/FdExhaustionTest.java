@@ -1,0 +1,137 @@
+package io.outrigger.it.lifecycle;
+
+import io.outrigger.it.harness.FreePorts;
+import io.outrigger.it.harness.ManagedProcess;
+import io.outrigger.it.harness.Poller;
+import io.outrigger.it.harness.ProjectLayout;
+import io.outrigger.registry.fake.Behaviour;
+import io.outrigger.registry.fake.FakeService;
+import io.outrigger.testing.Closer;
+import org.junit.jupiter.api.AutoClose;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A sidecar out of file descriptors ({@code ulimit -n 200}, then more client connections than
+ * that): it warns about the failed accepts about once a second instead of once per failure (no
+ * stack traces, no spinning loop), keeps serving the connections it holds, and accepts again once
+ * the extra connections are gone.
+ */
+@EnabledOnOs(OS.LINUX)
+class FdExhaustionTest {
+    private static final Duration WAIT = Duration.ofSeconds(20);
+    private static final int FD_LIMIT = 200;
+    private static final int EXTRA_CONNECTIONS = 300;
+    @AutoClose
+    private final Closer open = new Closer();
+
+    @Test
+    void acceptFailuresPauseTheListenerAndItRecovers() throws Exception {
+        ProjectLayout layout = ProjectLayout.current();
+        layout.requireJars();
+        FakeService service = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
+        open.add(service::close);
+        int admin = FreePorts.next();
+        int outbound = FreePorts.next();
+        Path dir = layout.logDir().resolve("fd-exhaustion");
+        Files.createDirectories(dir);
+        Path registry = Files.writeString(dir.resolve("registry.json"),
+                "{\"services\": {\"service-b\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}]}}");
+        Path config = Files.writeString(dir.resolve("sidecar.yaml"), "name: fd-sidecar\nservice: service-a\n"
+                + "registry: file:" + registry + "\ndrain_ms: 500\nhttp: { access_log: false }\n"
+                + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n");
+        List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        java.addAll(ManagedProcess.COMPONENT_JVM_FLAGS);
+        java.addAll(List.of("-jar", layout.proxyJar().toString(), "run", "--config", config.toString()));
+        String command = "ulimit -n " + FD_LIMIT + " && exec " + String.join(" ", java);
+        ManagedProcess sidecar = ManagedProcess.start("fd-sidecar", List.of("bash", "-c", command), Map.of(), dir);
+        open.add(sidecar::kill);
+        sidecar.awaitReady("/ready 200", WAIT, () -> status(admin, "GET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n", null) == 200);
+
+        try (Socket held = new Socket("127.0.0.1", outbound)) {
+            held.setSoTimeout((int) WAIT.toMillis());
+            assertEquals(200, exchange(held, "GET /before HTTP/1.1\r\nHost: service-b\r\n\r\n"));
+            List<Socket> extra = new ArrayList<>();
+            open.add(() -> closeAll(extra));
+            for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
+                extra.add(new Socket("127.0.0.1", outbound)); // the kernel's backlog takes them; accept(2) fails with EMFILE
+            }
+            Poller.awaitTrue("a warning about the failed accepts", WAIT, Duration.ofMillis(50),
+                    () -> log(sidecar).contains("Too many open files"));
+            // The connection it holds is still served, over the pooled upstream connection.
+            assertEquals(200, exchange(held, "GET /during HTTP/1.1\r\nHost: service-b\r\n\r\n"));
+            closeAll(extra);
+        }
+        Poller.awaitTrue("a new connection served again", WAIT, Duration.ofMillis(100),
+                () -> status(outbound, "GET /after HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3)) == 200);
+
+        String log = log(sidecar);
+        long failures = log.lines().filter(l -> l.contains("Too many open files")).count();
+        assertTrue(failures >= 1 && failures <= 20, failures + " lines about failed accepts (about one a second expected)");
+        assertFalse(log.contains("reached at the tail of the pipeline"), "a stack trace per failed accept:\n" + sidecar.logTail(20));
+        assertTrue(sidecar.isAlive());
+    }
+
+    private static String log(ManagedProcess p) throws IOException {
+        return Files.readString(p.logFile(), StandardCharsets.ISO_8859_1);
+    }
+
+    /** The status of the answer to one request on a new connection, or -1 when none came. */
+    private static int status(int port, String request, Duration timeout) {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(timeout == null ? 2000 : (int) timeout.toMillis());
+            return exchange(s, request);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /** Sends one request and reads its answer (Content-Length framed); its status. */
+    private static int exchange(Socket s, String request) throws IOException {
+        s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+        InputStream in = s.getInputStream();
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                return -1;
+            }
+            head.append((char) b);
+        }
+        int length = 0;
+        for (String line : head.toString().split("\r\n")) {
+            if (line.toLowerCase().startsWith("content-length:")) {
+                length = Integer.parseInt(line.substring(15).trim());
+            }
+        }
+        in.readNBytes(length);
+        return Integer.parseInt(head.substring(9, 12));
+    }
+
+    private static void closeAll(List<Socket> sockets) {
+        for (Socket s : sockets) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closing a socket of the test: nothing to do
+            }
+        }
+        sockets.clear();
+    }
+}
