@@ -25,6 +25,7 @@ public enum ProxyError {
     BREAKER_OPEN(HttpResponseStatus.SERVICE_UNAVAILABLE, "circuit breaker open"),
     UPSTREAM_REFUSED(HttpResponseStatus.BAD_GATEWAY, "upstream refused the connection"),
     UPSTREAM_RESET(HttpResponseStatus.BAD_GATEWAY, "upstream reset the connection"),
+    OUT_OF_DESCRIPTORS(HttpResponseStatus.BAD_GATEWAY, "the sidecar cannot open a connection to the upstream: too many open files"),
     UPSTREAM_BAD_RESPONSE(HttpResponseStatus.BAD_GATEWAY, "upstream sent a malformed response"),
     UPSTREAM_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream timed out");
 

@@ -32,6 +32,7 @@ import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.CircuitBreakers;
 import io.outrigger.trace.TraceParent;
+import io.outrigger.upstream.OutOfDescriptors;
 import io.outrigger.upstream.UpstreamHandler;
 import io.outrigger.upstream.UpstreamListener;
 
@@ -371,6 +372,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     /** The connect of the current attempt finished. */
     @Override
     public void operationComplete(ChannelFuture f) {
+        if (!ctx.executor().inEventLoop()) {
+            // A socket that could not even be created (EMFILE): Netty fails that future on its global executor.
+            ctx.executor().execute(() -> operationComplete(f));
+            return;
+        }
         if (f != connecting) {
             if (f.isSuccess()) {
                 f.channel().close(); // an attempt given up while it connected
@@ -389,6 +395,14 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return;
         }
         Throwable cause = f.cause();
+        if (OutOfDescriptors.causedBy(cause)) {
+            // The sidecar's own limit, no verdict on the upstream: its breakers get their permission back, its health is untouched.
+            attemptOpen = false;
+            instanceBreaker.releasePermission();
+            serviceBreaker.releasePermission();
+            attemptFailed(ProxyError.OUT_OF_DESCRIPTORS, "", false);
+            return;
+        }
         boolean timedOut = cause instanceof ConnectTimeoutException;
         attemptFailed(timedOut ? ProxyError.UPSTREAM_TIMEOUT : ProxyError.UPSTREAM_REFUSED,
                 timedOut ? "connect timeout" : cause instanceof ConnectException ? "connection refused" : "connect failed: " + cause,

@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -41,29 +42,11 @@ class FdExhaustionTest {
     @AutoClose
     private final Closer open = new Closer();
 
+    private int outbound;
+
     @Test
     void acceptFailuresPauseTheListenerAndItRecovers() throws Exception {
-        ProjectLayout layout = ProjectLayout.current();
-        layout.requireJars();
-        FakeService service = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
-        open.add(service::close);
-        int admin = FreePorts.next();
-        int outbound = FreePorts.next();
-        Path dir = layout.logDir().resolve("fd-exhaustion");
-        Files.createDirectories(dir);
-        Path registry = Files.writeString(dir.resolve("registry.json"),
-                "{\"services\": {\"service-b\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}]}}");
-        Path config = Files.writeString(dir.resolve("sidecar.yaml"), "name: fd-sidecar\nservice: service-a\n"
-                + "registry: file:" + registry + "\ndrain_ms: 500\nhttp: { access_log: false }\n"
-                + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n");
-        List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        java.addAll(ManagedProcess.COMPONENT_JVM_FLAGS);
-        java.addAll(List.of("-jar", layout.proxyJar().toString(), "run", "--config", config.toString()));
-        String command = "ulimit -n " + FD_LIMIT + " && exec " + String.join(" ", java);
-        ManagedProcess sidecar = ManagedProcess.start("fd-sidecar", List.of("bash", "-c", command), Map.of(), dir);
-        open.add(sidecar::kill);
-        sidecar.awaitReady("/ready 200", WAIT, () -> status(admin, "GET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n", null) == 200);
-
+        ManagedProcess sidecar = startSidecar("fd-accept", "");
         try (Socket held = new Socket("127.0.0.1", outbound)) {
             held.setSoTimeout((int) WAIT.toMillis());
             assertEquals(200, exchange(held, "GET /before HTTP/1.1\r\nHost: service-b\r\n\r\n"));
@@ -88,6 +71,59 @@ class FdExhaustionTest {
         assertTrue(sidecar.isAlive());
     }
 
+    /**
+     * A sidecar out of descriptors cannot open a socket to the upstream either: the client gets a 502
+     * that says so, and the upstream is not blamed (its breaker, at one failure, stays closed).
+     */
+    @Test
+    void anUpstreamSocketItCannotOpenIsNotTheUpstreamsFault() throws Exception {
+        ManagedProcess sidecar = startSidecar("fd-connect",
+                "resilience: { breaker: { failure_threshold: 1, open_ms: 60000 }, retry: { max_retries: 0 } }\n");
+        try (Socket held = new Socket("127.0.0.1", outbound)) {
+            held.setSoTimeout((int) WAIT.toMillis());
+            assertEquals(404, exchange(held, "GET /warm HTTP/1.1\r\nHost: service-zzz\r\n\r\n")); // accepted, no upstream connection yet
+            List<Socket> extra = new ArrayList<>();
+            open.add(() -> closeAll(extra));
+            for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
+                extra.add(new Socket("127.0.0.1", outbound));
+            }
+            Poller.awaitTrue("accepts failing", WAIT, Duration.ofMillis(50), () -> log(sidecar).contains("Too many open files"));
+            held.getOutputStream().write("GET /during HTTP/1.1\r\nHost: service-b\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            String answer = readAnswer(held.getInputStream());
+            assertTrue(answer.startsWith("HTTP/1.1 502 "), answer);
+            assertTrue(answer.contains("too many open files"), answer);
+            closeAll(extra);
+        }
+        Poller.awaitTrue("a new connection served by the same upstream", WAIT, Duration.ofMillis(100),
+                () -> status(outbound, "GET /after HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3)) == 200);
+        assertFalse(log(sidecar).contains("CLOSED -> OPEN"), sidecar.logTail(20));
+    }
+
+    /** A sidecar with an admin and an outbound listener (port in {@link #outbound}) under {@code ulimit -n} {@value #FD_LIMIT}, ready. */
+    private ManagedProcess startSidecar(String name, String extraYaml) throws Exception {
+        ProjectLayout layout = ProjectLayout.current();
+        layout.requireJars();
+        FakeService service = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
+        open.add(service::close);
+        int admin = FreePorts.next();
+        outbound = FreePorts.next();
+        Path dir = layout.logDir().resolve("fd-exhaustion");
+        Files.createDirectories(dir);
+        Path registry = Files.writeString(dir.resolve(name + "-registry.json"),
+                "{\"services\": {\"service-b\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}]}}");
+        Path config = Files.writeString(dir.resolve(name + ".yaml"), "name: " + name + "\nservice: service-a\n"
+                + "registry: file:" + registry + "\ndrain_ms: 500\nhttp: { access_log: false }\n" + extraYaml
+                + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n");
+        List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        java.addAll(ManagedProcess.COMPONENT_JVM_FLAGS);
+        java.addAll(List.of("-jar", layout.proxyJar().toString(), "run", "--config", config.toString()));
+        String command = "ulimit -n " + FD_LIMIT + " && exec " + String.join(" ", java);
+        ManagedProcess sidecar = ManagedProcess.start(name, List.of("bash", "-c", command), Map.of(), dir);
+        open.add(sidecar::kill);
+        sidecar.awaitReady("/ready 200", WAIT, () -> status(admin, "GET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n", null) == 200);
+        return sidecar;
+    }
+
     private static String log(ManagedProcess p) throws IOException {
         return Files.readString(p.logFile(), StandardCharsets.ISO_8859_1);
     }
@@ -102,26 +138,30 @@ class FdExhaustionTest {
         }
     }
 
-    /** Sends one request and reads its answer (Content-Length framed); its status. */
+    /** Sends one request and reads its answer; its status, or -1 when the connection closed first. */
     private static int exchange(Socket s, String request) throws IOException {
         s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
-        InputStream in = s.getInputStream();
+        String answer = readAnswer(s.getInputStream());
+        return answer.length() < 12 ? -1 : Integer.parseInt(answer.substring(9, 12));
+    }
+
+    /** One answer, head and Content-Length body, as text; what came before the end of the stream if it ends first. */
+    private static String readAnswer(InputStream in) throws IOException {
         StringBuilder head = new StringBuilder();
         while (!head.toString().endsWith("\r\n\r\n")) {
             int b = in.read();
             if (b < 0) {
-                return -1;
+                return head.toString();
             }
             head.append((char) b);
         }
         int length = 0;
         for (String line : head.toString().split("\r\n")) {
-            if (line.toLowerCase().startsWith("content-length:")) {
+            if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
                 length = Integer.parseInt(line.substring(15).trim());
             }
         }
-        in.readNBytes(length);
-        return Integer.parseInt(head.substring(9, 12));
+        return head + new String(in.readNBytes(length), StandardCharsets.ISO_8859_1);
     }
 
     private static void closeAll(List<Socket> sockets) {
