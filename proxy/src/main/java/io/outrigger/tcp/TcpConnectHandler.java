@@ -22,6 +22,7 @@ import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.Retrier;
 import io.outrigger.resilience.RetryBudget;
 import io.outrigger.time.WarnLimiter;
+import io.outrigger.upstream.OutOfDescriptors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -147,6 +148,10 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 serviceBreaker.releasePermission();
                 log.debug("tcp {}: client {} left before an upstream was connected", service, client.remoteAddress());
                 context.metrics().onExchange(EDGE, service, instance, 499, tried.size(), context.ticker().nanos() - startNanos);
+            } else if (!tried.isEmpty() && OutOfDescriptors.causedBy(f.cause())) {
+                // The sidecar's own descriptor limit: no verdict on the service, a probe taken goes back.
+                serviceBreaker.releasePermission();
+                giveUp(client, 502, f.cause().getMessage() + " after " + tried.size() + " attempt(s)");
             } else if (!tried.isEmpty()) {
                 // Connects failed (the last attempt may have found every instance's breaker open since).
                 serviceBreaker.onFailure();
@@ -205,6 +210,11 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                     cf.channel().close(); // the client left while we connected
                 }
                 result.setSuccess(cf.channel());
+            } else if (OutOfDescriptors.causedBy(done.cause())) {
+                // No socket could be created: the sidecar is out of file descriptors, the instance is not to blame.
+                breaker.releasePermission();
+                result.setFailure(new AttemptFailedException("cannot open a connection to " + e
+                        + ": too many open files (the sidecar's open-files limit)", done.cause()));
             } else {
                 breaker.onFailure();
                 context.health().onFailure(service, e, done.cause().toString());

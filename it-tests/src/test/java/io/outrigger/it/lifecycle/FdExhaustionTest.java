@@ -43,6 +43,7 @@ class FdExhaustionTest {
     private final Closer open = new Closer();
 
     private int outbound;
+    private int tcp;
 
     @Test
     void acceptFailuresPauseTheListenerAndItRecovers() throws Exception {
@@ -99,7 +100,26 @@ class FdExhaustionTest {
         assertFalse(log(sidecar).contains("CLOSED -> OPEN"), sidecar.logTail(20));
     }
 
-    /** A sidecar with an admin and an outbound listener (port in {@link #outbound}) under {@code ulimit -n} {@value #FD_LIMIT}, ready. */
+    /** The same on the TCP relay: its connects that fail for want of descriptors do not open the instance's breaker. */
+    @Test
+    void aRelayItCannotConnectIsNotTheUpstreamsFault() throws Exception {
+        ManagedProcess sidecar = startSidecar("fd-relay",
+                "resilience: { breaker: { failure_threshold: 1, open_ms: 60000 }, retry: { max_retries: 0 } }\n");
+        List<Socket> extra = new ArrayList<>();
+        open.add(() -> closeAll(extra));
+        for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
+            extra.add(new Socket("127.0.0.1", tcp)); // those accepted relay until the descriptors run out
+        }
+        Poller.awaitTrue("accepts failing", WAIT, Duration.ofMillis(50), () -> log(sidecar).contains("Too many open files"));
+        closeAll(extra);
+        Poller.awaitTrue("a new connection relayed to the same upstream", WAIT, Duration.ofMillis(100),
+                () -> status(tcp, "GET /after HTTP/1.1\r\nHost: service-c\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3)) == 200);
+        String log = log(sidecar);
+        assertTrue(log.contains("too many open files (the sidecar's open-files limit)"), sidecar.logTail(20));
+        assertFalse(log.contains("CLOSED -> OPEN"), sidecar.logTail(20));
+    }
+
+    /** A sidecar with an admin, an outbound (port in {@link #outbound}) and a TCP listener (port in {@link #tcp}) under {@code ulimit -n} {@value #FD_LIMIT}, ready. */
     private ManagedProcess startSidecar(String name, String extraYaml) throws Exception {
         ProjectLayout layout = ProjectLayout.current();
         layout.requireJars();
@@ -107,13 +127,16 @@ class FdExhaustionTest {
         open.add(service::close);
         int admin = FreePorts.next();
         outbound = FreePorts.next();
+        tcp = FreePorts.next();
         Path dir = layout.logDir().resolve("fd-exhaustion");
         Files.createDirectories(dir);
         Path registry = Files.writeString(dir.resolve(name + "-registry.json"),
-                "{\"services\": {\"service-b\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}]}}");
+                "{\"services\": {\"service-b\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}], "
+                + "\"service-c\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}]}}");
         Path config = Files.writeString(dir.resolve(name + ".yaml"), "name: " + name + "\nservice: service-a\n"
                 + "registry: file:" + registry + "\ndrain_ms: 500\nhttp: { access_log: false }\n" + extraYaml
-                + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n");
+                + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n"
+                + "  tcp: [ { port: " + tcp + ", service: service-c } ]\n");
         List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         java.addAll(ManagedProcess.COMPONENT_JVM_FLAGS);
         java.addAll(List.of("-jar", layout.proxyJar().toString(), "run", "--config", config.toString()));
