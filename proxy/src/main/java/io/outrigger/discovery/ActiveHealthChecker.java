@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.outrigger.listener.Transports;
+import io.outrigger.upstream.OutOfDescriptors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,7 +35,8 @@ import java.util.concurrent.TimeUnit;
  * this sidecar routes to ({@link HealthTracker#routedServices()}); 2xx passes, anything else (status,
  * refused connection, reset, no answer within {@code timeoutMillis}) fails. Results go to
  * {@link HealthTracker#onCheckPassed}/{@link HealthTracker#onCheckFailed}, which apply
- * {@code unhealthy_after}/{@code healthy_after}.
+ * {@code unhealthy_after}/{@code healthy_after}. A check the sidecar cannot even make, because it is
+ * out of file descriptors (EMFILE), is no verdict on the instance and is skipped.
  *
  * <p>Only routed services are checked, so a sidecar beside one service does not probe a whole registry,
  * and instances nobody calls (such as the example addresses of {@code config/registry.json}) are never
@@ -112,6 +114,13 @@ public final class ActiveHealthChecker implements AutoCloseable {
         });
         connect.addListener((ChannelFuture f) -> {
             if (!f.isSuccess()) {
+                if (OutOfDescriptors.causedBy(f.cause())) {
+                    // No socket could be made (EMFILE): no verdict on the instance, which was never asked.
+                    if (done.trySuccess(null)) {
+                        log.debug("health check of {} {} skipped: the sidecar is out of file descriptors", service, endpoint);
+                    }
+                    return;
+                }
                 if (done.trySuccess(null)) {
                     health.onCheckFailed(service, endpoint, describe(f.cause()));
                 }

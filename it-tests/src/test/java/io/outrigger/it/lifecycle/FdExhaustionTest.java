@@ -42,6 +42,7 @@ class FdExhaustionTest {
     @AutoClose
     private final Closer open = new Closer();
 
+    private int adminPort;
     private int outbound;
     private int tcp;
 
@@ -119,13 +120,50 @@ class FdExhaustionTest {
         assertFalse(log.contains("CLOSED -> OPEN"), sidecar.logTail(20));
     }
 
+    /**
+     * Active health checks the sidecar cannot make for want of descriptors are skipped, not failed: an
+     * instance is not taken out of rotation (healthy_after 1000 would keep it out for 100 s) for the
+     * sidecar's own limit.
+     */
+    @Test
+    void healthChecksItCannotMakeDoNotTakeTheInstanceOut() throws Exception {
+        ManagedProcess sidecar = startSidecar("fd-health",
+                "health: { interval_ms: 100, timeout_ms: 100, unhealthy_after: 2, healthy_after: 1000 }\n",
+                List.of("-Dorg.slf4j.simpleLogger.log.io.outrigger.discovery.ActiveHealthChecker=debug"));
+        try (Socket held = new Socket("127.0.0.1", outbound)) {
+            held.setSoTimeout((int) WAIT.toMillis());
+            assertEquals(200, exchange(held, "GET /route HTTP/1.1\r\nHost: service-b\r\n\r\n")); // service-b is routed: checked
+            List<Socket> extra = new ArrayList<>();
+            open.add(() -> closeAll(extra));
+            for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
+                extra.add(new Socket("127.0.0.1", outbound));
+            }
+            Poller.awaitTrue("three checks skipped (unhealthy_after is 2)", WAIT, Duration.ofMillis(50),
+                    () -> log(sidecar).lines().filter(l -> l.contains("skipped: the sidecar is out of file descriptors")).count() >= 3);
+            closeAll(extra);
+        }
+        int admin = adminPort;
+        Poller.awaitTrue("/clusters answers again", WAIT, Duration.ofMillis(100),
+                () -> status(admin, "GET /clusters HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3)) == 200);
+        String clusters = body(admin, "GET /clusters HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+        com.fasterxml.jackson.databind.JsonNode instance = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(clusters.substring(clusters.indexOf("\r\n\r\n") + 4)).path("services").path("service-b").path("instances").path(0);
+        assertTrue(instance.path("healthy").asBoolean(false), clusters);
+    }
+
     /** A sidecar with an admin, an outbound (port in {@link #outbound}) and a TCP listener (port in {@link #tcp}) under {@code ulimit -n} {@value #FD_LIMIT}, ready. */
     private ManagedProcess startSidecar(String name, String extraYaml) throws Exception {
+        return startSidecar(name, extraYaml, List.of());
+    }
+
+    /** {@link #startSidecar(String, String)} with more JVM options. */
+    private ManagedProcess startSidecar(String name, String extraYaml, List<String> jvmOptions) throws Exception {
         ProjectLayout layout = ProjectLayout.current();
         layout.requireJars();
         FakeService service = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
         open.add(service::close);
         int admin = FreePorts.next();
+        adminPort = admin;
         outbound = FreePorts.next();
         tcp = FreePorts.next();
         Path dir = layout.logDir().resolve("fd-exhaustion");
@@ -139,6 +177,7 @@ class FdExhaustionTest {
                 + "  tcp: [ { port: " + tcp + ", service: service-c } ]\n");
         List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         java.addAll(ManagedProcess.COMPONENT_JVM_FLAGS);
+        java.addAll(jvmOptions);
         java.addAll(List.of("-jar", layout.proxyJar().toString(), "run", "--config", config.toString()));
         String command = "ulimit -n " + FD_LIMIT + " && exec " + String.join(" ", java);
         ManagedProcess sidecar = ManagedProcess.start(name, List.of("bash", "-c", command), Map.of(), dir);
@@ -158,6 +197,15 @@ class FdExhaustionTest {
             return exchange(s, request);
         } catch (IOException e) {
             return -1;
+        }
+    }
+
+    /** The answer (head and body) to one request on a new connection. */
+    private static String body(int port, String request) throws IOException {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(3000);
+            s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+            return readAnswer(s.getInputStream());
         }
     }
 
