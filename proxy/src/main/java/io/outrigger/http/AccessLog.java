@@ -73,7 +73,7 @@ final class AccessLog implements AutoCloseable {
     private final int capacity;
     /** Formatted lines, oldest first. */
     private final ConcurrentLinkedQueue<Chunk> queue = new ConcurrentLinkedQueue<>();
-    /** Lines queued and not yet formatted. */
+    /** Lines queued and not yet written. */
     private final AtomicInteger size = new AtomicInteger();
     private final AtomicLong dropped = new AtomicLong();
     /** Lines accepted into the queue so far. */
@@ -139,7 +139,7 @@ final class AccessLog implements AutoCloseable {
         }
         LineFormat one = new LineFormat(new byte[MAX_LINE]);
         one.line(edge, traceId, requestId, method, path, service, instance, status, attempts, durationNanos);
-        return offer(new Chunk(one.buf, one.len, 1));
+        return offer(new Chunk(java.util.Arrays.copyOf(one.buf, one.len), 1));
     }
 
     /** {@link #log(EventExecutor, String, String, String, String, String, String, Endpoint, int, int, long)} from any thread, unbatched. */
@@ -236,7 +236,7 @@ final class AccessLog implements AutoCloseable {
         /** Hands over a copy of just the bytes written (the loop keeps its big buffer): what waits holds no slack. */
         private void handOver() {
             if (count > 0) {
-                Chunk chunk = new Chunk(java.util.Arrays.copyOf(format.buf, format.len), format.len, count);
+                Chunk chunk = new Chunk(java.util.Arrays.copyOf(format.buf, format.len), count);
                 format.len = 0;
                 count = 0;
                 offer(chunk);
@@ -254,15 +254,16 @@ final class AccessLog implements AutoCloseable {
         while (true) {
             Chunk chunk = queue.poll();
             if (chunk != null) {
-                if (len + chunk.length > buf.length) {
+                byte[] bytes = chunk.bytes;
+                if (len + bytes.length > buf.length) {
                     write(buf, len);
                     len = 0;
                 }
-                if (chunk.length > buf.length) {
-                    write(chunk.bytes, chunk.length);
+                if (bytes.length > buf.length) {
+                    write(bytes, bytes.length);
                 } else {
-                    System.arraycopy(chunk.bytes, 0, buf, len, chunk.length);
-                    len += chunk.length;
+                    System.arraycopy(bytes, 0, buf, len, bytes.length);
+                    len += bytes.length;
                 }
                 size.addAndGet(-chunk.lines);
                 lines += chunk.lines;
@@ -472,7 +473,7 @@ final class AccessLog implements AutoCloseable {
         }
     }
 
-    /** Whole formatted lines: the first {@code length} bytes of {@code bytes}. */
-    private record Chunk(byte[] bytes, int length, int lines) {
+    /** {@code lines} whole formatted lines, exactly {@code bytes}: what waits holds no slack. */
+    private record Chunk(byte[] bytes, int lines) {
     }
 }
