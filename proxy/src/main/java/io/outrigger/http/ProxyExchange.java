@@ -758,7 +758,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         ChannelFuture c = connecting;
         if (c != null) {
             connecting = null;
-            c.channel().close();
+            // Unregistered: no socket was made (EMFILE), and closing Netty's stand-in channel throws.
+            if (c.channel().isRegistered()) {
+                c.channel().close();
+            }
         }
         Channel ch = upstream;
         if (ch == null) {

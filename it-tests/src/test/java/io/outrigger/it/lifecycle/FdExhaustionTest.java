@@ -45,6 +45,8 @@ class FdExhaustionTest {
     private int adminPort;
     private int outbound;
     private int tcp;
+    /** More settings of the {@code http} block, for the next sidecar started. */
+    private String httpSettings = "";
 
     @Test
     void acceptFailuresPauseTheListenerAndItRecovers() throws Exception {
@@ -99,6 +101,32 @@ class FdExhaustionTest {
         Poller.awaitTrue("a new connection served by the same upstream", WAIT, Duration.ofMillis(100),
                 () -> status(outbound, "GET /after HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3)) == 200);
         assertFalse(log(sidecar).contains("CLOSED -> OPEN"), sidecar.logTail(20));
+    }
+
+    /**
+     * A request refused (body over {@code max_body_bytes}) while its upstream socket could not be
+     * opened yet is still answered: the socket Netty never made is not closed (closing it threw, and
+     * the client lost its 413 with the connection).
+     */
+    @Test
+    void aRequestRefusedWhileItsUpstreamSocketCannotBeOpenedIsAnswered() throws Exception {
+        httpSettings = ", max_body_bytes: 100";
+        ManagedProcess sidecar = startSidecar("fd-refused", "resilience: { retry: { max_retries: 0 } }\n");
+        try (Socket held = new Socket("127.0.0.1", outbound)) {
+            held.setSoTimeout((int) WAIT.toMillis());
+            assertEquals(404, exchange(held, "GET /warm HTTP/1.1\r\nHost: service-zzz\r\n\r\n")); // accepted, no upstream connection yet
+            List<Socket> extra = new ArrayList<>();
+            open.add(() -> closeAll(extra));
+            for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
+                extra.add(new Socket("127.0.0.1", outbound));
+            }
+            Poller.awaitTrue("accepts failing", WAIT, Duration.ofMillis(50), () -> log(sidecar).contains("Too many open files"));
+            // One write: the head starts the exchange (its connect fails at once), the chunk over the limit refuses it.
+            String request = "POST /upload HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\n\r\nc8\r\n" + "a".repeat(200) + "\r\n";
+            assertEquals(413, exchange(held, request), sidecar.logTail(20));
+            closeAll(extra);
+        }
+        assertTrue(sidecar.isAlive());
     }
 
     /** The same on the TCP relay: its connects that fail for want of descriptors do not open the instance's breaker. */
@@ -172,7 +200,7 @@ class FdExhaustionTest {
                 "{\"services\": {\"service-b\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}], "
                 + "\"service-c\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}]}}");
         Path config = Files.writeString(dir.resolve(name + ".yaml"), "name: " + name + "\nservice: service-a\n"
-                + "registry: file:" + registry + "\ndrain_ms: 500\nhttp: { access_log: false }\n" + extraYaml
+                + "registry: file:" + registry + "\ndrain_ms: 500\nhttp: { access_log: false" + httpSettings + " }\n" + extraYaml
                 + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n"
                 + "  tcp: [ { port: " + tcp + ", service: service-c } ]\n");
         List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
