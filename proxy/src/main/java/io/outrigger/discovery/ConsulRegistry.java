@@ -6,6 +6,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.outrigger.listener.Transports;
 import io.outrigger.resilience.Backoff;
+import io.outrigger.upstream.OutOfDescriptors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -326,6 +327,9 @@ public final class ConsulRegistry implements Registry {
     }
 
     private static String describe(Throwable t) {
+        if (OutOfDescriptors.causedBy(t)) {
+            return "too many open files (the sidecar's open-files limit)"; // Netty's own words name only the channel class
+        }
         String m = t.getMessage();
         return m == null ? t.getClass().getSimpleName() : m;
     }

@@ -67,7 +67,9 @@ public final class OneShotHttpClient {
                 timeoutMillis, TimeUnit.MILLISECONDS);
         promise.addListener(f -> {
             deadline.cancel(false);
-            ch.close();
+            if (ch.isRegistered()) { // unregistered: no socket was made (EMFILE), and closing Netty's stand-in channel throws
+                ch.close();
+            }
         });
         connect.addListener((ChannelFuture f) -> {
             if (!f.isSuccess()) {

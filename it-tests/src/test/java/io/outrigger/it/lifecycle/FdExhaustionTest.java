@@ -47,6 +47,8 @@ class FdExhaustionTest {
     private int tcp;
     /** More settings of the {@code http} block, for the next sidecar started. */
     private String httpSettings = "";
+    /** The sidecar's {@code registry:}; null: a file listing service-b and service-c at the fake service. */
+    private String registrySpec;
 
     @Test
     void acceptFailuresPauseTheListenerAndItRecovers() throws Exception {
@@ -181,6 +183,50 @@ class FdExhaustionTest {
         assertFalse(log(sidecar).contains("An exception was thrown"), sidecar.logTail(20));
     }
 
+    /**
+     * A registry poll the sidecar cannot open a socket for fails like any unreachable registry (its
+     * outage WARN, the last known instances kept), without a stack trace from closing Netty's stand-in
+     * channel.
+     */
+    @Test
+    void registryPollsItCannotMakeLogNoStackTrace() throws Exception {
+        io.outrigger.registry.consul.RegistryServer registry = io.outrigger.registry.consul.RegistryServer.start("127.0.0.1", 0, List.of());
+        open.add(registry::close);
+        java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder().proxy(java.net.http.HttpClient.Builder.NO_PROXY)
+                .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+        FakeService upstream = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
+        open.add(upstream::close);
+        register(client, registry.port(), "b-1", upstream.port());
+        registrySpec = "http://127.0.0.1:" + registry.port();
+        ManagedProcess sidecar = startSidecar("fd-registry", "");
+        try (Socket held = new Socket("127.0.0.1", outbound)) {
+            held.setSoTimeout((int) WAIT.toMillis());
+            assertEquals(200, exchange(held, "GET /route HTTP/1.1\r\nHost: service-b\r\n\r\n"));
+            List<Socket> extra = new ArrayList<>();
+            open.add(() -> closeAll(extra));
+            for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
+                extra.add(new Socket("127.0.0.1", outbound));
+            }
+            Poller.awaitTrue("accepts failing", WAIT, Duration.ofMillis(50), () -> log(sidecar).contains("Too many open files"));
+            register(client, registry.port(), "b-2", upstream.port()); // the blocking queries return; the next ones need sockets
+            Poller.awaitTrue("the registry outage logged", WAIT, Duration.ofMillis(50),
+                    () -> log(sidecar).lines().anyMatch(l -> l.contains("registry http://")
+                            && l.contains("failed (too many open files (the sidecar's open-files limit))")));
+            assertEquals(200, exchange(held, "GET /during HTTP/1.1\r\nHost: service-b\r\n\r\n"), "the last known instances kept");
+            closeAll(extra);
+        }
+        assertFalse(log(sidecar).contains("An exception was thrown"), sidecar.logTail(30));
+    }
+
+    private static void register(java.net.http.HttpClient client, int registryPort, String id, int port) throws Exception {
+        java.net.http.HttpResponse<String> res = client.send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + registryPort + "/v1/agent/service/register"))
+                .timeout(Duration.ofSeconds(5)).PUT(java.net.http.HttpRequest.BodyPublishers.ofString(
+                        "{\"ID\":\"" + id + "\",\"Name\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":" + port + "}"))
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, res.statusCode(), res.body());
+    }
+
     /** A sidecar with an admin, an outbound (port in {@link #outbound}) and a TCP listener (port in {@link #tcp}) under {@code ulimit -n} {@value #FD_LIMIT}, ready. */
     private ManagedProcess startSidecar(String name, String extraYaml) throws Exception {
         return startSidecar(name, extraYaml, List.of());
@@ -202,7 +248,7 @@ class FdExhaustionTest {
                 "{\"services\": {\"service-b\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}], "
                 + "\"service-c\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}]}}");
         Path config = Files.writeString(dir.resolve(name + ".yaml"), "name: " + name + "\nservice: service-a\n"
-                + "registry: file:" + registry + "\ndrain_ms: 500\nhttp: { access_log: false" + httpSettings + " }\n" + extraYaml
+                + "registry: " + (registrySpec != null ? registrySpec : "file:" + registry) + "\ndrain_ms: 500\nhttp: { access_log: false" + httpSettings + " }\n" + extraYaml
                 + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n"
                 + "  tcp: [ { port: " + tcp + ", service: service-c } ]\n");
         List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
