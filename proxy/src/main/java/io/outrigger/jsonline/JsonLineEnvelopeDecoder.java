@@ -97,14 +97,20 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
     /**
      * What a msg_id should have been, worded for the way it is wrong: a number with an integral value
      * written with a fraction or exponent ({@code 9.223372036854775807e18}, shown as
-     * {@code 9223372036854775807}) or one out of range would look like an integer in a bare
-     * "expected: an integer".
+     * {@code 9223372036854775807}) or one out of range, however written ({@code 1e400}), would look
+     * like an integer in a bare "expected: an integer".
      */
     private static String msgIdExpectation(JsonNode id) {
+        String range = "an integer from " + Long.MIN_VALUE + " to " + Long.MAX_VALUE;
         if (id.isIntegralNumber()) {
-            return "an integer from " + Long.MIN_VALUE + " to " + Long.MAX_VALUE;
+            return range;
         }
-        return id.isNumber() ? "an integer, written without a fraction or an exponent" : "an integer";
+        if (!id.isNumber()) {
+            return "an integer";
+        }
+        java.math.BigDecimal value = id.decimalValue();
+        boolean whole = value.signum() == 0 || value.stripTrailingZeros().scale() <= 0;
+        return whole && Json.integral(value) == null ? range : "an integer, written without a fraction or an exponent";
     }
 
     private static String checkEnvelope(JsonNode root, JsonNode src, JsonNode dest, JsonNode type) {

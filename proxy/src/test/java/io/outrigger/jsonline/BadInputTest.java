@@ -65,7 +65,8 @@ class BadInputTest {
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
             "9223372036854775808     | body.msg_id: 9223372036854775808 (expected: an integer from -9223372036854775808 to 9223372036854775807)",
-            "9.223372036854775808e18 | body.msg_id: 9223372036854775808 (expected: an integer, written without a fraction or an exponent)",
+            "9.223372036854775808e18 | body.msg_id: 9223372036854775808 (expected: an integer from -9223372036854775808 to 9223372036854775807)",
+            "1e400                   | body.msg_id: 1E+400 (expected: an integer from -9223372036854775808 to 9223372036854775807)",
             "1.5                     | body.msg_id: 1.5 (expected: an integer, written without a fraction or an exponent)",
             "\"7\"                   | body.msg_id: \"7\" (expected: an integer)",
     })
