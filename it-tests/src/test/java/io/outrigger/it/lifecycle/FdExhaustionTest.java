@@ -56,13 +56,7 @@ class FdExhaustionTest {
         try (Socket held = new Socket("127.0.0.1", outbound)) {
             held.setSoTimeout((int) WAIT.toMillis());
             assertEquals(200, exchange(held, "GET /before HTTP/1.1\r\nHost: service-b\r\n\r\n"));
-            List<Socket> extra = new ArrayList<>();
-            open.add(() -> closeAll(extra));
-            for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
-                extra.add(new Socket("127.0.0.1", outbound)); // the kernel's backlog takes them; accept(2) fails with EMFILE
-            }
-            Poller.awaitTrue("a warning about the failed accepts", WAIT, Duration.ofMillis(50),
-                    () -> log(sidecar).contains("Too many open files"));
+            List<Socket> extra = exhaustDescriptors(sidecar, outbound);
             // The connection it holds is still served, over the pooled upstream connection.
             assertEquals(200, exchange(held, "GET /during HTTP/1.1\r\nHost: service-b\r\n\r\n"));
             closeAll(extra);
@@ -88,12 +82,7 @@ class FdExhaustionTest {
         try (Socket held = new Socket("127.0.0.1", outbound)) {
             held.setSoTimeout((int) WAIT.toMillis());
             assertEquals(404, exchange(held, "GET /warm HTTP/1.1\r\nHost: service-zzz\r\n\r\n")); // accepted, no upstream connection yet
-            List<Socket> extra = new ArrayList<>();
-            open.add(() -> closeAll(extra));
-            for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
-                extra.add(new Socket("127.0.0.1", outbound));
-            }
-            Poller.awaitTrue("accepts failing", WAIT, Duration.ofMillis(50), () -> log(sidecar).contains("Too many open files"));
+            List<Socket> extra = exhaustDescriptors(sidecar, outbound);
             held.getOutputStream().write("GET /during HTTP/1.1\r\nHost: service-b\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
             String answer = readAnswer(held.getInputStream());
             assertTrue(answer.startsWith("HTTP/1.1 502 "), answer);
@@ -117,12 +106,7 @@ class FdExhaustionTest {
         try (Socket held = new Socket("127.0.0.1", outbound)) {
             held.setSoTimeout((int) WAIT.toMillis());
             assertEquals(404, exchange(held, "GET /warm HTTP/1.1\r\nHost: service-zzz\r\n\r\n")); // accepted, no upstream connection yet
-            List<Socket> extra = new ArrayList<>();
-            open.add(() -> closeAll(extra));
-            for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
-                extra.add(new Socket("127.0.0.1", outbound));
-            }
-            Poller.awaitTrue("accepts failing", WAIT, Duration.ofMillis(50), () -> log(sidecar).contains("Too many open files"));
+            List<Socket> extra = exhaustDescriptors(sidecar, outbound);
             // One write: the head starts the exchange (its connect fails at once), the chunk over the limit refuses it.
             String request = "POST /upload HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\n\r\nc8\r\n" + "a".repeat(200) + "\r\n";
             assertEquals(413, exchange(held, request), sidecar.logTail(20));
@@ -136,12 +120,7 @@ class FdExhaustionTest {
     void aRelayItCannotConnectIsNotTheUpstreamsFault() throws Exception {
         ManagedProcess sidecar = startSidecar("fd-relay",
                 "resilience: { breaker: { failure_threshold: 1, open_ms: 60000 }, retry: { max_retries: 0 } }\n");
-        List<Socket> extra = new ArrayList<>();
-        open.add(() -> closeAll(extra));
-        for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
-            extra.add(new Socket("127.0.0.1", tcp)); // those accepted relay until the descriptors run out
-        }
-        Poller.awaitTrue("accepts failing", WAIT, Duration.ofMillis(50), () -> log(sidecar).contains("Too many open files"));
+        List<Socket> extra = exhaustDescriptors(sidecar, tcp);
         closeAll(extra);
         Poller.awaitTrue("a new connection relayed to the same upstream", WAIT, Duration.ofMillis(100),
                 () -> status(tcp, "GET /after HTTP/1.1\r\nHost: service-c\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3)) == 200);
@@ -163,11 +142,7 @@ class FdExhaustionTest {
         try (Socket held = new Socket("127.0.0.1", outbound)) {
             held.setSoTimeout((int) WAIT.toMillis());
             assertEquals(200, exchange(held, "GET /route HTTP/1.1\r\nHost: service-b\r\n\r\n")); // service-b is routed: checked
-            List<Socket> extra = new ArrayList<>();
-            open.add(() -> closeAll(extra));
-            for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
-                extra.add(new Socket("127.0.0.1", outbound));
-            }
+            List<Socket> extra = exhaustDescriptors(sidecar, outbound);
             Poller.awaitTrue("three checks skipped (unhealthy_after is 2)", WAIT, Duration.ofMillis(50),
                     () -> log(sidecar).lines().filter(l -> l.contains("skipped: the sidecar is out of file descriptors")).count() >= 3);
             closeAll(extra);
@@ -202,12 +177,7 @@ class FdExhaustionTest {
         try (Socket held = new Socket("127.0.0.1", outbound)) {
             held.setSoTimeout((int) WAIT.toMillis());
             assertEquals(200, exchange(held, "GET /route HTTP/1.1\r\nHost: service-b\r\n\r\n"));
-            List<Socket> extra = new ArrayList<>();
-            open.add(() -> closeAll(extra));
-            for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
-                extra.add(new Socket("127.0.0.1", outbound));
-            }
-            Poller.awaitTrue("accepts failing", WAIT, Duration.ofMillis(50), () -> log(sidecar).contains("Too many open files"));
+            List<Socket> extra = exhaustDescriptors(sidecar, outbound);
             register(client, registry.port(), "b-2", upstream.port()); // the blocking queries return; the next ones need sockets
             Poller.awaitTrue("the registry outage logged", WAIT, Duration.ofMillis(50),
                     () -> log(sidecar).lines().anyMatch(l -> l.contains("registry http://")
@@ -260,6 +230,22 @@ class FdExhaustionTest {
         open.add(sidecar::kill);
         sidecar.awaitReady("/ready 200", WAIT, () -> status(admin, "GET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n", null) == 200);
         return sidecar;
+    }
+
+    /**
+     * Opens {@value #EXTRA_CONNECTIONS} connections to {@code port} (the kernel's backlog takes them; the
+     * sidecar's accept(2) fails with EMFILE) and waits for the sidecar to say so; closed at the end of
+     * the test if not before.
+     */
+    private List<Socket> exhaustDescriptors(ManagedProcess sidecar, int port) throws Exception {
+        List<Socket> extra = new ArrayList<>();
+        open.add(() -> closeAll(extra));
+        for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
+            extra.add(new Socket("127.0.0.1", port));
+        }
+        Poller.awaitTrue("accepts failing for want of descriptors", WAIT, Duration.ofMillis(50),
+                () -> log(sidecar).contains("Too many open files"));
+        return extra;
     }
 
     private static String log(ManagedProcess p) throws IOException {
