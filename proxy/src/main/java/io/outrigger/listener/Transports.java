@@ -98,10 +98,11 @@ public enum Transports {
 
     /**
      * A new event loop group; {@code threads} 0 means Netty's default (2 x cores). Its loops give
-     * up the CPU after a busy turn: see {@link YieldingIoHandler}.
+     * up the CPU after a busy turn (see {@link YieldingIoHandler}) and survive a turn that ran out
+     * of memory (see {@link OutOfMemoryGuardIoHandler}).
      */
     public EventLoopGroup newGroup(int threads, String name) {
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), YieldingIoHandler.wrap(ioHandlerFactory()));
+        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), YieldingIoHandler.wrap(OutOfMemoryGuardIoHandler.wrap(ioHandlerFactory())));
     }
 
     private IoHandlerFactory ioHandlerFactory() {
