@@ -249,6 +249,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
                 // A read is armed for the rest of the request and nothing came: the client stopped half-way.
                 // (The deadline only starts with the body's end, so nothing else would end the exchange.)
                 current.clientStalled();
+            } else if (current.waitsOnUpstream()) {
+                // Reads are off because the instance takes none of the body: nothing else would end the exchange.
+                current.upstreamStalled();
             }
             return;
         }

@@ -287,6 +287,19 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         return upstream != null && upstream.isWritable();
     }
 
+    /** Whether the rest of the request waits on an instance that takes none of it (its connection not writable). */
+    boolean waitsOnUpstream() {
+        return !requestComplete && !responseComplete && !buffered && upstream != null && !upstream.isWritable();
+    }
+
+    /**
+     * The instance took none of the request body for {@code http.idle_timeout_ms}, so the client could send
+     * none: a timeout, as when the deadline (which only starts at the body's end) runs out.
+     */
+    void upstreamStalled() {
+        onDeadline();
+    }
+
     /** End of a client read burst: pushes streamed body to the upstream. */
     void flushUpstream() {
         if (upstream != null && !buffered) {

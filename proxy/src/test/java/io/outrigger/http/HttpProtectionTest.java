@@ -395,6 +395,79 @@ class HttpProtectionTest {
     }
 
     /**
+     * An instance that takes none of an upload (accepts, never reads) stops the client too, with reads
+     * off for backpressure; the request deadline only starts at the body's end, so the exchange hung for
+     * good, holding both connections and their buffers. After {@code http.idle_timeout_ms} without the
+     * instance taking any of it, the client gets a {@code 504} and the instance's connection is closed.
+     */
+    @Test
+    void anInstanceThatReadsNoneOfAnUploadTimesOutAfterTheIdleTimeout() throws Exception {
+        ServerSocket instance = new ServerSocket();
+        instance.setReceiveBufferSize(4096);
+        instance.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        closeables.add(instance);
+        List<Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
+        closeables.add(() -> {
+            for (Socket c : accepted) {
+                c.close();
+            }
+        });
+        Thread acceptor = new Thread(() -> {
+            try {
+                while (true) {
+                    accepted.add(instance.accept()); // and never read
+                }
+            } catch (IOException e) {
+                // the test ended
+            }
+        }, "never-reading-instance");
+        acceptor.setDaemon(true);
+        acceptor.start();
+        Sidecar s = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(instance.getLocalPort()) + "]"),
+                RESILIENCE.replace("request_ms: 1000", "request_ms: 60000").replace("max_body_bytes: 1048576", "max_body_bytes: 0")
+                        .replace("http: {", "http: { idle_timeout_ms: 300,")));
+        port = s.boundPorts().get("outbound");
+        try (Socket client = new Socket("127.0.0.1", port)) {
+            client.setSoTimeout(10_000);
+            client.getOutputStream().write("POST /upload HTTP/1.1\r\nHost: service-b\r\nContent-Length: 100000000\r\n\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            java.util.concurrent.CompletableFuture<Void> upload = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                byte[] chunk = new byte[64 * 1024];
+                try {
+                    for (int sent = 0; sent < 100_000_000; sent += chunk.length) {
+                        client.getOutputStream().write(chunk);
+                    }
+                } catch (IOException e) {
+                    // the sidecar ends the connection once it has answered
+                }
+            });
+            String res = new String(client.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            assertTrue(res.startsWith("HTTP/1.1 504") && res.contains("\"error\": \"upstream timed out\""), res);
+            upload.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        SidecarHarness.await(Duration.ofSeconds(5), () -> accepted.size() == 1 && isClosedByPeer(accepted.get(0)),
+                "the instance's connection closed by the sidecar");
+    }
+
+    /** Whether the peer closed {@code c}: a read past what it sent ends (or resets) at once. */
+    private static boolean isClosedByPeer(Socket c) {
+        try {
+            c.setSoTimeout(50);
+            InputStream in = c.getInputStream();
+            byte[] drain = new byte[64 * 1024];
+            while (true) {
+                if (in.read(drain) < 0) {
+                    return true;
+                }
+            }
+        } catch (java.net.SocketTimeoutException e) {
+            return false;
+        } catch (IOException e) {
+            return true;
+        }
+    }
+
+    /**
      * One event loop carries every connection here, so anything that held it (a blocking wait on a slow
      * client or a slow upstream) would hold the other request too: that one is answered while a client
      * dawdles over its body and another request waits 3 s for a slow upstream.
