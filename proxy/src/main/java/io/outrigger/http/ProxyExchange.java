@@ -287,9 +287,13 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         return upstream != null && upstream.isWritable();
     }
 
-    /** Whether the rest of the request waits on an instance that takes none of it (its connection not writable). */
+    /**
+     * Whether the rest of the request waits on an instance that takes none of it (its connection not
+     * writable) and has not begun to answer either. One that streams its answer meanwhile is alive: a
+     * download is not cut because the instance leaves the rest of the upload unread.
+     */
     boolean waitsOnUpstream() {
-        return !requestComplete && !responseComplete && !buffered && upstream != null && !upstream.isWritable();
+        return !requestComplete && !responseStarted && !buffered && upstream != null && !upstream.isWritable();
     }
 
     /**

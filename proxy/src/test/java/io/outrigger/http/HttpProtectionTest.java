@@ -449,6 +449,68 @@ class HttpProtectionTest {
                 "the instance's connection closed by the sidecar");
     }
 
+    /**
+     * An instance that answers at once and streams its answer for longer than {@code idle_timeout_ms},
+     * leaving the rest of the upload unread, is alive: its answer is relayed whole, not cut as a stall.
+     */
+    @Test
+    void anInstanceStreamingItsAnswerWhileTheUploadWaitsIsNotCutAtTheIdleTimeout() throws Exception {
+        int chunks = 12;
+        int chunkBytes = 1000;
+        ServerSocket instance = new ServerSocket();
+        instance.setReceiveBufferSize(4096);
+        instance.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        closeables.add(instance);
+        Thread answering = new Thread(() -> {
+            try (Socket c = instance.accept()) {
+                java.io.OutputStream out = c.getOutputStream();
+                out.write(("HTTP/1.1 200 OK\r\nContent-Length: " + chunks * chunkBytes + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                out.flush();
+                for (int i = 0; i < chunks; i++) {
+                    Thread.sleep(100); // a slow download: 1.2 s in all, four idle timeouts, never reading the upload
+                    out.write(new byte[chunkBytes]);
+                    out.flush();
+                }
+                c.getInputStream().readAllBytes(); // until the sidecar closes
+            } catch (IOException | InterruptedException e) {
+                // the test ended
+            }
+        }, "streaming-instance");
+        answering.setDaemon(true);
+        answering.start();
+        Sidecar s = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(instance.getLocalPort()) + "]"),
+                RESILIENCE.replace("request_ms: 1000", "request_ms: 60000").replace("max_body_bytes: 1048576", "max_body_bytes: 0")
+                        .replace("http: {", "http: { idle_timeout_ms: 300,")));
+        port = s.boundPorts().get("outbound");
+        try (Socket client = new Socket("127.0.0.1", port)) {
+            client.setSoTimeout(10_000);
+            client.getOutputStream().write("POST /download HTTP/1.1\r\nHost: service-b\r\nContent-Length: 100000000\r\n\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            java.util.concurrent.CompletableFuture<Void> upload = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                byte[] chunk = new byte[64 * 1024];
+                try {
+                    for (int sent = 0; sent < 100_000_000; sent += chunk.length) {
+                        client.getOutputStream().write(chunk);
+                    }
+                } catch (IOException e) {
+                    // the sidecar ends the connection after the answer
+                }
+            });
+            InputStream in = client.getInputStream();
+            StringBuilder head = new StringBuilder();
+            while (!head.toString().endsWith("\r\n\r\n")) {
+                int b = in.read();
+                assertTrue(b >= 0, "closed before the head ended: " + head);
+                head.append((char) b);
+            }
+            assertTrue(head.toString().startsWith("HTTP/1.1 200"), head.toString());
+            byte[] body = in.readNBytes(chunks * chunkBytes);
+            assertEquals(chunks * chunkBytes, body.length, "the whole answer, not one cut at the idle timeout");
+            client.close();
+            upload.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
     /** Whether the peer closed {@code c}: a read past what it sent ends (or resets) at once. */
     private static boolean isClosedByPeer(Socket c) {
         try {
