@@ -1,11 +1,8 @@
 package io.outrigger.listener;
 
-import io.netty.channel.IoHandle;
 import io.netty.channel.IoHandler;
 import io.netty.channel.IoHandlerContext;
 import io.netty.channel.IoHandlerFactory;
-import io.netty.channel.IoRegistration;
-import io.netty.util.concurrent.ThreadAwareExecutor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,40 +23,29 @@ import java.util.function.LongSupplier;
  * still ends the JVM on a heap that is full (the JVM exits before this catch); a direct buffer the
  * JDK refuses is not covered by that flag.
  */
-final class OutOfMemoryGuardIoHandler implements IoHandler {
+final class OutOfMemoryGuardIoHandler extends ForwardingIoHandler {
     private static final Logger log = LoggerFactory.getLogger(OutOfMemoryGuardIoHandler.class);
     private static final long LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
 
-    private final IoHandler handler;
     private final LongSupplier nanoTime;
     private long lastLogNanos;
     private boolean logged;
     private int unlogged;
 
     OutOfMemoryGuardIoHandler(IoHandler handler, LongSupplier nanoTime) {
-        this.handler = handler;
+        super(handler);
         this.nanoTime = nanoTime;
     }
 
     /** {@code factory}'s handlers, each guarded. */
     static IoHandlerFactory wrap(IoHandlerFactory factory) {
-        return new IoHandlerFactory() {
-            @Override
-            public IoHandler newHandler(ThreadAwareExecutor executor) {
-                return new OutOfMemoryGuardIoHandler(factory.newHandler(executor), System::nanoTime);
-            }
-
-            @Override
-            public boolean isChangingThreadSupported() {
-                return factory.isChangingThreadSupported();
-            }
-        };
+        return wrapEach(factory, handler -> new OutOfMemoryGuardIoHandler(handler, System::nanoTime));
     }
 
     @Override
     public int run(IoHandlerContext context) {
         try {
-            return handler.run(context);
+            return super.run(context);
         } catch (OutOfMemoryError e) {
             outOfMemory(e);
             return 0;
@@ -77,35 +63,5 @@ final class OutOfMemoryGuardIoHandler implements IoHandler {
         logged = true;
         lastLogNanos = now;
         unlogged = 0;
-    }
-
-    @Override
-    public void initialize() {
-        handler.initialize();
-    }
-
-    @Override
-    public void prepareToDestroy() {
-        handler.prepareToDestroy();
-    }
-
-    @Override
-    public void destroy() {
-        handler.destroy();
-    }
-
-    @Override
-    public IoRegistration register(IoHandle handle) throws Exception {
-        return handler.register(handle);
-    }
-
-    @Override
-    public void wakeup() {
-        handler.wakeup();
-    }
-
-    @Override
-    public boolean isCompatible(Class<? extends IoHandle> handleType) {
-        return handler.isCompatible(handleType);
     }
 }

@@ -402,10 +402,7 @@ class HttpProtectionTest {
      */
     @Test
     void anInstanceThatReadsNoneOfAnUploadTimesOutAfterTheIdleTimeout() throws Exception {
-        ServerSocket instance = new ServerSocket();
-        instance.setReceiveBufferSize(4096);
-        instance.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        closeables.add(instance);
+        ServerSocket instance = closeables.add(smallBufferInstance());
         List<Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
         closeables.add(() -> {
             for (Socket c : accepted) {
@@ -423,24 +420,12 @@ class HttpProtectionTest {
         }, "never-reading-instance");
         acceptor.setDaemon(true);
         acceptor.start();
-        Sidecar s = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(instance.getLocalPort()) + "]"),
-                RESILIENCE.replace("request_ms: 1000", "request_ms: 60000").replace("max_body_bytes: 1048576", "max_body_bytes: 0")
-                        .replace("http: {", "http: { idle_timeout_ms: 300,")));
-        port = s.boundPorts().get("outbound");
+        port = startWithIdleTimeout300(instance.getLocalPort());
         try (Socket client = new Socket("127.0.0.1", port)) {
             client.setSoTimeout(10_000);
             client.getOutputStream().write("POST /upload HTTP/1.1\r\nHost: service-b\r\nContent-Length: 100000000\r\n\r\n"
                     .getBytes(StandardCharsets.ISO_8859_1));
-            java.util.concurrent.CompletableFuture<Void> upload = java.util.concurrent.CompletableFuture.runAsync(() -> {
-                byte[] chunk = new byte[64 * 1024];
-                try {
-                    for (int sent = 0; sent < 100_000_000; sent += chunk.length) {
-                        client.getOutputStream().write(chunk);
-                    }
-                } catch (IOException e) {
-                    // the sidecar ends the connection once it has answered
-                }
-            });
+            java.util.concurrent.CompletableFuture<Void> upload = uploadInBackground(client, 100_000_000);
             String res = new String(client.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
             assertTrue(res.startsWith("HTTP/1.1 504") && res.contains("\"error\": \"upstream timed out\""), res);
             upload.get(10, java.util.concurrent.TimeUnit.SECONDS);
@@ -457,10 +442,7 @@ class HttpProtectionTest {
     void anInstanceStreamingItsAnswerWhileTheUploadWaitsIsNotCutAtTheIdleTimeout() throws Exception {
         int chunks = 12;
         int chunkBytes = 1000;
-        ServerSocket instance = new ServerSocket();
-        instance.setReceiveBufferSize(4096);
-        instance.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        closeables.add(instance);
+        ServerSocket instance = closeables.add(smallBufferInstance());
         Thread answering = new Thread(() -> {
             try (Socket c = instance.accept()) {
                 java.io.OutputStream out = c.getOutputStream();
@@ -478,24 +460,12 @@ class HttpProtectionTest {
         }, "streaming-instance");
         answering.setDaemon(true);
         answering.start();
-        Sidecar s = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(instance.getLocalPort()) + "]"),
-                RESILIENCE.replace("request_ms: 1000", "request_ms: 60000").replace("max_body_bytes: 1048576", "max_body_bytes: 0")
-                        .replace("http: {", "http: { idle_timeout_ms: 300,")));
-        port = s.boundPorts().get("outbound");
+        port = startWithIdleTimeout300(instance.getLocalPort());
         try (Socket client = new Socket("127.0.0.1", port)) {
             client.setSoTimeout(10_000);
             client.getOutputStream().write("POST /download HTTP/1.1\r\nHost: service-b\r\nContent-Length: 100000000\r\n\r\n"
                     .getBytes(StandardCharsets.ISO_8859_1));
-            java.util.concurrent.CompletableFuture<Void> upload = java.util.concurrent.CompletableFuture.runAsync(() -> {
-                byte[] chunk = new byte[64 * 1024];
-                try {
-                    for (int sent = 0; sent < 100_000_000; sent += chunk.length) {
-                        client.getOutputStream().write(chunk);
-                    }
-                } catch (IOException e) {
-                    // the sidecar ends the connection after the answer
-                }
-            });
+            java.util.concurrent.CompletableFuture<Void> upload = uploadInBackground(client, 100_000_000);
             InputStream in = client.getInputStream();
             StringBuilder head = new StringBuilder();
             while (!head.toString().endsWith("\r\n\r\n")) {
@@ -509,6 +479,36 @@ class HttpProtectionTest {
             client.close();
             upload.get(10, java.util.concurrent.TimeUnit.SECONDS);
         }
+    }
+
+    /** A listening instance with a small receive buffer, so what it leaves unread backs up at once. */
+    private static ServerSocket smallBufferInstance() throws IOException {
+        ServerSocket instance = new ServerSocket();
+        instance.setReceiveBufferSize(4096);
+        instance.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        return instance;
+    }
+
+    /** A sidecar routing service-b to {@code instancePort}, idle_timeout_ms 300 and no other limit near; its outbound port. */
+    private int startWithIdleTimeout300(int instancePort) throws Exception {
+        Sidecar s = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(instancePort) + "]"),
+                RESILIENCE.replace("request_ms: 1000", "request_ms: 60000").replace("max_body_bytes: 1048576", "max_body_bytes: 0")
+                        .replace("http: {", "http: { idle_timeout_ms: 300,")));
+        return s.boundPorts().get("outbound");
+    }
+
+    /** Writes {@code bytes} of body to {@code client} on another thread until done or the sidecar ends the connection. */
+    private static java.util.concurrent.CompletableFuture<Void> uploadInBackground(Socket client, long bytes) {
+        return java.util.concurrent.CompletableFuture.runAsync(() -> {
+            byte[] chunk = new byte[64 * 1024];
+            try {
+                for (long sent = 0; sent < bytes; sent += chunk.length) {
+                    client.getOutputStream().write(chunk);
+                }
+            } catch (IOException e) {
+                // the sidecar ended the connection once it had answered
+            }
+        });
     }
 
     /** Whether the peer closed {@code c}: a read past what it sent ends (or resets) at once. */
