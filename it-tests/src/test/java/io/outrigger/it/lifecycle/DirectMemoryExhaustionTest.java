@@ -13,7 +13,6 @@ import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -27,6 +26,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
+import static io.outrigger.it.harness.RawHttp1.closeAll;
+import static io.outrigger.it.harness.RawHttp1.status;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -84,7 +85,7 @@ class DirectMemoryExhaustionTest {
         open.add(sidecar::kill);
 
         List<SocketChannel> uploads = new ArrayList<>();
-        open.add(() -> closeAllChannels(uploads));
+        open.add(() -> closeAll(uploads));
         for (int i = 0; i < UPLOADS; i++) {
             SocketChannel c = SocketChannel.open(new InetSocketAddress("127.0.0.1", outbound));
             c.write(ByteBuffer.wrap(("POST /upload HTTP/1.1\r\nHost: stuck\r\nContent-Length: 1000000000\r\n\r\n")
@@ -104,10 +105,10 @@ class DirectMemoryExhaustionTest {
         });
 
         // The flood ends: the callers go away and the instance drops the uploads it never read.
-        closeAllChannels(uploads);
+        closeAll(uploads);
         closeAll(held);
         Poller.awaitTrue("a normal request served again", WAIT, Duration.ofMillis(200),
-                () -> status(outbound, "GET /after HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n") == 200);
+                () -> status(outbound, "GET /after HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3)) == 200);
 
         String log = log(sidecar);
         assertFalse(log.contains("Unexpected exception from an event executor"), "an event loop died:\n" + sidecar.logTail(20));
@@ -130,42 +131,11 @@ class DirectMemoryExhaustionTest {
         return Files.readString(p.logFile(), StandardCharsets.ISO_8859_1);
     }
 
-    /** The status of the answer to one request on a new connection, or -1 when none came in 3 s. */
-    private static int status(int port, String request) {
-        try (Socket s = new Socket("127.0.0.1", port)) {
-            s.setSoTimeout(3000);
-            s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
-            InputStream in = s.getInputStream();
-            byte[] line = in.readNBytes(12);
-            return line.length < 12 ? -1 : Integer.parseInt(new String(line, 9, 3, StandardCharsets.ISO_8859_1));
-        } catch (IOException e) {
-            return -1;
-        }
-    }
-
-    private static void closeAllChannels(List<SocketChannel> channels) {
-        for (SocketChannel c : channels) {
-            closeQuietly(c);
-        }
-        channels.clear();
-    }
-
     private static void closeQuietly(SocketChannel c) {
         try {
             c.close();
         } catch (IOException ignored) {
             // closing a socket of the test: nothing to do
         }
-    }
-
-    private static void closeAll(List<Socket> sockets) {
-        for (Socket s : sockets) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closing a socket of the test: nothing to do
-            }
-        }
-        sockets.clear();
     }
 }

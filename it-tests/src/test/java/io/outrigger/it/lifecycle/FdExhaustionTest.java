@@ -21,9 +21,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
+import static io.outrigger.it.harness.RawHttp1.answer;
+import static io.outrigger.it.harness.RawHttp1.closeAll;
+import static io.outrigger.it.harness.RawHttp1.exchange;
+import static io.outrigger.it.harness.RawHttp1.readAnswer;
+import static io.outrigger.it.harness.RawHttp1.status;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -150,7 +154,7 @@ class FdExhaustionTest {
         int admin = adminPort;
         Poller.awaitTrue("/clusters answers again", WAIT, Duration.ofMillis(100),
                 () -> status(admin, "GET /clusters HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3)) == 200);
-        String clusters = body(admin, "GET /clusters HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+        String clusters = answer(admin, "GET /clusters HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3));
         com.fasterxml.jackson.databind.JsonNode instance = new com.fasterxml.jackson.databind.ObjectMapper()
                 .readTree(clusters.substring(clusters.indexOf("\r\n\r\n") + 4)).path("services").path("service-b").path("instances").path(0);
         assertTrue(instance.path("healthy").asBoolean(false), clusters);
@@ -228,7 +232,7 @@ class FdExhaustionTest {
         String command = "ulimit -n " + FD_LIMIT + " && exec " + String.join(" ", java);
         ManagedProcess sidecar = ManagedProcess.start(name, List.of("bash", "-c", command), Map.of(), dir);
         open.add(sidecar::kill);
-        sidecar.awaitReady("/ready 200", WAIT, () -> status(admin, "GET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n", null) == 200);
+        sidecar.awaitReady("/ready 200", WAIT, () -> status(admin, "GET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n", Duration.ofSeconds(2)) == 200);
         return sidecar;
     }
 
@@ -250,61 +254,5 @@ class FdExhaustionTest {
 
     private static String log(ManagedProcess p) throws IOException {
         return Files.readString(p.logFile(), StandardCharsets.ISO_8859_1);
-    }
-
-    /** The status of the answer to one request on a new connection, or -1 when none came. */
-    private static int status(int port, String request, Duration timeout) {
-        try (Socket s = new Socket("127.0.0.1", port)) {
-            s.setSoTimeout(timeout == null ? 2000 : (int) timeout.toMillis());
-            return exchange(s, request);
-        } catch (IOException e) {
-            return -1;
-        }
-    }
-
-    /** The answer (head and body) to one request on a new connection. */
-    private static String body(int port, String request) throws IOException {
-        try (Socket s = new Socket("127.0.0.1", port)) {
-            s.setSoTimeout(3000);
-            s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
-            return readAnswer(s.getInputStream());
-        }
-    }
-
-    /** Sends one request and reads its answer; its status, or -1 when the connection closed first. */
-    private static int exchange(Socket s, String request) throws IOException {
-        s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
-        String answer = readAnswer(s.getInputStream());
-        return answer.length() < 12 ? -1 : Integer.parseInt(answer.substring(9, 12));
-    }
-
-    /** One answer, head and Content-Length body, as text; what came before the end of the stream if it ends first. */
-    private static String readAnswer(InputStream in) throws IOException {
-        StringBuilder head = new StringBuilder();
-        while (!head.toString().endsWith("\r\n\r\n")) {
-            int b = in.read();
-            if (b < 0) {
-                return head.toString();
-            }
-            head.append((char) b);
-        }
-        int length = 0;
-        for (String line : head.toString().split("\r\n")) {
-            if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
-                length = Integer.parseInt(line.substring(15).trim());
-            }
-        }
-        return head + new String(in.readNBytes(length), StandardCharsets.ISO_8859_1);
-    }
-
-    private static void closeAll(List<Socket> sockets) {
-        for (Socket s : sockets) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closing a socket of the test: nothing to do
-            }
-        }
-        sockets.clear();
     }
 }
