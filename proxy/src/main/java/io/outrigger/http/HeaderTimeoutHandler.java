@@ -9,9 +9,12 @@ import org.slf4j.LoggerFactory;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Closes a client connection whose request head takes longer than {@code timeoutMillis}
+ * Ends a client connection whose request head takes longer than {@code timeoutMillis}
  * (default 10000, {@code http.header_timeout_ms}) to arrive, counted from the first byte of
- * the request: a defence against slow-header (slowloris) clients. An idle keep-alive
+ * the request: a defence against slow-header (slowloris) clients. It fires {@link #EXPIRED};
+ * the {@link HttpRequestGuard} refuses the request, so the client gets a {@code 408} (in its
+ * turn, after the answers to requests before it) and the connection closes, as HAProxy's
+ * {@code timeout http-request} and Envoy's {@code request_headers_timeout} do. An idle keep-alive
  * connection is left to the idle timeout.
  *
  * <pre>
@@ -24,6 +27,13 @@ import java.util.concurrent.TimeUnit;
  * {@code IdleStateHandler} does). One per connection; event loop only.
  */
 final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
+    /** The event fired up the pipeline when a head took too long: {@link HttpRequestGuard} turns it into a 408. */
+    static final Object EXPIRED = new Object() {
+        @Override
+        public String toString() {
+            return "HeaderTimeoutHandler.EXPIRED";
+        }
+    };
     private static final Logger log = LoggerFactory.getLogger(HeaderTimeoutHandler.class);
 
     private final long timeoutMillis;
@@ -105,8 +115,10 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
         if (left > 0) {
             timer = ctx.executor().schedule(this::expire, left, TimeUnit.NANOSECONDS); // a later head, still in time
         } else {
-            log.debug("{}: request headers not received within {} ms, closing", ctx.channel(), timeoutMillis);
-            ctx.close();
+            log.debug("{}: request headers not received within {} ms", ctx.channel(), timeoutMillis);
+            headStartNanos = 0;
+            awaitingHead = false; // this connection takes no further request: the guard refuses it (408) and closes
+            ctx.fireUserEventTriggered(EXPIRED);
         }
     }
 }

@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
  * {@code Transfer-Encoding} (request smuggling); a too large header block becomes 431, a
  * request line over 8 KiB 414 (RFC 9112 section 3: a target longer than the server will parse). Bodies
  * larger than {@code maxBodyBytes} (0 = unlimited, the default; {@code http.max_body_bytes})
- * become 413, by their declared length or by counting chunked bytes. Also tells the
+ * become 413, by their declared length or by counting chunked bytes; a head slower than
+ * {@code http.header_timeout_ms} ({@link HeaderTimeoutHandler#EXPIRED}) becomes 408. Also tells the
  * {@link HeaderTimeoutHandler} when a head and a whole request arrived.
  *
  * One per connection; event loop only.
@@ -86,6 +87,17 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
             }
         }
         ctx.fireChannelRead(msg);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == HeaderTimeoutHandler.EXPIRED) {
+            if (!rejected) {
+                reject(ctx, ProxyError.HEADERS_TIMEOUT, null); // what is left of the head is dropped, not taken as malformed
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     private void reject(ChannelHandlerContext ctx, ProxyError error, HttpRequest head) {

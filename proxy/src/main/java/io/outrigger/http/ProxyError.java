@@ -19,6 +19,7 @@ public enum ProxyError {
     HEADERS_TOO_LARGE(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request header block too large"),
     REQUEST_LINE_TOO_LONG(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long"),
     BODY_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large"),
+    HEADERS_TIMEOUT(HttpResponseStatus.REQUEST_TIMEOUT, "request headers not received within http.header_timeout_ms"),
     UNKNOWN_SERVICE(HttpResponseStatus.NOT_FOUND, "unknown service"),
     REGISTRY_NOT_READY(HttpResponseStatus.SERVICE_UNAVAILABLE, "the registry has not answered yet: the service may exist"),
     NO_HEALTHY_INSTANCE(HttpResponseStatus.SERVICE_UNAVAILABLE, "no healthy instance"),
@@ -49,6 +50,6 @@ public enum ProxyError {
     public boolean closesConnection() {
         return this == MALFORMED_REQUEST || this == NON_ASCII_TARGET || this == UNSUPPORTED_TRANSFER_CODING
                 || this == HEADERS_TOO_LARGE || this == REQUEST_LINE_TOO_LONG || this == BODY_TOO_LARGE
-                || this == HTTP_VERSION_NOT_SUPPORTED; // a client of another version does not frame as HTTP/1.1
+                || this == HTTP_VERSION_NOT_SUPPORTED || this == HEADERS_TIMEOUT; // a client of another version does not frame as HTTP/1.1
     }
 }

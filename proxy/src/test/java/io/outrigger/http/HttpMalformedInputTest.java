@@ -47,7 +47,7 @@ class HttpMalformedInputTest {
     private static final int CASES = 300;
     private static final int PARALLEL = 8;
     /** What a corrupted request may be answered with: 200 (it survived), the sidecar's refusals and its upstream errors. */
-    private static final Set<Integer> EXPECTED = Set.of(200, 400, 404, 413, 414, 431, 502, 503, 504, 505);
+    private static final Set<Integer> EXPECTED = Set.of(200, 400, 404, 408, 413, 414, 431, 502, 503, 504, 505);
     private static final Pattern STATUS_LINE = Pattern.compile("^HTTP/1\\.1 (\\d{3}) [^\\r\\n]*\\r\\n");
     private static final String[] TEMPLATES = {
         "GET /a?b=c HTTP/1.1\r\nHost: service-b\r\nAccept: */*\r\nX-Request-Id: r-1\r\nConnection: close\r\n\r\n",

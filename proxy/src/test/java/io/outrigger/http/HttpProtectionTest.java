@@ -350,8 +350,9 @@ class HttpProtectionTest {
         assertEquals(java.util.Collections.nCopies(20, "HTTP/1.1 413 Payload Too Large"), answers);
     }
 
+    /** As HAProxy and Envoy answer it: a 408 with a JSON body, then the connection closes. Nothing is forwarded. */
     @Test
-    void slowHeadersAreClosedAfterHeaderTimeout() throws Exception {
+    void slowHeadersGet408AndAreClosedAfterHeaderTimeout() throws Exception {
         start();
         try (Socket s = new Socket("127.0.0.1", port)) {
             s.setSoTimeout(3000);
@@ -359,10 +360,35 @@ class HttpProtectionTest {
             out.write("GET / HTTP/1.1\r\nHost: serv".getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
             long start = System.nanoTime();
-            assertEquals(-1, s.getInputStream().read(), "closed without an answer");
+            String res = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
             long millis = (System.nanoTime() - start) / 1_000_000;
-            assertTrue(millis >= 250 && millis < 2000, "closed after " + millis + " ms (header_timeout_ms 300)");
+            assertTrue(res.startsWith("HTTP/1.1 408 Request Timeout\r\n"), res);
+            assertTrue(res.contains("\r\nconnection: close\r\n"), res);
+            assertTrue(res.contains("\"error\": \"request headers not received within http.header_timeout_ms\""), res);
+            assertTrue(millis >= 250 && millis < 2000, "answered and closed after " + millis + " ms (header_timeout_ms 300)");
         }
+        assertNothingForwarded();
+    }
+
+    /**
+     * A head that times out behind a request still being answered gets its 408 in its turn: the answer
+     * before it is not cut (the connection used to be closed under it), and then the connection closes.
+     */
+    @Test
+    void aHeadTimingOutBehindASlowAnswerGets408AfterThatAnswer() throws Exception {
+        start();
+        upstream.delayMillis = 700;
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            OutputStream out = s.getOutputStream();
+            out.write("GET /first HTTP/1.1\r\nHost: service-b\r\n\r\nGET /second HTTP/1.1\r\nHo".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            String res = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            List<String> statuses = java.util.regex.Pattern.compile("HTTP/1.1 (\\d{3}) ").matcher(res).results().map(m -> m.group(1)).toList();
+            assertEquals(List.of("200", "408"), statuses, res);
+        }
+        assertEquals("/first", upstream.requests.poll().uri());
+        assertEquals(null, upstream.requests.poll(), "the timed-out request was not forwarded");
     }
 
     /**
