@@ -13,6 +13,9 @@
 #   OUTRIGGER_OPTS=                              extra JVM options for the "outrigger" target only (not the baseline),
 #                                                e.g. -Dio.netty.leakDetection.level=simple to price a setting
 #   BASELINE_OPTS=                               extra JVM options for the "baseline" target only
+#   PEERS_LOG=0                                  1: HAProxy and nginx (as a proxy) also log one line per request to a
+#                                                file, as Outrigger always does here (its access log is on); by default
+#                                                they log nothing, the harder comparison for Outrigger
 #
 # Besides req/s and latency, each target's CPU time per request is reported (its whole process:
 # every thread, GC and JIT included): on a machine busy with other work it is the steadier figure.
@@ -91,6 +94,12 @@ fill() { # template -> $DIR/name with every @VAR@ replaced
       "$ROOT/bench/$1" > "$DIR/$1"
 }
 for f in backend-nginx.conf proxy-nginx.conf haproxy.cfg outrigger.yaml registry.json; do fill "$f"; done
+PEERS_LOG=${PEERS_LOG:-0}
+if [[ $PEERS_LOG == 1 ]]; then
+  # Each line written as it happens, as these proxies log by default: HAProxy's to its stdout (a file here), nginx's unbuffered.
+  sed -i -e 's|^  nbthread 1$|  nbthread 1\n  log stdout format raw local0|' -e 's|^  mode http$|  mode http\n  log global\n  option httplog|' "$DIR/haproxy.cfg"
+  sed -i -e "s|^  access_log off;$|  access_log $DIR/nginx-proxy-access.log;|" "$DIR/proxy-nginx.conf"
+fi
 
 # code URL: the HTTP status, or 000 when nothing answers
 code() { curl -s -o /dev/null -m 2 -w '%{http_code}' -H 'Host: bench' "$1" || true; }
@@ -247,6 +256,11 @@ if [[ " ${TARGETS[*]} " == *" outrigger "* ]]; then
       echo "Access log of $t: $(grep -c '^{"edge"' "$DIR/$t.log" || true) lines written (to a file)"
     fi
   done
+  if [[ $PEERS_LOG == 1 ]]; then
+    echo "Access log of haproxy: $(grep -c ' "GET / HTTP/1.1"' "$DIR/haproxy.out" || true) lines, of nginx: $(wc -l < "$DIR/nginx-proxy-access.log") lines (PEERS_LOG=1)"
+  else
+    echo "HAProxy and nginx logged no requests (PEERS_LOG=1 has them log each one, as Outrigger does)"
+  fi
   echo "Outrigger RSS: $(awk '/VmRSS/ { print $2 " " $3 }' "/proc/$OUTRIGGER_PID/status") (peak $(awk '/VmHWM/ { print $2 " " $3 }' "/proc/$OUTRIGGER_PID/status")), heap pinned at ${JVM_FLAGS[1]#-Xmx}"
   top=$(tr ' ' '\n' <<<"$CONNS" | sort -n | tail -1)
   o_rps=${M_RPS[outrigger,$top]}; h_rps=${M_RPS[haproxy,$top]}; o_p99=${M_P99[outrigger,$top]}; h_p99=${M_P99[haproxy,$top]}
