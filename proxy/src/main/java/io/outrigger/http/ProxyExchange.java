@@ -47,7 +47,7 @@ import java.util.concurrent.TimeUnit;
  * per-attempt breakers, and the relay of the answer, all on the client connection's event loop.
  *
  * <pre>
- *   request head -> trace + hop-by-hop -> [buffer small body] -> attempt: pick -> breakers -> pool -> upstream
+ *   request head -> ForwardedRequest -> [buffer small body] -> attempt: pick -> breakers -> pool -> upstream
  *        ^                                                           |  fails, replayable: backoff, next instance
  *        +------------ response head + body, streamed back <---------+
  * </pre>
@@ -68,8 +68,6 @@ import java.util.concurrent.TimeUnit;
 final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
     static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
-    static final AsciiString TRACESTATE = AsciiString.cached("tracestate");
-    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
     /** The service label of requests that named none, or one not in the registry (labels stay bounded, and cannot be null). */
     static final String UNKNOWN_SERVICE = ProxyMetrics.UNKNOWN_SERVICE;
 
@@ -153,7 +151,6 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     /** Prepares the request and either answers an error at once or starts (or waits for the body to start) the first attempt. */
     void start() {
         context.retryBudget().onRequestStart();
-        HttpHeaders h = request.headers();
         HttpMethod m = request.method();
         method = m.name();
         idempotent = m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.PUT || m == HttpMethod.DELETE
@@ -170,7 +167,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         service = conn.route.service(request);
         path = request.uri();
 
-        RequestTrace trace = RequestTrace.of(h); // read before the hop-by-hop strip: the caller's ids count even if it named them
+        RequestTrace trace = RequestTrace.of(request.headers()); // read before the hop-by-hop strip: the caller's ids count even if it named them
         requestId = trace.requestId();
         traceId = trace.traceId();
         traceparent = trace.traceparent();
@@ -197,27 +194,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         knownService = true;
 
-        HopByHopHeaders.strip(h);
-        h.remove(HttpHeaderNames.EXPECT);
-        // Set after the strip, so a Connection header naming them cannot take them off the forwarded request.
-        h.set(X_REQUEST_ID, requestId); // the one id kept: a second x-request-id would give the next hop another
-        h.set(TRACEPARENT, traceparent);
-        if (hopsLeft > 0) {
-            MaxForwards.forward(h, hopsLeft);
-        }
-        if (!trace.continued()) {
-            h.remove(TRACESTATE); // vendor data of a trace this request no longer belongs to
-        }
-        String xff = h.get(X_FORWARDED_FOR);
-        h.set(X_FORWARDED_FOR, xff == null ? conn.remoteIp : xff + ", " + conn.remoteIp);
-        h.add(HttpHeaderNames.VIA, conn.route.via());
-        request.setProtocolVersion(HttpVersion.HTTP_1_1);
-        if (buffered) {
-            if (contentLength > 0) {
-                body = ctx.alloc().buffer((int) contentLength);
-            }
-        } else if (chunked) {
-            HttpUtil.setTransferEncodingChunked(request, true);
+        ForwardedRequest.rewrite(request, trace, hopsLeft, chunked, conn.remoteIp, conn.route.via());
+        if (buffered && contentLength > 0) {
+            body = ctx.alloc().buffer((int) contentLength);
         }
         if (!buffered) {
             // A body to stream is asked for only once an instance's connection is open (onConnected): until

@@ -1,0 +1,61 @@
+package io.outrigger.http;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
+
+/**
+ * The request head an upstream instance gets: the caller's head, rewritten in place for the next hop.
+ *
+ * <pre>
+ *   caller's head -> hop-by-hop headers and Expect dropped -> x-request-id + traceparent set
+ *     -> Max-Forwards less one -> tracestate of a trace not continued dropped
+ *     -> X-Forwarded-For + Via added -> HTTP/1.1, chunked again when the body is
+ * </pre>
+ *
+ * Static helpers without state: nothing is allocated beyond the header values. Called by
+ * {@link ProxyExchange} on the client connection's event loop, which owns the request.
+ */
+final class ForwardedRequest {
+    private static final AsciiString TRACESTATE = AsciiString.cached("tracestate");
+    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+
+    private ForwardedRequest() {
+    }
+
+    /**
+     * Turns {@code request}'s head into the one forwarded to the instance.
+     *
+     * @param request  the caller's request, whose head is changed in place
+     * @param trace    the request's trace, read before the hop-by-hop strip: the caller's ids count even if it named them
+     * @param hopsLeft the hops the request may still go ({@link MaxForwards#of}): above zero lowered by one,
+     *                 negative when {@code Max-Forwards} does not apply; never zero (the sidecar answers that one itself)
+     * @param chunked  whether the caller sent its body chunked: the next hop gets it chunked too
+     * @param remoteIp the caller's address, appended to {@code X-Forwarded-For}
+     * @param via      this hop's {@code Via} value
+     */
+    static void rewrite(HttpRequest request, RequestTrace trace, long hopsLeft, boolean chunked, String remoteIp, AsciiString via) {
+        HttpHeaders h = request.headers();
+        HopByHopHeaders.strip(h);
+        h.remove(HttpHeaderNames.EXPECT);
+        // Set after the strip, so a Connection header naming them cannot take them off the forwarded request.
+        h.set(ProxyExchange.X_REQUEST_ID, trace.requestId()); // the one id kept: a second x-request-id would give the next hop another
+        h.set(ProxyExchange.TRACEPARENT, trace.traceparent());
+        if (hopsLeft > 0) {
+            MaxForwards.forward(h, hopsLeft);
+        }
+        if (!trace.continued()) {
+            h.remove(TRACESTATE); // vendor data of a trace this request no longer belongs to
+        }
+        String xff = h.get(X_FORWARDED_FOR);
+        h.set(X_FORWARDED_FOR, xff == null ? remoteIp : xff + ", " + remoteIp);
+        h.add(HttpHeaderNames.VIA, via);
+        request.setProtocolVersion(HttpVersion.HTTP_1_1);
+        if (chunked) {
+            HttpUtil.setTransferEncodingChunked(request, true);
+        }
+    }
+}
