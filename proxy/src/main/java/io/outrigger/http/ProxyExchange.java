@@ -37,7 +37,6 @@ import io.outrigger.upstream.UpstreamHandler;
 import io.outrigger.upstream.UpstreamListener;
 
 import java.net.ConnectException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -53,11 +52,11 @@ import java.util.concurrent.TimeUnit;
  * </pre>
  *
  * <p>A request whose body is known to fit in {@code http.retry_buffer_bytes} (default 64 KiB)
- * is received whole first and can be replayed: the exchange owns the body and hands each
- * attempt a {@code retainedDuplicate()}. Larger or chunked bodies stream to the first
- * attempt and are never retried, except after a connect failure when the client sent
- * {@code Expect: 100-continue}: its {@code 100 Continue} waits for an open connection, so no body
- * byte was sent yet. Retry rules: connect failure and reset always, 502/503/504
+ * is received whole first and can be replayed: the exchange keeps the body in a
+ * {@link RequestBodyBuffer} and hands each attempt a {@code retainedDuplicate()}. Larger or
+ * chunked bodies stream to the first attempt and are never retried, except after a connect
+ * failure when the client sent {@code Expect: 100-continue}: its {@code 100 Continue} waits for
+ * an open connection, so no body byte was sent yet. Retry rules: connect failure and reset always, 502/503/504
  * and read timeouts (no response head within {@code resilience.timeouts.read_ms}, when set)
  * only for idempotent methods, never once a response byte went to the client, within
  * {@code resilience.retry.max_retries}, the retry budget and the request deadline
@@ -93,8 +92,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private boolean buffered;
     /** An upstream's 1xx answer was passed on: no retry, since part of this attempt's response reached the caller. */
     private boolean interimRelayed;
-    private ByteBuf body;
-    private ArrayDeque<HttpContent> pending;
+    /** The body held: kept whole for replay, or streamed pieces waiting for a connection; null until there is one. */
+    private RequestBodyBuffer body;
     private boolean requestComplete;
     private boolean requestSent;
 
@@ -196,7 +195,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
         ForwardedRequest.rewrite(request, trace, hopsLeft, chunked, conn.remoteIp, conn.route.via());
         if (buffered && contentLength > 0) {
-            body = ctx.alloc().buffer((int) contentLength);
+            body = RequestBodyBuffer.whole(ctx.alloc(), (int) contentLength);
         }
         if (!buffered) {
             // A body to stream is asked for only once an instance's connection is open (onConnected): until
@@ -223,9 +222,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             ByteBuf data = content.content();
             if (data.isReadable()) {
                 if (body == null) {
-                    body = ctx.alloc().buffer(data.readableBytes());
+                    body = RequestBodyBuffer.whole(ctx.alloc(), data.readableBytes());
                 }
-                body.writeBytes(data);
+                body.append(data);
             }
             content.release();
             if (last) {
@@ -248,10 +247,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
                 onRequestSent();
             }
         } else {
-            if (pending == null) {
-                pending = new ArrayDeque<>(4);
+            if (body == null) {
+                body = RequestBodyBuffer.streamed();
             }
-            pending.add(content);
+            body.queue(content);
         }
     }
 
@@ -412,7 +411,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (buffered) {
             // Head and body as one message (sharing the request's headers): encoded into one buffer when small.
             ch.write(new DefaultFullHttpRequest(request.protocolVersion(), request.method(), request.uri(),
-                    body == null ? Unpooled.EMPTY_BUFFER : body.retainedDuplicate(), request.headers(),
+                    body == null ? Unpooled.EMPTY_BUFFER : body.retainedWhole(), request.headers(),
                     LastHttpContent.EMPTY_LAST_CONTENT.trailingHeaders()), ch.voidPromise());
             onRequestSent();
             ch.flush();
@@ -423,9 +422,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (continueOwed) {
             sendContinue(); // the body has somewhere to go now
         }
-        if (pending != null) {
+        if (body != null) {
             HttpContent c;
-            while ((c = pending.poll()) != null) {
+            while ((c = body.poll()) != null) {
                 boolean lastContent = c instanceof LastHttpContent;
                 ch.write(c, ch.voidPromise());
                 if (lastContent) {
@@ -722,7 +721,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
      * its client still holds back for the {@code 100 Continue} not sent yet (no attempt got a connection).
      */
     private boolean replayable() {
-        return buffered ? requestComplete : continueOwed && (pending == null || pending.isEmpty());
+        return buffered ? requestComplete : continueOwed && (body == null || !body.hasWaiting());
     }
 
     private void retry() {
@@ -895,12 +894,6 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (body != null) {
             body.release();
             body = null;
-        }
-        if (pending != null) {
-            HttpContent c;
-            while ((c = pending.poll()) != null) {
-                c.release();
-            }
         }
         if (holdsRetry) {
             holdsRetry = false;
