@@ -7,6 +7,8 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.AsciiString;
 
+import java.util.List;
+
 /**
  * The request head an upstream instance gets: the caller's head, rewritten in place for the next hop.
  *
@@ -50,12 +52,27 @@ final class ForwardedRequest {
         if (!trace.continued()) {
             h.remove(TRACESTATE); // vendor data of a trace this request no longer belongs to
         }
-        String xff = h.get(X_FORWARDED_FOR);
-        h.set(X_FORWARDED_FOR, xff == null ? remoteIp : xff + ", " + remoteIp);
+        h.set(X_FORWARDED_FOR, h.contains(X_FORWARDED_FOR) ? forwardedFor(h.getAll(X_FORWARDED_FOR), remoteIp) : remoteIp);
         h.add(HttpHeaderNames.VIA, via);
         request.setProtocolVersion(HttpVersion.HTTP_1_1);
         if (chunked) {
             HttpUtil.setTransferEncodingChunked(request, true);
         }
+    }
+
+    /**
+     * The caller's {@code X-Forwarded-For} with {@code remoteIp} appended. Several header lines are one
+     * list (RFC 9110 5.3), so they are joined in order rather than all but the first dropped; empty
+     * values add nothing.
+     */
+    static String forwardedFor(List<String> lines, String remoteIp) {
+        StringBuilder joined = new StringBuilder(64);
+        for (String line : lines) {
+            String value = line.trim();
+            if (!value.isEmpty()) {
+                joined.append(value).append(", ");
+            }
+        }
+        return joined.append(remoteIp).toString();
     }
 }

@@ -9,6 +9,8 @@ import io.outrigger.trace.TraceParent;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -439,6 +441,23 @@ class HttpProxyTest {
             String trailer = res.substring(res.indexOf("\r\n0\r\n") + 5);
             assertEquals("X-Sum: 42\r\n\r\n", trailer, res);
         }
+    }
+
+    /** The caller's X-Forwarded-For, however many lines it came in, reaches the upstream whole, with the caller's address last. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "X-Forwarded-For: 10.0.0.1\\r\\n                                   | 10.0.0.1, 127.0.0.1",
+        "X-Forwarded-For: 10.0.0.1\\r\\nX-Forwarded-For: 10.0.0.2\\r\\n     | 10.0.0.1, 10.0.0.2, 127.0.0.1",
+        "X-Forwarded-For: 10.0.0.1, 10.0.0.2\\r\\n                         | 10.0.0.1, 10.0.0.2, 127.0.0.1",
+        "X-Forwarded-For: \\r\\nX-Forwarded-For: 10.0.0.2\\r\\n               | 10.0.0.2, 127.0.0.1",
+        "X-Forwarded-For: \\r\\n                                           | 127.0.0.1",
+    })
+    void xForwardedForKeepsEveryLineAndAddsTheCaller(String lines, String expected) throws Exception {
+        TestUpstream b = upstream();
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+        String res = raw(port, "GET /xff HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n" + lines.strip().replace("\\r\\n", "\r\n") + "\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 200"), res);
+        assertEquals(List.of(expected), b.requests.poll().headers().getAll("x-forwarded-for"));
     }
 
     /** A caller that names Host or the trace headers in Connection still gets them forwarded: the sidecar's own additions are not its to remove. */
