@@ -496,6 +496,14 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
                 relayInformational(res, code);
                 return;
             }
+            // Before the retry of a 5xx below, so one answer is weighed for a retry once (a refused retry counts against the budget's metric).
+            if (res.headers().contains(HttpHeaderNames.TRANSFER_ENCODING) && !HopByHopHeaders.onlyChunked(res.headers())) {
+                ReferenceCountUtil.release(msg); // a coding the sidecar would drop while re-framing the body
+                // The instance did answer, so only an idempotent request may try another one.
+                attemptFailed(ProxyError.UPSTREAM_BAD_RESPONSE, "unsupported transfer coding: " + res.headers().get(HttpHeaderNames.TRANSFER_ENCODING),
+                        true);
+                return;
+            }
             if (code == 502 || code == 503 || code == 504) {
                 reportOutcome(false, "status " + code); // first, so a breaker this answer opens stops the retry
                 if (takeRetry(true)) {
@@ -504,13 +512,6 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
                     retry();
                     return;
                 }
-            }
-            if (res.headers().contains(HttpHeaderNames.TRANSFER_ENCODING) && !HopByHopHeaders.onlyChunked(res.headers())) {
-                ReferenceCountUtil.release(msg); // a coding the sidecar would drop while re-framing the body
-                // The instance did answer, so only an idempotent request may try another one.
-                attemptFailed(ProxyError.UPSTREAM_BAD_RESPONSE, "unsupported transfer coding: " + res.headers().get(HttpHeaderNames.TRANSFER_ENCODING),
-                        true);
-                return;
             }
             // The outcome is reported when the response has come in whole: an instance that breaks off
             // its responses half-way has failed them, whatever their status (see onUpstreamClosed).

@@ -382,7 +382,7 @@ class HttpProxyTest {
         try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             AtomicInteger accepted = new AtomicInteger();
             AtomicInteger answered = new AtomicInteger();
-            Thread acceptor = new Thread(() -> serveRaw(server, accepted, path -> {
+            Thread acceptor = new Thread(() -> SidecarHarness.serveRaw(server, accepted, path -> {
                 answered.incrementAndGet();
                 return "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
             }), "gzip-upstream");
@@ -490,7 +490,7 @@ class HttpProxyTest {
     void aSecondResponseInTheSameReadIsNotGivenToTheNextRequest() throws Exception {
         try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             AtomicInteger accepted = new AtomicInteger();
-            Thread acceptor = new Thread(() -> serveRaw(server, accepted, path -> path.equals("/twice")
+            Thread acceptor = new Thread(() -> SidecarHarness.serveRaw(server, accepted, path -> path.equals("/twice")
                     ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECOND"
                     : "HTTP/1.1 200 OK\r\nContent-Length: " + path.length() + "\r\n\r\n" + path), "out-of-step-upstream");
             acceptor.setDaemon(true);
@@ -504,34 +504,6 @@ class HttpProxyTest {
             assertTrue(res.contains("\r\n\r\nfirstHTTP/1.1 200 OK") && res.endsWith("\r\n\r\n/next"), "each request its own answer: " + res);
             assertFalse(res.contains("SECOND"), res);
             assertEquals(2, accepted.get(), "the next request went out on a new connection");
-        }
-    }
-
-    /** A raw upstream: on each connection, answers each bodiless request with {@code answer} of its path, as bytes. */
-    private static void serveRaw(ServerSocket server, AtomicInteger accepted, java.util.function.Function<String, String> answer) {
-        while (!server.isClosed()) {
-            try {
-                Socket s = server.accept();
-                accepted.incrementAndGet();
-                Thread t = new Thread(() -> {
-                    try (s; BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
-                        String line;
-                        while ((line = in.readLine()) != null) {
-                            String path = line.split(" ")[1];
-                            while (!(line = in.readLine()).isEmpty()) {
-                                // the head's header lines: no body in these GETs
-                            }
-                            s.getOutputStream().write(answer.apply(path).getBytes(StandardCharsets.ISO_8859_1));
-                        }
-                    } catch (IOException | RuntimeException e) {
-                        // the sidecar closed the connection
-                    }
-                });
-                t.setDaemon(true);
-                t.start();
-            } catch (IOException e) {
-                return; // closed at the end of the test
-            }
         }
     }
 }

@@ -92,6 +92,45 @@ class ResilienceAccountingTest {
         assertEquals(0, s.context().retryBudget().retriesInFlight(), "every retry given back");
     }
 
+    /**
+     * One answer is weighed for a retry once. A 503 whose transfer coding the sidecar cannot relay was
+     * weighed twice (as a 503, then as a malformed answer): with the budget spent, the refusal was
+     * counted twice in outrigger_retry_budget_exhausted_total.
+     */
+    @Test
+    void aRefusedRetryIsCountedOnceForA503WithAnUnrelayableCoding() throws Exception {
+        TestUpstream busy = upstream();
+        busy.status = 503; // its callers hold their retries through a long backoff: the budget's floor of 3 is spent
+        java.net.ServerSocket odd = closeables.add(new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress()));
+        Thread acceptor = new Thread(() -> SidecarHarness.serveRaw(odd, new java.util.concurrent.atomic.AtomicInteger(),
+                path -> "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"), "gzip-503-upstream");
+        acceptor.setDaemon(true);
+        acceptor.start();
+        java.util.concurrent.atomic.AtomicInteger refused = new java.util.concurrent.atomic.AtomicInteger();
+        io.outrigger.metrics.ProxyMetrics recording = new io.outrigger.metrics.ProxyMetrics() {
+            @Override
+            public void onRetryBudgetExhausted(String edge, String service) {
+                refused.incrementAndGet();
+            }
+        };
+        Path registry = SidecarHarness.registry(dir, "\"service-a\": [" + instance(busy.port()) + "], \"service-b\": [" + instance(odd.getLocalPort()) + "]");
+        Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(SidecarHarness.yaml(registry, RESILIENCE
+                .replace("failure_threshold: 5", "failure_threshold: 100")
+                .replace("base_ms: 1, max_ms: 5, jitter: full", "base_ms: 5000, max_ms: 5000, jitter: none")
+                .replace("request_ms: 1000", "request_ms: 20000")), "test"),
+                io.outrigger.discovery.FileRegistry.load(registry), io.outrigger.time.Ticker.system(), recording)));
+        s.start();
+        int port = s.boundPorts().get("outbound");
+        for (int i = 0; i < io.outrigger.resilience.RetryBudget.DEFAULT_MIN_RETRIES; i++) {
+            java.net.Socket c = closeables.add(new java.net.Socket("127.0.0.1", port));
+            c.getOutputStream().write("GET /busy HTTP/1.1\r\nHost: service-a\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        }
+        SidecarHarness.await(java.time.Duration.ofSeconds(5), () -> s.context().retryBudget().retriesInFlight() == 3, "three retries held");
+        String res = get(s, "/odd");
+        assertTrue(res.startsWith("HTTP/1.1 502") && res.contains("malformed response"), res);
+        assertEquals(1, refused.get(), "refusals counted");
+    }
+
     /** Contract: the breaker counts resets. An instance that breaks off every response half-way opens it like any failure. */
     @Test
     void aResponseBrokenOffHalfWayIsABreakerFailure() throws Exception {

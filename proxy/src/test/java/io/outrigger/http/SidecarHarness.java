@@ -139,4 +139,33 @@ final class SidecarHarness {
             Thread.sleep(5); // polling interval of the wait, not a synchronisation
         }
     }
+
+    /** A raw upstream: on each connection, answers each bodiless request with {@code answer} of its path, as bytes. */
+    static void serveRaw(java.net.ServerSocket server, java.util.concurrent.atomic.AtomicInteger accepted,
+                         java.util.function.Function<String, String> answer) {
+        while (!server.isClosed()) {
+            try {
+                Socket s = server.accept();
+                accepted.incrementAndGet();
+                Thread t = new Thread(() -> {
+                    try (s; java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
+                        String line;
+                        while ((line = in.readLine()) != null) {
+                            String path = line.split(" ")[1];
+                            while (!(line = in.readLine()).isEmpty()) {
+                                // the head's header lines: no body in these GETs
+                            }
+                            s.getOutputStream().write(answer.apply(path).getBytes(StandardCharsets.ISO_8859_1));
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        // the sidecar closed the connection
+                    }
+                });
+                t.setDaemon(true);
+                t.start();
+            } catch (IOException e) {
+                return; // closed at the end of the test
+            }
+        }
+    }
 }
