@@ -27,6 +27,7 @@ public enum ProxyError {
     UPSTREAM_REFUSED(HttpResponseStatus.BAD_GATEWAY, "upstream refused the connection"),
     UPSTREAM_RESET(HttpResponseStatus.BAD_GATEWAY, "upstream reset the connection"),
     OUT_OF_DESCRIPTORS(HttpResponseStatus.BAD_GATEWAY, "the sidecar cannot open a connection to the upstream: too many open files"),
+    OUT_OF_MEMORY(HttpResponseStatus.BAD_GATEWAY, "the sidecar ran out of memory for its connection to the upstream"),
     UPSTREAM_BAD_RESPONSE(HttpResponseStatus.BAD_GATEWAY, "upstream sent a malformed response"),
     UPSTREAM_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream timed out");
 

@@ -33,6 +33,7 @@ import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.CircuitBreakers;
 import io.outrigger.trace.TraceParent;
 import io.outrigger.upstream.OutOfDescriptors;
+import io.outrigger.upstream.OutOfMemory;
 import io.outrigger.upstream.UpstreamHandler;
 import io.outrigger.upstream.UpstreamListener;
 
@@ -391,10 +392,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         Throwable cause = f.cause();
         if (OutOfDescriptors.causedBy(cause)) {
-            // The sidecar's own limit, no verdict on the upstream: its breakers get their permission back, its health is untouched.
-            attemptOpen = false;
-            instanceBreaker.releasePermission();
-            serviceBreaker.releasePermission();
+            withdrawAttempt(); // the sidecar's own limit
             attemptFailed(ProxyError.OUT_OF_DESCRIPTORS, "", false);
             return;
         }
@@ -658,12 +656,34 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (done || responseComplete) {
             return;
         }
+        if (OutOfMemory.causedBy(cause)) {
+            // The sidecar could not allocate a buffer to read or write this connection: its own shortage, not the instance's.
+            withdrawAttempt();
+            if (responseStarted) {
+                abort();
+            } else {
+                attemptFailed(ProxyError.OUT_OF_MEMORY, "", false);
+            }
+            return;
+        }
         if (responseStarted) {
             reportOutcome(false, "closed mid-response");
             abort();
             return;
         }
         attemptFailed(ProxyError.UPSTREAM_RESET, cause == null ? "connection closed" : "reset: " + cause.getMessage(), false);
+    }
+
+    /**
+     * Ends the current attempt with no verdict on the upstream (the sidecar's own limit failed it): its
+     * breakers get their permission back, its health is untouched.
+     */
+    private void withdrawAttempt() {
+        if (attemptOpen) {
+            attemptOpen = false;
+            instanceBreaker.releasePermission();
+            serviceBreaker.releasePermission();
+        }
     }
 
     /** The current attempt failed before any response byte went out: report it, then retry or answer. */

@@ -50,24 +50,7 @@ class DirectMemoryExhaustionTest {
         layout.requireJars();
         FakeService service = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
         open.add(service::close);
-        // An instance that accepts and never reads: every upload to it backs up into the sidecar.
-        ServerSocket stuck = new ServerSocket();
-        stuck.setReceiveBufferSize(4096);
-        stuck.bind(new InetSocketAddress("127.0.0.1", 0));
-        List<Socket> held = new CopyOnWriteArrayList<>();
-        open.add(() -> closeAll(held));
-        open.add(stuck::close);
-        Thread acceptor = new Thread(() -> {
-            try {
-                while (true) {
-                    held.add(stuck.accept());
-                }
-            } catch (IOException closed) {
-                // the test is over
-            }
-        }, "stuck-instance");
-        acceptor.setDaemon(true);
-        acceptor.start();
+        ServerSocket stuck = stuckInstance();
 
         int admin = FreePorts.next();
         int outbound = FreePorts.next();
@@ -84,23 +67,11 @@ class DirectMemoryExhaustionTest {
                 List.of("-XX:MaxDirectMemorySize=8m"), config, admin, dir, WAIT);
         open.add(sidecar::kill);
 
-        List<SocketChannel> uploads = new ArrayList<>();
+        List<SocketChannel> uploads = openUploads(outbound, "stuck");
         open.add(() -> closeAll(uploads));
-        for (int i = 0; i < UPLOADS; i++) {
-            SocketChannel c = SocketChannel.open(new InetSocketAddress("127.0.0.1", outbound));
-            c.write(ByteBuffer.wrap(("POST /upload HTTP/1.1\r\nHost: stuck\r\nContent-Length: 1000000000\r\n\r\n")
-                    .getBytes(StandardCharsets.ISO_8859_1)));
-            c.configureBlocking(false);
-            uploads.add(c);
-        }
         ByteBuffer chunk = ByteBuffer.allocate(64 * 1024);
         Poller.awaitTrue("the sidecar out of direct memory", WAIT, Duration.ofMillis(10), () -> {
-            for (SocketChannel c : uploads) {
-                chunk.clear();
-                while (c.isOpen() && write(c, chunk) > 0) {
-                    chunk.clear();
-                }
-            }
+            pump(uploads, chunk);
             return log(sidecar).contains("direct buffer memory");
         });
 
@@ -115,6 +86,182 @@ class DirectMemoryExhaustionTest {
         long warnings = log.lines().filter(l -> l.contains("event loop out of memory")).count();
         assertTrue(warnings >= 1 && warnings <= 60, warnings + " lines about the memory (about one a second per loop expected)");
         assertTrue(sidecar.isAlive());
+    }
+
+    /**
+     * An instance whose answers the sidecar cannot read for want of direct memory is not blamed for it:
+     * on epoll, such a read fails with an OutOfMemoryError on the instance's connection, and that
+     * counted as a reset against the instance's and the service's breakers (here at one failure), so a
+     * healthy instance was refused with 503 for open_ms after the flood. The shortage is the sidecar's.
+     */
+    @Test
+    void anInstanceWhoseAnswerItCannotReadForWantOfMemoryIsNotBlamed() throws Exception {
+        ProjectLayout layout = ProjectLayout.current();
+        layout.requireJars();
+        ServerSocket stuck = stuckInstance();
+        // A healthy instance that holds its answers (256 KiB each) until told, so they come while memory is short.
+        java.util.concurrent.CountDownLatch answer = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger received = new java.util.concurrent.atomic.AtomicInteger();
+        ServerSocket good = new ServerSocket(0, 100, java.net.InetAddress.getByName("127.0.0.1"));
+        open.add(good::close);
+        List<Socket> goodConnections = new CopyOnWriteArrayList<>();
+        open.add(() -> closeAll(goodConnections));
+        Thread goodAcceptor = new Thread(() -> {
+            try {
+                while (true) {
+                    Socket c = good.accept();
+                    goodConnections.add(c);
+                    Thread t = new Thread(() -> serveHeld(c, received, answer), "good-instance");
+                    t.setDaemon(true);
+                    t.start();
+                }
+            } catch (IOException closed) {
+                // the test is over
+            }
+        }, "good-instance-acceptor");
+        goodAcceptor.setDaemon(true);
+        goodAcceptor.start();
+
+        int admin = FreePorts.next();
+        int outbound = FreePorts.next();
+        Path dir = layout.logDir().resolve("direct-memory-blame");
+        Files.createDirectories(dir);
+        Path registry = Files.writeString(dir.resolve("registry.json"),
+                "{\"services\": {\"good\": [{\"host\": \"127.0.0.1\", \"port\": " + good.getLocalPort() + "}], "
+                + "\"stuck\": [{\"host\": \"127.0.0.1\", \"port\": " + stuck.getLocalPort() + "}]}}");
+        Path config = Files.writeString(dir.resolve("sidecar.yaml"), "name: direct-memory-blame\nservice: service-a\n"
+                + "registry: file:" + registry + "\ndrain_ms: 500\nhttp: { access_log: false }\n"
+                + "health: { interval_ms: 600000 }\n"
+                // A request deadline the test cannot reach: a timeout would be a verdict of its own.
+                + "resilience: { breaker: { failure_threshold: 1, open_ms: 60000 }, retry: { max_retries: 0 }, timeouts: { request_ms: 300000 } }\n"
+                + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n");
+        // epoll: a read buffer it cannot allocate fails the connection's read (io_uring stalls it instead).
+        ManagedProcess sidecar = ManagedProcess.startSidecar("direct-memory-blame", layout.proxyJar(),
+                List.of("-XX:MaxDirectMemorySize=8m", "-Doutrigger.transport=epoll",
+                        "-Dorg.slf4j.simpleLogger.log.io.outrigger.upstream.UpstreamHandler=debug",
+                        "-Dorg.slf4j.simpleLogger.log.io.outrigger.http.HttpProxyHandler=debug"), config, admin, dir, WAIT);
+        open.add(sidecar::kill);
+
+        List<Socket> callers = new CopyOnWriteArrayList<>();
+        open.add(() -> closeAll(callers));
+        List<Integer> statuses = new CopyOnWriteArrayList<>();
+        for (int i = 0; i < HELD; i++) {
+            Socket c = new Socket("127.0.0.1", outbound);
+            c.setSoTimeout((int) WAIT.toMillis());
+            callers.add(c);
+            Thread t = new Thread(() -> {
+                int st;
+                try {
+                    st = io.outrigger.it.harness.RawHttp1.exchange(c, "GET /held HTTP/1.1\r\nHost: good\r\nConnection: close\r\n\r\n");
+                } catch (IOException e) {
+                    st = -1;
+                }
+                statuses.add(st);
+            }, "caller");
+            t.setDaemon(true);
+            t.start();
+        }
+        Poller.awaitTrue("the held requests at the instance", WAIT, Duration.ofMillis(10), () -> received.get() == HELD);
+
+        List<SocketChannel> uploads = openUploads(outbound, "stuck");
+        open.add(() -> closeAll(uploads));
+        ByteBuffer chunk = ByteBuffer.allocate(64 * 1024);
+        Poller.awaitTrue("the sidecar out of direct memory", WAIT, Duration.ofMillis(10), () -> {
+            pump(uploads, chunk);
+            return log(sidecar).contains("direct buffer memory");
+        });
+        answer.countDown();
+        String goodPort = ":" + good.getLocalPort() + "] failed";
+        Poller.awaitTrue("the held requests over", WAIT, Duration.ofMillis(10), () -> {
+            pump(uploads, chunk);
+            return statuses.size() == HELD;
+        });
+        closeAll(uploads);
+        closeAll(held);
+        String log = log(sidecar);
+        List<String> lines = log.lines().toList();
+        boolean readFailed = false;
+        for (int i = 0; i + 1 < lines.size(); i++) {
+            readFailed |= lines.get(i).contains(goodPort) && lines.get(i + 1).contains("OutOfMemoryError");
+        }
+        assertTrue(readFailed, "no read of the instance's answers ran out of memory (statuses " + statuses + "):\n" + sidecar.logTail(20));
+        assertFalse(log.contains("breaker good"), "the instance was blamed:\n" + log.lines().filter(l -> l.contains("breaker good")).toList());
+        Poller.awaitTrue("a normal request to the instance served", WAIT, Duration.ofMillis(200),
+                () -> status(outbound, "GET /health HTTP/1.1\r\nHost: good\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3)) == 200);
+        assertTrue(sidecar.isAlive());
+    }
+
+    private static final int HELD = 16;
+    private final List<Socket> held = new CopyOnWriteArrayList<>();
+
+    /** An instance that accepts and never reads: every upload to it backs up into the sidecar. */
+    private ServerSocket stuckInstance() throws IOException {
+        ServerSocket stuck = new ServerSocket();
+        stuck.setReceiveBufferSize(4096);
+        stuck.bind(new InetSocketAddress("127.0.0.1", 0));
+        open.add(() -> closeAll(held));
+        open.add(stuck::close);
+        Thread acceptor = new Thread(() -> {
+            try {
+                while (true) {
+                    held.add(stuck.accept());
+                }
+            } catch (IOException closed) {
+                // the test is over
+            }
+        }, "stuck-instance");
+        acceptor.setDaemon(true);
+        acceptor.start();
+        return stuck;
+    }
+
+    /** Reads requests on {@code c}; answers /health at once, the others with 256 KiB once {@code answer} opens. */
+    private static void serveHeld(Socket c, java.util.concurrent.atomic.AtomicInteger received, java.util.concurrent.CountDownLatch answer) {
+        try (c) {
+            java.io.InputStream in = c.getInputStream();
+            while (true) {
+                StringBuilder head = new StringBuilder();
+                while (!head.toString().endsWith("\r\n\r\n")) {
+                    int b = in.read();
+                    if (b < 0) {
+                        return;
+                    }
+                    head.append((char) b);
+                }
+                if (!head.toString().startsWith("GET /health ")) {
+                    received.incrementAndGet();
+                    answer.await();
+                }
+                int length = 256 * 1024;
+                c.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Length: " + length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                c.getOutputStream().write(new byte[length]);
+                c.getOutputStream().flush();
+            }
+        } catch (IOException | InterruptedException gone) {
+            // the sidecar dropped the connection, or the test is over
+        }
+    }
+
+    private static List<SocketChannel> openUploads(int outbound, String service) throws IOException {
+        List<SocketChannel> uploads = new ArrayList<>();
+        for (int i = 0; i < UPLOADS; i++) {
+            SocketChannel c = SocketChannel.open(new InetSocketAddress("127.0.0.1", outbound));
+            c.write(ByteBuffer.wrap(("POST /upload HTTP/1.1\r\nHost: " + service + "\r\nContent-Length: 1000000000\r\n\r\n")
+                    .getBytes(StandardCharsets.ISO_8859_1)));
+            c.configureBlocking(false);
+            uploads.add(c);
+        }
+        return uploads;
+    }
+
+    /** Sends each upload what its socket takes now. */
+    private static void pump(List<SocketChannel> uploads, ByteBuffer chunk) {
+        for (SocketChannel c : uploads) {
+            chunk.clear();
+            while (c.isOpen() && write(c, chunk) > 0) {
+                chunk.clear();
+            }
+        }
     }
 
     /** Writes what the socket takes now; 0 when it takes nothing, -1 once the sidecar dropped it. */
