@@ -21,6 +21,9 @@ public final class Main implements Runnable {
     public static void main(String[] args) {
         disableLeakDetectionUnlessSet();
         StdinCommand plain = StdinCommand.parsePlain(args);
+        if (plain == null) {
+            letNettyManageDirectMemory();
+        }
         System.exit(plain != null ? runPlain(plain) : commandLine().execute(args)); // allowed: the CLI entry point owns the exit code
     }
 
@@ -33,6 +36,24 @@ public final class Main implements Runnable {
     static void disableLeakDetectionUnlessSet() {
         if (System.getProperty("io.netty.leakDetection.level") == null && System.getProperty("io.netty.leakDetectionLevel") == null) {
             System.setProperty("io.netty.leakDetection.level", "disabled");
+        }
+    }
+
+    /**
+     * Lets Netty allocate direct buffers without the JDK's {@code Cleaner} and count them itself
+     * against {@code -XX:MaxDirectMemorySize} (its {@code io.netty.maxDirectMemory}), unless the user
+     * set {@code -Dio.netty.tryReflectionSetAccessible}. Then a buffer over the limit fails at once
+     * ({@code failed to allocate ... of direct memory}); through the JDK, every refused buffer made the
+     * event loop call {@code System.gc()} and sleep up to about half a second in
+     * {@code Bits.reserveMemory}, and under a flood of slow uploads the sidecar stopped answering
+     * anyone, even its admin listener, for as long as the flood lasted. Netty needs {@code java.nio}
+     * opened to it for this, which the jar's manifest does ({@code Add-Opens}); without that, as on a
+     * classpath launch, Netty keeps using the JDK's buffers. Not for {@code stdin}, which starts as
+     * fast as it can and reads one connection. Must run before Netty loads.
+     */
+    static void letNettyManageDirectMemory() {
+        if (System.getProperty("io.netty.tryReflectionSetAccessible") == null) {
+            System.setProperty("io.netty.tryReflectionSetAccessible", "true");
         }
     }
 

@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.SidecarConfig;
+import io.outrigger.listener.ReadBufferShortage;
 import io.outrigger.upstream.UpstreamPools;
 
 import java.util.concurrent.TimeUnit;
@@ -37,6 +38,7 @@ final class HttpProxyInitializer extends ChannelInitializer<SocketChannel> {
 
     @Override
     protected void initChannel(SocketChannel ch) {
+        ReadBufferShortage.installOn(ch);
         SidecarConfig.Http http = context.config().http();
         ChannelPipeline p = ch.pipeline();
         HeaderTimeoutHandler headerTimeout = new HeaderTimeoutHandler(http.headerTimeoutMillis());

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.outrigger.listener.ReadBufferShortage;
 
 import java.util.concurrent.TimeUnit;
 
@@ -53,6 +54,7 @@ public final class JsonLineInitializer extends ChannelInitializer<Channel> {
 
     @Override
     protected void initChannel(Channel ch) {
+        ReadBufferShortage.installOn(ch);
         ChannelPipeline p = ch.pipeline();
         if (idleTimeoutMillis > 0) {
             p.addLast("idle", new IdleStateHandler(0, 0, idleTimeoutMillis, TimeUnit.MILLISECONDS));

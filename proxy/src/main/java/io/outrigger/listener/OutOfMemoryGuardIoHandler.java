@@ -19,7 +19,7 @@ import java.util.function.LongSupplier;
  * connection's next read (after a read completed), and nothing in the event loop catches an
  * {@link Error}: the loop's thread ended, with every connection on it, and the sidecar stayed up
  * serving nothing, even once the memory was free again. The connection whose read could not be
- * armed reads no more; the listeners' idle timeouts close it. {@code -XX:+ExitOnOutOfMemoryError}
+ * armed reads no more; {@link ReadBufferShortage} closes it. {@code -XX:+ExitOnOutOfMemoryError}
  * still ends the JVM on a heap that is full (the JVM exits before this catch); a direct buffer the
  * JDK refuses is not covered by that flag.
  */
@@ -59,7 +59,7 @@ final class OutOfMemoryGuardIoHandler extends ForwardingIoHandler {
             return;
         }
         String more = unlogged == 0 ? "" : " (and " + unlogged + " more times since the last line)";
-        log.warn("event loop out of memory: {}{}; a connection may stall until its idle timeout, the loop goes on", e.getMessage(), more);
+        log.warn("event loop out of memory: {}{}; the connection that needed it is closed, the loop goes on", e.getMessage(), more);
         logged = true;
         lastLogNanos = now;
         unlogged = 0;

@@ -4,8 +4,8 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
@@ -16,6 +16,7 @@ import io.netty.util.concurrent.Promise;
 import io.outrigger.SidecarContext;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.listener.DnsResolvers;
+import io.outrigger.listener.ReadBufferShortage;
 import io.outrigger.listener.Transports;
 import io.outrigger.resilience.Backoff;
 import io.outrigger.resilience.CircuitBreaker;
@@ -195,6 +196,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel upstream) {
+                        ReadBufferShortage.installOn(upstream);
                         // Idle on this side too: an upstream that stops reading after the client left
                         // would otherwise hold its unflushed bytes, and this channel, forever.
                         TcpRelayInitializer.addIdleHandlers(upstream.pipeline(), idleTimeoutMillis);

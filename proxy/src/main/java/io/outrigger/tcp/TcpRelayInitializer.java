@@ -7,6 +7,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.resolver.AddressResolverGroup;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.SidecarConfig;
+import io.outrigger.listener.ReadBufferShortage;
 import io.outrigger.listener.Transports;
 import io.outrigger.time.WarnLimiter;
 
@@ -43,6 +44,7 @@ final class TcpRelayInitializer extends ChannelInitializer<SocketChannel> {
 
     @Override
     protected void initChannel(SocketChannel ch) {
+        ReadBufferShortage.installOn(ch);
         ChannelPipeline p = ch.pipeline();
         addIdleHandlers(p, tcp.idleTimeoutMillis());
         p.addLast("connect", new TcpConnectHandler(context, transport, resolver, tcp.service(), tcp.idleTimeoutMillis(), refusals));

@@ -15,6 +15,7 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.EventExecutor;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.listener.DnsResolvers;
+import io.outrigger.listener.ReadBufferShortage;
 import io.outrigger.listener.Transports;
 
 import java.net.InetSocketAddress;
@@ -62,6 +63,7 @@ public final class UpstreamPools {
                     .handler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
+                            ReadBufferShortage.installOn(ch);
                             // Names and values validated: what a broken or hostile instance sends fails as a
                             // bad response (502) rather than reaching a client whose parser may read it otherwise.
                             HttpDecoderConfig decoder = new HttpDecoderConfig().setMaxHeaderSize(maxResponseHeaderBytes)

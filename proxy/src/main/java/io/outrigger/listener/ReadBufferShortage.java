@@ -1,0 +1,80 @@
+package io.outrigger.listener;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.uring.IoUringSocketChannel;
+import io.netty.util.UncheckedBooleanSupplier;
+
+/**
+ * Ends an io_uring connection whose next read buffer cannot be allocated (out of direct memory),
+ * the way epoll and NIO end it: the {@link OutOfMemoryError} goes down the connection's pipeline
+ * ({@code exceptionCaught}) and the connection closes.
+ *
+ * <p>Why: Netty 4.2.18's io_uring transport allocates a connection's next read buffer in the I/O
+ * handler and, when that fails, arms no read for the connection and throws out of the turn (which
+ * {@link OutOfMemoryGuardIoHandler} catches). Nothing reads that connection again: a client whose
+ * request was all sent, or an instance whose answer was, waited until an idle timeout, and an
+ * exchange waiting on an instance ended as a timeout that counted against the instance's breakers.
+ * Closed with its cause, the client connection is answered or closed at once, and an instance's
+ * connection fails its exchange as the sidecar's own shortage (no verdict on the instance).
+ *
+ * <p>Installed per connection ({@link #installOn}), on its event loop, before the first read.
+ */
+public final class ReadBufferShortage implements RecvByteBufAllocator {
+    private final Channel channel;
+    private final RecvByteBufAllocator allocator;
+    private boolean failed;
+
+    private ReadBufferShortage(Channel channel, RecvByteBufAllocator allocator) {
+        this.channel = channel;
+        this.allocator = allocator;
+    }
+
+    /** Makes {@code ch} close with its cause when its next read buffer cannot be allocated; io_uring connections only (epoll and NIO already do). */
+    public static void installOn(Channel ch) {
+        if (ch instanceof IoUringSocketChannel) {
+            ch.config().setRecvByteBufAllocator(new ReadBufferShortage(ch, ch.config().getRecvByteBufAllocator()));
+        }
+    }
+
+    @Override
+    public Handle newHandle() {
+        return new FailingHandle(allocator.newHandle());
+    }
+
+    private void fail(OutOfMemoryError e) {
+        if (failed) {
+            return;
+        }
+        failed = true;
+        // After the turn the error ends: the pipeline's handlers see the cause, then the connection closes.
+        channel.eventLoop().execute(() -> {
+            channel.pipeline().fireExceptionCaught(e);
+            channel.close();
+        });
+    }
+
+    /** The connection's own handle, which reports a read buffer it cannot allocate before the error goes on. */
+    private final class FailingHandle extends DelegatingHandle implements ExtendedHandle {
+        FailingHandle(Handle delegate) {
+            super(delegate);
+        }
+
+        @Override
+        public ByteBuf allocate(ByteBufAllocator alloc) {
+            try {
+                return super.allocate(alloc);
+            } catch (OutOfMemoryError e) {
+                fail(e);
+                throw e;
+            }
+        }
+
+        @Override
+        public boolean continueReading(UncheckedBooleanSupplier maybeMoreDataSupplier) {
+            return ((ExtendedHandle) delegate()).continueReading(maybeMoreDataSupplier);
+        }
+    }
+}
