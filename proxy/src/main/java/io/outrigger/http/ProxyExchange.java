@@ -869,23 +869,19 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     }
 
     /**
-     * The client connection went away, or the sidecar's shutdown closed it ({@code cutByShutdown}): drop
-     * the upstream side without blaming it.
+     * The client connection went away, or the sidecar closed it ({@code cutBySidecar}: its shutdown, or
+     * no memory left for the connection): drop the upstream side without blaming it.
      */
-    void clientGone(boolean cutByShutdown) {
+    void clientGone(boolean cutBySidecar) {
         if (done) {
             return;
         }
-        if (attemptOpen) {
-            // No verdict on the upstream: a half-open breaker's probe goes back, so the next call probes at once.
-            attemptOpen = false;
-            instanceBreaker.releasePermission();
-            serviceBreaker.releasePermission();
-        }
+        withdrawAttempt(); // no verdict on the upstream: a half-open breaker's probe goes back, so the next call probes at once
         releaseUpstream(false);
         if (!responseComplete) {
-            // As nginx logs a client body timeout and a client that closed, and Envoy a request its own shutdown reset.
-            status = cutByShutdown ? 503 : clientStalled ? 408 : 499;
+            // As nginx logs a client body timeout and a client that closed, and Envoy a request its own shutdown
+            // or overload manager reset.
+            status = cutBySidecar ? 503 : clientStalled ? 408 : 499;
         }
         responseComplete = true;
         requestComplete = true;

@@ -109,12 +109,20 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
      */
     public ChannelGroupFuture closeAll() {
         for (Channel ch : connections) {
-            ch.attr(CLOSED_BY_SIDECAR).set(Boolean.TRUE);
+            markClosedBySidecar(ch);
         }
         return connections.close();
     }
 
-    /** Whether {@code ch} was closed by {@link #closeAll()} (the sidecar shutting down); any thread. */
+    /**
+     * Marks {@code ch}, about to be closed by the sidecar for a reason of its own (its shutdown, or no
+     * memory left for the connection's buffers): what it has in flight is not a client that left. Any thread.
+     */
+    public static void markClosedBySidecar(Channel ch) {
+        ch.attr(CLOSED_BY_SIDECAR).set(Boolean.TRUE);
+    }
+
+    /** Whether {@code ch} was closed by the sidecar ({@link #closeAll()}, {@link #markClosedBySidecar}); any thread. */
     public static boolean closedBySidecar(Channel ch) {
         return Boolean.TRUE.equals(ch.attr(CLOSED_BY_SIDECAR).get());
     }

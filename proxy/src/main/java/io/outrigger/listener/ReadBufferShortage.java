@@ -6,6 +6,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.UncheckedBooleanSupplier;
+import io.outrigger.lifecycle.ConnectionTracker;
 
 /**
  * Ends an io_uring connection whose next read buffer cannot be allocated (out of direct memory),
@@ -35,8 +36,13 @@ public final class ReadBufferShortage implements RecvByteBufAllocator {
     /** Makes {@code ch} close with its cause when its next read buffer cannot be allocated; io_uring connections only (epoll and NIO already do). */
     public static void installOn(Channel ch) {
         if (ch instanceof IoUringSocketChannel) {
-            ch.config().setRecvByteBufAllocator(new ReadBufferShortage(ch, ch.config().getRecvByteBufAllocator()));
+            ch.config().setRecvByteBufAllocator(wrap(ch, ch.config().getRecvByteBufAllocator()));
         }
+    }
+
+    /** {@code allocator} for {@code ch}, closing {@code ch} when a read buffer cannot be allocated. */
+    static RecvByteBufAllocator wrap(Channel ch, RecvByteBufAllocator allocator) {
+        return new ReadBufferShortage(ch, allocator);
     }
 
     @Override
@@ -49,6 +55,7 @@ public final class ReadBufferShortage implements RecvByteBufAllocator {
             return;
         }
         failed = true;
+        ConnectionTracker.markClosedBySidecar(channel); // what it had in flight is logged as cut (503), not as a client that left
         // After the turn the error ends: the pipeline's handlers see the cause, then the connection closes.
         channel.eventLoop().execute(() -> {
             channel.pipeline().fireExceptionCaught(e);

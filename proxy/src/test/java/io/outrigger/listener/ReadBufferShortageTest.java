@@ -1,0 +1,85 @@
+package io.outrigger.listener;
+
+import io.netty.buffer.AbstractByteBufAllocator;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.buffer.UnpooledByteBufAllocator;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.outrigger.lifecycle.ConnectionTracker;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A connection whose read buffer cannot be allocated is ended with its cause, once, and marked as
+ * closed by the sidecar; one whose buffers come is untouched. (The io_uring wiring runs for real in
+ * it-tests' DirectMemoryExhaustionTest.)
+ */
+class ReadBufferShortageTest {
+    private final List<Throwable> seen = new ArrayList<>();
+    private final EmbeddedChannel ch = new EmbeddedChannel(new ChannelInboundHandlerAdapter() {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            seen.add(cause);
+        }
+    });
+
+    /** An allocator out of direct memory, as Netty's own count refuses a buffer over the limit. */
+    private static final ByteBufAllocator EXHAUSTED = new AbstractByteBufAllocator(true) {
+        @Override
+        protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+            return Unpooled.buffer(initialCapacity, maxCapacity);
+        }
+
+        @Override
+        protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+            throw new OutOfMemoryError("failed to allocate 2048 byte(s) of direct memory (used: 8388608, max: 8388608)");
+        }
+
+        @Override
+        public boolean isDirectBufferPooled() {
+            return false;
+        }
+    };
+
+    @Test
+    void aReadBufferThatCannotBeAllocatedEndsTheConnectionWithItsCause() {
+        RecvByteBufAllocator.Handle handle = ReadBufferShortage.wrap(ch, new AdaptiveRecvByteBufAllocator()).newHandle();
+        assertInstanceOf(RecvByteBufAllocator.ExtendedHandle.class, handle, "io_uring casts the handle to an extended one");
+
+        OutOfMemoryError first = assertThrows(OutOfMemoryError.class, () -> handle.allocate(EXHAUSTED), "the error goes on to the turn");
+        assertThrows(OutOfMemoryError.class, () -> handle.allocate(EXHAUSTED));
+        assertTrue(ch.isOpen(), "closed after the turn, not inside the allocation");
+        assertTrue(ConnectionTracker.closedBySidecar(ch), "what it had in flight is the sidecar's cut, not a client that left");
+
+        ch.runPendingTasks();
+        assertFalse(ch.isOpen());
+        assertEquals(1, seen.size(), "the cause, once: " + seen);
+        assertSame(first, seen.get(0));
+    }
+
+    @Test
+    void aConnectionWhoseBuffersComeIsLeftAlone() {
+        RecvByteBufAllocator.Handle handle = ReadBufferShortage.wrap(ch, new AdaptiveRecvByteBufAllocator()).newHandle();
+        ByteBuf buf = handle.allocate(UnpooledByteBufAllocator.DEFAULT);
+        buf.release();
+        ch.runPendingTasks();
+        assertTrue(ch.isOpen());
+        assertFalse(ConnectionTracker.closedBySidecar(ch));
+        assertEquals(List.of(), seen);
+        ch.finishAndReleaseAll();
+    }
+}
