@@ -1,6 +1,7 @@
 package io.outrigger.discovery;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -19,8 +20,10 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.outrigger.listener.ReadBufferShortage;
 import io.outrigger.listener.Transports;
 import io.outrigger.upstream.OutOfDescriptors;
+import io.outrigger.upstream.OutOfMemory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  * refused connection, reset, no answer within {@code timeoutMillis}) fails. Results go to
  * {@link HealthTracker#onCheckPassed}/{@link HealthTracker#onCheckFailed}, which apply
  * {@code unhealthy_after}/{@code healthy_after}. A check the sidecar cannot even make, because it is
- * out of file descriptors (EMFILE), is no verdict on the instance and is skipped.
+ * out of file descriptors (EMFILE) or of memory for the check's buffers, is no verdict on the instance and is skipped.
  *
  * <p>Only routed services are checked, so a sidecar beside one service does not probe a whole registry,
  * and instances nobody calls (such as the example addresses of {@code config/registry.json}) are never
@@ -61,6 +64,12 @@ public final class ActiveHealthChecker implements AutoCloseable {
      */
     public ActiveHealthChecker(Registry registry, HealthTracker health, EventLoop loop, Transports transport,
                                String path, long intervalMillis, long timeoutMillis) {
+        this(registry, health, loop, transport, path, intervalMillis, timeoutMillis, null);
+    }
+
+    /** @param allocator the checks' buffers (tests: one that runs out of memory), or null for the default */
+    ActiveHealthChecker(Registry registry, HealthTracker health, EventLoop loop, Transports transport,
+                        String path, long intervalMillis, long timeoutMillis, ByteBufAllocator allocator) {
         if (intervalMillis <= 0) {
             throw new IllegalArgumentException("intervalMillis: " + intervalMillis + " (expected: > 0)");
         }
@@ -75,9 +84,13 @@ public final class ActiveHealthChecker implements AutoCloseable {
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        ReadBufferShortage.installOn(ch);
                         ch.pipeline().addLast(new HttpClientCodec());
                     }
                 });
+        if (allocator != null) {
+            bootstrap.option(ChannelOption.ALLOCATOR, allocator);
+        }
     }
 
     /** Starts the checks; the first round runs at once. */
@@ -133,9 +146,25 @@ public final class ActiveHealthChecker implements AutoCloseable {
             req.headers().set(HttpHeaderNames.HOST, endpoint.authority())
                     .set(HttpHeaderNames.USER_AGENT, "outrigger-health-check")
                     .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-            ch.writeAndFlush(req);
+            ch.writeAndFlush(req).addListener((ChannelFuture w) -> {
+                if (!w.isSuccess() && OutOfMemory.causedBy(w.cause())) {
+                    skip(done, service, endpoint); // the request could not be encoded: the instance was never asked
+                }
+            });
         });
         return done;
+    }
+
+    /** Ends a check that the sidecar's own shortage of memory failed: no verdict on the instance. */
+    private static void skip(Promise<Void> done, String service, Endpoint endpoint) {
+        if (done.trySuccess(null)) {
+            log.debug("health check of {} {} skipped: the sidecar is out of memory", service, endpoint);
+        }
+    }
+
+    /** Whether a check is under way (tests). */
+    boolean checking() {
+        return !inFlight.isEmpty();
     }
 
     private static String describe(Throwable t) {
@@ -187,7 +216,9 @@ public final class ActiveHealthChecker implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (done.trySuccess(null)) {
+            if (OutOfMemory.causedBy(cause)) {
+                skip(done, service, endpoint); // no buffer for the answer: the sidecar's shortage, not the instance's
+            } else if (done.trySuccess(null)) {
                 health.onCheckFailed(service, endpoint, describe(cause));
             }
             ctx.close();
