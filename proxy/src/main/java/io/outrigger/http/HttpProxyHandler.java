@@ -13,6 +13,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import io.outrigger.SidecarContext;
 import io.outrigger.lifecycle.ConnectionTracker;
 import io.outrigger.lifecycle.DrainEvent;
+import io.outrigger.upstream.OutOfMemory;
 import io.outrigger.upstream.UpstreamPools;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -275,6 +276,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.debug("{}: client connection failed", ctx.channel(), cause);
+        if (OutOfMemory.causedBy(cause)) {
+            // No buffer for this connection (epoll and NIO fail its read so): the sidecar cuts what it has in flight (503).
+            ConnectionTracker.markClosedBySidecar(ctx.channel());
+        }
         ctx.close();
     }
 

@@ -59,6 +59,14 @@ class DrainHeadTest {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
+    /** Like the drain deadline, a connection failed for want of memory (epoll and NIO fail its read so) is the sidecar's cut. */
+    @Test
+    void aConnectionFailedForWantOfMemoryIsClosedAsTheSidecarsCut() {
+        ch.pipeline().fireExceptionCaught(new OutOfMemoryError("failed to allocate 65536 byte(s) of direct memory"));
+        assertFalse(ch.isOpen());
+        assertTrue(io.outrigger.lifecycle.ConnectionTracker.closedBySidecar(ch));
+    }
+
     @Test
     void aRequestWhoseHeadIsUnderWayWhenTheDrainComesIsAnsweredThenTheConnectionCloses() {
         assertKeptAlive(send("GET /first HTTP/1.1\r\nHost: unknown-service\r\n\r\n"));
