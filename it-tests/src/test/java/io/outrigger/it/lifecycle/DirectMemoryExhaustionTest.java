@@ -52,20 +52,9 @@ class DirectMemoryExhaustionTest {
         open.add(service::close);
         ServerSocket stuck = stuckInstance();
 
-        int admin = FreePorts.next();
         int outbound = FreePorts.next();
-        Path dir = layout.logDir().resolve("direct-memory");
-        Files.createDirectories(dir);
-        Path registry = Files.writeString(dir.resolve("registry.json"),
-                "{\"services\": {\"service-b\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}], "
-                + "\"stuck\": [{\"host\": \"127.0.0.1\", \"port\": " + stuck.getLocalPort() + "}]}}");
-        Path config = Files.writeString(dir.resolve("sidecar.yaml"), "name: direct-memory\nservice: service-a\n"
-                + "registry: file:" + registry + "\ndrain_ms: 500\nhttp: { access_log: false }\n"
-                + "resilience: { retry: { max_retries: 0 } }\n"
-                + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n");
-        ManagedProcess sidecar = ManagedProcess.startSidecar("direct-memory", layout.proxyJar(),
-                List.of("-XX:MaxDirectMemorySize=8m"), config, admin, dir, WAIT);
-        open.add(sidecar::kill);
+        ManagedProcess sidecar = startSidecar(layout, "direct-memory", outbound, "service-b", service.port(), stuck,
+                "resilience: { retry: { max_retries: 0 } }\n", List.of());
 
         List<SocketChannel> uploads = openUploads(outbound, "stuck");
         open.add(() -> closeAll(uploads));
@@ -139,27 +128,18 @@ class DirectMemoryExhaustionTest {
         goodAcceptor.setDaemon(true);
         goodAcceptor.start();
 
-        int admin = FreePorts.next();
         int outbound = FreePorts.next();
-        Path dir = layout.logDir().resolve("direct-memory-blame");
-        Files.createDirectories(dir);
-        Path registry = Files.writeString(dir.resolve("registry.json"),
-                "{\"services\": {\"good\": [{\"host\": \"127.0.0.1\", \"port\": " + good.getLocalPort() + "}], "
-                + "\"stuck\": [{\"host\": \"127.0.0.1\", \"port\": " + stuck.getLocalPort() + "}]}}");
-        Path config = Files.writeString(dir.resolve("sidecar.yaml"), "name: direct-memory-blame\nservice: service-a\n"
-                + "registry: file:" + registry + "\ndrain_ms: 500\nhttp: { access_log: false }\n"
-                + "health: { interval_ms: 600000 }\n"
+        // epoll: a read buffer it cannot allocate fails the connection's read, with no help from the sidecar
+        // (on io_uring, ReadBufferShortage closes the connection with the same cause).
+        ManagedProcess sidecar = startSidecar(layout, "direct-memory-blame", outbound, "good", good.getLocalPort(), stuck,
+                "health: { interval_ms: 600000 }\n"
                 // A request deadline the test cannot reach: a timeout would be a verdict of its own.
-                + "resilience: { breaker: { failure_threshold: 1, open_ms: 60000 }, retry: { max_retries: 0 }, timeouts: { request_ms: 300000 } }\n"
-                + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n");
-        // epoll: a read buffer it cannot allocate fails the connection's read (io_uring stalls it instead).
-        ManagedProcess sidecar = ManagedProcess.startSidecar("direct-memory-blame", layout.proxyJar(),
+                + "resilience: { breaker: { failure_threshold: 1, open_ms: 60000 }, retry: { max_retries: 0 }, timeouts: { request_ms: 300000 } }\n",
                 // The JDK's buffers, which refuse slowly: the instance's answers come while memory is short
                 // (with Netty's own, refused at once, the flood's connections close first and free it).
-                List.of("-XX:MaxDirectMemorySize=8m", "-Doutrigger.transport=epoll", "-Dio.netty.tryReflectionSetAccessible=false",
+                List.of("-Doutrigger.transport=epoll", "-Dio.netty.tryReflectionSetAccessible=false",
                         "-Dorg.slf4j.simpleLogger.log.io.outrigger.upstream.UpstreamHandler=debug",
-                        "-Dorg.slf4j.simpleLogger.log.io.outrigger.http.HttpProxyHandler=debug"), config, admin, dir, WAIT);
-        open.add(sidecar::kill);
+                        "-Dorg.slf4j.simpleLogger.log.io.outrigger.http.HttpProxyHandler=debug"));
 
         List<Socket> callers = new CopyOnWriteArrayList<>();
         open.add(() -> closeAll(callers));
@@ -227,6 +207,28 @@ class DirectMemoryExhaustionTest {
         return log.contains("of direct memory") || log.contains("direct buffer memory");
     }
     private final List<Socket> held = new CopyOnWriteArrayList<>();
+
+    /**
+     * A sidecar with 8 MiB of direct memory, its outbound listener on {@code outbound}, routing {@code service} to
+     * {@code port} and {@code stuck} to the never-reading instance; stopped at the end of the test.
+     */
+    private ManagedProcess startSidecar(ProjectLayout layout, String name, int outbound, String service, int port, ServerSocket stuck,
+                                        String yaml, List<String> jvmOptions) throws Exception {
+        int admin = FreePorts.next();
+        Path dir = layout.logDir().resolve(name);
+        Files.createDirectories(dir);
+        Path registry = Files.writeString(dir.resolve("registry.json"),
+                "{\"services\": {\"" + service + "\": [{\"host\": \"127.0.0.1\", \"port\": " + port + "}], "
+                + "\"stuck\": [{\"host\": \"127.0.0.1\", \"port\": " + stuck.getLocalPort() + "}]}}");
+        Path config = Files.writeString(dir.resolve("sidecar.yaml"), "name: " + name + "\nservice: service-a\n"
+                + "registry: file:" + registry + "\ndrain_ms: 500\nhttp: { access_log: false }\n" + yaml
+                + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n");
+        List<String> options = new ArrayList<>(List.of("-XX:MaxDirectMemorySize=8m"));
+        options.addAll(jvmOptions);
+        ManagedProcess sidecar = ManagedProcess.startSidecar(name, layout.proxyJar(), options, config, admin, dir, WAIT);
+        open.add(sidecar::kill);
+        return sidecar;
+    }
 
     /** An instance that accepts and never reads: every upload to it backs up into the sidecar. */
     private ServerSocket stuckInstance() throws IOException {
