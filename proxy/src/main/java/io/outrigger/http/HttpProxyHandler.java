@@ -123,6 +123,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private void refuse(RejectedRequest rejected) {
         if (current != null) {
             current.reject(rejected.error());
+        } else if (closing) {
+            // The last answer said Connection: close (its write may still be pending): what the client sent after
+            // it is dropped, as channelRead drops a request then; neither answered nor counted.
+            log.debug("{}: refusal after the last answer dropped: {}", ctx.channel(), rejected.error());
         } else {
             closing = true;
             answerRejected(ctx, rejected.error(), rejected.head());
