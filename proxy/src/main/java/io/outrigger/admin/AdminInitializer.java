@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.outrigger.listener.ReadBufferShortage;
 
 import java.util.concurrent.TimeUnit;
 
@@ -36,6 +37,7 @@ final class AdminInitializer extends ChannelInitializer<SocketChannel> {
 
     @Override
     protected void initChannel(SocketChannel ch) {
+        ReadBufferShortage.installOn(ch); // out of memory for a read buffer: closed at once, not left to the idle timeout
         ChannelPipeline p = ch.pipeline();
         p.addLast("idle", new IdleStateHandler(idleTimeoutMillis, 0, 0, TimeUnit.MILLISECONDS));
         p.addLast("http-codec", new HttpServerCodec(new HttpDecoderConfig().setMaxHeaderSize(maxHeaderBytes)));
