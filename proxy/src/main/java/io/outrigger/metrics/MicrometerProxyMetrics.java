@@ -12,6 +12,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.util.internal.PlatformDependent;
 import io.outrigger.SidecarContext;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.HealthTracker;
@@ -42,6 +43,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *   outrigger_breaker_transitions_total{breaker,service,instance,from,to}  the usual four at 0 from a breaker's creation
  *   outrigger_instance_healthy{service,instance}                      1 healthy, 0 not
  *   outrigger_registry_stale                                          1 while the registry does not answer, else 0
+ *   outrigger_direct_memory_used_bytes, outrigger_direct_memory_max_bytes   Netty's own count of its direct buffers
  * </pre>
  * plus Micrometer's JVM and process series ({@code jvm_memory_*}, {@code jvm_gc_*}, {@code jvm_threads_*},
  * {@code process_cpu_usage}, {@code process_uptime_seconds}), so the sidecar's own cost is visible.
@@ -106,6 +108,14 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
+        // The jar lets Netty allocate direct buffers itself (see cli.Main): the JDK's jvm_buffer_memory_used_bytes{id="direct"}
+        // no longer sees them, so Netty's own count is published.
+        Gauge.builder("outrigger.direct.memory.used", PlatformDependent::usedDirectMemory).baseUnit("bytes")
+                .description("direct memory Netty allocated itself; -1 when it leaves direct buffers to the JDK (see jvm_buffer_memory_used_bytes)")
+                .register(registry);
+        Gauge.builder("outrigger.direct.memory.max", PlatformDependent::maxDirectMemory).baseUnit("bytes")
+                .description("the direct memory Netty may allocate (-XX:MaxDirectMemorySize, or the heap's maximum by default)")
+                .register(registry);
         return new MicrometerProxyMetrics(registry);
     }
 

@@ -28,6 +28,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import static io.outrigger.it.harness.RawHttp1.closeAll;
 import static io.outrigger.it.harness.RawHttp1.status;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,9 +53,19 @@ class DirectMemoryExhaustionTest {
         open.add(service::close);
         ServerSocket stuck = stuckInstance();
 
+        int admin = FreePorts.next();
         int outbound = FreePorts.next();
-        ManagedProcess sidecar = startSidecar(layout, "direct-memory", outbound, "service-b", service.port(), stuck,
+        ManagedProcess sidecar = startSidecar(layout, "direct-memory", admin, outbound, "service-b", service.port(), stuck,
                 "resilience: { retry: { max_retries: 0 } }\n", List.of());
+
+        // Netty counts the direct memory it allocates itself (the JDK's jvm_buffer_memory_used_bytes does not see it).
+        assertEquals(200, status(outbound, "GET /before HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n", Duration.ofSeconds(5)));
+        String metrics = answerOrNothing(admin, "GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+        java.util.regex.Matcher used = java.util.regex.Pattern.compile("(?m)^outrigger_direct_memory_used_bytes\\{[^}]*\\} (\\S+)$").matcher(metrics);
+        assertTrue(used.find() && Double.parseDouble(used.group(1)) > 0, "Netty's direct memory in use: "
+                + metrics.lines().filter(l -> l.contains("direct")).toList());
+        assertTrue(metrics.contains("outrigger_direct_memory_max_bytes{sidecar=\"direct-memory\"} 8388608.0"),
+                metrics.lines().filter(l -> l.contains("direct_memory_max")).toList().toString());
 
         List<SocketChannel> uploads = openUploads(outbound, "stuck");
         open.add(() -> closeAll(uploads));
@@ -131,7 +142,7 @@ class DirectMemoryExhaustionTest {
         int outbound = FreePorts.next();
         // epoll: a read buffer it cannot allocate fails the connection's read, with no help from the sidecar
         // (on io_uring, ReadBufferShortage closes the connection with the same cause).
-        ManagedProcess sidecar = startSidecar(layout, "direct-memory-blame", outbound, "good", good.getLocalPort(), stuck,
+        ManagedProcess sidecar = startSidecar(layout, "direct-memory-blame", FreePorts.next(), outbound, "good", good.getLocalPort(), stuck,
                 "health: { interval_ms: 600000 }\n"
                 // A request deadline the test cannot reach: a timeout would be a verdict of its own.
                 + "resilience: { breaker: { failure_threshold: 1, open_ms: 60000 }, retry: { max_retries: 0 }, timeouts: { request_ms: 300000 } }\n",
@@ -209,12 +220,11 @@ class DirectMemoryExhaustionTest {
     private final List<Socket> held = new CopyOnWriteArrayList<>();
 
     /**
-     * A sidecar with 8 MiB of direct memory, its outbound listener on {@code outbound}, routing {@code service} to
+     * A sidecar with 8 MiB of direct memory, its admin and outbound listeners on {@code admin} and {@code outbound}, routing {@code service} to
      * {@code port} and {@code stuck} to the never-reading instance; stopped at the end of the test.
      */
-    private ManagedProcess startSidecar(ProjectLayout layout, String name, int outbound, String service, int port, ServerSocket stuck,
-                                        String yaml, List<String> jvmOptions) throws Exception {
-        int admin = FreePorts.next();
+    private ManagedProcess startSidecar(ProjectLayout layout, String name, int admin, int outbound, String service, int port,
+                                        ServerSocket stuck, String yaml, List<String> jvmOptions) throws Exception {
         Path dir = layout.logDir().resolve(name);
         Files.createDirectories(dir);
         Path registry = Files.writeString(dir.resolve("registry.json"),
