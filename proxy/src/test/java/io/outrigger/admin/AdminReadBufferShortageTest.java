@@ -1,16 +1,13 @@
 package io.outrigger.admin;
 
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.AbstractByteBufAllocator;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.DefaultEventExecutor;
 import io.netty.util.concurrent.EventExecutor;
 import io.outrigger.listener.Transports;
+import io.outrigger.testing.ExhaustedAllocator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -35,23 +32,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class AdminReadBufferShortageTest {
     private static final long IDLE_TIMEOUT_MILLIS = 60_000;
 
-    /** Direct buffers the sidecar cannot have, as a full direct memory refuses them; heap buffers come. */
-    private static final ByteBufAllocator NO_DIRECT_MEMORY = new AbstractByteBufAllocator(false) {
-        @Override
-        protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
-            return Unpooled.buffer(initialCapacity, maxCapacity);
-        }
-
-        @Override
-        protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
-            throw new OutOfMemoryError("failed to allocate " + initialCapacity + " byte(s) of direct memory");
-        }
-
-        @Override
-        public boolean isDirectBufferPooled() {
-            return false;
-        }
-    };
 
     private EventLoopGroup group;
     private EventExecutor adminThread;
@@ -76,7 +56,7 @@ class AdminReadBufferShortageTest {
         group = Transports.IO_URING.newGroup(1, "admin-read-shortage-test"); // the sidecar's loops: out-of-memory guarded
         adminThread = new DefaultEventExecutor();
         server = new ServerBootstrap().group(group).channel(Transports.IO_URING.serverChannel())
-                .childOption(ChannelOption.ALLOCATOR, NO_DIRECT_MEMORY)
+                .childOption(ChannelOption.ALLOCATOR, ExhaustedAllocator.DIRECT)
                 .childHandler(new AdminInitializer(new AdminHandler(null, adminThread), IDLE_TIMEOUT_MILLIS, 16384))
                 .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
         int port = ((InetSocketAddress) server.localAddress()).getPort();

@@ -1,13 +1,12 @@
 package io.outrigger.discovery;
 
 import com.sun.net.httpserver.HttpServer;
-import io.netty.buffer.AbstractByteBufAllocator;
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.outrigger.listener.Transports;
+import io.outrigger.testing.ExhaustedAllocator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,23 +29,6 @@ class ActiveHealthCheckerTest {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private HttpServer server;
 
-    /** Buffers the sidecar cannot have: every direct and heap buffer is refused, as a full direct memory refuses them. */
-    private static final ByteBufAllocator EXHAUSTED = new AbstractByteBufAllocator(true) {
-        @Override
-        protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
-            throw new OutOfMemoryError("failed to allocate " + initialCapacity + " byte(s) of heap buffer memory");
-        }
-
-        @Override
-        protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
-            throw new OutOfMemoryError("failed to allocate " + initialCapacity + " byte(s) of direct memory");
-        }
-
-        @Override
-        public boolean isDirectBufferPooled() {
-            return false;
-        }
-    };
 
     @AfterEach
     void stop() throws Exception {
@@ -94,7 +76,7 @@ class ActiveHealthCheckerTest {
     @Test
     void aCheckTheSidecarHasNoMemoryForIsNoVerdict() throws Exception {
         Endpoint endpoint = serve(200);
-        HealthTracker health = checkOnce(endpoint, EXHAUSTED);
+        HealthTracker health = checkOnce(endpoint, ExhaustedAllocator.ALL);
         assertFalse(health.isTracked("svc", endpoint), "skipped, not failed: " + health.health("svc", endpoint));
     }
 }

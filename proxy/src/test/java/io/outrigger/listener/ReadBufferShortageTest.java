@@ -1,9 +1,6 @@
 package io.outrigger.listener;
 
-import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.Unpooled;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
@@ -11,6 +8,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.outrigger.lifecycle.ConnectionTracker;
+import io.outrigger.testing.ExhaustedAllocator;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -37,31 +35,14 @@ class ReadBufferShortageTest {
         }
     });
 
-    /** An allocator out of direct memory, as Netty's own count refuses a buffer over the limit. */
-    private static final ByteBufAllocator EXHAUSTED = new AbstractByteBufAllocator(true) {
-        @Override
-        protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
-            return Unpooled.buffer(initialCapacity, maxCapacity);
-        }
-
-        @Override
-        protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
-            throw new OutOfMemoryError("failed to allocate 2048 byte(s) of direct memory (used: 8388608, max: 8388608)");
-        }
-
-        @Override
-        public boolean isDirectBufferPooled() {
-            return false;
-        }
-    };
 
     @Test
     void aReadBufferThatCannotBeAllocatedEndsTheConnectionWithItsCause() {
         RecvByteBufAllocator.Handle handle = ReadBufferShortage.wrap(ch, new AdaptiveRecvByteBufAllocator()).newHandle();
         assertInstanceOf(RecvByteBufAllocator.ExtendedHandle.class, handle, "io_uring casts the handle to an extended one");
 
-        OutOfMemoryError first = assertThrows(OutOfMemoryError.class, () -> handle.allocate(EXHAUSTED), "the error goes on to the turn");
-        assertThrows(OutOfMemoryError.class, () -> handle.allocate(EXHAUSTED));
+        OutOfMemoryError first = assertThrows(OutOfMemoryError.class, () -> handle.allocate(ExhaustedAllocator.DIRECT), "the error goes on to the turn");
+        assertThrows(OutOfMemoryError.class, () -> handle.allocate(ExhaustedAllocator.DIRECT));
         assertTrue(ch.isOpen(), "closed after the turn, not inside the allocation");
         assertTrue(ConnectionTracker.closedBySidecar(ch), "what it had in flight is the sidecar's cut, not a client that left");
 

@@ -67,13 +67,8 @@ class DirectMemoryExhaustionTest {
         assertTrue(metrics.contains("outrigger_direct_memory_max_bytes{sidecar=\"direct-memory\"} 8388608.0"),
                 metrics.lines().filter(l -> l.contains("direct_memory_max")).toList().toString());
 
-        List<SocketChannel> uploads = openUploads(outbound, "stuck");
-        open.add(() -> closeAll(uploads));
         ByteBuffer chunk = ByteBuffer.allocate(64 * 1024);
-        Poller.awaitTrue("the sidecar out of direct memory", WAIT, Duration.ofMillis(10), () -> {
-            pump(uploads, chunk);
-            return outOfDirectMemory(log(sidecar));
-        });
+        List<SocketChannel> uploads = floodUntilOutOfMemory(outbound, sidecar, chunk);
 
         // While the flood goes on, the sidecar answers at once: a buffer it cannot have fails at once, and
         // the connection that wanted it closes (a 502 that says so when it was the instance's). Through the
@@ -173,13 +168,8 @@ class DirectMemoryExhaustionTest {
         }
         Poller.awaitTrue("the held requests at the instance", WAIT, Duration.ofMillis(10), () -> received.get() == HELD);
 
-        List<SocketChannel> uploads = openUploads(outbound, "stuck");
-        open.add(() -> closeAll(uploads));
         ByteBuffer chunk = ByteBuffer.allocate(64 * 1024);
-        Poller.awaitTrue("the sidecar out of direct memory", WAIT, Duration.ofMillis(10), () -> {
-            pump(uploads, chunk);
-            return outOfDirectMemory(log(sidecar));
-        });
+        List<SocketChannel> uploads = floodUntilOutOfMemory(outbound, sidecar, chunk);
         answer.countDown();
         String goodPort = ":" + good.getLocalPort() + "] failed";
         Poller.awaitTrue("the held requests over", WAIT, Duration.ofMillis(10), () -> {
@@ -297,6 +287,17 @@ class DirectMemoryExhaustionTest {
             c.configureBlocking(false);
             uploads.add(c);
         }
+        return uploads;
+    }
+
+    /** Uploads to the never-reading instance, pumped until the sidecar logs that it is out of direct memory; closed at the end. */
+    private List<SocketChannel> floodUntilOutOfMemory(int outbound, ManagedProcess sidecar, ByteBuffer chunk) throws Exception {
+        List<SocketChannel> uploads = openUploads(outbound, "stuck");
+        open.add(() -> closeAll(uploads));
+        Poller.awaitTrue("the sidecar out of direct memory", WAIT, Duration.ofMillis(10), () -> {
+            pump(uploads, chunk);
+            return outOfDirectMemory(log(sidecar));
+        });
         return uploads;
     }
 
