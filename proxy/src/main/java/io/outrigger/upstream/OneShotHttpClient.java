@@ -1,6 +1,7 @@
 package io.outrigger.upstream;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -18,6 +19,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.outrigger.listener.ReadBufferShortage;
 
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
@@ -50,17 +52,28 @@ public final class OneShotHttpClient {
     public static Future<FullHttpResponse> send(EventLoop loop, Class<? extends Channel> channelClass, String host, int port,
                                                 FullHttpRequest request, long connectTimeoutMillis, long timeoutMillis,
                                                 int maxBodyBytes) {
+        return send(loop, channelClass, host, port, request, connectTimeoutMillis, timeoutMillis, maxBodyBytes, null);
+    }
+
+    /** As {@link #send(EventLoop, Class, String, int, FullHttpRequest, long, long, int)}, with the connection's allocator (tests), or null for the default. */
+    static Future<FullHttpResponse> send(EventLoop loop, Class<? extends Channel> channelClass, String host, int port,
+                                         FullHttpRequest request, long connectTimeoutMillis, long timeoutMillis,
+                                         int maxBodyBytes, ByteBufAllocator allocator) {
         Promise<FullHttpResponse> promise = loop.newPromise();
         request.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        ChannelFuture connect = new Bootstrap().group(loop).channel(channelClass)
+        Bootstrap bootstrap = new Bootstrap().group(loop).channel(channelClass)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectTimeoutMillis))
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        ReadBufferShortage.installOn(ch); // no memory for the answer: failed at once, not at timeoutMillis
                         ch.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(maxBodyBytes), new AnswerHandler(promise));
                     }
-                })
-                .connect(host, port);
+                });
+        if (allocator != null) {
+            bootstrap.option(ChannelOption.ALLOCATOR, allocator);
+        }
+        ChannelFuture connect = bootstrap.connect(host, port);
         Channel ch = connect.channel();
         ScheduledFuture<?> deadline = loop.schedule(
                 () -> promise.tryFailure(new TimeoutException("no answer within " + timeoutMillis + " ms")),

@@ -32,7 +32,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class AdminReadBufferShortageTest {
     private static final long IDLE_TIMEOUT_MILLIS = 60_000;
 
-
     private EventLoopGroup group;
     private EventExecutor adminThread;
     private Channel server;

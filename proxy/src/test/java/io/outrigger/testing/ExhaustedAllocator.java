@@ -18,7 +18,7 @@ public final class ExhaustedAllocator extends AbstractByteBufAllocator {
     private final boolean heapToo;
 
     private ExhaustedAllocator(boolean heapToo) {
-        super(true);
+        super(false); // heap buffers preferred, as for an encoder; a read buffer asks for a direct one
         this.heapToo = heapToo;
     }
 
