@@ -130,10 +130,7 @@ public final class ActiveHealthChecker implements AutoCloseable {
         connect.addListener((ChannelFuture f) -> {
             if (!f.isSuccess()) {
                 if (OutOfDescriptors.causedBy(f.cause())) {
-                    // No socket could be made (EMFILE): no verdict on the instance, which was never asked.
-                    if (done.trySuccess(null)) {
-                        log.debug("health check of {} {} skipped: the sidecar is out of file descriptors", service, endpoint);
-                    }
+                    skip(done, service, endpoint, "file descriptors"); // no socket could be made: the instance was never asked
                     return;
                 }
                 if (done.trySuccess(null)) {
@@ -148,17 +145,17 @@ public final class ActiveHealthChecker implements AutoCloseable {
                     .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
             ch.writeAndFlush(req).addListener((ChannelFuture w) -> {
                 if (!w.isSuccess() && OutOfMemory.causedBy(w.cause())) {
-                    skip(done, service, endpoint); // the request could not be encoded: the instance was never asked
+                    skip(done, service, endpoint, "memory"); // the request could not be encoded: the instance was never asked
                 }
             });
         });
         return done;
     }
 
-    /** Ends a check that the sidecar's own shortage of memory failed: no verdict on the instance. */
-    private static void skip(Promise<Void> done, String service, Endpoint endpoint) {
+    /** Ends a check that the sidecar's own shortage of {@code what} failed: no verdict on the instance. */
+    private static void skip(Promise<Void> done, String service, Endpoint endpoint, String what) {
         if (done.trySuccess(null)) {
-            log.debug("health check of {} {} skipped: the sidecar is out of memory", service, endpoint);
+            log.debug("health check of {} {} skipped: the sidecar is out of {}", service, endpoint, what);
         }
     }
 
@@ -217,7 +214,7 @@ public final class ActiveHealthChecker implements AutoCloseable {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             if (OutOfMemory.causedBy(cause)) {
-                skip(done, service, endpoint); // no buffer for the answer: the sidecar's shortage, not the instance's
+                skip(done, service, endpoint, "memory"); // no buffer for the answer: the sidecar's shortage, not the instance's
             } else if (done.trySuccess(null)) {
                 health.onCheckFailed(service, endpoint, describe(cause));
             }

@@ -659,11 +659,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (OutOfMemory.causedBy(cause)) {
             // The sidecar could not allocate a buffer to read or write this connection: its own shortage, not the instance's.
             withdrawAttempt();
-            if (responseStarted) {
-                abort();
-            } else {
-                attemptFailed(ProxyError.OUT_OF_MEMORY, "", false);
-            }
+            attemptFailed(ProxyError.OUT_OF_MEMORY, "", false); // closes the client connection if the answer had begun
             return;
         }
         if (responseStarted) {

@@ -6,7 +6,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.UncheckedBooleanSupplier;
-import io.outrigger.lifecycle.ConnectionTracker;
 
 /**
  * Ends an io_uring connection whose next read buffer cannot be allocated (out of direct memory),
@@ -55,8 +54,8 @@ public final class ReadBufferShortage implements RecvByteBufAllocator {
             return;
         }
         failed = true;
-        ConnectionTracker.markClosedBySidecar(channel); // what it had in flight is logged as cut (503), not as a client that left
-        // After the turn the error ends: the pipeline's handlers see the cause, then the connection closes.
+        // After the turn the error ends: the pipeline's handlers see the cause (an HTTP client connection is then
+        // logged as cut by the sidecar, as on epoll), then the connection closes.
         channel.eventLoop().execute(() -> {
             channel.pipeline().fireExceptionCaught(e);
             channel.close();
