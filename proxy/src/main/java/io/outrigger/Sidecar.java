@@ -54,7 +54,7 @@ public final class Sidecar implements AutoCloseable {
     private final Map<String, Channel> serverChannels = new LinkedHashMap<>();
     private final Map<String, Integer> boundPorts = new LinkedHashMap<>();
     private final AtomicReference<State> state = new AtomicReference<>(State.STARTING);
-    private final ConnectionTracker connections = new ConnectionTracker();
+    private final ConnectionTracker connections;
     private final AtomicBoolean closed = new AtomicBoolean();
     private boolean intakeStopped; // guarded by this
     private ActiveHealthChecker healthChecker;
@@ -68,6 +68,10 @@ public final class Sidecar implements AutoCloseable {
         this.context = context;
         this.transport = transport;
         this.group = transport.newGroup(threads, "outrigger");
+        int configured = context.config().maxConnections();
+        this.connections = new ConnectionTracker(configured > 0 ? configured
+                : ConnectionTracker.fromOpenFilesLimit(ConnectionTracker.openFilesLimit()));
+        context.metrics().bindConnections(connections);
     }
 
     public SidecarContext context() {

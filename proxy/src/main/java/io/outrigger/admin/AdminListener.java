@@ -1,6 +1,7 @@
 package io.outrigger.admin;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.outrigger.lifecycle.ConnectionTracker;
 import io.netty.channel.Channel;
 import io.netty.util.concurrent.DefaultEventExecutor;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -31,6 +32,7 @@ public final class AdminListener {
                     .group(sidecar.group())
                     .channel(sidecar.transport().serverChannel())
                     .handler(sidecar.connections())
+                    .attr(ConnectionTracker.NOT_LIMITED, Boolean.TRUE) // probes and scrapes get in when the traffic listeners are full
                     .childHandler(new AdminInitializer(handler, sidecar.context().config().http().idleTimeoutMillis(),
                             sidecar.context().config().http().maxHeaderBytes()))
                     .bind(sidecar.context().config().bindAddress(), port)

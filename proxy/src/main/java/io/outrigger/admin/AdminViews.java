@@ -108,9 +108,13 @@ final class AdminViews {
                 .put("for_ms", TimeUnit.NANOSECONDS.toMillis(ctx.ticker().nanos() - s.sinceNanos()));
     }
 
-    /** The effective config with YAML key names, plus {@code bound_ports} (listener name to port). */
+    /**
+     * The effective config with YAML key names ({@code max_connections} as in force, when derived from the open-files
+     * limit), plus {@code bound_ports} (listener name to port).
+     */
     String config() {
         ObjectNode root = CONFIG_JSON.valueToTree(sidecar.context().config());
+        root.put("max_connections", sidecar.connections().maxConnections()); // 0 stands for one derived at start: show that one
         root.set("bound_ports", CONFIG_JSON.valueToTree(new TreeMap<>(sidecar.boundPorts())));
         return write(root);
     }

@@ -40,7 +40,7 @@ final class ConfigOverrides {
         }
         return new SidecarConfig(name != null ? name : c.name(), c.service(), registry != null ? registry : c.registry(),
                 c.bindAddress(), new SidecarConfig.Listeners(admin, outbound, inbound, l.jsonline(), l.tcp()),
-                c.resilience(), c.http(), c.health(), c.drainMillis(), c.ioThreads());
+                c.resilience(), c.http(), c.health(), c.drainMillis(), c.ioThreads(), c.maxConnections());
     }
 
     private static int checkPort(String flag, int port) throws ConfigException {

@@ -117,7 +117,7 @@ public final class ConfigLoader {
 
     private SidecarConfig read(JsonNode root) throws ConfigException {
         SidecarConfig d = SidecarConfig.defaults();
-        allowOnly(root, "", "name", "service", "registry", "bind_address", "listeners", "resilience", "http", "health", "drain_ms", "io_threads");
+        allowOnly(root, "", "name", "service", "registry", "bind_address", "listeners", "resilience", "http", "health", "drain_ms", "io_threads", "max_connections");
 
         JsonNode l = object(root, "listeners");
         allowOnly(l, "listeners.", "admin", "outbound", "inbound", "jsonline", "tcp");
@@ -240,7 +240,8 @@ public final class ConfigLoader {
                 new SidecarConfig.Listeners(admin, outbound, inbound, jsonline, List.copyOf(tcp)),
                 new SidecarConfig.Resilience(breaker, retry, timeouts), http, health,
                 longIn(root, "drain_ms", "drain_ms", d.drainMillis(), 0, MAX_DRAIN_MS), // a drain that never ends is a typo
-                intIn(root, "io_threads", "io_threads", d.ioThreads(), 0, 1024));
+                intIn(root, "io_threads", "io_threads", d.ioThreads(), 0, 1024),
+                intIn(root, "max_connections", "max_connections", d.maxConnections(), 0, Integer.MAX_VALUE));
     }
 
     private ConfigException error(String key, JsonNode value, String expected) {

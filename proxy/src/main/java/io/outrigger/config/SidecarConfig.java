@@ -15,10 +15,14 @@ import java.util.List;
  * @param bindAddress the address every listener binds (default {@code 127.0.0.1})
  * @param drainMillis how long draining may take after SIGTERM (default 10000)
  * @param ioThreads   event loop threads; 0 = Netty's default of twice the cores (default 0)
+ * @param maxConnections the most client connections open at once on the listeners that carry traffic (the
+ *                    admin listener's are not counted); at the limit they stop accepting until one closes.
+ *                    0 (the default) derives it from the process's open-files limit
+ *                    ({@link io.outrigger.lifecycle.ConnectionTracker#fromOpenFilesLimit})
  */
 public record SidecarConfig(String name, String service, String registry, String bindAddress,
                             Listeners listeners, Resilience resilience, Http http, Health health,
-                            long drainMillis, int ioThreads) {
+                            long drainMillis, int ioThreads, int maxConnections) {
 
     /** Ports of the listeners; a null listener is not opened. Port 0 picks a free port. */
     public record Listeners(Port admin, Port outbound, Inbound inbound, JsonLine jsonline, List<Tcp> tcp) {}
@@ -113,6 +117,6 @@ public record SidecarConfig(String name, String service, String registry, String
                 new Resilience(CircuitBreakerConfig.DEFAULT, new Retry(2, 25, 250, true, 20), new Timeouts(1000, 15_000, 0)),
                 new Http(16_384, 10_000, 65_536, 0, 60_000, 256, true),
                 new Health(0, "/health", 3, 1),
-                10_000, 0);
+                10_000, 0, 0);
     }
 }

@@ -1,6 +1,7 @@
 package io.outrigger.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
@@ -16,6 +17,7 @@ import io.netty.util.internal.PlatformDependent;
 import io.outrigger.SidecarContext;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.HealthTracker;
+import io.outrigger.lifecycle.ConnectionTracker;
 import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.CircuitBreakers;
 
@@ -117,6 +119,18 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
                 .description("the direct memory Netty may allocate (-XX:MaxDirectMemorySize, or the heap's maximum by default)")
                 .register(registry);
         return new MicrometerProxyMetrics(registry);
+    }
+
+    @Override
+    public void bindConnections(ConnectionTracker connections) {
+        Gauge.builder("outrigger.connections.open", connections, ConnectionTracker::openConnections).strongReference(true)
+                .description("client connections open on the listeners that carry traffic (admin not counted)").register(registry);
+        Gauge.builder("outrigger.connections.max", connections, ConnectionTracker::maxConnections).strongReference(true)
+                .description("max_connections: at this many open connections the listeners stop accepting").register(registry);
+        FunctionCounter.builder("outrigger.connections.limit.reached", connections, ConnectionTracker::limitReached)
+                .description("times the listeners stopped accepting at max_connections").register(registry);
+        FunctionCounter.builder("outrigger.connections.rejected", connections, ConnectionTracker::rejected)
+                .description("connections accepted past max_connections and closed at once").register(registry);
     }
 
     /**

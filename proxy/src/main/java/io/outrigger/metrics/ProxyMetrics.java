@@ -1,6 +1,7 @@
 package io.outrigger.metrics;
 
 import io.outrigger.discovery.Endpoint;
+import io.outrigger.lifecycle.ConnectionTracker;
 
 /**
  * What the edges report for metrics. {@link MicrometerProxyMetrics} records them in a Prometheus
@@ -33,5 +34,9 @@ public interface ProxyMetrics {
 
     /** A retry was refused by the retry budget. */
     default void onRetryBudgetExhausted(String edge, String service) {
+    }
+
+    /** Publishes the connection counts of a sidecar's listeners (read at each scrape). */
+    default void bindConnections(ConnectionTracker connections) {
     }
 }

@@ -285,6 +285,8 @@ class AdminListenerTest {
         assertEquals("full", cfg.get("resilience").get("retry").get("jitter").asText());
         assertEquals(1, cfg.get("io_threads").asInt());
         assertTrue(cfg.has("drain_ms"), cfg::toString);
+        assertEquals(sidecar.connections().maxConnections(), cfg.get("max_connections").asInt(), "the limit in force, not 0");
+        assertTrue(cfg.get("max_connections").asInt() > 0, cfg::toString);
         JsonNode tcp = cfg.get("listeners").get("tcp").get(0);
         assertEquals("service-b", tcp.get("service").asText());
         assertEquals(1000, tcp.get("idle_timeout_ms").asLong());

@@ -53,6 +53,55 @@ class FdExhaustionTest {
     private String httpSettings = "";
     /** The sidecar's {@code registry:}; null: a file listing service-b and service-c at the fake service. */
     private String registrySpec;
+    /**
+     * The sidecar's {@code ulimit -n}, and its {@code max_connections}: by default a limit far above the
+     * descriptors, so that the accepts run into EMFILE; 0 derives it from the open-files limit.
+     */
+    private int fdLimit = FD_LIMIT;
+    private int maxConnections = 1_000_000;
+
+    /**
+     * With {@code max_connections} left to its default, derived from the open-files limit, a flood of
+     * connections never runs the sidecar out of descriptors: its listeners stop accepting at the limit,
+     * the connections it holds are served (with an upstream connection each), and it accepts again
+     * once the flood is gone.
+     */
+    @Test
+    void theDefaultConnectionLimitKeepsTheSidecarWithinItsDescriptors() throws Exception {
+        fdLimit = 320;
+        maxConnections = 0;
+        ManagedProcess sidecar = startSidecar("fd-limit", "");
+        int derived = (320 - 256) / 2;
+        assertTrue(get(adminPort, "/config").contains("\"max_connections\":" + derived), get(adminPort, "/config"));
+        try (Socket held = new Socket("127.0.0.1", outbound)) {
+            held.setSoTimeout((int) WAIT.toMillis());
+            assertEquals(200, exchange(held, "GET /before HTTP/1.1\r\nHost: service-b\r\n\r\n"));
+            List<Socket> extra = new ArrayList<>();
+            open.add(() -> closeAll(extra));
+            for (int i = 0; i < EXTRA_CONNECTIONS; i++) {
+                extra.add(new Socket("127.0.0.1", outbound));
+            }
+            Poller.awaitTrue("the listeners paused at the limit", WAIT, Duration.ofMillis(50),
+                    () -> log(sidecar).contains(derived + " connections open, the limit (max_connections)"));
+            assertTrue(get(adminPort, "/metrics").contains("outrigger_connections_open{sidecar=\"fd-limit\"} " + derived + ".0"),
+                    "the admin listener answers past the limit, and counts the connections");
+            // Each accepted connection gets an upstream connection of its own: the descriptors are there for them.
+            List<Socket> accepted = extra.subList(0, derived - 1);
+            for (Socket s : accepted) {
+                s.setSoTimeout((int) WAIT.toMillis());
+                s.getOutputStream().write("GET /during HTTP/1.1\r\nHost: service-b\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            }
+            for (Socket s : accepted) {
+                assertTrue(readAnswer(s.getInputStream()).startsWith("HTTP/1.1 200 "));
+            }
+            assertEquals(200, exchange(held, "GET /during HTTP/1.1\r\nHost: service-b\r\n\r\n"));
+            closeAll(extra);
+        }
+        Poller.awaitTrue("a new connection served again", WAIT, Duration.ofMillis(100),
+                () -> status(outbound, "GET /after HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3)) == 200);
+        assertFalse(log(sidecar).contains("Too many open files"), sidecar.logTail(20));
+        assertTrue(sidecar.isAlive());
+    }
 
     @Test
     void acceptFailuresPauseTheListenerAndItRecovers() throws Exception {
@@ -222,14 +271,15 @@ class FdExhaustionTest {
                 "{\"services\": {\"service-b\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}], "
                 + "\"service-c\": [{\"host\": \"127.0.0.1\", \"port\": " + service.port() + "}]}}");
         Path config = Files.writeString(dir.resolve(name + ".yaml"), "name: " + name + "\nservice: service-a\n"
-                + "registry: " + (registrySpec != null ? registrySpec : "file:" + registry) + "\ndrain_ms: 500\nhttp: { access_log: false" + httpSettings + " }\n" + extraYaml
+                + "registry: " + (registrySpec != null ? registrySpec : "file:" + registry) + "\nmax_connections: " + maxConnections
+                + "\ndrain_ms: 500\nhttp: { access_log: false" + httpSettings + " }\n" + extraYaml
                 + "listeners:\n  admin: { port: " + admin + " }\n  outbound: { port: " + outbound + " }\n"
                 + "  tcp: [ { port: " + tcp + ", service: service-c } ]\n");
         List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         java.addAll(ManagedProcess.COMPONENT_JVM_FLAGS);
         java.addAll(jvmOptions);
         java.addAll(List.of("-jar", layout.proxyJar().toString(), "run", "--config", config.toString()));
-        String command = "ulimit -n " + FD_LIMIT + " && exec " + String.join(" ", java);
+        String command = "ulimit -n " + fdLimit + " && exec " + String.join(" ", java);
         ManagedProcess sidecar = ManagedProcess.start(name, List.of("bash", "-c", command), Map.of(), dir);
         open.add(sidecar::kill);
         sidecar.awaitReady("/ready 200", WAIT, () -> status(admin, "GET /ready HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n", Duration.ofSeconds(2)) == 200);
@@ -250,6 +300,11 @@ class FdExhaustionTest {
         Poller.awaitTrue("accepts failing for want of descriptors", WAIT, Duration.ofMillis(50),
                 () -> log(sidecar).contains("Too many open files"));
         return extra;
+    }
+
+    /** The whole answer (head and body) to a GET of {@code path} on its own connection. */
+    private static String get(int port, String path) throws IOException {
+        return answer(port, "GET " + path + " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n", Duration.ofSeconds(5));
     }
 
     private static String log(ManagedProcess p) throws IOException {

@@ -1,0 +1,232 @@
+package io.outrigger.lifecycle;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.outrigger.Sidecar;
+import io.outrigger.SidecarContext;
+import io.outrigger.config.ConfigException;
+import io.outrigger.config.ConfigLoader;
+import io.outrigger.config.SidecarConfig;
+import io.outrigger.discovery.Endpoint;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.listener.Transports;
+import io.outrigger.metrics.MicrometerProxyMetrics;
+import io.outrigger.time.Ticker;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** {@code max_connections}: the listeners stop accepting at the limit and accept again when a connection closes. */
+class ConnectionLimitTest {
+    private EventLoopGroup echoGroup;
+    private Channel echoServer;
+    private Sidecar sidecar;
+    private MicrometerProxyMetrics metrics;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    @ChannelHandler.Sharable
+    private static final class Echo extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.writeAndFlush(msg);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    @BeforeEach
+    void startEcho() throws InterruptedException {
+        echoGroup = Transports.NIO.newGroup(1, "echo");
+        echoServer = new ServerBootstrap().group(echoGroup).channel(Transports.NIO.serverChannel())
+                .childHandler(new Echo()).bind("127.0.0.1", 0).sync().channel();
+    }
+
+    @AfterEach
+    void stop() {
+        if (sidecar != null) {
+            sidecar.close();
+        }
+        echoServer.close().syncUninterruptibly();
+        echoGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    private void start(Transports transport, int maxConnections) throws Exception {
+        SidecarConfig cfg = ConfigLoader.parse("""
+                io_threads: 1
+                max_connections: %d
+                listeners:
+                  admin: { port: 0 }
+                  tcp: [ { port: 0, service: svc } ]
+                """.formatted(maxConnections), "test");
+        metrics = MicrometerProxyMetrics.create(cfg.name());
+        int echoPort = ((InetSocketAddress) echoServer.localAddress()).getPort();
+        SidecarContext ctx = new SidecarContext(cfg, new FileRegistry(Map.of("svc", List.of(new Endpoint("127.0.0.1", echoPort))), "test"),
+                Ticker.system(), metrics);
+        metrics.bindTo(ctx);
+        sidecar = new Sidecar(ctx, transport, 1);
+        sidecar.start();
+    }
+
+    private static Socket connect(int port) throws IOException {
+        Socket s = new Socket();
+        s.connect(new InetSocketAddress("127.0.0.1", port), 5000); // completes in the kernel's backlog, accepted or not
+        s.setSoTimeout(5000);
+        return s;
+    }
+
+    /** Writes one byte and reads its echo through the relay. */
+    private static void echoes(Socket s, int b) throws IOException {
+        OutputStream out = s.getOutputStream();
+        out.write(b);
+        out.flush();
+        assertEquals(b, s.getInputStream().read(), "the echo through the relay");
+    }
+
+    private long series(String name) throws Exception {
+        String text = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sidecar.boundPorts().get("admin") + "/metrics"))
+                .build(), HttpResponse.BodyHandlers.ofString()).body();
+        Matcher m = Pattern.compile("(?m)^" + name + "\\{[^}]*} ([0-9.E+-]+)$").matcher(text);
+        assertTrue(m.find(), name + " in /metrics");
+        return (long) Double.parseDouble(m.group(1));
+    }
+
+    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                fail("timed out waiting for " + what);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transports.class)
+    void atTheLimitNewClientsWaitUntilAConnectionCloses(Transports transport) throws Exception {
+        assumeTrue(transport.isAvailable(), transport + " is not available on this machine");
+        start(transport, 2);
+        int port = sidecar.boundPorts().get("tcp:svc");
+        try (Socket a = connect(port); Socket b = connect(port); Socket c = connect(port)) {
+            echoes(a, 'a');
+            echoes(b, 'b');
+            OutputStream cOut = c.getOutputStream();
+            cOut.write('c');
+            cOut.flush();
+            // Asserting an absence takes a wait: c is in the backlog, not accepted, so nothing relays its byte.
+            c.setSoTimeout(300);
+            InputStream cIn = c.getInputStream();
+            assertThrows(SocketTimeoutException.class, cIn::read, "a connection past the limit is not served");
+            // The admin listener is not limited: it answers while the traffic listeners are full.
+            assertEquals(200, http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sidecar.boundPorts().get("admin")
+                    + "/config")).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+            assertEquals(2, series("outrigger_connections_open"));
+            assertEquals(2, series("outrigger_connections_max"));
+            assertEquals(1, series("outrigger_connections_limit_reached_total"));
+            assertEquals(0, series("outrigger_connections_rejected_total"));
+
+            a.close();
+            c.setSoTimeout(5000);
+            assertEquals('c', cIn.read(), "the waiting connection is accepted once one closes, its byte relayed");
+            echoes(b, 'B');
+            // b and c make 2 again: the listener is paused a second time.
+            await("the second pause", () -> sidecar.connections().limitReached() == 2);
+            assertEquals(2, sidecar.connections().openConnections());
+        }
+        await("every connection counted out", () -> sidecar.connections().openConnections() == 0);
+        try (Socket d = connect(port)) {
+            echoes(d, 'd');
+        }
+    }
+
+    @Test
+    void aConnectionAcceptedPastTheLimitIsClosedAtOnce() {
+        ConnectionTracker tracker = new ConnectionTracker(1);
+        EmbeddedChannel server = new EmbeddedChannel(tracker);
+        EmbeddedChannel first = new EmbeddedChannel();
+        EmbeddedChannel second = new EmbeddedChannel();
+        server.writeInbound(first);
+        assertFalse(server.config().isAutoRead(), "at the limit the listener stops accepting");
+        server.writeInbound(second); // accepted in the same turn, before the pause took effect
+        assertFalse(second.isOpen(), "past the limit: closed at once");
+        assertTrue(ConnectionTracker.closedBySidecar(second));
+        assertTrue(first.isOpen());
+        assertEquals(1, tracker.rejected());
+        assertEquals(1, tracker.openConnections());
+
+        first.close();
+        assertTrue(server.config().isAutoRead(), "below the limit: accepting again");
+        assertEquals(0, tracker.openConnections());
+        server.readInbound();
+        server.readInbound();
+        server.finishAndReleaseAll();
+    }
+
+    @Test
+    void aListenerMarkedNotLimitedIsNeitherCountedNorPaused() {
+        ConnectionTracker tracker = new ConnectionTracker(1);
+        EmbeddedChannel admin = new EmbeddedChannel(tracker);
+        admin.attr(ConnectionTracker.NOT_LIMITED).set(Boolean.TRUE);
+        EmbeddedChannel traffic = new EmbeddedChannel(tracker);
+        traffic.writeInbound(new EmbeddedChannel());
+        assertFalse(traffic.config().isAutoRead());
+        EmbeddedChannel probe = new EmbeddedChannel();
+        admin.writeInbound(probe);
+        assertTrue(probe.isOpen());
+        assertTrue(admin.config().isAutoRead());
+        assertEquals(1, tracker.openConnections());
+        admin.finishAndReleaseAll();
+        traffic.finishAndReleaseAll();
+    }
+
+    @Test
+    void theDefaultLimitIsHalfTheDescriptorsLeftAfterTheSidecarsOwn() {
+        assertEquals(384, ConnectionTracker.fromOpenFilesLimit(1024));
+        assertEquals((1_048_576 - 256) / 2, ConnectionTracker.fromOpenFilesLimit(1_048_576));
+        assertEquals(1, ConnectionTracker.fromOpenFilesLimit(100), "a tiny limit still lets one connection in");
+        assertEquals(Integer.MAX_VALUE, ConnectionTracker.fromOpenFilesLimit(0), "unknown: no limit");
+        assertTrue(ConnectionTracker.openFilesLimit() > 0, "Linux reports the open-files limit");
+    }
+
+    @Test
+    void configKey() throws ConfigException {
+        assertEquals(0, ConfigLoader.parse("name: x\n", "test").maxConnections());
+        assertEquals(5000, ConfigLoader.parse("max_connections: 5000\n", "test").maxConnections());
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("max_connections: -1\n", "test"));
+        assertEquals("test: max_connections: -1 (expected: an integer >= 0)", e.getMessage());
+    }
+}
