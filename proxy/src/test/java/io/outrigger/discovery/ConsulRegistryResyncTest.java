@@ -2,6 +2,7 @@ package io.outrigger.discovery;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.outrigger.testing.Await;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -132,12 +133,6 @@ class ConsulRegistryResyncTest {
 
 
     private static void await(String what, long millis, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("not within " + millis + " ms: " + what);
-            }
-            Thread.sleep(5);
-        }
+        Await.until(what, java.time.Duration.ofMillis(millis), condition);
     }
 }

@@ -11,6 +11,7 @@ import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.FileRegistry;
 import io.outrigger.listener.Transports;
 import io.outrigger.time.Ticker;
+import io.outrigger.testing.Await;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -296,12 +297,6 @@ class JsonLineListenerTest {
     }
 
     private static void await(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("timed out waiting for " + what);
-            }
-            Thread.sleep(10);
-        }
+        Await.until(what, java.time.Duration.ofSeconds(10), condition);
     }
 }

@@ -16,6 +16,7 @@ import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.FileRegistry;
 import io.outrigger.listener.Transports;
 import io.outrigger.metrics.MicrometerProxyMetrics;
+import io.outrigger.testing.Await;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -37,7 +38,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -45,7 +45,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** {@code max_connections}: the listeners stop accepting at the limit and accept again when a connection closes. */
@@ -125,16 +124,6 @@ class ConnectionLimitTest {
         return (long) Double.parseDouble(m.group(1));
     }
 
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("timed out waiting for " + what);
-            }
-            Thread.sleep(10);
-        }
-    }
-
     @ParameterizedTest
     @EnumSource(Transports.class)
     void atTheLimitNewClientsWaitUntilAConnectionCloses(Transports transport) throws Exception {
@@ -164,10 +153,10 @@ class ConnectionLimitTest {
             assertEquals('c', cIn.read(), "the waiting connection is accepted once one closes, its byte relayed");
             echoes(b, 'B');
             // b and c make 2 again: the listener is paused a second time.
-            await("the second pause", () -> sidecar.connections().limitReached() == 2);
+            Await.until("the second pause", Duration.ofSeconds(5), () -> sidecar.connections().limitReached() == 2);
             assertEquals(2, sidecar.connections().openConnections());
         }
-        await("every connection counted out", () -> sidecar.connections().openConnections() == 0);
+        Await.until("every connection counted out", Duration.ofSeconds(5), () -> sidecar.connections().openConnections() == 0);
         try (Socket d = connect(port)) {
             echoes(d, 'd');
         }

@@ -24,6 +24,7 @@ import io.outrigger.listener.Transports;
 import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.time.Ticker;
+import io.outrigger.testing.Await;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -185,13 +186,7 @@ class TcpRelayTest {
     }
 
     private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("timed out waiting for " + what);
-            }
-            Thread.sleep(10);
-        }
+        Await.until(what, Duration.ofSeconds(5), condition);
     }
 
     @Test
