@@ -68,9 +68,12 @@ public final class Sidecar implements AutoCloseable {
         this.context = context;
         this.transport = transport;
         this.group = transport.newGroup(threads, "outrigger");
+        SidecarConfig.Listeners l = context.config().listeners();
+        int trafficListeners = (l.outbound() != null ? 1 : 0) + (l.inbound() != null ? 1 : 0) + (l.jsonline() != null ? 1 : 0)
+                + l.tcp().size();
         int configured = context.config().maxConnections();
         this.connections = new ConnectionTracker(configured > 0 ? configured
-                : ConnectionTracker.fromOpenFilesLimit(ConnectionTracker.openFilesLimit()));
+                : ConnectionTracker.fromOpenFilesLimit(ConnectionTracker.openFilesLimit(), trafficListeners));
         context.metrics().bindConnections(connections);
     }
 
@@ -217,6 +220,7 @@ public final class Sidecar implements AutoCloseable {
     /** Records a bound server channel under a listener name (admin, outbound, ...). */
     public synchronized void register(String listener, Channel serverChannel) {
         serverChannels.put(listener, serverChannel);
+        connections.name(serverChannel, listener);
         int port = ((InetSocketAddress) serverChannel.localAddress()).getPort();
         boundPorts.put(listener, port);
         log.info("{} listener bound on {}:{}", listener, context.config().bindAddress(), port);

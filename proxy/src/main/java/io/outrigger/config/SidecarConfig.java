@@ -15,8 +15,8 @@ import java.util.List;
  * @param bindAddress the address every listener binds (default {@code 127.0.0.1})
  * @param drainMillis how long draining may take after SIGTERM (default 10000)
  * @param ioThreads   event loop threads; 0 = Netty's default of twice the cores (default 0)
- * @param maxConnections the most client connections open at once on the listeners that carry traffic (the
- *                    admin listener's are not counted); at the limit they stop accepting until one closes.
+ * @param maxConnections the most client connections open at once on each listener that carries traffic (the
+ *                    admin listener has no limit); at its limit a listener stops accepting until one closes.
  *                    0 (the default) derives it from the process's open-files limit
  *                    ({@link io.outrigger.lifecycle.ConnectionTracker#fromOpenFilesLimit})
  */

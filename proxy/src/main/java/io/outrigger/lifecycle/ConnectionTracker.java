@@ -16,7 +16,9 @@ import io.outrigger.time.WarnLimiter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -38,13 +40,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * would, but without a stack trace per pause: connections already open keep being served, and
  * the pending ones are accepted once descriptors are free again.
  *
- * <p>It also holds the connection limit ({@code max_connections}): the connections open on the
- * listeners that carry traffic (every one but a server channel with {@link #NOT_LIMITED}, the admin
- * listener) never exceed it. At the limit those listeners stop accepting, as HAProxy does at
- * {@code maxconn}: new clients wait in the kernel's listen backlog, and are accepted as soon as a
- * connection closes (a limited listener accepts one connection per read, so the pause takes effect at
- * once). A connection accepted past the limit anyway is closed at once and counted ({@link #rejected()}). So a flood of connections cannot take the
- * descriptors the open ones need for their upstream connections, nor the admin listener's.
+ * <p>It also holds the connection limit ({@code max_connections}), per listener: the connections
+ * open on one listener that carries traffic (every one but a server channel with {@link #NOT_LIMITED},
+ * the admin listener) never exceed it. At its limit a listener stops accepting, as HAProxy's frontends
+ * do at their {@code maxconn}: new clients wait in the kernel's listen backlog, and are accepted as
+ * soon as one of its connections closes (a limited listener accepts one connection per read, so the
+ * pause takes effect at once). A connection accepted past the limit anyway is closed at once and
+ * counted ({@link #rejected()}). So a flood of connections cannot take the descriptors the open ones
+ * need for their upstream connections, and a flood on one listener (inbound, from the network) does
+ * not hold up another (outbound, the local app's own calls), nor the admin listener.
  * Sharable and thread-safe: one per sidecar, on every server channel.
  */
 @Sharable
@@ -54,33 +58,27 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
     static final long ACCEPT_PAUSE_MILLIS = 1000;
     private static final AttributeKey<Boolean> CLOSED_BY_SIDECAR = AttributeKey.valueOf(ConnectionTracker.class, "closedBySidecar");
     /**
-     * Set on a server channel ({@code ServerBootstrap.attr(NOT_LIMITED, true)}) whose connections do not count
-     * toward the limit and which never stops accepting for it: the admin listener, so that probes and scrapes
-     * still get in when the traffic listeners are full.
+     * Set on a server channel ({@code ServerBootstrap.attr(NOT_LIMITED, true)}) whose connections have no limit
+     * and which never stops accepting for one: the admin listener, so that probes and scrapes still get in
+     * when the traffic listeners are full.
      */
     public static final AttributeKey<Boolean> NOT_LIMITED = AttributeKey.valueOf(ConnectionTracker.class, "notLimited");
+    private static final AttributeKey<Listener> LISTENER = AttributeKey.valueOf(ConnectionTracker.class, "listener");
 
     private final ChannelGroup connections = new DefaultChannelGroup("outrigger-connections", GlobalEventExecutor.INSTANCE);
     private final Set<Channel> draining = ConcurrentHashMap.newKeySet();
     private final int maxConnections;
-    /** Open connections of the limited listeners. */
-    private final AtomicInteger open = new AtomicInteger();
+    private final Set<Listener> listeners = ConcurrentHashMap.newKeySet();
     private final AtomicLong rejected = new AtomicLong();
     private final AtomicLong limitReached = new AtomicLong();
-    /** The limited listeners seen so far: those to pause and resume. */
-    private final Set<Channel> limitedServers = ConcurrentHashMap.newKeySet();
-    /** Listeners not accepting for a while after a failed accept. */
-    private final Set<Channel> pausedAfterFailure = ConcurrentHashMap.newKeySet();
     private final WarnLimiter fullWarnings = new WarnLimiter(Ticker.system());
-    /** Whether the limited listeners are paused for the limit; changed only under {@code this}. */
-    private volatile boolean full;
 
     /** A tracker without a connection limit. */
     public ConnectionTracker() {
         this(Integer.MAX_VALUE);
     }
 
-    /** @param maxConnections the most connections open at once on the limited listeners, at least 1 */
+    /** @param maxConnections the most connections open at once on each limited listener, at least 1 */
     public ConnectionTracker(int maxConnections) {
         if (maxConnections < 1) {
             throw new IllegalArgumentException("maxConnections must be at least 1: " + maxConnections);
@@ -89,14 +87,104 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * A limited listener accepts one connection per read, so that a pause at the limit takes effect before the
-     * next accept: in a read of several, those past the limit would be accepted only to be closed.
+     * One listener's count and why it is not accepting, if it is not: at its limit, or for a while after a failed
+     * accept. Its server channel reads (accepts) only when neither holds.
+     */
+    private final class Listener {
+        final Channel server;
+        final int max;
+        final AtomicInteger open = new AtomicInteger();
+        volatile String name;
+        private boolean full; // guarded by this
+        private boolean pausedAfterFailure; // guarded by this
+
+        Listener(Channel server, int max) {
+            this.server = server;
+            this.max = max;
+            this.name = String.valueOf(server.localAddress());
+        }
+
+        /** Counts {@code child}, or closes it when the listener is at its limit; pauses the listener when it reaches it. */
+        boolean admit(Channel child) {
+            int now = open.incrementAndGet();
+            if (now > max) {
+                open.decrementAndGet();
+                rejected.incrementAndGet();
+                markClosedBySidecar(child);
+                child.close();
+                reconsider();
+                return false;
+            }
+            child.closeFuture().addListener(f -> {
+                if (open.decrementAndGet() == max - 1) {
+                    reconsider();
+                }
+            });
+            if (now == max) {
+                reconsider();
+            }
+            return true;
+        }
+
+        /** Pauses or resumes the listener to match its count now; any thread. */
+        synchronized void reconsider() {
+            int now = open.get();
+            boolean atLimit = now >= max;
+            if (atLimit == full) {
+                return;
+            }
+            full = atLimit;
+            applyAutoRead();
+            if (atLimit) {
+                limitReached.incrementAndGet();
+                int unreported = fullWarnings.admit();
+                if (unreported >= 0) {
+                    log.warn("listener {}: {} connections open, its limit (max_connections): it stops accepting until one closes{}",
+                            name, now, unreported == 0 ? "" : " (a limit was reached " + unreported + " more times since the last warning)");
+                } else {
+                    log.debug("listener {}: {} connections open, its limit (max_connections): it stops accepting", name, now);
+                }
+            } else {
+                log.debug("listener {}: {} connections open, below its limit (max_connections): it accepts again", name, now);
+            }
+        }
+
+        /** Stops accepting after a failed accept; false when the listener already paused for one. */
+        synchronized boolean pauseAfterFailure() {
+            if (pausedAfterFailure) {
+                return false;
+            }
+            pausedAfterFailure = true;
+            applyAutoRead();
+            return true;
+        }
+
+        synchronized void endPauseAfterFailure() {
+            pausedAfterFailure = false;
+            applyAutoRead();
+        }
+
+        private void applyAutoRead() {
+            if (server.isOpen()) {
+                server.config().setAutoRead(!full && !pausedAfterFailure);
+            }
+        }
+    }
+
+    /**
+     * Starts counting the listener's connections. A limited listener accepts one connection per read, so that a
+     * pause at its limit takes effect before the next accept: in a read of several, those past the limit would
+     * be accepted only to be closed.
      */
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         Channel server = ctx.channel();
-        if (maxConnections != Integer.MAX_VALUE && !Boolean.TRUE.equals(server.attr(NOT_LIMITED).get())
-                && server.config().getRecvByteBufAllocator() instanceof MaxMessagesRecvByteBufAllocator perRead) {
+        boolean limited = maxConnections != Integer.MAX_VALUE && !Boolean.TRUE.equals(server.attr(NOT_LIMITED).get());
+        Listener listener = new Listener(server, limited ? maxConnections : Integer.MAX_VALUE);
+        server.attr(LISTENER).set(listener);
+        listeners.add(listener);
+        server.closeFuture().addListener(f -> listeners.remove(listener));
+        if (limited && server.config().getRecvByteBufAllocator() instanceof MaxMessagesRecvByteBufAllocator perRead) {
             perRead.maxMessagesPerRead(1);
         }
     }
@@ -108,7 +196,7 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
         if (msg instanceof Channel child) {
             connections.add(child);
             Channel server = ctx.channel();
-            if (!Boolean.TRUE.equals(server.attr(NOT_LIMITED).get()) && !admit(server, child)) {
+            if (!server.attr(LISTENER).get().admit(child)) {
                 return;
             }
             if (draining.contains(server)) {
@@ -117,62 +205,11 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Counts {@code child} toward the limit, or closes it when the limit is reached; pauses the listeners at the limit. */
-    private boolean admit(Channel server, Channel child) {
-        if (limitedServers.add(server)) {
-            pauseIfFull(server); // a listener first seen when the others are paused already
-        }
-        int now = open.incrementAndGet();
-        if (now > maxConnections) {
-            open.decrementAndGet();
-            rejected.incrementAndGet();
-            markClosedBySidecar(child);
-            child.close();
-            reconsider();
-            return false;
-        }
-        child.closeFuture().addListener(f -> {
-            open.decrementAndGet();
-            if (full) {
-                reconsider();
-            }
-        });
-        if (now == maxConnections) {
-            reconsider();
-        }
-        return true;
-    }
-
-    private synchronized void pauseIfFull(Channel server) {
-        if (full && !pausedAfterFailure.contains(server)) {
-            server.config().setAutoRead(false);
-        }
-    }
-
-    /** Pauses or resumes the limited listeners to match the count now; any thread. */
-    private synchronized void reconsider() {
-        int now = open.get();
-        boolean shouldPause = now >= maxConnections;
-        if (shouldPause == full) {
-            return;
-        }
-        full = shouldPause;
-        for (Channel server : limitedServers) {
-            if (server.isOpen() && !pausedAfterFailure.contains(server)) {
-                server.config().setAutoRead(!shouldPause);
-            }
-        }
-        if (shouldPause) {
-            limitReached.incrementAndGet();
-            int unreported = fullWarnings.admit();
-            if (unreported >= 0) {
-                log.warn("{} connections open, the limit (max_connections): the listeners stop accepting until one closes{}",
-                        now, unreported == 0 ? "" : " (reached " + (unreported + 1) + " times since the last warning)");
-            } else {
-                log.debug("{} connections open, the limit (max_connections): the listeners stop accepting", now);
-            }
-        } else {
-            log.debug("{} connections open, below the limit (max_connections): the listeners accept again", now);
+    /** Names {@code serverChannel}'s listener (outbound, tcp:svc, ...) in log lines and series; any thread. */
+    public void name(Channel serverChannel, String listener) {
+        Listener l = serverChannel.attr(LISTENER).get();
+        if (l != null) {
+            l.name = listener;
         }
     }
 
@@ -182,17 +219,18 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
     /**
      * The limit {@code max_connections: 0} stands for: half the descriptors the process may open (each
      * connection proxied needs one for its upstream side too), less {@value #RESERVED_DESCRIPTORS} kept for
-     * the sidecar's own; no limit when the open-files limit is unknown. HAProxy derives its default
-     * {@code maxconn} the same way. On Linux the JVM raises its open-files limit to the hard limit at start,
-     * so that is the one that counts.
+     * the sidecar's own, shared evenly by the listeners that carry traffic; no limit when the open-files
+     * limit is unknown. HAProxy derives its default {@code maxconn} the same way. On Linux the JVM raises
+     * its open-files limit to the hard limit at start, so that is the one that counts.
      *
      * @param openFilesLimit the process's open-files limit, 0 or less when unknown
+     * @param listeners      the listeners that carry traffic (outbound, inbound, each tcp, jsonline)
      */
-    public static int fromOpenFilesLimit(long openFilesLimit) {
+    public static int fromOpenFilesLimit(long openFilesLimit, int listeners) {
         if (openFilesLimit <= 0) {
             return Integer.MAX_VALUE;
         }
-        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, (openFilesLimit - RESERVED_DESCRIPTORS) / 2));
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, (openFilesLimit - RESERVED_DESCRIPTORS) / 2 / Math.max(1, listeners)));
     }
 
     /** This process's open-files limit, or 0 when the platform does not say. */
@@ -201,14 +239,29 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
                 instanceof com.sun.management.UnixOperatingSystemMXBean unix ? unix.getMaxFileDescriptorCount() : 0;
     }
 
-    /** The most connections open at once on the listeners that carry traffic ({@code max_connections}). */
+    /** The most connections open at once on each listener that carries traffic ({@code max_connections}). */
     public int maxConnections() {
         return maxConnections;
     }
 
     /** Connections open now on the listeners that carry traffic (the admin listener's are not counted). */
     public int openConnections() {
-        return open.get();
+        int n = 0;
+        for (Listener l : listeners) {
+            if (l.max != Integer.MAX_VALUE) {
+                n += l.open.get();
+            }
+        }
+        return n;
+    }
+
+    /** The connections open now on each open listener, by its name ({@link #name}), the admin listener's included. */
+    public Map<String, Integer> openByListener() {
+        Map<String, Integer> open = new TreeMap<>();
+        for (Listener l : listeners) {
+            open.merge(l.name, l.open.get(), Integer::sum);
+        }
+        return open;
     }
 
     /** Connections accepted past the limit and closed at once, so far. */
@@ -216,7 +269,7 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
         return rejected.get();
     }
 
-    /** Times the limit was reached and the listeners stopped accepting, so far. */
+    /** Times a listener reached the limit and stopped accepting, so far. */
     public long limitReached() {
         return limitReached.get();
     }
@@ -229,18 +282,11 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         Channel server = ctx.channel();
-        if (!pausedAfterFailure.add(server)) {
+        Listener listener = server.attr(LISTENER).get();
+        if (!listener.pauseAfterFailure()) {
             return; // already paused
         }
-        server.config().setAutoRead(false);
-        server.eventLoop().schedule(() -> {
-            synchronized (this) { // against reconsider(): a listener paused for the limit stays paused
-                pausedAfterFailure.remove(server);
-                if (server.isOpen() && !(full && limitedServers.contains(server))) {
-                    server.config().setAutoRead(true);
-                }
-            }
-        }, ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
+        server.eventLoop().schedule(listener::endPauseAfterFailure, ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
         String message = String.valueOf(cause.getMessage());
         String hint = message.contains("Too many open files") ? " (the open-files limit, ulimit -n, is reached)" : "";
         log.warn("listener {}: cannot accept a connection: {}{}; not accepting for {} ms, open connections go on",

@@ -82,7 +82,9 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
     private final MultiGauge breakerState;
     private final MultiGauge breakerFailures;
     private final MultiGauge instanceHealthy;
+    private final MultiGauge connectionsOpen;
     private volatile SidecarContext context;
+    private volatile ConnectionTracker connections;
 
     /** Status classes by index: 0 none, 1..5 the HTTP classes, 6 anything else. */
     private static final String[] STATUS_CLASSES = {"none", "1xx", "2xx", "3xx", "4xx", "5xx", "other"};
@@ -99,6 +101,8 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
                 .description("failures since the breaker's last success").register(registry);
         this.instanceHealthy = MultiGauge.builder("outrigger.instance.healthy")
                 .description("1 when the sidecar considers the instance healthy").register(registry);
+        this.connectionsOpen = MultiGauge.builder("outrigger.connections.open")
+                .description("client connections open on each listener").register(registry);
     }
 
     /** A fresh Prometheus registry whose series all carry {@code sidecar="<sidecarName>"}, with JVM metrics. */
@@ -123,12 +127,12 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
 
     @Override
     public void bindConnections(ConnectionTracker connections) {
-        Gauge.builder("outrigger.connections.open", connections, ConnectionTracker::openConnections).strongReference(true)
-                .description("client connections open on the listeners that carry traffic (admin not counted)").register(registry);
+        this.connections = connections;
         Gauge.builder("outrigger.connections.max", connections, ConnectionTracker::maxConnections).strongReference(true)
-                .description("max_connections: at this many open connections the listeners stop accepting").register(registry);
+                .description("max_connections: at this many open connections a listener that carries traffic stops accepting")
+                .register(registry);
         FunctionCounter.builder("outrigger.connections.limit.reached", connections, ConnectionTracker::limitReached)
-                .description("times the listeners stopped accepting at max_connections").register(registry);
+                .description("times a listener stopped accepting at max_connections").register(registry);
         FunctionCounter.builder("outrigger.connections.rejected", connections, ConnectionTracker::rejected)
                 .description("connections accepted past max_connections and closed at once").register(registry);
     }
@@ -184,6 +188,12 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
     }
 
     private void refreshGauges() {
+        ConnectionTracker tracker = connections;
+        if (tracker != null) {
+            List<MultiGauge.Row<?>> open = new ArrayList<>();
+            tracker.openByListener().forEach((listener, n) -> open.add(MultiGauge.Row.of(Tags.of("listener", listener), n)));
+            connectionsOpen.register(open, true);
+        }
         SidecarContext ctx = context;
         if (ctx == null) {
             return;

@@ -85,16 +85,22 @@ class ConnectionLimitTest {
     }
 
     private void start(Transports transport, int maxConnections) throws Exception {
+        start(transport, maxConnections, "");
+    }
+
+    /** A sidecar with an admin listener and a TCP listener to the echo server (tcp:svc), {@code moreTcp} more TCP listeners. */
+    private void start(Transports transport, int maxConnections, String moreTcp) throws Exception {
         SidecarConfig cfg = ConfigLoader.parse("""
                 io_threads: 1
                 max_connections: %d
                 listeners:
                   admin: { port: 0 }
-                  tcp: [ { port: 0, service: svc } ]
-                """.formatted(maxConnections), "test");
+                  tcp: [ { port: 0, service: svc }%s ]
+                """.formatted(maxConnections, moreTcp), "test");
         metrics = MicrometerProxyMetrics.create(cfg.name());
         int echoPort = ((InetSocketAddress) echoServer.localAddress()).getPort();
-        SidecarContext ctx = new SidecarContext(cfg, new FileRegistry(Map.of("svc", List.of(new Endpoint("127.0.0.1", echoPort))), "test"),
+        List<Endpoint> echo = List.of(new Endpoint("127.0.0.1", echoPort));
+        SidecarContext ctx = new SidecarContext(cfg, new FileRegistry(Map.of("svc", echo, "svc2", echo), "test"),
                 Ticker.system(), metrics);
         metrics.bindTo(ctx);
         sidecar = new Sidecar(ctx, transport, 1);
@@ -116,11 +122,12 @@ class ConnectionLimitTest {
         assertEquals(b, s.getInputStream().read(), "the echo through the relay");
     }
 
-    private long series(String name) throws Exception {
+    /** The value of the series {@code name} whose labels include {@code labels} (such as {@code listener="tcp:svc"}), in /metrics. */
+    private long series(String name, String labels) throws Exception {
         String text = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sidecar.boundPorts().get("admin") + "/metrics"))
                 .build(), HttpResponse.BodyHandlers.ofString()).body();
-        Matcher m = Pattern.compile("(?m)^" + name + "\\{[^}]*} ([0-9.E+-]+)$").matcher(text);
-        assertTrue(m.find(), name + " in /metrics");
+        Matcher m = Pattern.compile("(?m)^" + name + "\\{[^}]*" + Pattern.quote(labels) + "[^}]*} ([0-9.E+-]+)$").matcher(text);
+        assertTrue(m.find(), name + "{" + labels + "} in /metrics:\n" + text);
         return (long) Double.parseDouble(m.group(1));
     }
 
@@ -143,10 +150,10 @@ class ConnectionLimitTest {
             // The admin listener is not limited: it answers while the traffic listeners are full.
             assertEquals(200, http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sidecar.boundPorts().get("admin")
                     + "/config")).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
-            assertEquals(2, series("outrigger_connections_open"));
-            assertEquals(2, series("outrigger_connections_max"));
-            assertEquals(1, series("outrigger_connections_limit_reached_total"));
-            assertEquals(0, series("outrigger_connections_rejected_total"));
+            assertEquals(2, series("outrigger_connections_open", "listener=\"tcp:svc\""));
+            assertEquals(2, series("outrigger_connections_max", ""));
+            assertEquals(1, series("outrigger_connections_limit_reached_total", ""));
+            assertEquals(0, series("outrigger_connections_rejected_total", ""));
 
             a.close();
             c.setSoTimeout(5000);
@@ -159,6 +166,22 @@ class ConnectionLimitTest {
         Await.until("every connection counted out", Duration.ofSeconds(5), () -> sidecar.connections().openConnections() == 0);
         try (Socket d = connect(port)) {
             echoes(d, 'd');
+        }
+    }
+
+    @Test
+    void aListenerAtItsLimitHoldsUpNoOther() throws Exception {
+        start(Transports.best(), 1, ", { port: 0, service: svc2 }");
+        int full = sidecar.boundPorts().get("tcp:svc");
+        int other = sidecar.boundPorts().get("tcp:svc2");
+        try (Socket a = connect(full); Socket waiting = connect(full); Socket b = connect(other)) {
+            echoes(a, 'a');
+            echoes(b, 'b'); // the other listener accepts: its limit is its own
+            waiting.getOutputStream().write('w');
+            waiting.setSoTimeout(300);
+            assertThrows(SocketTimeoutException.class, () -> waiting.getInputStream().read(), "past tcp:svc's limit");
+            assertEquals(1, series("outrigger_connections_open", "listener=\"tcp:svc\""));
+            assertEquals(1, series("outrigger_connections_open", "listener=\"tcp:svc2\""));
         }
     }
 
@@ -188,8 +211,9 @@ class ConnectionLimitTest {
     @Test
     void aListenerMarkedNotLimitedIsNeitherCountedNorPaused() {
         ConnectionTracker tracker = new ConnectionTracker(1);
-        EmbeddedChannel admin = new EmbeddedChannel(tracker);
-        admin.attr(ConnectionTracker.NOT_LIMITED).set(Boolean.TRUE);
+        EmbeddedChannel admin = new EmbeddedChannel();
+        admin.attr(ConnectionTracker.NOT_LIMITED).set(Boolean.TRUE); // before the tracker is added, as ServerBootstrap.attr does
+        admin.pipeline().addLast(tracker);
         EmbeddedChannel traffic = new EmbeddedChannel(tracker);
         traffic.writeInbound(new EmbeddedChannel());
         assertFalse(traffic.config().isAutoRead());
@@ -204,10 +228,12 @@ class ConnectionLimitTest {
 
     @Test
     void theDefaultLimitIsHalfTheDescriptorsLeftAfterTheSidecarsOwn() {
-        assertEquals(384, ConnectionTracker.fromOpenFilesLimit(1024));
-        assertEquals((1_048_576 - 256) / 2, ConnectionTracker.fromOpenFilesLimit(1_048_576));
-        assertEquals(1, ConnectionTracker.fromOpenFilesLimit(100), "a tiny limit still lets one connection in");
-        assertEquals(Integer.MAX_VALUE, ConnectionTracker.fromOpenFilesLimit(0), "unknown: no limit");
+        assertEquals(384, ConnectionTracker.fromOpenFilesLimit(1024, 1));
+        assertEquals(192, ConnectionTracker.fromOpenFilesLimit(1024, 2), "shared by the listeners");
+        assertEquals(384, ConnectionTracker.fromOpenFilesLimit(1024, 0), "no traffic listener yet: as for one");
+        assertEquals((1_048_576 - 256) / 2 / 3, ConnectionTracker.fromOpenFilesLimit(1_048_576, 3));
+        assertEquals(1, ConnectionTracker.fromOpenFilesLimit(100, 2), "a tiny limit still lets one connection in");
+        assertEquals(Integer.MAX_VALUE, ConnectionTracker.fromOpenFilesLimit(0, 2), "unknown: no limit");
         assertTrue(ConnectionTracker.openFilesLimit() > 0, "Linux reports the open-files limit");
     }
 

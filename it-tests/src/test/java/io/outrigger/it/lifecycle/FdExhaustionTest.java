@@ -71,7 +71,7 @@ class FdExhaustionTest {
         fdLimit = 320;
         maxConnections = 0;
         ManagedProcess sidecar = startSidecar("fd-limit", "");
-        int derived = (320 - 256) / 2;
+        int derived = (320 - 256) / 2 / 2; // shared by the two traffic listeners, outbound and tcp
         assertTrue(get(adminPort, "/config").contains("\"max_connections\":" + derived), get(adminPort, "/config"));
         try (Socket held = new Socket("127.0.0.1", outbound)) {
             held.setSoTimeout((int) WAIT.toMillis());
@@ -82,8 +82,8 @@ class FdExhaustionTest {
                 extra.add(new Socket("127.0.0.1", outbound));
             }
             Poller.awaitTrue("the listeners paused at the limit", WAIT, Duration.ofMillis(50),
-                    () -> log(sidecar).contains(derived + " connections open, the limit (max_connections)"));
-            assertTrue(get(adminPort, "/metrics").contains("outrigger_connections_open{sidecar=\"fd-limit\"} " + derived + ".0"),
+                    () -> log(sidecar).contains("listener outbound: " + derived + " connections open, its limit (max_connections)"));
+            assertTrue(get(adminPort, "/metrics").contains("outrigger_connections_open{listener=\"outbound\",sidecar=\"fd-limit\"} " + derived + ".0"),
                     "the admin listener answers past the limit, and counts the connections");
             // Each accepted connection gets an upstream connection of its own: the descriptors are there for them.
             List<Socket> accepted = extra.subList(0, derived - 1);
