@@ -1,12 +1,12 @@
 package io.outrigger.admin;
 
 import io.netty.bootstrap.ServerBootstrap;
-import io.outrigger.lifecycle.ConnectionTracker;
 import io.netty.channel.Channel;
 import io.netty.util.concurrent.DefaultEventExecutor;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.outrigger.Sidecar;
+import io.outrigger.lifecycle.ConnectionTracker;
 
 import java.util.concurrent.TimeUnit;
 

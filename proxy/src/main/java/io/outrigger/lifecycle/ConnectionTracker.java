@@ -92,15 +92,17 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
      */
     private final class Listener {
         final Channel server;
+        final boolean limited;
         final int max;
         final AtomicInteger open = new AtomicInteger();
         volatile String name;
         private boolean full; // guarded by this
         private boolean pausedAfterFailure; // guarded by this
 
-        Listener(Channel server, int max) {
+        Listener(Channel server, boolean limited) {
             this.server = server;
-            this.max = max;
+            this.limited = limited;
+            this.max = limited ? maxConnections : Integer.MAX_VALUE;
             this.name = String.valueOf(server.localAddress());
         }
 
@@ -179,12 +181,13 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         Channel server = ctx.channel();
-        boolean limited = maxConnections != Integer.MAX_VALUE && !Boolean.TRUE.equals(server.attr(NOT_LIMITED).get());
-        Listener listener = new Listener(server, limited ? maxConnections : Integer.MAX_VALUE);
+        boolean limited = !Boolean.TRUE.equals(server.attr(NOT_LIMITED).get());
+        Listener listener = new Listener(server, limited);
         server.attr(LISTENER).set(listener);
         listeners.add(listener);
         server.closeFuture().addListener(f -> listeners.remove(listener));
-        if (limited && server.config().getRecvByteBufAllocator() instanceof MaxMessagesRecvByteBufAllocator perRead) {
+        if (limited && maxConnections != Integer.MAX_VALUE
+                && server.config().getRecvByteBufAllocator() instanceof MaxMessagesRecvByteBufAllocator perRead) {
             perRead.maxMessagesPerRead(1);
         }
     }
@@ -248,7 +251,7 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
     public int openConnections() {
         int n = 0;
         for (Listener l : listeners) {
-            if (l.max != Integer.MAX_VALUE) {
+            if (l.limited) {
                 n += l.open.get();
             }
         }
