@@ -55,6 +55,8 @@ public final class Sidecar implements AutoCloseable {
     private final Map<String, Integer> boundPorts = new LinkedHashMap<>();
     private final AtomicReference<State> state = new AtomicReference<>(State.STARTING);
     private final ConnectionTracker connections;
+    /** A derived connection limit below this is worth a warning: the open-files limit is far too low for a proxy. */
+    private static final int SMALL_DERIVED_LIMIT = 64;
     private final AtomicBoolean closed = new AtomicBoolean();
     private boolean intakeStopped; // guarded by this
     private ActiveHealthChecker healthChecker;
@@ -72,8 +74,19 @@ public final class Sidecar implements AutoCloseable {
         int trafficListeners = (l.outbound() != null ? 1 : 0) + (l.inbound() != null ? 1 : 0) + (l.jsonline() != null ? 1 : 0)
                 + l.tcp().size();
         int configured = context.config().maxConnections();
-        this.connections = new ConnectionTracker(configured > 0 ? configured
-                : ConnectionTracker.fromOpenFilesLimit(ConnectionTracker.openFilesLimit(), trafficListeners));
+        int max = configured;
+        if (configured == 0) {
+            long openFiles = ConnectionTracker.openFilesLimit();
+            max = ConnectionTracker.fromOpenFilesLimit(openFiles, trafficListeners);
+            if (trafficListeners > 0 && max < SMALL_DERIVED_LIMIT) {
+                log.warn("the open-files limit ({}) leaves {} connections per listener (max_connections: 0 derives it); "
+                        + "raise ulimit -n or set max_connections", openFiles, max);
+            } else if (trafficListeners > 0) {
+                log.info("max_connections: {} per listener, from the open-files limit ({})",
+                        max == Integer.MAX_VALUE ? "no limit" : max, openFiles > 0 ? openFiles : "unknown");
+            }
+        }
+        this.connections = new ConnectionTracker(max);
         context.metrics().bindConnections(connections);
     }
 

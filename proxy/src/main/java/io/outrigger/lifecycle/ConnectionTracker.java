@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
 import io.netty.channel.MaxMessagesRecvByteBufAllocator;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.ChannelGroupFuture;
@@ -20,6 +21,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -106,26 +108,35 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
             this.name = String.valueOf(server.localAddress());
         }
 
-        /** Counts {@code child}, or closes it when the listener is at its limit; pauses the listener when it reaches it. */
+        /**
+         * Counts {@code child} in; false when that takes the listener past its limit: then {@code child} is closed,
+         * before the acceptor registers it, so it is never read from and no request of a client that sees its
+         * connection closed is proxied.
+         */
         boolean admit(Channel child) {
-            int now = open.incrementAndGet();
-            if (now > max) {
+            if (open.incrementAndGet() > max) {
                 open.decrementAndGet();
                 rejected.incrementAndGet();
                 markClosedBySidecar(child);
-                child.close();
+                child.unsafe().closeForcibly(); // not registered: closed here, as the acceptor closes one it cannot register
                 reconsider();
                 return false;
             }
+            return true;
+        }
+
+        /** Counts {@code child}, admitted and handed to the acceptor, out when it closes; pauses the listener at its limit. */
+        void countOutOnClose(Channel child) {
             child.closeFuture().addListener(f -> {
+                // The close that takes the count below the limit always reconsiders, under the lock: a pause may be
+                // under way on the listener's loop that read the count before this decrement.
                 if (open.decrementAndGet() == max - 1) {
                     reconsider();
                 }
             });
-            if (now == max) {
+            if (open.get() >= max) {
                 reconsider();
             }
-            return true;
         }
 
         /** Pauses or resumes the listener to match its count now; any thread. */
@@ -166,7 +177,26 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
             applyAutoRead();
         }
 
+        /**
+         * Has the listener accept or not, as its state says when this runs on its event loop. From another thread
+         * NIO and io_uring stop accepting in a task of their own, which could run after a resume made on the loop
+         * meanwhile and leave the listener not accepting for good; and a resume from another thread starts an
+         * accept that a pause made on the loop meanwhile does not take back.
+         */
         private void applyAutoRead() {
+            EventLoop loop = server.eventLoop();
+            if (loop.inEventLoop()) {
+                applyNow();
+            } else {
+                try {
+                    loop.execute(this::applyNow);
+                } catch (RejectedExecutionException shutDown) {
+                    // the listener's loop is gone, and the listener with it
+                }
+            }
+        }
+
+        private synchronized void applyNow() {
             if (server.isOpen()) {
                 server.config().setAutoRead(!full && !pausedAfterFailure);
             }
@@ -194,17 +224,21 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof Channel child)) {
+            ctx.fireChannelRead(msg);
+            return;
+        }
+        Channel server = ctx.channel();
+        Listener listener = server.attr(LISTENER).get();
+        if (!listener.admit(child)) {
+            return;
+        }
         // The acceptor registers the child first, so an event sent to it from now on queues behind its registration.
-        ctx.fireChannelRead(msg);
-        if (msg instanceof Channel child) {
-            connections.add(child);
-            Channel server = ctx.channel();
-            if (!server.attr(LISTENER).get().admit(child)) {
-                return;
-            }
-            if (draining.contains(server)) {
-                DrainEvent.deliver(child);
-            }
+        ctx.fireChannelRead(child);
+        connections.add(child);
+        listener.countOutOnClose(child);
+        if (draining.contains(server)) {
+            DrainEvent.deliver(child);
         }
     }
 

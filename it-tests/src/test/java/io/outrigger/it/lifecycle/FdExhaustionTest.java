@@ -73,6 +73,7 @@ class FdExhaustionTest {
         ManagedProcess sidecar = startSidecar("fd-limit", "");
         int derived = (320 - 256) / 2 / 2; // shared by the two traffic listeners, outbound and tcp
         assertTrue(get(adminPort, "/config").contains("\"max_connections\":" + derived), get(adminPort, "/config"));
+        assertTrue(log(sidecar).contains("the open-files limit (320) leaves " + derived + " connections per listener"), sidecar.logTail(20));
         try (Socket held = new Socket("127.0.0.1", outbound)) {
             held.setSoTimeout((int) WAIT.toMillis());
             assertEquals(200, exchange(held, "GET /before HTTP/1.1\r\nHost: service-b\r\n\r\n"));
