@@ -73,7 +73,6 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
     private final Set<Listener> listeners = ConcurrentHashMap.newKeySet();
     private final AtomicLong rejected = new AtomicLong();
     private final AtomicLong limitReached = new AtomicLong();
-    private final WarnLimiter fullWarnings = new WarnLimiter(Ticker.system());
 
     /** A tracker without a connection limit. */
     public ConnectionTracker() {
@@ -98,6 +97,8 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
         final int max;
         final AtomicInteger open = new AtomicInteger();
         volatile String name;
+        /** Its own: a listener at its limit is never left unreported because another one reached its own just before. */
+        private final WarnLimiter fullWarnings = new WarnLimiter(Ticker.system());
         private boolean full; // guarded by this
         private boolean pausedAfterFailure; // guarded by this
 
@@ -153,7 +154,7 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
                 int unreported = fullWarnings.admit();
                 if (unreported >= 0) {
                     log.warn("listener {}: {} connections open, its limit (max_connections): it stops accepting until one closes{}",
-                            name, now, unreported == 0 ? "" : " (a limit was reached " + unreported + " more times since the last warning)");
+                            name, now, unreported == 0 ? "" : " (it reached it " + unreported + " more times since the last warning)");
                 } else {
                     log.debug("listener {}: {} connections open, its limit (max_connections): it stops accepting", name, now);
                 }

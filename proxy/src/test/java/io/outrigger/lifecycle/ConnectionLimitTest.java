@@ -24,9 +24,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
@@ -34,6 +36,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -186,6 +189,29 @@ class ConnectionLimitTest {
             assertEquals(1, series("outrigger_connections_open", "listener=\"tcp:svc\""));
             assertEquals(1, series("outrigger_connections_open", "listener=\"tcp:svc2\""));
         }
+    }
+
+    /**
+     * Each listener reaching its limit says so, even when another one reached its own within the same second: a
+     * warning limiter shared by all of them kept the second one's line back, and counted it in the next line of
+     * whichever listener came next, so a flood on inbound could show up as a warning about a tcp listener.
+     */
+    @Test
+    void eachListenerAtItsLimitIsWarnedAboutItself() throws Exception {
+        start(Transports.best(), 1, ", { port: 0, service: svc2 }");
+        PrintStream stderr = System.err;
+        ByteArrayOutputStream logged = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(logged, true, StandardCharsets.UTF_8)); // slf4j-simple looks System.err up per line
+        try (Socket a = connect(sidecar.boundPorts().get("tcp:svc")); Socket b = connect(sidecar.boundPorts().get("tcp:svc2"))) {
+            echoes(a, 'a');
+            echoes(b, 'b');
+            Await.until("both listeners paused", Duration.ofSeconds(5), () -> sidecar.connections().limitReached() == 2);
+        } finally {
+            System.setErr(stderr);
+        }
+        String log = logged.toString(StandardCharsets.UTF_8);
+        assertTrue(log.contains("listener tcp:svc: 1 connections open, its limit"), log);
+        assertTrue(log.contains("listener tcp:svc2: 1 connections open, its limit"), log);
     }
 
     @Test
