@@ -131,8 +131,12 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
             child.closeFuture().addListener(f -> {
                 // The close that takes the count below the limit always reconsiders, under the lock: a pause may be
                 // under way on the listener's loop that read the count before this decrement.
-                if (open.decrementAndGet() == max - 1) {
+                int left = open.decrementAndGet();
+                if (left == max - 1) {
                     reconsider();
+                }
+                if (left == 0 && !server.isOpen()) {
+                    listeners.remove(this); // a listener stopped by a drain: its last connection is gone
                 }
             });
             if (open.get() >= max) {
@@ -216,7 +220,11 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
         Listener listener = new Listener(server, limited);
         server.attr(LISTENER).set(listener);
         listeners.add(listener);
-        server.closeFuture().addListener(f -> listeners.remove(listener));
+        server.closeFuture().addListener(f -> { // a drain stops a listener while its connections go on: counted until the last closes
+            if (listener.open.get() == 0) {
+                listeners.remove(listener);
+            }
+        });
         if (limited && maxConnections != Integer.MAX_VALUE
                 && server.config().getRecvByteBufAllocator() instanceof MaxMessagesRecvByteBufAllocator perRead) {
             perRead.maxMessagesPerRead(1);
@@ -293,7 +301,10 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
         return n;
     }
 
-    /** The connections open now on each open listener, by its name ({@link #name}), the admin listener's included. */
+    /**
+     * The connections open now on each listener, by its name ({@link #name}), the admin listener's included; a listener
+     * closed (by a drain) while connections of its are still open is counted until the last of them closes.
+     */
     public Map<String, Integer> openByListener() {
         Map<String, Integer> open = new TreeMap<>();
         for (Listener l : listeners) {

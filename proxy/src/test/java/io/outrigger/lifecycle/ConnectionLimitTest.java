@@ -214,6 +214,24 @@ class ConnectionLimitTest {
         assertTrue(log.contains("listener tcp:svc2: 1 connections open, its limit"), log);
     }
 
+    /**
+     * A drain stops the tcp listener, but its live relays go on: outrigger_connections_open goes on counting them
+     * (its series went away with the listener, as if nothing were open), until the last one closes.
+     */
+    @Test
+    void aListenerStoppedByADrainCountsItsConnectionsUntilTheLastCloses() throws Exception {
+        start(Transports.best(), 5);
+        try (Socket a = connect(sidecar.boundPorts().get("tcp:svc"))) {
+            echoes(a, 'a');
+            sidecar.stopIntake().await(5, TimeUnit.SECONDS);
+            echoes(a, 'b'); // the relay goes on
+            assertEquals(1, series("outrigger_connections_open", "listener=\"tcp:svc\""));
+            assertEquals(1, sidecar.connections().openConnections());
+        }
+        Await.until("the relay counted out", Duration.ofSeconds(5), () -> sidecar.connections().openConnections() == 0);
+        Await.until("the stopped listener's series gone", Duration.ofSeconds(5), () -> !sidecar.connections().openByListener().containsKey("tcp:svc"));
+    }
+
     @Test
     void aConnectionAcceptedPastTheLimitIsClosedAtOnce() {
         ConnectionTracker tracker = new ConnectionTracker(1);
