@@ -320,6 +320,9 @@ public final class ConfigLoader {
             throw error(key, n, expected);
         }
         long v = n.asLong();
+        if (v > max && max == Integer.MAX_VALUE) {
+            throw error(key, n, "an integer in " + min + ".." + max); // ">= min" would not say why a larger number is refused
+        }
         if (v < min || v > max) {
             throw error(key, n, expected);
         }

@@ -357,5 +357,7 @@ class ConnectionLimitTest {
         assertEquals(5000, ConfigLoader.parse("max_connections: 5000\n", "test").maxConnections());
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("max_connections: -1\n", "test"));
         assertEquals("test: max_connections: -1 (expected: an integer >= 0)", e.getMessage());
+        ConfigException tooLarge = assertThrows(ConfigException.class, () -> ConfigLoader.parse("max_connections: 3000000000\n", "test"));
+        assertEquals("test: max_connections: 3000000000 (expected: an integer in 0..2147483647)", tooLarge.getMessage());
     }
 }
