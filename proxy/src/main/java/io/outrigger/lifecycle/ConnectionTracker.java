@@ -17,6 +17,8 @@ import io.outrigger.time.WarnLimiter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -91,12 +93,15 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
      * One listener's count and why it is not accepting, if it is not: at its limit, or for a while after a failed
      * accept. Its server channel reads (accepts) only when neither holds.
      */
-    private final class Listener {
+    private final class Listener implements ListenerCounts {
         final Channel server;
         final boolean limited;
         final int max;
         final AtomicInteger open = new AtomicInteger();
+        final AtomicLong limitReachedHere = new AtomicLong();
+        final AtomicLong rejectedHere = new AtomicLong();
         volatile String name;
+        volatile boolean named;
         /** Its own: a listener at its limit is never left unreported because another one reached its own just before. */
         private final WarnLimiter fullWarnings = new WarnLimiter(Ticker.system());
         private boolean full; // guarded by this
@@ -118,6 +123,7 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
             if (open.incrementAndGet() > max) {
                 open.decrementAndGet();
                 rejected.incrementAndGet();
+                rejectedHere.incrementAndGet();
                 markClosedBySidecar(child);
                 child.unsafe().closeForcibly(); // not registered: closed here, as the acceptor closes one it cannot register
                 reconsider();
@@ -155,6 +161,7 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
             applyAutoRead();
             if (atLimit) {
                 limitReached.incrementAndGet();
+                limitReachedHere.incrementAndGet();
                 int unreported = fullWarnings.admit();
                 if (unreported >= 0) {
                     log.warn("listener {}: {} connections open, its limit (max_connections): it stops accepting until one closes{}",
@@ -199,6 +206,26 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
                     // the listener's loop is gone, and the listener with it
                 }
             }
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public int open() {
+            return open.get();
+        }
+
+        @Override
+        public long limitReached() {
+            return limitReachedHere.get();
+        }
+
+        @Override
+        public long rejected() {
+            return rejectedHere.get();
         }
 
         private synchronized void applyNow() {
@@ -256,7 +283,34 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
         Listener l = serverChannel.attr(LISTENER).get();
         if (l != null) {
             l.name = listener;
+            l.named = true;
         }
+    }
+
+    /** One listener's counts, read when asked (for the metrics). */
+    public interface ListenerCounts {
+        /** The listener's name (outbound, tcp:svc, ...). */
+        String name();
+
+        /** Its connections open now. */
+        int open();
+
+        /** Times it reached its limit and stopped accepting, so far. */
+        long limitReached();
+
+        /** Its connections accepted past the limit and closed at once, so far. */
+        long rejected();
+    }
+
+    /** The listeners named so far ({@link #name}) that carry traffic, each read live. */
+    public List<ListenerCounts> limitedListeners() {
+        List<ListenerCounts> named = new ArrayList<>();
+        for (Listener l : listeners) {
+            if (l.named && l.limited) {
+                named.add(l);
+            }
+        }
+        return named;
     }
 
     /** Descriptors kept out of the derived limit: the sidecar's own files, sockets and listeners, registry and health checks. */

@@ -85,6 +85,7 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
     private final MultiGauge connectionsOpen;
     private volatile SidecarContext context;
     private volatile ConnectionTracker connections;
+    private final java.util.Set<ConnectionTracker.ListenerCounts> countedListeners = ConcurrentHashMap.newKeySet();
 
     /** Status classes by index: 0 none, 1..5 the HTTP classes, 6 anything else. */
     private static final String[] STATUS_CLASSES = {"none", "1xx", "2xx", "3xx", "4xx", "5xx", "other"};
@@ -131,10 +132,6 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
         Gauge.builder("outrigger.connections.max", connections, ConnectionTracker::maxConnections).strongReference(true)
                 .description("max_connections: at this many open connections a listener that carries traffic stops accepting")
                 .register(registry);
-        FunctionCounter.builder("outrigger.connections.limit.reached", connections, ConnectionTracker::limitReached)
-                .description("times a listener stopped accepting at max_connections").register(registry);
-        FunctionCounter.builder("outrigger.connections.rejected", connections, ConnectionTracker::rejected)
-                .description("connections accepted past max_connections and closed at once").register(registry);
     }
 
     /**
@@ -193,6 +190,17 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
             List<MultiGauge.Row<?>> open = new ArrayList<>();
             tracker.openByListener().forEach((listener, n) -> open.add(MultiGauge.Row.of(Tags.of("listener", listener), n)));
             connectionsOpen.register(open, true);
+            // Counters per listener, registered once each (a second registration returns the first): a listener's
+            // series stays after it closes, as a counter should.
+            for (ConnectionTracker.ListenerCounts l : tracker.limitedListeners()) {
+                countedListeners.add(l); // a function counter holds its object weakly: kept here so a closed listener's reads on
+                FunctionCounter.builder("outrigger.connections.limit.reached", l, ConnectionTracker.ListenerCounts::limitReached)
+                        .tags("listener", l.name()).description("times the listener stopped accepting at max_connections")
+                        .register(registry);
+                FunctionCounter.builder("outrigger.connections.rejected", l, ConnectionTracker.ListenerCounts::rejected)
+                        .tags("listener", l.name()).description("connections accepted past max_connections and closed at once")
+                        .register(registry);
+            }
         }
         SidecarContext ctx = context;
         if (ctx == null) {

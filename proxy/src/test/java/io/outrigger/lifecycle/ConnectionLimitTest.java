@@ -158,8 +158,8 @@ class ConnectionLimitTest {
                     + "/config")).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
             assertEquals(2, series("outrigger_connections_open", "listener=\"tcp:svc\""));
             assertEquals(2, series("outrigger_connections_max", ""));
-            assertEquals(1, series("outrigger_connections_limit_reached_total", ""));
-            assertEquals(0, series("outrigger_connections_rejected_total", ""));
+            assertEquals(1, series("outrigger_connections_limit_reached_total", "listener=\"tcp:svc\""));
+            assertEquals(0, series("outrigger_connections_rejected_total", "listener=\"tcp:svc\""));
 
             a.close();
             c.setSoTimeout(5000);
@@ -188,6 +188,8 @@ class ConnectionLimitTest {
             assertThrows(SocketTimeoutException.class, () -> waiting.getInputStream().read(), "past tcp:svc's limit");
             assertEquals(1, series("outrigger_connections_open", "listener=\"tcp:svc\""));
             assertEquals(1, series("outrigger_connections_open", "listener=\"tcp:svc2\""));
+            assertEquals(1, series("outrigger_connections_limit_reached_total", "listener=\"tcp:svc\""), "each listener counts its own");
+            assertEquals(1, series("outrigger_connections_limit_reached_total", "listener=\"tcp:svc2\""));
         }
     }
 
