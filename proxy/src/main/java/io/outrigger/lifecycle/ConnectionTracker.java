@@ -392,8 +392,8 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
         server.eventLoop().schedule(listener::endPauseAfterFailure, ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
         String message = String.valueOf(cause.getMessage());
         String hint = message.contains("Too many open files") ? " (the open-files limit, ulimit -n, is reached)" : "";
-        log.warn("listener {}: cannot accept a connection: {}{}; not accepting for {} ms, open connections go on",
-                server.localAddress(), message, hint, ACCEPT_PAUSE_MILLIS);
+        log.warn("listener {} ({}): cannot accept a connection: {}{}; not accepting for {} ms, open connections go on",
+                listener.name, server.localAddress(), message, hint, ACCEPT_PAUSE_MILLIS);
     }
 
     /**

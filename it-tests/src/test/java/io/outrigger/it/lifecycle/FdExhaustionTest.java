@@ -121,6 +121,7 @@ class FdExhaustionTest {
         String log = log(sidecar);
         long failures = log.lines().filter(l -> l.contains("Too many open files")).count();
         assertTrue(failures >= 1 && failures <= 20, failures + " lines about failed accepts (about one a second expected)");
+        assertTrue(log.contains("listener outbound (/127.0.0.1:" + outbound + "): cannot accept a connection"), sidecar.logTail(20));
         assertFalse(log.contains("reached at the tail of the pipeline"), "a stack trace per failed accept:\n" + sidecar.logTail(20));
         assertTrue(sidecar.isAlive());
     }
