@@ -73,8 +73,6 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
     private final Set<Channel> draining = ConcurrentHashMap.newKeySet();
     private final int maxConnections;
     private final Set<Listener> listeners = ConcurrentHashMap.newKeySet();
-    private final AtomicLong rejected = new AtomicLong();
-    private final AtomicLong limitReached = new AtomicLong();
 
     /** A tracker without a connection limit. */
     public ConnectionTracker() {
@@ -122,7 +120,6 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
         boolean admit(Channel child) {
             if (open.incrementAndGet() > max) {
                 open.decrementAndGet();
-                rejected.incrementAndGet();
                 rejectedHere.incrementAndGet();
                 markClosedBySidecar(child);
                 child.unsafe().closeForcibly(); // not registered: closed here, as the acceptor closes one it cannot register
@@ -160,7 +157,6 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
             full = atLimit;
             applyAutoRead();
             if (atLimit) {
-                limitReached.incrementAndGet();
                 limitReachedHere.incrementAndGet();
                 int unreported = fullWarnings.admit();
                 if (unreported >= 0) {
@@ -367,14 +363,22 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
         return open;
     }
 
-    /** Connections accepted past the limit and closed at once, so far. */
+    /** Connections accepted past the limit and closed at once, so far, by the listeners that are open (or still have connections). */
     public long rejected() {
-        return rejected.get();
+        long n = 0;
+        for (Listener l : listeners) {
+            n += l.rejected();
+        }
+        return n;
     }
 
-    /** Times a listener reached the limit and stopped accepting, so far. */
+    /** Times a listener reached its limit and stopped accepting, so far, summed over the listeners that are open (or still have connections). */
     public long limitReached() {
-        return limitReached.get();
+        long n = 0;
+        for (Listener l : listeners) {
+            n += l.limitReached();
+        }
+        return n;
     }
 
     /**
@@ -411,13 +415,8 @@ public final class ConnectionTracker extends ChannelInboundHandlerAdapter {
 
     /** The number of open accepted connections of {@code serverChannel}. */
     public int count(Channel serverChannel) {
-        int n = 0;
-        for (Channel ch : connections) {
-            if (ch.parent() == serverChannel) {
-                n++;
-            }
-        }
-        return n;
+        Listener l = serverChannel.attr(LISTENER).get();
+        return l == null ? 0 : l.open();
     }
 
     /**

@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -85,7 +86,7 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
     private final MultiGauge connectionsOpen;
     private volatile SidecarContext context;
     private volatile ConnectionTracker connections;
-    private final java.util.Set<ConnectionTracker.ListenerCounts> countedListeners = ConcurrentHashMap.newKeySet();
+    private final Set<ConnectionTracker.ListenerCounts> countedListeners = ConcurrentHashMap.newKeySet();
 
     /** Status classes by index: 0 none, 1..5 the HTTP classes, 6 anything else. */
     private static final String[] STATUS_CLASSES = {"none", "1xx", "2xx", "3xx", "4xx", "5xx", "other"};
@@ -193,7 +194,7 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
             // Counters per listener, registered once each (a second registration returns the first): a listener's
             // series stays after it closes, as a counter should.
             for (ConnectionTracker.ListenerCounts l : tracker.limitedListeners()) {
-                countedListeners.add(l); // a function counter holds its object weakly: kept here so a closed listener's reads on
+                countedListeners.add(l); // a function counter holds its object weakly: kept here so a closed listener's still reads
                 FunctionCounter.builder("outrigger.connections.limit.reached", l, ConnectionTracker.ListenerCounts::limitReached)
                         .tags("listener", l.name()).description("times the listener stopped accepting at max_connections")
                         .register(registry);
