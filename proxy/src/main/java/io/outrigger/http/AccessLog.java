@@ -393,10 +393,12 @@ final class AccessLog implements AutoCloseable {
                 ascii("null");
                 return;
             }
-            s = utf8View(s);
             buf[len++] = '"';
+            int start = len;
             int stop = Math.min(limit - 8, len + room); // limit - 8: room for the longest escape or code point
-            for (int i = 0, n = s.length(); i < n && len < stop; i++) {
+            boolean viewed = false; // utf8View is asked at the first char above ASCII: most values have none
+            int n = s.length();
+            for (int i = 0; i < n && len < stop; i++) {
                 char c = s.charAt(i);
                 if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
                     buf[len++] = (byte) c;
@@ -420,6 +422,17 @@ final class AccessLog implements AutoCloseable {
                     buf[len++] = HEX[c >> 4];
                     buf[len++] = HEX[c & 0xf];
                 } else {
+                    if (!viewed) {
+                        viewed = true;
+                        String view = utf8View(s);
+                        if (view != s) { // the value was UTF-8 read as ISO-8859-1: start again from its text
+                            s = view;
+                            n = s.length();
+                            len = start;
+                            i = -1;
+                            continue;
+                        }
+                    }
                     int cp = c;
                     if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
                         cp = Character.toCodePoint(c, s.charAt(++i));

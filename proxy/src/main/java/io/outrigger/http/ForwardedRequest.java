@@ -23,7 +23,7 @@ import java.util.List;
  */
 final class ForwardedRequest {
     private static final AsciiString TRACESTATE = AsciiString.cached("tracestate");
-    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
 
     private ForwardedRequest() {
     }

@@ -58,6 +58,7 @@ final class HttpProxyInitializer extends ChannelInitializer<SocketChannel> {
                 .setMaxHeaderSize(http.maxHeaderBytes())
                 .setMaxChunkSize(MAX_CHUNK)
                 .setValidateHeaders(true)
+                .setHeadersFactory(OwnHeaderNames.HEADERS)
                 .setStrictLineParsing(true)
                 .setAllowDuplicateContentLengths(false)
                 .setUseRfc9112TransferEncoding(true);

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
@@ -46,6 +47,19 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
     private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(2);
     private final ResponseDecoder decoder;
     private boolean idle;
+
+    /**
+     * The response decoder's configuration: names and values validated, so what a broken or hostile
+     * instance sends fails as a bad response (502) rather than reaching a client whose parser may read
+     * it otherwise. The names of a head are checked by {@link ResponseHead#problem}, which refuses the
+     * head before Netty reads it when one is not a token; Netty's own check of every name would repeat
+     * that on each field the decoder adds and on each field the sidecar sets (its {@code x-request-id},
+     * {@code traceparent}, {@code Via}). Trailer fields, which that check does not see, keep Netty's.
+     */
+    static HttpDecoderConfig decoderConfig(int maxHeaderBytes) {
+        return new HttpDecoderConfig().setMaxHeaderSize(maxHeaderBytes).setValidateHeaders(true)
+                .setHeadersFactory(DefaultHttpHeadersFactory.headersFactory().withNameValidation(false));
+    }
 
     UpstreamCodec(HttpDecoderConfig config) {
         decoder = new ResponseDecoder(config);

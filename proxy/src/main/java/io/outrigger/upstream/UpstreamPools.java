@@ -8,7 +8,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.AttributeKey;
@@ -64,11 +63,7 @@ public final class UpstreamPools {
                         @Override
                         protected void initChannel(Channel ch) {
                             ReadBufferShortage.installOn(ch);
-                            // Names and values validated: what a broken or hostile instance sends fails as a
-                            // bad response (502) rather than reaching a client whose parser may read it otherwise.
-                            HttpDecoderConfig decoder = new HttpDecoderConfig().setMaxHeaderSize(maxResponseHeaderBytes)
-                                    .setValidateHeaders(true);
-                            UpstreamCodec codec = new UpstreamCodec(decoder);
+                            UpstreamCodec codec = new UpstreamCodec(UpstreamCodec.decoderConfig(maxResponseHeaderBytes));
                             ch.pipeline().addLast("codec", codec)
                                     .addLast("idle", new IdleStateHandler(idleTimeoutMillis, 0, 0, TimeUnit.MILLISECONDS))
                                     .addLast("upstream", new UpstreamHandler(codec));

@@ -179,9 +179,14 @@ class AccessLogTest {
         String asParsed = new String("\u00e9t\u00e9".getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1); // what the codec hands over
         assertTrue(log.log("outbound", "t", asParsed, "GET", "/", "s", null, 200, 1, 0));
         assertTrue(log.log("outbound", "t", "caf\u00e9", "GET", "/", "s", null, 200, 1, 0)); // a lone 0xE9: not UTF-8, kept
+        // Read as UTF-8 only from its first char above ASCII: what came before it is written once, not twice.
+        assertTrue(log.log("outbound", "t", "r-\"1\"-" + asParsed + "-\u0001", "GET", "/", "s", null, 200, 1, 0));
+        assertTrue(log.log("outbound", "t", "r-\"1\"-caf\u00e9-\u0001", "GET", "/", "s", null, 200, 1, 0));
         log.close();
         assertEquals("\u00e9t\u00e9", new ObjectMapper().readTree(sink.lines()[0]).get("request_id").asText());
         assertEquals("caf\u00e9", new ObjectMapper().readTree(sink.lines()[1]).get("request_id").asText());
+        assertEquals("r-\"1\"-\u00e9t\u00e9-\u0001", new ObjectMapper().readTree(sink.lines()[2]).get("request_id").asText());
+        assertEquals("r-\"1\"-caf\u00e9-\u0001", new ObjectMapper().readTree(sink.lines()[3]).get("request_id").asText());
     }
 
     @Test
