@@ -30,7 +30,6 @@ import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.resilience.CircuitBreaker;
-import io.outrigger.resilience.CircuitBreakers;
 import io.outrigger.trace.TraceParent;
 import io.outrigger.upstream.OutOfDescriptors;
 import io.outrigger.upstream.OutOfMemory;
@@ -107,6 +106,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private Endpoint endpoint;
     private CircuitBreaker serviceBreaker;
     private CircuitBreaker instanceBreaker;
+    /** The current attempt's permits from its breakers, given back when it ends with no verdict. */
+    private long servicePermit;
+    private long instancePermit;
     private boolean attemptOpen;
     private Channel upstream;
     /** The last handler of {@code upstream}, found once per lease. */
@@ -326,7 +328,15 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         CircuitBreaker sb = conn.route.serviceBreaker(service);
         CircuitBreaker ib = conn.route.instanceBreaker(service, picked);
-        if (!CircuitBreakers.tryAcquireBoth(sb, ib)) {
+        // Both permits or neither: when the instance's breaker refuses (another thread took its half-open probe
+        // since the instance was picked), the service's goes back, so a half-open service breaker does not wait
+        // open_ms for the verdict of a call that was never made.
+        long sp = sb.acquirePermission();
+        long ip = sp == CircuitBreaker.NO_PERMIT ? CircuitBreaker.NO_PERMIT : ib.acquirePermission();
+        if (ip == CircuitBreaker.NO_PERMIT) {
+            if (sp != CircuitBreaker.NO_PERMIT) {
+                sb.releasePermission(sp);
+            }
             sendError(lastError != null ? lastError : ProxyError.BREAKER_OPEN);
             return;
         }
@@ -335,6 +345,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         serviceBreaker = sb;
         instanceBreaker = ib;
+        servicePermit = sp;
+        instancePermit = ip;
         endpoint = picked;
         attemptOpen = true;
         attempts++;
@@ -677,8 +689,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private void withdrawAttempt() {
         if (attemptOpen) {
             attemptOpen = false;
-            instanceBreaker.releasePermission();
-            serviceBreaker.releasePermission();
+            instanceBreaker.releasePermission(instancePermit);
+            serviceBreaker.releasePermission(servicePermit);
         }
     }
 

@@ -21,8 +21,10 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>The whole state is one immutable snapshot swapped by compare-and-set, so the breaker is
  * safe to share between event loops without locks. Time comes from the injected {@link Ticker}.
- * Callers ask {@link #tryAcquirePermission()} before an attempt and report its outcome with
- * {@link #onSuccess()} or {@link #onFailure()}. Listeners run after a transition took effect.
+ * Callers ask {@link #acquirePermission()} before an attempt and report its outcome with
+ * {@link #onSuccess()} or {@link #onFailure()}, or give the permit back with
+ * {@link #releasePermission(long)} when the attempt ended with no verdict. Listeners run after a
+ * transition took effect.
  */
 public final class CircuitBreaker {
     private static final Logger log = LoggerFactory.getLogger(CircuitBreaker.class);
@@ -54,9 +56,16 @@ public final class CircuitBreaker {
      * @param consecutiveFailures failures since the last success (kept while open, for reporting)
      * @param sinceNanos          ticker time the state was entered (or probes were last granted)
      * @param probesLeft          probe permissions still available while half-open
+     * @param probeRound          which batch of half-open probes was granted last (from 1; 0 before the first): a
+     *                            probe given back counts only in its own round
      * @param reason              why the breaker is in this state
      */
-    public record Snapshot(State state, int consecutiveFailures, long sinceNanos, int probesLeft, String reason) {}
+    public record Snapshot(State state, int consecutiveFailures, long sinceNanos, int probesLeft, long probeRound, String reason) {}
+
+    /** What {@link #acquirePermission()} answers when it refuses the call. */
+    public static final long NO_PERMIT = -1;
+    /** The permit of a call let through by a closed breaker: not a probe, nothing to give back. */
+    private static final long CLOSED_PERMIT = 0;
 
     private final String name;
     private final CircuitBreakerConfig config;
@@ -70,7 +79,7 @@ public final class CircuitBreaker {
         this.config = config;
         this.ticker = ticker;
         this.openNanos = TimeUnit.MILLISECONDS.toNanos(config.openMillis());
-        this.ref = new AtomicReference<>(new Snapshot(State.CLOSED, 0, ticker.nanos(), 0, "no failures"));
+        this.ref = new AtomicReference<>(new Snapshot(State.CLOSED, 0, ticker.nanos(), 0, 0, "no failures"));
     }
 
     public String name() {
@@ -115,43 +124,51 @@ public final class CircuitBreaker {
         }
     }
 
-    /**
-     * Takes a permission for one call. Returns false when the breaker rejects it (fail fast).
-     * An open breaker whose open time elapsed moves to half-open and grants the first probe.
-     */
+    /** Takes a permission for one call; false when the breaker rejects it (fail fast). See {@link #acquirePermission()}. */
     public boolean tryAcquirePermission() {
+        return acquirePermission() != NO_PERMIT;
+    }
+
+    /**
+     * Takes a permission for one call and returns its permit, for {@link #releasePermission(long)}; or
+     * {@link #NO_PERMIT} when the breaker rejects it (fail fast). An open breaker whose open time
+     * elapsed moves to half-open and grants the first probe.
+     */
+    public long acquirePermission() {
         for (;;) {
             Snapshot s = ref.get();
             long now;
             switch (s.state()) {
                 case CLOSED:
-                    return true;
+                    return CLOSED_PERMIT;
                 case OPEN:
                     now = ticker.nanos();
                     if (now - s.sinceNanos() < openNanos) {
-                        return false;
+                        return NO_PERMIT;
                     }
                     Snapshot half = new Snapshot(State.HALF_OPEN, s.consecutiveFailures(), now,
-                            config.halfOpenProbes() - 1, "probing after " + config.openMillis() + " ms open");
+                            config.halfOpenProbes() - 1, s.probeRound() + 1, "probing after " + config.openMillis() + " ms open");
                     if (ref.compareAndSet(s, half)) {
                         notifyListeners(s, half);
-                        return true;
+                        return half.probeRound();
                     }
                     break;
                 default: // HALF_OPEN
                     if (s.probesLeft() > 0) {
-                        if (ref.compareAndSet(s, withProbes(s, s.probesLeft() - 1, s.sinceNanos()))) {
-                            return true;
+                        if (ref.compareAndSet(s, withProbes(s, s.probesLeft() - 1))) {
+                            return s.probeRound();
                         }
                         break;
                     }
                     now = ticker.nanos();
                     // A probe that never reported back must not wedge the breaker: re-grant after openMillis.
                     if (now - s.sinceNanos() < openNanos) {
-                        return false;
+                        return NO_PERMIT;
                     }
-                    if (ref.compareAndSet(s, withProbes(s, config.halfOpenProbes() - 1, now))) {
-                        return true;
+                    Snapshot regranted = new Snapshot(State.HALF_OPEN, s.consecutiveFailures(), now,
+                            config.halfOpenProbes() - 1, s.probeRound() + 1, s.reason());
+                    if (ref.compareAndSet(s, regranted)) {
+                        return regranted.probeRound();
                     }
                     break;
             }
@@ -168,10 +185,10 @@ public final class CircuitBreaker {
                     if (s.consecutiveFailures() == 0) {
                         return;
                     }
-                    next = new Snapshot(State.CLOSED, 0, s.sinceNanos(), 0, "no failures");
+                    next = new Snapshot(State.CLOSED, 0, s.sinceNanos(), 0, s.probeRound(), "no failures");
                     break;
                 case HALF_OPEN:
-                    next = new Snapshot(State.CLOSED, 0, ticker.nanos(), 0, "half-open probe succeeded");
+                    next = new Snapshot(State.CLOSED, 0, ticker.nanos(), 0, s.probeRound(), "half-open probe succeeded");
                     break;
                 default: // OPEN: a late answer of a call admitted before the breaker opened
                     return;
@@ -186,17 +203,19 @@ public final class CircuitBreaker {
     }
 
     /**
-     * Gives back a permission whose call ended with no verdict on the upstream (its client went away
-     * first): a half-open breaker gets its probe back at once, rather than after {@code open_ms}; in
-     * any other state this changes nothing.
+     * Gives back the permission {@code permit} of a call that ended with no verdict on the upstream (its
+     * client went away first): a half-open breaker gets that probe back at once, rather than after
+     * {@code open_ms}. Only a probe of the current round goes back: a call let through while the breaker
+     * was closed, or a probe of an earlier round, was never one of the probes out now, and giving it back
+     * would let more than {@code half_open_probes} through. Otherwise this changes nothing.
      */
-    public void releasePermission() {
+    public void releasePermission(long permit) {
         for (;;) {
             Snapshot s = ref.get();
-            if (s.state() != State.HALF_OPEN || s.probesLeft() >= config.halfOpenProbes()) {
+            if (s.state() != State.HALF_OPEN || permit != s.probeRound() || s.probesLeft() >= config.halfOpenProbes()) {
                 return;
             }
-            if (ref.compareAndSet(s, withProbes(s, s.probesLeft() + 1, s.sinceNanos()))) {
+            if (ref.compareAndSet(s, withProbes(s, s.probesLeft() + 1))) {
                 return;
             }
         }
@@ -211,11 +230,11 @@ public final class CircuitBreaker {
             switch (s.state()) {
                 case CLOSED:
                     next = failures >= config.failureThreshold()
-                            ? new Snapshot(State.OPEN, failures, ticker.nanos(), 0, failures + " consecutive failures")
-                            : new Snapshot(State.CLOSED, failures, s.sinceNanos(), 0, failures + " consecutive failures");
+                            ? new Snapshot(State.OPEN, failures, ticker.nanos(), 0, s.probeRound(), failures + " consecutive failures")
+                            : new Snapshot(State.CLOSED, failures, s.sinceNanos(), 0, s.probeRound(), failures + " consecutive failures");
                     break;
                 case HALF_OPEN:
-                    next = new Snapshot(State.OPEN, failures, ticker.nanos(), 0, "half-open probe failed");
+                    next = new Snapshot(State.OPEN, failures, ticker.nanos(), 0, s.probeRound(), "half-open probe failed");
                     break;
                 default: // OPEN: not counted
                     return;
@@ -238,7 +257,8 @@ public final class CircuitBreaker {
             }
             int probes = state == State.HALF_OPEN ? config.halfOpenProbes() : 0;
             int failures = state == State.CLOSED ? 0 : s.consecutiveFailures();
-            Snapshot next = new Snapshot(state, failures, ticker.nanos(), probes, reason);
+            long round = state == State.HALF_OPEN ? s.probeRound() + 1 : s.probeRound();
+            Snapshot next = new Snapshot(state, failures, ticker.nanos(), probes, round, reason);
             if (ref.compareAndSet(s, next)) {
                 notifyListeners(s, next);
                 return;
@@ -246,8 +266,8 @@ public final class CircuitBreaker {
         }
     }
 
-    private static Snapshot withProbes(Snapshot s, int probesLeft, long sinceNanos) {
-        return new Snapshot(s.state(), s.consecutiveFailures(), sinceNanos, probesLeft, s.reason());
+    private static Snapshot withProbes(Snapshot s, int probesLeft) {
+        return new Snapshot(s.state(), s.consecutiveFailures(), s.sinceNanos(), probesLeft, s.probeRound(), s.reason());
     }
 
     private void notifyListeners(Snapshot from, Snapshot to) {

@@ -97,23 +97,6 @@ public final class CircuitBreakers {
         }
     }
 
-    /**
-     * Takes a permission from a service's breaker and then from one instance's, or neither: when the
-     * instance's refuses (another thread took its half-open probe since the instance was picked), the
-     * service's permission goes back, so a half-open service breaker does not wait {@code open_ms} for
-     * the verdict of a call that was never made.
-     */
-    public static boolean tryAcquireBoth(CircuitBreaker service, CircuitBreaker instance) {
-        if (!service.tryAcquirePermission()) {
-            return false;
-        }
-        if (!instance.tryAcquirePermission()) {
-            service.releasePermission();
-            return false;
-        }
-        return true;
-    }
-
     /** The services that have instance breakers. */
     public Set<String> servicesWithInstanceBreakers() {
         return byInstance.keySet();

@@ -70,6 +70,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private long startNanos;
     private Endpoint instance;
     private Future<Channel> connecting;
+    /** The permit of the service's breaker, given back when the connect ends with no verdict on the service. */
+    private long servicePermit;
     /** Retries taken from the budget by this connection's connect, given back when it is over. */
     private int retriesTaken;
 
@@ -107,7 +109,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         startNanos = context.ticker().nanos();
         Channel client = ctx.channel();
         CircuitBreaker serviceBreaker = context.breakers().forService(service);
-        if (!serviceBreaker.tryAcquirePermission()) {
+        servicePermit = serviceBreaker.acquirePermission();
+        if (servicePermit == CircuitBreaker.NO_PERMIT) {
             giveUp(client, 503, "breaker of service " + service + " is open (" + serviceBreaker.snapshot().reason() + ")");
             return;
         }
@@ -146,12 +149,12 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 startRelay(ctx, (Channel) f.getNow());
             } else if (f.isCancelled()) {
                 // No verdict on the service: a half-open breaker's probe taken by this client is given back.
-                serviceBreaker.releasePermission();
+                serviceBreaker.releasePermission(servicePermit);
                 log.debug("tcp {}: client {} left before an upstream was connected", service, client.remoteAddress());
                 context.metrics().onExchange(EDGE, service, instance, 499, tried.size(), context.ticker().nanos() - startNanos);
             } else if (!tried.isEmpty() && OutOfDescriptors.causedBy(f.cause())) {
                 // The sidecar's own descriptor limit: no verdict on the service, a probe taken goes back.
-                serviceBreaker.releasePermission();
+                serviceBreaker.releasePermission(servicePermit);
                 giveUp(client, 502, f.cause().getMessage() + " after " + tried.size() + " attempt(s)");
             } else if (!tried.isEmpty()) {
                 // Connects failed (the last attempt may have found every instance's breaker open since).
@@ -159,7 +162,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 giveUp(client, 502, f.cause().getMessage() + " after " + tried.size() + " attempt(s)");
             } else {
                 // No instance could be tried: no verdict on the service either, so a probe taken goes back.
-                serviceBreaker.releasePermission();
+                serviceBreaker.releasePermission(servicePermit);
                 giveUp(client, 503, f.cause().getMessage());
             }
         });
@@ -178,7 +181,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         tried.add(e);
         instance = e;
         CircuitBreaker breaker = context.breakers().forInstance(service, e);
-        if (!breaker.tryAcquirePermission()) {
+        long permit = breaker.acquirePermission();
+        if (permit == CircuitBreaker.NO_PERMIT) {
             return loop.newFailedFuture(new AttemptFailedException("breaker of " + e + " is open", null));
         }
         if (attempt > 1) {
@@ -214,7 +218,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 result.setSuccess(cf.channel());
             } else if (OutOfDescriptors.causedBy(done.cause())) {
                 // No socket could be created: the sidecar is out of file descriptors, the instance is not to blame.
-                breaker.releasePermission();
+                breaker.releasePermission(permit);
                 result.setFailure(new AttemptFailedException("cannot open a connection to " + e
                         + ": too many open files (the sidecar's open-files limit)", done.cause()));
             } else {

@@ -75,6 +75,47 @@ class ResilienceAccountingTest {
     }
 
     /**
+     * A call let through while the breaker was closed is no probe: when its client leaves while the
+     * breaker is half-open with its one probe out, nothing is given back, and the next request is
+     * refused rather than sent as a second probe. The breaker took any release as a probe's before,
+     * and let half_open_probes + 1 through.
+     */
+    @Test
+    void aCallLetThroughWhileClosedGivesNoProbeBack() throws Exception {
+        TestUpstream b = upstream();
+        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(b.port()) + "]");
+        io.outrigger.time.FakeTicker ticker = new io.outrigger.time.FakeTicker();
+        Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(
+                SidecarHarness.yaml(registry, RESILIENCE.replace("open_ms: 200", "open_ms: 60000")
+                        .replace("request_ms: 1000", "request_ms: 60000")), "test"),
+                io.outrigger.discovery.FileRegistry.load(registry), ticker)));
+        s.start();
+        int port = s.boundPorts().get("outbound");
+        CircuitBreaker breaker = s.context().breakers().forInstance("service-b", new Endpoint("127.0.0.1", b.port()));
+        b.delayMillis = 10_000;
+        byte[] request = "GET /slow HTTP/1.1\r\nHost: service-b\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        try (java.net.Socket early = new java.net.Socket("127.0.0.1", port);
+             java.net.Socket probe = new java.net.Socket("127.0.0.1", port)) {
+            early.getOutputStream().write(request);
+            SidecarHarness.await(java.time.Duration.ofSeconds(5), () -> b.requestCount() == 1, "the early call to reach the instance");
+            breaker.transitionTo(CircuitBreaker.State.OPEN, "test");
+            ticker.advanceMillis(60_000);
+            probe.getOutputStream().write(request);
+            SidecarHarness.await(java.time.Duration.ofSeconds(5), () -> b.requestCount() == 2, "the probe to reach the instance");
+            assertEquals(0, breaker.snapshot().probesLeft(), "the one probe is out");
+
+            early.close(); // the early call's client leaves: no verdict, and it held no probe
+            SidecarHarness.await(java.time.Duration.ofSeconds(5), () -> s.context().retryBudget().liveRequests() == 1,
+                    "the early call to end");
+            assertEquals(0, breaker.snapshot().probesLeft(), "the probe still out is the only one");
+            String res = get(s, "/next");
+            assertTrue(res.startsWith("HTTP/1.1 503"), "refused while the probe is out: " + res);
+            assertTrue(res.contains("x-outrigger-breaker: open"), res);
+            assertEquals(2, b.requestCount(), "no second probe");
+        }
+    }
+
+    /**
      * The budget bounds retries in flight (at least 3 at any traffic): one request has one retry in
      * flight at a time, so on a quiet sidecar it gets all of max_retries. It held each retry to its
      * end before, and a lone request stopped after 3.

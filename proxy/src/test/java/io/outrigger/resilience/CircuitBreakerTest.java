@@ -48,19 +48,41 @@ class CircuitBreakerTest {
     @Test
     void aProbeGivenBackIsGrantedAgainAtOnce() {
         CircuitBreaker b = breaker(1, 1000, 1);
-        b.releasePermission();
+        long closed = b.acquirePermission();
+        b.releasePermission(closed);
         assertEquals(CLOSED, b.state(), "closed: nothing to give back");
         b.onFailure();
-        b.releasePermission();
+        b.releasePermission(closed);
         assertFalse(b.tryAcquirePermission(), "open: a release grants nothing");
         ticker.advanceMillis(1000);
-        assertTrue(b.tryAcquirePermission());
+        long probe = b.acquirePermission();
+        assertTrue(probe != CircuitBreaker.NO_PERMIT);
         assertFalse(b.tryAcquirePermission(), "the one probe is out");
-        b.releasePermission(); // its client left before the upstream answered
-        b.releasePermission(); // a second release never adds a probe the config does not have
+        b.releasePermission(probe); // its client left before the upstream answered
+        b.releasePermission(probe); // a second release never adds a probe the config does not have
         assertTrue(b.tryAcquirePermission(), "given back: granted again without waiting open_ms");
         assertFalse(b.tryAcquirePermission());
         assertEquals(HALF_OPEN, b.state());
+    }
+
+    @Test
+    void onlyAProbeOfTheCurrentRoundIsGivenBack() {
+        CircuitBreaker b = breaker(1, 1000, 1);
+        long closed = b.acquirePermission(); // let through before the breaker opened
+        b.onFailure();
+        ticker.advanceMillis(1000);
+        long first = b.acquirePermission();
+        assertTrue(first != CircuitBreaker.NO_PERMIT);
+        b.releasePermission(closed);
+        assertFalse(b.tryAcquirePermission(), "a call let through while closed was no probe: nothing goes back");
+
+        ticker.advanceMillis(1000); // the probe never reported: a new round
+        long second = b.acquirePermission();
+        assertTrue(second != CircuitBreaker.NO_PERMIT);
+        b.releasePermission(first);
+        assertFalse(b.tryAcquirePermission(), "a probe of an earlier round is not one of those out now");
+        b.releasePermission(second);
+        assertTrue(b.tryAcquirePermission(), "the current round's probe goes back");
     }
 
     @Test

@@ -4,12 +4,9 @@ import io.outrigger.discovery.Endpoint;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.Test;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class CircuitBreakersTest {
     private final CircuitBreakers breakers = new CircuitBreakers(CircuitBreakerConfig.DEFAULT, Ticker.system());
@@ -25,21 +22,5 @@ class CircuitBreakersTest {
         assertNull(breakers.findInstance("other", a));
         assertNull(breakers.findInstance("svc", new Endpoint("127.0.0.1", 9002)));
         assertNotSame(b, breakers.forService("svc"));
-    }
-
-    @Test
-    void aServiceProbeGoesBackWhenTheInstanceRefuses() {
-        CircuitBreaker service = breakers.forService("svc");
-        CircuitBreaker instance = breakers.forInstance("svc", new Endpoint("127.0.0.1", 9001));
-        service.transitionTo(CircuitBreaker.State.HALF_OPEN, "test");
-        instance.transitionTo(CircuitBreaker.State.OPEN, "test");
-        int probes = service.snapshot().probesLeft();
-
-        assertFalse(CircuitBreakers.tryAcquireBoth(service, instance));
-        assertEquals(probes, service.snapshot().probesLeft(), "no call was made: the service's probe is not spent");
-
-        instance.transitionTo(CircuitBreaker.State.CLOSED, "test");
-        assertTrue(CircuitBreakers.tryAcquireBoth(service, instance));
-        assertEquals(probes - 1, service.snapshot().probesLeft());
     }
 }
