@@ -50,6 +50,15 @@ abstract class HttpRoute {
         return breakers.forService(service);
     }
 
+    /**
+     * Whether a retry could be let through now: the breakers it would need do not all refuse. Checked
+     * before a backoff is waited for, so a request whose own failures opened them is answered at once.
+     * The outbound edge asks the service's breaker (an instance's open breaker leaves the others).
+     */
+    boolean breakersAllowRetry(String service) {
+        return serviceBreaker(service).isCallPermitted();
+    }
+
     /** {@code outbound} or {@code inbound}, for logs and metrics. */
     final String edge() {
         return edge;
@@ -137,6 +146,12 @@ abstract class HttpRoute {
             @Override
             Endpoint pick(String s, List<Endpoint> tried) {
                 return app;
+            }
+
+            /** The app is the one instance: a retry needs its breaker, as this edge's own service breaker never opens. */
+            @Override
+            boolean breakersAllowRetry(String s) {
+                return instanceBreaker(s, app).isCallPermitted();
             }
 
             @Override

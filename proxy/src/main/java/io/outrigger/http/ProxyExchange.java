@@ -728,8 +728,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (delay < 0 || delay >= remainingMillis) {
             return false;
         }
-        if (!conn.route.serviceBreaker(service).isCallPermitted()) {
-            return false; // the service's breaker opened (on this request's failures, maybe): waiting the backoff is pointless
+        if (!conn.route.breakersAllowRetry(service)) {
+            return false; // the breaker a retry needs opened (on this request's failures, maybe): waiting the backoff is pointless
         }
         // The budget bounds retries in flight: the one this request held has just ended with its failed attempt.
         if (holdsRetry) {

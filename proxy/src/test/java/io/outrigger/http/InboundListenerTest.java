@@ -126,4 +126,33 @@ class InboundListenerTest {
             }
         }
     }
+
+    /**
+     * A connect failure that opens the app's breaker ends the request at once with its 502: no retry could
+     * be let through, so none is waited for. The inbound edge asked only its own service breaker, which never
+     * opens, and answered only after the backoff (here 10 s).
+     */
+    @Test
+    void aFailureThatOpensTheAppsBreakerIsAnsweredWithoutWaitingTheBackoff() throws Exception {
+        Path registry = SidecarHarness.registry(dir, "");
+        int closed = SidecarHarness.closedPort();
+        SidecarConfig cfg = ConfigLoader.parse("name: sidecar-a\nservice: service-a\nregistry: file:" + registry + "\n"
+                + "listeners:\n  inbound: { port: 0, app: 127.0.0.1:" + closed + " }\n"
+                + "resilience:\n  breaker: { failure_threshold: 1, open_ms: 60000 }\n"
+                + "  retry: { max_retries: 2, base_ms: 10000, max_ms: 10000, jitter: none }\n"
+                + "  timeouts: { request_ms: 60000 }\n", "test");
+        SidecarContext context = new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system());
+        try (Sidecar sidecar = new Sidecar(context)) {
+            sidecar.start();
+            int port = sidecar.boundPorts().get("inbound");
+
+            long start = System.nanoTime();
+            String res = raw(port, "GET /x HTTP/1.1\r\nHost: service-a\r\nConnection: close\r\n\r\n");
+            long millis = (System.nanoTime() - start) / 1_000_000;
+
+            assertTrue(res.startsWith("HTTP/1.1 502"), res);
+            assertTrue(millis < 5_000, "answered at once, not after the 10 s backoff: " + millis + " ms");
+            assertEquals(CircuitBreaker.State.OPEN, context.breakers().find("service-a/127.0.0.1:" + closed).state());
+        }
+    }
 }
