@@ -110,6 +110,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private long servicePermit;
     private long instancePermit;
     private boolean attemptOpen;
+    /**
+     * The current attempt went out on a kept-alive connection from the pool, and has not been moved to a
+     * new connection yet: one the instance closes before answering was most likely closed as it was reused.
+     */
+    private boolean reusedConnection;
     private Channel upstream;
     /** The last handler of {@code upstream}, found once per lease. */
     private UpstreamHandler upstreamHandler;
@@ -355,6 +360,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         tried.add(picked);
         Channel idle = conn.pools.pollIdle(ctx.channel().eventLoop(), picked);
+        reusedConnection = idle != null;
         if (idle != null) {
             onConnected(idle);
         } else {
@@ -677,6 +683,17 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (responseStarted) {
             reportOutcome(false, "closed mid-response");
             abort();
+            return;
+        }
+        if (reusedConnection && idempotent && replayable() && !interimRelayed) {
+            // A kept-alive connection the instance closed (its idle timeout, say) as the request went out on it:
+            // no verdict on the instance, and no retry. The attempt goes on a new connection, once; only for an
+            // idempotent request, which RFC 9112 9.3.1 lets a client send again after a connection closed under it.
+            reusedConnection = false;
+            cancelReadTimer();
+            skippingInformational = false;
+            connecting = conn.pools.connect(ctx.channel().eventLoop(), endpoint);
+            connecting.addListener(this);
             return;
         }
         attemptFailed(ProxyError.UPSTREAM_RESET, cause == null ? "connection closed" : "reset: " + cause.getMessage(), false);

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.file.Path;
 
 import static io.outrigger.http.SidecarHarness.RESILIENCE;
@@ -170,6 +171,67 @@ class ResilienceAccountingTest {
         String res = get(s, "/odd");
         assertTrue(res.startsWith("HTTP/1.1 502") && res.contains("malformed response"), res);
         assertEquals(1, refused.get(), "refusals counted");
+    }
+
+    /**
+     * An instance that closes a kept-alive connection just as the sidecar reuses it (its idle timeout racing
+     * the next request) has not failed: the request goes on a new connection and is answered, with no retry
+     * (max_retries is 0 here), no breaker failure and nothing taken from the budget. It was a reset before:
+     * a failure for the breakers and health, a retry of the budget, and a 502 once the budget was spent.
+     */
+    @Test
+    void aKeptAliveConnectionClosedAsItIsReusedIsNoFailure() throws Exception {
+        java.net.ServerSocket server = closeables.add(new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress()));
+        java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
+        Thread acceptor = new Thread(() -> {
+            while (!server.isClosed()) {
+                try (java.net.Socket c = server.accept()) {
+                    accepted.incrementAndGet();
+                    java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(),
+                            java.nio.charset.StandardCharsets.ISO_8859_1));
+                    while (!in.readLine().isEmpty()) {
+                        // the head of the first request on this connection: no body
+                    }
+                    c.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+                    in.readLine(); // the next request on this connection finds it closing: no answer
+                } catch (IOException | RuntimeException e) {
+                    // the sidecar closed the connection, or the test ended
+                }
+            }
+        }, "closes-when-reused");
+        acceptor.setDaemon(true);
+        acceptor.start();
+        Sidecar s = sidecar("\"service-b\": [" + instance(server.getLocalPort()) + "]", RESILIENCE.replace("max_retries: 2", "max_retries: 0"));
+        try (java.net.Socket client = new java.net.Socket("127.0.0.1", s.boundPorts().get("outbound"))) {
+            client.setSoTimeout(5000);
+            java.io.InputStream in = client.getInputStream();
+            for (String path : new String[] {"/first", "/reused"}) { // one client connection: one event loop, one pool
+                client.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: service-b\r\n\r\n")
+                        .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                String res = readResponse(in);
+                assertTrue(res.startsWith("HTTP/1.1 200") && res.endsWith("ok"), path + ": " + res);
+            }
+        }
+        assertEquals(2, accepted.get(), "the second request went on a new connection");
+        CircuitBreaker ib = s.context().breakers().findInstance("service-b", new Endpoint("127.0.0.1", server.getLocalPort()));
+        assertEquals(0, ib.consecutiveFailures(), ib.snapshot().toString());
+        assertEquals(0, s.context().breakers().forService("service-b").consecutiveFailures());
+        assertEquals(0, s.context().retryBudget().retriesInFlight());
+    }
+
+    /** One response with a Content-Length body, read from a kept-alive connection. */
+    private static String readResponse(java.io.InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                return head.toString();
+            }
+            head.append((char) b);
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        int length = m.find() ? Integer.parseInt(m.group(1)) : 0;
+        return head + new String(in.readNBytes(length), java.nio.charset.StandardCharsets.ISO_8859_1);
     }
 
     /** Contract: the breaker counts resets. An instance that breaks off every response half-way opens it like any failure. */
