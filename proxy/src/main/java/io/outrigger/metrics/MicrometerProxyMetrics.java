@@ -146,8 +146,7 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
                 .description("1 while the registry does not answer and the last known instances are used, else 0")
                 .register(registry);
         context.breakers().addListener((breaker, from, to, reason) -> {
-            Tags tags = breakerTags(breaker.name()).and("from", from.wireName(), "to", to.wireName());
-            registry.counter(TRANSITIONS, tags).increment();
+            transitions(breakerTags(breaker.name()).and("from", from.wireName(), "to", to.wireName())).increment();
         });
         context.breakers().addLifecycle(new CircuitBreakers.Lifecycle() {
             @Override
@@ -155,7 +154,7 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
                 // At 0 from the start: increase() sees a breaker's first opening only if the series was there before it.
                 Tags tags = breakerTags(breaker.name());
                 for (CircuitBreaker.State[] t : USUAL_TRANSITIONS) {
-                    registry.counter(TRANSITIONS, tags.and("from", t[0].wireName(), "to", t[1].wireName()));
+                    transitions(tags.and("from", t[0].wireName(), "to", t[1].wireName()));
                 }
             }
 
@@ -165,6 +164,12 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
                 registry.find(TRANSITIONS).tags(breakerTags(breaker.name())).counters().forEach(registry::remove);
             }
         });
+    }
+
+    /** With its description: a counter registered without one is scraped with an empty HELP line. */
+    private Counter transitions(Tags tags) {
+        return Counter.builder(TRANSITIONS).description("breaker state changes, by the states left and entered")
+                .tags(tags).register(registry);
     }
 
     public PrometheusMeterRegistry registry() {

@@ -94,6 +94,27 @@ class MicrometerProxyMetricsTest {
         assertTrue(m.scrape().contains("outrigger_breaker_transitions_total{" + labels + "} 1.0"));
     }
 
+    /** Every series of the sidecar's own says what it is: an empty HELP line leaves a dashboard's reader guessing. */
+    @Test
+    void everyOwnSeriesHasAHelpText() {
+        MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
+        SidecarContext ctx = new SidecarContext(SidecarConfig.defaults(),
+                new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
+        m.bindTo(ctx);
+        io.outrigger.resilience.CircuitBreaker b = ctx.breakers().forInstance("svc", E);
+        for (int i = 0; i < 5; i++) {
+            b.onFailure();
+        }
+        m.onExchange("outbound", "svc", E, 503, 1, 1_000);
+        String text = m.scrape();
+        assertTrue(text.contains("# HELP outrigger_breaker_transitions_total "), text);
+        for (String line : text.split("\n")) {
+            if (line.startsWith("# HELP outrigger_")) {
+                assertTrue(line.split(" ", 4).length == 4 && !line.split(" ", 4)[3].isBlank(), "empty help: " + line);
+            }
+        }
+    }
+
     @Test
     void anInstanceTheRegistryWithholdsReadsUnhealthyRatherThanVanishing() {
         Endpoint critical = new Endpoint("10.0.1.2", 8080);
