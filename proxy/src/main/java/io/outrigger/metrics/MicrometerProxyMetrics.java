@@ -196,10 +196,12 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
             List<MultiGauge.Row<?>> open = new ArrayList<>();
             tracker.openByListener().forEach((listener, n) -> open.add(MultiGauge.Row.of(Tags.of("listener", listener), n)));
             connectionsOpen.register(open, true);
-            // Counters per listener, registered once each (a second registration returns the first): a listener's
-            // series stays after it closes, as a counter should.
+            // Counters per listener, registered once each: a listener's series stays after it closes, as a counter
+            // should. Registered again, Micrometer would keep the first but log a WARN about it.
             for (ConnectionTracker.ListenerCounts l : tracker.limitedListeners()) {
-                countedListeners.add(l); // a function counter holds its object weakly: kept here so a closed listener's still reads
+                if (!countedListeners.add(l)) { // a function counter holds its object weakly: kept here so a closed listener's still reads
+                    continue;
+                }
                 FunctionCounter.builder("outrigger.connections.limit.reached", l, ConnectionTracker.ListenerCounts::limitReached)
                         .tags("listener", l.name()).description("times the listener stopped accepting at max_connections")
                         .register(registry);
