@@ -7,6 +7,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.resolver.AddressResolverGroup;
@@ -27,6 +28,7 @@ import io.outrigger.upstream.OutOfDescriptors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -223,11 +225,17 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                         + ": too many open files (the sidecar's open-files limit)", done.cause()));
             } else {
                 breaker.onFailure();
-                context.health().onFailure(service, e, done.cause().toString());
+                context.health().onFailure(service, e, failureCause(done.cause()));
                 result.setFailure(new AttemptFailedException("connect to " + e + " failed: " + done.cause().getMessage(), done.cause()));
             }
         });
         return result;
+    }
+
+    /** Worded as the HTTP edges word it at /clusters, not as the transport's exception class and message. */
+    private static String failureCause(Throwable cause) {
+        return cause instanceof ConnectTimeoutException ? "connect timeout"
+                : cause instanceof ConnectException ? "connection refused" : "connect failed: " + cause;
     }
 
     private void startRelay(ChannelHandlerContext ctx, Channel upstream) {

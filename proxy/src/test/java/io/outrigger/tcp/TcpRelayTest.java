@@ -394,6 +394,9 @@ class TcpRelayTest {
         assertTrue(exchanges.stream().anyMatch(e -> e.attempts() == 2), exchanges::toString);
         assertEquals(exchanges.stream().mapToInt(e -> e.attempts() - 1).sum(), retries.get(), "each retry made is counted");
         assertTrue(sidecar.context().breakers().forInstance("svc", dead).consecutiveFailures() >= 1);
+        // /clusters words it as for HTTP, not "java.net.ConnectException: io_uring connect(..) failed with error(-111): ..."
+        String reason = sidecar.context().health().health("svc", dead).reason();
+        assertTrue(reason.endsWith("(last: connection refused)"), reason);
         io.outrigger.resilience.RetryBudget budget = sidecar.context().retryBudget();
         await("the retry budget to be given back", () -> budget.retriesInFlight() == 0 && budget.liveRequests() == 0);
     }
