@@ -1,6 +1,8 @@
 package io.outrigger.discovery;
 
 import io.outrigger.time.Ticker;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.time.Instant;
@@ -34,10 +36,14 @@ import java.util.concurrent.TimeUnit;
  * An instance never reported is healthy. Time comes from the injected {@link Ticker}; the wall clock only
  * formats the "until" of an ejection.
  *
+ * <p>An ejection, and an instance's active checks starting or ceasing to fail, are logged once each (INFO), after the
+ * lock is released; per-exchange reports and marks are not.
+ *
  * <p>Thread-safe. Reads ({@link #health}, {@link #isHealthy}) take no lock: each instance publishes an immutable
  * view. Reports lock one service's state for a few field updates and never block otherwise.
  */
 public final class HealthTracker {
+    private static final Logger log = LoggerFactory.getLogger(HealthTracker.class);
 
     /** One instance's health and why. */
     public record Health(boolean healthy, String reason) {
@@ -185,7 +191,7 @@ public final class HealthTracker {
      */
     public void onFailure(String service, Endpoint endpoint, String cause) {
         ServiceHealth s = service(service);
-        s.update(endpoint, st -> {
+        logChange(service, endpoint, s.update(endpoint, st -> {
             long now = ticker.nanos();
             if (st.ejected && now - st.ejectedUntil < 0) {
                 return; // already out; late reports from calls in flight do not extend the ejection
@@ -227,39 +233,50 @@ public final class HealthTracker {
             st.ejectedUntil = now + TimeUnit.MILLISECONDS.toNanos(millis);
             st.ejectedReason = "ejected: " + st.failures + " consecutive failures (last: " + cause + "), until "
                     + Instant.now(clock).plusMillis(millis).truncatedTo(ChronoUnit.SECONDS);
+            st.change = st.ejectedReason + " (" + millis + " ms)";
             st.note = "back from ejection " + st.ejections + " (ejected " + millis + " ms)";
             st.failures = 0;
-        });
+        }));
     }
 
     /** An active check of the instance passed. */
     public void onCheckPassed(String service, Endpoint endpoint) {
-        service(service).update(endpoint, st -> {
+        logChange(service, endpoint, service(service).update(endpoint, st -> {
             st.checkFailures = 0;
             st.checkPasses++;
             if (st.checkFailing && st.checkPasses >= settings.healthyAfter()) {
                 st.checkFailing = false;
                 st.note = "passing checks: " + st.checkPasses + " consecutive";
+                st.change = st.note;
             }
             if (st.ejected && !st.checkFailing && st.checkPasses >= settings.healthyAfter() && ticker.nanos() - st.ejectedUntil < 0) {
                 st.ejected = false; // a passing active check ends a passive ejection early
                 st.lastEjectionEnd = ticker.nanos();
                 st.failures = 0;
                 st.note = "passing checks ended an ejection";
+                st.change = st.note;
             }
-        });
+        }));
     }
 
     /** An active check of the instance failed; {@code cause} says how (status 503, connection refused, timeout). */
     public void onCheckFailed(String service, Endpoint endpoint, String cause) {
-        service(service).update(endpoint, st -> {
+        logChange(service, endpoint, service(service).update(endpoint, st -> {
             st.checkPasses = 0;
             st.checkFailures++;
             st.checkCause = cause;
-            if (st.checkFailures >= settings.unhealthyAfter()) {
+            if (st.checkFailures >= settings.unhealthyAfter() && !st.checkFailing) {
                 st.checkFailing = true;
+                st.change = "failing checks: " + st.checkFailures + " consecutive (" + cause + ")";
             }
-        });
+        }));
+    }
+
+    /** One line for a change of an instance's health that {@code update} reported (null: none). */
+    private static void logChange(String service, Endpoint endpoint, String change) {
+        if (change != null) {
+            log.info("health {}/{}: {}", service, endpoint, change);
+        }
     }
 
     /**
@@ -315,6 +332,8 @@ public final class HealthTracker {
         boolean checkFailing;
         String checkCause;
         String note;
+        /** A change worth a log line, set by an update and taken by {@link ServiceHealth#update}. */
+        String change;
 
         void publish() {
             Health blocked = null;
@@ -334,10 +353,14 @@ public final class HealthTracker {
     private static final class ServiceHealth {
         final Map<Endpoint, InstanceState> instances = new ConcurrentHashMap<>();
 
-        synchronized void update(Endpoint endpoint, java.util.function.Consumer<InstanceState> change) {
+        /** Applies {@code change}; returns the log line it asked for, if any, to be written once the lock is released. */
+        synchronized String update(Endpoint endpoint, java.util.function.Consumer<InstanceState> change) {
             InstanceState st = instances.computeIfAbsent(endpoint, e -> new InstanceState());
             change.accept(st);
             st.publish();
+            String logged = st.change;
+            st.change = null;
+            return logged;
         }
 
         /** Guarded by this. Instances the registry no longer lists do not count: the cap is a share of those it lists. */

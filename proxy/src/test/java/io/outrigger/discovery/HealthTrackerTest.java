@@ -4,6 +4,9 @@ import io.outrigger.resilience.CircuitBreakerConfig;
 import io.outrigger.resilience.CircuitBreakers;
 import org.junit.jupiter.api.Test;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -98,6 +101,35 @@ class HealthTrackerTest {
         fail(A, 5);
         advanceMillis(1_000);
         assertTrue(health.isHealthy("service-b", A));
+    }
+
+    /**
+     * An operator reading the log sees why an instance left rotation and when it came back, once per change: an
+     * ejection, active checks starting to fail and passing again. Reports that change nothing write nothing.
+     */
+    @Test
+    void healthChangesAreLoggedOnceEach() {
+        PrintStream stderr = System.err;
+        ByteArrayOutputStream logged = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(logged, true, StandardCharsets.UTF_8)); // slf4j-simple looks System.err up per line
+        try {
+            fail(A, 9); // ejected at the fifth; the others come while it is out
+            for (int i = 0; i < 5; i++) {
+                health.onCheckFailed("service-b", B, "connection refused");
+            }
+            for (int i = 0; i < 3; i++) {
+                health.onCheckPassed("service-b", B);
+            }
+        } finally {
+            System.setErr(stderr);
+        }
+        List<String> lines = logged.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains("HealthTracker")).toList();
+        assertEquals(3, lines.size(), lines::toString);
+        assertTrue(lines.get(0).endsWith("health service-b/127.0.0.1:9001: ejected: 5 consecutive failures (last: status 503), "
+                + "until 2026-11-22T07:00:01Z (1000 ms)"), lines::toString);
+        assertTrue(lines.get(1).endsWith("health service-b/127.0.0.1:9002: failing checks: 3 consecutive (connection refused)"),
+                lines::toString);
+        assertTrue(lines.get(2).endsWith("health service-b/127.0.0.1:9002: passing checks: 2 consecutive"), lines::toString);
     }
 
     @Test
