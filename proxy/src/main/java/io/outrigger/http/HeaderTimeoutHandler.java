@@ -42,6 +42,8 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
     private boolean awaitingHead = true;
     /** When the head under way started (executor ticker), or 0 when none is. */
     private long headStartNanos;
+    /** When the latest request's first byte came (executor ticker), kept once its head is in; 0 before any. */
+    private long requestStartNanos;
     private ScheduledFuture<?> timer;
 
     HeaderTimeoutHandler(long timeoutMillis) {
@@ -64,6 +66,7 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
 
     private void startClock() {
         headStartNanos = Math.max(1, ctx.executor().ticker().nanoTime());
+        requestStartNanos = headStartNanos;
         if (timer == null) {
             timer = ctx.executor().schedule(this::expire, timeoutNanos, TimeUnit.NANOSECONDS);
         }
@@ -73,6 +76,11 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
     void headReceived() {
         awaitingHead = false;
         headStartNanos = 0;
+    }
+
+    /** When the first byte of the latest request came in, on the event loop's ticker; 0 when none has. */
+    long requestStartNanos() {
+        return requestStartNanos;
     }
 
     /** Whether bytes of a request head have come in and the head is not complete yet. */

@@ -129,7 +129,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             log.debug("{}: refusal after the last answer dropped: {}", ctx.channel(), rejected.error());
         } else {
             closing = true;
-            answerRejected(ctx, rejected.error(), rejected.head());
+            answerRejected(ctx, rejected);
         }
     }
 
@@ -214,7 +214,11 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
      * (continued from {@code head}, or new when the head could not be read) and the service named
      * when the head names one, like every other answer of the sidecar.
      */
-    private void answerRejected(ChannelHandlerContext ctx, ProxyError error, HttpRequest head) {
+    private void answerRejected(ChannelHandlerContext ctx, RejectedRequest rejected) {
+        ProxyError error = rejected.error();
+        HttpRequest head = rejected.head();
+        // Counted from the request's first byte: a 408 took http.header_timeout_ms, not no time at all.
+        long nanos = rejected.startNanos() == 0 ? 0 : Math.max(0, ctx.executor().ticker().nanoTime() - rejected.startNanos());
         String service = head == null ? null : route.service(head);
         RequestTrace trace = RequestTrace.of(head == null ? null : head.headers());
         FullHttpResponse res = HttpErrors.response(ctx.alloc(), error, service, true);
@@ -222,10 +226,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         ctx.writeAndFlush(res).addListener(LingeringClose.INSTANCE); // the refused request's bytes may still be arriving
         int status = error.status().code();
         String label = service != null && route.knows(service) ? service : ProxyExchange.UNKNOWN_SERVICE;
-        context.metrics().onExchange(route.edge(), label, null, status, 0, 0);
+        context.metrics().onExchange(route.edge(), label, null, status, 0, nanos);
         if (route.accessLog() != null) {
             route.accessLog().log(ctx.executor(), route.edge(), trace.traceId(), trace.requestId(),
-                    head == null ? null : head.method().name(), head == null ? null : head.uri(), service, null, status, 0, 0);
+                    head == null ? null : head.method().name(), head == null ? null : head.uri(), service, null, status, 0, nanos);
         }
     }
 

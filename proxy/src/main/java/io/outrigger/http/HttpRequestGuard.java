@@ -102,6 +102,6 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
 
     private void reject(ChannelHandlerContext ctx, ProxyError error, HttpRequest head) {
         rejected = true;
-        ctx.fireUserEventTriggered(new RejectedRequest(error, head));
+        ctx.fireUserEventTriggered(new RejectedRequest(error, head, headerTimeout.requestStartNanos()));
     }
 }

@@ -371,6 +371,33 @@ class HttpProtectionTest {
     }
 
     /**
+     * A 408 is measured from the head's first byte: it took header_timeout_ms (300), and the latency histogram and
+     * the access log said it took no time at all (every refusal before an exchange was recorded as 0 ns).
+     */
+    @Test
+    void a408IsMeasuredFromTheFirstByteOfItsHead() throws Exception {
+        upstream = closeables.add(new TestUpstream());
+        java.util.concurrent.BlockingQueue<long[]> exchanges = new java.util.concurrent.LinkedBlockingQueue<>();
+        io.outrigger.metrics.ProxyMetrics recording = new io.outrigger.metrics.ProxyMetrics() {
+            @Override
+            public void onExchange(String edge, String service, io.outrigger.discovery.Endpoint instance, int status, int attempts,
+                                   long durationNanos) {
+                exchanges.add(new long[] {status, durationNanos});
+            }
+        };
+        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]");
+        Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(
+                SidecarHarness.yaml(registry, RESILIENCE), "test"), io.outrigger.discovery.FileRegistry.load(registry),
+                io.outrigger.time.Ticker.system(), recording)));
+        s.start();
+        String res = raw(s.boundPorts().get("outbound"), "GET / HTTP/1.1\r\nHost: serv");
+        assertTrue(res.startsWith("HTTP/1.1 408 Request Timeout\r\n"), res);
+        long[] recorded = exchanges.poll(5, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(408, recorded[0]);
+        assertTrue(recorded[1] >= java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(250), "recorded " + recorded[1] + " ns");
+    }
+
+    /**
      * A head that times out behind a request still being answered gets its 408 in its turn: the answer
      * before it is not cut (the connection used to be closed under it), and then the connection closes.
      */
