@@ -100,6 +100,11 @@ class SidecarContextTest {
         CircuitBreaker critical = breakers.forInstance("service-b", B3);
         CircuitBreaker service = breakers.forService("service-b");
         CircuitBreaker app = breakers.forInstance("service-a", APP);
+        metrics.onExchange("outbound", "service-b", B1, 503, 1, 1_000);
+        metrics.onExchange("tcp", "service-b", B1, 0, 1, 1_000);
+        metrics.onExchange("outbound", "service-b", B2, 200, 1, 1_000);
+        metrics.onExchange("inbound", "service-a", APP, 200, 1, 1_000);
+        assertTrue(metrics.scrape().contains("outrigger_requests_total{edge=\"tcp\",instance=\"127.0.0.1:9001\""));
         assertTrue(metrics.scrape().contains("breaker=\"service-b/127.0.0.1:9001\",instance=\"127.0.0.1:9001\",service=\"service-b\",sidecar=\"sidecar-a\",state=\"open\"} 1.0"));
 
         // B1 deregisters; B3 is still listed, only not passing; the app behind the inbound listener is no registry instance.
@@ -120,12 +125,21 @@ class SidecarContextTest {
         assertFalse(text.contains("outrigger_breaker_transitions_total{breaker=\"service-b/127.0.0.1:9001\""), text);
         assertTrue(text.contains("outrigger_breaker_transitions_total{breaker=\"service-b/127.0.0.1:9002\""), text);
         assertTrue(text.contains("outrigger_breaker_state{breaker=\"service-b/127.0.0.1:9002\""), text);
+        // Its request counts go too, on every edge: instances coming and going must not grow the scrape for good.
+        assertFalse(text.contains("instance=\"127.0.0.1:9001\""), text);
+        assertTrue(text.contains("outrigger_requests_total{edge=\"outbound\",instance=\"127.0.0.1:9002\""), text);
+        assertTrue(text.contains("outrigger_requests_total{edge=\"inbound\",instance=\"127.0.0.1:8080\""), text);
+        assertTrue(text.contains("outrigger_request_duration_seconds_count{edge=\"outbound\",service=\"service-b\",sidecar=\"sidecar-a\",status_class=\"5xx\"} 1"),
+                "the service's latency stays whole: " + text);
 
         // Registered again, the instance starts afresh.
         registry.set("service-b", List.of(B1, B2), Map.of());
         CircuitBreaker again = breakers.forInstance("service-b", B1);
         assertNotSame(gone, again);
         assertEquals(CircuitBreaker.State.CLOSED, again.state());
+        metrics.onExchange("outbound", "service-b", B1, 200, 1, 1_000);
+        assertTrue(metrics.scrape().contains("outrigger_requests_total{edge=\"outbound\",instance=\"127.0.0.1:9001\",service=\"service-b\",sidecar=\"sidecar-a\",status_class=\"2xx\"} 1.0"),
+                "counted afresh, not into a meter dropped from the registry");
         assertNull(breakers.findInstance("service-b", B3), "B3 left the registry altogether");
     }
 }

@@ -161,9 +161,24 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
             @Override
             public void onRemoved(CircuitBreaker breaker) {
                 // The instance left the registry: its series go with its breaker, so they do not grow with churn.
-                registry.find(TRANSITIONS).tags(breakerTags(breaker.name())).counters().forEach(registry::remove);
+                String key = breaker.name();
+                registry.find(TRANSITIONS).tags(breakerTags(key)).counters().forEach(registry::remove);
+                int slash = key.indexOf('/');
+                if (slash >= 0) { // an instance's breaker, not a service's
+                    forgetRequests(key.substring(0, slash), key.substring(slash + 1));
+                }
             }
         });
+    }
+
+    /**
+     * Drops an instance's {@code outrigger_requests_total} series, on every edge, and the meters cached for them:
+     * an instance that left the registry must not leave series behind for good (instances that come and go on new
+     * addresses would grow the scrape without bound). An exchange that ends just after creates them again.
+     */
+    private void forgetRequests(String service, String instance) {
+        exchanges.keySet().removeIf(k -> k.service().equals(service) && k.instance() != null && k.instance().toString().equals(instance));
+        registry.find("outrigger.requests").tags("service", service, "instance", instance).counters().forEach(registry::remove);
     }
 
     /** With its description: a counter registered without one is scraped with an empty HELP line. */
