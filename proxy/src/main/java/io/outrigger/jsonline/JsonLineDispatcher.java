@@ -145,8 +145,12 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
             // Bounds the wait for the requests in flight and for a peer slow to take its last replies.
             drainDeadline = ctx.executor().schedule(() -> {
                 if (ctx.channel().isActive()) {
-                    log.warn("end of input: {} request(s) in flight, replies not all taken by the peer after {} ms, closing",
-                            inFlight, node.drainMillis());
+                    // Name what held the close back: calls still waiting (on a retry's backoff), or a peer not reading.
+                    if (inFlight > 0) {
+                        log.warn("end of input: {} request(s) still in flight after {} ms, closing", inFlight, node.drainMillis());
+                    } else {
+                        log.warn("end of input: replies not all taken by the peer after {} ms, closing", node.drainMillis());
+                    }
                     ctx.close();
                 }
             }, node.drainMillis(), TimeUnit.MILLISECONDS);
