@@ -146,12 +146,17 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
                 .description("1 while the registry does not answer and the last known instances are used, else 0")
                 .register(registry);
         context.breakers().addListener((breaker, from, to, reason) -> {
-            transitions(breakerTags(breaker.name()).and("from", from.wireName(), "to", to.wireName())).increment();
+            if (published(context, breaker.name())) {
+                transitions(breakerTags(breaker.name()).and("from", from.wireName(), "to", to.wireName())).increment();
+            }
         });
         context.breakers().addLifecycle(new CircuitBreakers.Lifecycle() {
             @Override
             public void onCreated(CircuitBreaker breaker) {
                 // At 0 from the start: increase() sees a breaker's first opening only if the series was there before it.
+                if (!published(context, breaker.name())) {
+                    return;
+                }
                 Tags tags = breakerTags(breaker.name());
                 for (CircuitBreaker.State[] t : USUAL_TRANSITIONS) {
                     transitions(tags.and("from", t[0].wireName(), "to", t[1].wireName()));
@@ -232,6 +237,9 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
         List<MultiGauge.Row<?>> states = new ArrayList<>();
         List<MultiGauge.Row<?>> failures = new ArrayList<>();
         for (CircuitBreaker b : ctx.breakers().all()) {
+            if (!published(ctx, b.name())) {
+                continue;
+            }
             Tags tags = breakerTags(b.name());
             for (CircuitBreaker.State s : CircuitBreaker.State.values()) {
                 states.add(MultiGauge.Row.of(tags.and("state", s.wireName()), b, br -> br.state() == s ? 1 : 0));
@@ -258,6 +266,18 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
             }
         }
         instanceHealthy.register(healthy);
+    }
+
+    /**
+     * Whether a breaker has series: those of the registry's services and of the local service (the inbound app's).
+     * A line-JSON {@code call} gets a breaker for any service it names, up to a line long; published, each such name
+     * became eight series, so a client could grow every scrape by megabytes (labels grow with the registry, not with
+     * traffic). Its reply still tells the caller about that breaker.
+     */
+    private static boolean published(SidecarContext ctx, String breakerKey) {
+        int slash = breakerKey.indexOf('/');
+        String service = slash < 0 ? breakerKey : breakerKey.substring(0, slash);
+        return ctx.registry().contains(service) || service.equals(ctx.config().service());
     }
 
     /** Splits a breaker key ({@code service} or {@code service/host:port}) into labels. */

@@ -77,7 +77,7 @@ class MicrometerProxyMetricsTest {
     void transitionSeriesExistAtZeroFromABreakersCreation() {
         MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
         SidecarContext ctx = new SidecarContext(SidecarConfig.defaults(),
-                new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
+                new FileRegistry(Map.of("svc", List.of(E), "early", List.of()), "test"), Ticker.system(), m);
         ctx.breakers().forService("early"); // created before bindTo: counted all the same
         m.bindTo(ctx);
         io.outrigger.resilience.CircuitBreaker b = ctx.breakers().forInstance("svc", E);
@@ -92,6 +92,31 @@ class MicrometerProxyMetricsTest {
             b.onFailure();
         }
         assertTrue(m.scrape().contains("outrigger_breaker_transitions_total{" + labels + "} 1.0"));
+    }
+
+    /**
+     * A line-JSON call names any service, up to a line long, and gets a breaker for it: its name must not become labels
+     * (eight series per name), or a client grows every scrape at will. Those of the registry and the local service have
+     * their series.
+     */
+    @Test
+    void breakersOfServicesOutsideTheRegistryHaveNoSeries() {
+        MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
+        SidecarContext ctx = new SidecarContext(SidecarConfig.defaults(),
+                new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
+        m.bindTo(ctx);
+        String named = "x".repeat(10_000);
+        io.outrigger.resilience.CircuitBreaker b = ctx.breakers().forService(named);
+        for (int i = 0; i < 5; i++) {
+            b.onFailure();
+        }
+        ctx.breakers().forService("svc");
+        ctx.breakers().forInstance(ctx.config().service(), new Endpoint("127.0.0.1", 8080)); // the inbound app's
+        String text = m.scrape();
+        assertFalse(text.contains("xxxxxxxxxx"), "a client-named breaker has series");
+        assertTrue(text.contains("outrigger_breaker_state{breaker=\"svc\","), text);
+        assertTrue(text.contains("outrigger_breaker_transitions_total{breaker=\"svc\","), text);
+        assertTrue(text.contains("outrigger_breaker_state{breaker=\"" + ctx.config().service() + "/127.0.0.1:8080\","), text);
     }
 
     /** Every series of the sidecar's own says what it is: an empty HELP line leaves a dashboard's reader guessing. */
