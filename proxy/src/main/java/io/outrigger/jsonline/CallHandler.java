@@ -96,6 +96,7 @@ final class CallHandler implements MessageHandler {
             // service/host:port is how an instance's breaker is keyed: such a name would reach (and could force) it.
             throw JsonLineException.malformed("service: " + service + " (expected: a service name without '/')");
         }
+        Fields.checkServiceName(service, context.registry().contains(service));
         Fields.optionalBoolean(in, "proxy");
         Fields.optionalBoolean(in, "force_success");
         String traceId = Fields.optionalString(in, "trace_id");

@@ -11,7 +11,22 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 final class Fields {
     private static final int MAX_VALUE_CHARS = 60;
 
+    /**
+     * The longest name a message may give a service the registry does not list: 253 characters, a DNS name's limit.
+     * Such a name becomes a breaker or an instance's health state, kept for the life of the process and written in
+     * log lines; up to a line (1 MiB) long, the 1024 of each that callers may create could hold a gigabyte.
+     */
+    static final int MAX_UNLISTED_SERVICE_CHARS = 253;
+
     private Fields() {
+    }
+
+    /** Refuses (code 12) a name longer than {@link #MAX_UNLISTED_SERVICE_CHARS} for a service the registry does not list. */
+    static void checkServiceName(String service, boolean listed) {
+        if (!listed && service.length() > MAX_UNLISTED_SERVICE_CHARS) {
+            throw JsonLineException.malformed("service: " + service.length() + " characters (expected: at most "
+                    + MAX_UNLISTED_SERVICE_CHARS + " for a service the registry does not list)");
+        }
     }
 
     static String optionalString(ObjectNode body, String name) {

@@ -38,6 +38,7 @@ final class HealthHandler implements MessageHandler {
         String host = Fields.requiredString(in, "host");
         int port = Fields.requiredInt(in, "port", 1, 65535);
         boolean healthy = Fields.requiredBoolean(in, "healthy");
+        Fields.checkServiceName(service, context.registry().contains(service));
         Endpoint endpoint;
         try {
             endpoint = new Endpoint(host, port);

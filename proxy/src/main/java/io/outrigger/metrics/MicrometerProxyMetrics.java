@@ -270,8 +270,8 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
 
     /**
      * Whether a breaker has series: those of the registry's services and of the local service (the inbound app's).
-     * A line-JSON {@code call} gets a breaker for any service it names, up to a line long; published, each such name
-     * became eight series, so a client could grow every scrape by megabytes (labels grow with the registry, not with
+     * A line-JSON {@code call} gets a breaker for any service it names (up to 1024 of them); published, each such name
+     * became eight series, so a client could grow every scrape at will (labels grow with the registry, not with
      * traffic). Its reply still tells the caller about that breaker.
      */
     private static boolean published(SidecarContext ctx, String breakerKey) {

@@ -102,6 +102,19 @@ class CallHandlerTest {
         assertEquals(CallHandler.MAX_BREAKERS, node.context().breakers().all().size());
     }
 
+    /**
+     * A name a client makes up is kept (its breaker) and logged with each of the breaker's changes: up to a line, 1 MiB,
+     * long, 1024 of them held a gigabyte and wrote megabyte log lines. Past a DNS name's 253 characters it is refused.
+     */
+    @Test
+    void anUnlistedServiceNameLongerThanADnsNameIsRefused() {
+        String longest = "s".repeat(253);
+        assertTrue(JsonLineTesting.exchange(ch, call("c", longest, "")).contains("\"type\":\"proxied\""));
+        String refused = JsonLineTesting.exchange(ch, call("c", longest + "s", ""));
+        assertTrue(refused.contains("\"code\":12") && refused.contains("service: 254 characters (expected: at most 253"), refused);
+        assertNull(node.context().breakers().find(longest + "s"), "no breaker was made for it");
+    }
+
     @Test
     void proxiedByNamesTheCallersSidecar() {
         assertReply("{\"src\":\"service-b\",\"dest\":\"frontend\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":1,\"proxied_by\":\"sidecar-frontend\",\"trace_id\":\"<uuid>\"}}",

@@ -82,6 +82,16 @@ class InitRouteHandlerTest {
                 + "\",\"host\":\"" + host + "\",\"port\":" + port + ",\"healthy\":false}}");
     }
 
+    /** A service name a client makes up is kept with the instance's state: past a DNS name's 253 characters it is refused. */
+    @Test
+    void healthReportsNamingAnUnlistedServiceLongerThanADnsNameAreRefused() {
+        String refused = health("s".repeat(254), "10.9.0.3", 80);
+        assertTrue(refused.contains("\"code\":12") && refused.contains("service: 254 characters (expected: at most 253"), refused);
+        assertFalse(node.context().health().isTracked("s".repeat(254), new io.outrigger.discovery.Endpoint("10.9.0.3", 80)));
+        assertEquals("{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"health_ok\",\"in_reply_to\":9}}",
+                health("s".repeat(253), "10.9.0.3", 80));
+    }
+
     /** Callers name instances freely: past the limit a report about a new unlisted one is refused with code 12. */
     @Test
     void healthReportsBeyondTheTrackingLimitAreRefusedForUnlistedInstances() {
