@@ -69,9 +69,7 @@ public final class RunCommand implements Callable<Integer> {
         Drain drain = new Drain(sidecar, cfg.drainMillis());
         // Before start: a signal that comes while the listeners bind already drains (and keeps /ready at 503).
         TerminationSignals.handle(signal -> {
-            if (drain.begin()) {
-                log.info("SIG{} received", signal);
-            } else {
+            if (!drain.begin("SIG" + signal + " received")) {
                 log.info("SIG{} while draining: exiting at the deadline, in {} ms", signal, drain.remainingMillis());
             }
         });

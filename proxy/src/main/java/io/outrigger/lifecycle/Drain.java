@@ -70,8 +70,22 @@ public final class Drain {
      * @return false when the drain had already begun (nothing changes: the first deadline holds)
      */
     public boolean begin() {
+        return begin(null);
+    }
+
+    /**
+     * {@link #begin()}, with what started the drain ({@code "SIGTERM received"}) logged first, so the log reads
+     * in the order things happened.
+     *
+     * @param cause logged at INFO before the drain's own lines; null for none
+     * @return false when the drain had already begun (nothing is logged, nothing changes)
+     */
+    public boolean begin(String cause) {
         if (!begun.compareAndSet(false, true)) {
             return false;
+        }
+        if (cause != null) {
+            log.info("{}", cause);
         }
         begunNanos = sidecar.context().ticker().nanos();
         sidecar.beginDrain();

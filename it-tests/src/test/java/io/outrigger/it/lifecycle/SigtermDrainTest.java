@@ -130,6 +130,10 @@ class SigtermDrainTest {
         assertEquals(200, outboundCall.statusCode(), "outbound still serves after the grace: " + outboundCall.body());
         assertEquals(Optional.of(0), exit, "exit code; log:\n" + sidecar.logTail(20));
         assertTrue(exitMillis >= DRAIN_MS, "exited after " + exitMillis + " ms, before the deadline");
+        String log = sidecar.logTail(Integer.MAX_VALUE);
+        int signal = log.indexOf("SIGTERM received");
+        assertTrue(signal >= 0 && signal < log.indexOf("draining: listeners stop accepting"),
+                "the signal is logged before the drain it starts:\n" + sidecar.logTail(20));
     }
 
     /** One client: back-to-back GETs over its own keep-alive connection until the test ends or the port refuses. */
