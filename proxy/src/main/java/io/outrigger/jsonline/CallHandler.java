@@ -59,6 +59,8 @@ final class CallHandler implements MessageHandler {
 
     private static final AttemptFailed UPSTREAM_FAILED = new AttemptFailed("forced upstream failure");
     private static final AttemptFailed BREAKER_REJECTED = new AttemptFailed("rejected by the open circuit breaker");
+    /** The status a call whose client left before its end is counted with, as on the HTTP edges. */
+    private static final int CLIENT_LEFT = 499;
 
     /**
      * Breakers (of every kind, in the whole sidecar) past which a call may not create one for a name
@@ -139,7 +141,7 @@ final class CallHandler implements MessageHandler {
         Promise<ObjectNode> reply = executor.newPromise();
         outcome.addListener(done -> {
             if (outcome.isCancelled()) {
-                call.record(); // the attempts it made were made all the same
+                call.record(CLIENT_LEFT); // the attempts it made were made all the same
             } else {
                 reply.trySuccess(call.reply(outcome.cause()));
             }
@@ -246,14 +248,19 @@ final class CallHandler implements MessageHandler {
             backoffMillis.add(delayMillis);
         }
 
-        /** Counts the call, once it is over, in the metrics. */
-        void record() {
-            context.metrics().onExchange(EDGE, metricsLabel(), null, 0, sent, context.ticker().nanos() - startNanos);
+        /**
+         * Counts the call, once it is over, in the metrics, with the status the tcp relay gives the same outcome
+         * (the line-JSON edge has no HTTP status): none when it succeeded, 503 when a breaker refused it, 502 when
+         * its attempts failed, and 499, as on the HTTP edges, when its client left first; so a failing call does not
+         * read as a success in {@code status_class}.
+         */
+        void record(int status) {
+            context.metrics().onExchange(EDGE, metricsLabel(), null, status, sent, context.ticker().nanos() - startNanos);
         }
 
         /** The reply once the call is over; {@code failure} is null when the last attempt succeeded. */
         ObjectNode reply(Throwable failure) {
-            record();
+            record(failure == null ? 0 : failure == BREAKER_REJECTED ? 503 : 502);
             ObjectNode body;
             if (failure == null) {
                 if (stateBefore != CircuitBreaker.State.CLOSED && breaker.state() == CircuitBreaker.State.CLOSED) {

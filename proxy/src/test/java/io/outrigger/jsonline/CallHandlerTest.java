@@ -63,6 +63,30 @@ class CallHandlerTest {
         }
     }
 
+    /** A failed call is counted as the tcp relay counts one (502, or 503 when a breaker refused it), not as a success. */
+    @Test
+    void aFailedCallIsNotCountedAsASuccess() {
+        List<Integer> statuses = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ProxyMetrics recording = new ProxyMetrics() {
+            @Override
+            public void onExchange(String edge, String service, Endpoint instance, int status, int attempts, long durationNanos) {
+                statuses.add(status);
+            }
+        };
+        JsonLineNode withMetrics = new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), nanos::get, recording),
+                null, 5_000);
+        EmbeddedChannel c = JsonLineTesting.channel(withMetrics);
+        try {
+            exchange(c, call("service-a", "service-b", ""));                         // proxied
+            exchange(c, call("service-a", "service-b", ",\"force_failures\":2"));  // Upstream failure
+            exchange(c, call("service-a", "service-b", ",\"force_failures\":5"));  // its failures opened the breaker
+            exchange(c, call("service-a", "service-b", ""));                         // Circuit breaker OPEN
+            assertEquals(List.of(0, 502, 502, 503), statuses);
+        } finally {
+            assertFalse(c.finishAndReleaseAll());
+        }
+    }
+
     /** Each retry made is counted once; back-to-back attempts of a call without {@code retries} are no retries. */
     @Test
     void retriesAreCountedWhenMade() {

@@ -127,14 +127,14 @@ class JsonLineListenerTest {
      */
     @Test
     void aCallWhoseClientResetsMakesNoFurtherAttempt() throws Exception {
-        record Exchange(String edge, int attempts) {}
+        record Exchange(String edge, int attempts, int status) {}
         Queue<Exchange> exchanges = new ConcurrentLinkedQueue<>();
         AtomicInteger retries = new AtomicInteger();
         io.outrigger.metrics.ProxyMetrics recording = new io.outrigger.metrics.ProxyMetrics() {
             @Override
             public void onExchange(String edge, String service, io.outrigger.discovery.Endpoint instance, int status, int attempts,
                                    long durationNanos) {
-                exchanges.add(new Exchange(edge, attempts));
+                exchanges.add(new Exchange(edge, attempts, status));
             }
 
             @Override
@@ -158,7 +158,7 @@ class JsonLineListenerTest {
                 s.setSoLinger(true, 0); // a reset: the channel closes at once, no half-close
             }
             await("the call to end", () -> !exchanges.isEmpty());
-            assertEquals(new Exchange("jsonline", 1), exchanges.peek(), "the call stopped after its one attempt");
+            assertEquals(new Exchange("jsonline", 1, 499), exchanges.peek(), "the call stopped after its one attempt (499: its client left)");
             assertEquals(1, breaker.consecutiveFailures());
             assertEquals(0, retries.get(), "the retry planned, then cancelled, was never made: not counted (as on the HTTP edges)");
             String log = logged.toString(StandardCharsets.UTF_8);
