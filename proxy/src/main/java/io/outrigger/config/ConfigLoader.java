@@ -167,7 +167,8 @@ public final class ConfigLoader {
         CircuitBreakerConfig db = d.resilience().breaker();
         CircuitBreakerConfig breaker = new CircuitBreakerConfig(
                 intIn(br, "resilience.breaker.failure_threshold", "failure_threshold", db.failureThreshold(), 1, Integer.MAX_VALUE),
-                longIn(br, "resilience.breaker.open_ms", "open_ms", db.openMillis(), 0, Long.MAX_VALUE),
+                // At least 1: with 0 the half-open rule that re-grants unanswered probes after open_ms would let every call through.
+                longIn(br, "resilience.breaker.open_ms", "open_ms", db.openMillis(), 1, Long.MAX_VALUE),
                 intIn(br, "resilience.breaker.half_open_probes", "half_open_probes", db.halfOpenProbes(), 1, Integer.MAX_VALUE));
         JsonNode rt = object(res, "retry", "resilience.retry");
         allowOnly(rt, "resilience.retry.", "max_retries", "base_ms", "max_ms", "jitter", "budget_percent");

@@ -168,6 +168,9 @@ class ConfigLoaderTest {
     @Test
     void boundsThatKeepTheSidecarManageable() throws Exception {
         assertError("t.yaml: drain_ms: 99999999999 (expected: an integer in 0..3600000)", "drain_ms: 99999999999\n");
+        // 0 would re-grant half-open probes at once, so a breaker would let every call through.
+        assertError("t.yaml: resilience.breaker.open_ms: 0 (expected: an integer >= 1)",
+                "resilience:\n  breaker: { open_ms: 0 }\n");
         assertEquals(1000, ConfigLoader.parse("health: { interval_ms: 1000, timeout_ms: 5000 }\n", "t.yaml").health().timeoutMillis(),
                 "capped at the interval, as the checker caps it: /config shows the timeout in force");
         assertEquals(500, ConfigLoader.parse("health: { interval_ms: 500 }\n", "t.yaml").health().timeoutMillis(),
