@@ -102,8 +102,11 @@ final class AdminViews {
             return b.put("state", CircuitBreaker.State.CLOSED.wireName()).put("reason", "no calls yet").put("consecutive_failures", 0);
         }
         CircuitBreaker.Snapshot s = breaker.snapshot();
+        // An open breaker turns half-open only when a call asks: until then it says why it still reads open.
+        String reason = s.state() == CircuitBreaker.State.OPEN && breaker.isCallPermitted()
+                ? s.reason() + "; open_ms elapsed, the next call probes" : s.reason();
         return b.put("state", s.state().wireName())
-                .put("reason", s.reason())
+                .put("reason", reason)
                 .put("consecutive_failures", s.consecutiveFailures())
                 .put("for_ms", TimeUnit.NANOSECONDS.toMillis(ctx.ticker().nanos() - s.sinceNanos()));
     }

@@ -95,6 +95,10 @@ class AdminListenerTest {
     }
 
     private int start(String moreListeners) throws Exception {
+        return start(moreListeners, Ticker.system());
+    }
+
+    private int start(String moreListeners, Ticker ticker) throws Exception {
         SidecarConfig cfg = ConfigLoader.parse("""
                 name: sidecar-t
                 io_threads: 1
@@ -105,7 +109,7 @@ class AdminListenerTest {
                   breaker: { failure_threshold: 3, open_ms: 60000, half_open_probes: 1 }
                 """.formatted(moreListeners), "test");
         metrics = MicrometerProxyMetrics.create(cfg.name());
-        SidecarContext context = new SidecarContext(cfg, new SlowRegistry(), Ticker.system(), metrics);
+        SidecarContext context = new SidecarContext(cfg, new SlowRegistry(), ticker, metrics);
         metrics.bindTo(context);
         sidecar = new Sidecar(context);
         sidecar.start();
@@ -238,6 +242,23 @@ class AdminListenerTest {
         assertEquals(false, i3.get("healthy").asBoolean());
         assertEquals("registry check critical", i3.get("health_reason").asText());
         assertEquals(3, svc.get("instances").size());
+    }
+
+    /** An open breaker turns half-open only when a call asks; until then /clusters says why it still reads open. */
+    @Test
+    void clustersSayWhenAnOpenBreakersTimeIsUp() throws Exception {
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
+        int port = start("", now::get);
+        for (int i = 0; i < 3; i++) {
+            sidecar.context().breakers().forInstance("service-b", B1).onFailure();
+        }
+        JsonNode before = JSON.readTree(get(port, "/clusters").body()).get("services").get("service-b").get("instances").get(0);
+        assertEquals("3 consecutive failures", before.get("breaker").get("reason").asText());
+        now.addAndGet(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(60_000));
+        JsonNode after = JSON.readTree(get(port, "/clusters").body()).get("services").get("service-b").get("instances").get(0);
+        assertEquals("open", after.get("breaker").get("state").asText());
+        assertEquals("3 consecutive failures; open_ms elapsed, the next call probes", after.get("breaker").get("reason").asText());
+        assertEquals(60_000, after.get("breaker").get("for_ms").asLong());
     }
 
     /** A registry outage is visible where operators look, not only in one log line. */
