@@ -80,7 +80,10 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
     }
 
     private final class ResponseDecoder extends HttpResponseDecoder {
-        /** Bytes beyond which a head without its end fails anyway: Netty counts neither CR nor LF against its limits. */
+        /**
+         * Bytes beyond which a head without its end fails anyway: Netty counts neither CR nor LF against its limits,
+         * nor the control bytes (up to a line's length) it skips before the status line.
+         */
         private final int headLimit;
         /** The head of the message being decoded passed {@link ResponseHead#problem}. */
         private boolean headChecked;
@@ -93,7 +96,7 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
 
         ResponseDecoder(HttpDecoderConfig config) {
             super(config);
-            headLimit = config.getMaxInitialLineLength() + 3 * config.getMaxHeaderSize() + 4;
+            headLimit = 2 * config.getMaxInitialLineLength() + 3 * config.getMaxHeaderSize() + 4;
         }
 
         int undecodedBytes() {

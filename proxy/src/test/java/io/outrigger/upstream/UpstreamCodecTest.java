@@ -65,6 +65,24 @@ class UpstreamCodecTest {
         }
     }
 
+    /**
+     * Netty skips up to a line's length of CR, LF and other control bytes before a status line without counting them
+     * against its limits: a head that is long only with those must still wait for its end and be checked, not be
+     * taken as too long for Netty (which accepts it, names unchecked).
+     */
+    @Test
+    void aHeadLongWithBytesBeforeItsStatusLineIsStillChecked() {
+        String head = "\r\n".repeat(2000) + "HTTP/1.1 200 " + "O".repeat(3980) + "\r\nB@d: 1\r\n" + " \r\n".repeat(7500)
+                + "Content-Length: 2\r\n";
+        EmbeddedChannel ch = channelAwaitingAnAnswer();
+        feed(ch, head, false);
+        feed(ch, "\r\nok", false);
+        HttpObject first = ch.readInbound();
+        assertTrue(first.decoderResult().isFailure(), "a name that is not a token must fail the head: " + first);
+        ReferenceCountUtil.release(first);
+        ch.finishAndReleaseAll();
+    }
+
     /** Trailer fields are not seen by the head's check, so Netty's own check of their names stays on. */
     @Test
     void aTrailerFieldWhoseNameIsNotATokenFailsTheResponse() {
