@@ -843,6 +843,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             ctx.close();
             return;
         }
+        withdrawAttempt(); // the sidecar's own limit: no verdict on the instance, a half-open breaker's probe goes back
         releaseUpstream(false);
         if (responseStarted) {
             abort();

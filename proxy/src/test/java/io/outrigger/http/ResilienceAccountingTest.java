@@ -76,6 +76,36 @@ class ResilienceAccountingTest {
     }
 
     /**
+     * A half-open probe cut short by the sidecar's own body limit (a 413 to an upload past max_body_bytes) says
+     * nothing about the instance either: the probe is given back, and the next request probes at once. It stayed
+     * out before, and the breaker refused every request for open_ms (here a minute, on a clock that never moves).
+     */
+    @Test
+    void aProbeRefusedForItsBodySizeIsGivenBack() throws Exception {
+        TestUpstream b = upstream();
+        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(b.port()) + "]");
+        io.outrigger.time.FakeTicker ticker = new io.outrigger.time.FakeTicker();
+        Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(
+                SidecarHarness.yaml(registry, RESILIENCE.replace("open_ms: 200", "open_ms: 60000")
+                        .replace("max_body_bytes: 1048576", "max_body_bytes: 1000")), "test"),
+                io.outrigger.discovery.FileRegistry.load(registry), ticker)));
+        s.start();
+        int port = s.boundPorts().get("outbound");
+        CircuitBreaker breaker = s.context().breakers().forInstance("service-b", new Endpoint("127.0.0.1", b.port()));
+        breaker.transitionTo(CircuitBreaker.State.OPEN, "test");
+        ticker.advanceMillis(60_000);
+
+        String upload = "POST /up HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "7d0\r\n" + "x".repeat(2000) + "\r\n0\r\n\r\n";
+        String refused = raw(port, upload);
+        assertTrue(refused.startsWith("HTTP/1.1 413"), refused);
+        SidecarHarness.await(java.time.Duration.ofSeconds(5), () -> breaker.snapshot().probesLeft() == 1, "the probe to be given back");
+        String res = get(s, "/next");
+        assertTrue(res.startsWith("HTTP/1.1 200"), "probed at once, not refused until open_ms: " + res);
+        assertEquals(CircuitBreaker.State.CLOSED, breaker.state());
+    }
+
+    /**
      * A call let through while the breaker was closed is no probe: when its client leaves while the
      * breaker is half-open with its one probe out, nothing is given back, and the next request is
      * refused rather than sent as a second probe. The breaker took any release as a probe's before,
