@@ -182,8 +182,13 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
      * addresses would grow the scrape without bound). An exchange that ends just after creates them again.
      */
     private void forgetRequests(String service, String instance) {
-        exchanges.keySet().removeIf(k -> k.service().equals(service) && k.instance() != null && k.instance().toString().equals(instance));
+        java.util.function.Predicate<ExchangeKey> departed =
+                k -> k.service().equals(service) && k.instance() != null && k.instance().toString().equals(instance);
+        exchanges.keySet().removeIf(departed);
         registry.find("outrigger.requests").tags("service", service, "instance", instance).counters().forEach(registry::remove);
+        // Again: meters an event loop cached between the two steps above hold counters no longer registered, and an
+        // instance back at the same address would count into them unscraped for good. Dropped, they are made afresh.
+        exchanges.keySet().removeIf(departed);
     }
 
     /** With its description: a counter registered without one is scraped with an empty HELP line. */
