@@ -96,7 +96,8 @@ final class CallHandler implements MessageHandler {
         }
         if (service.indexOf('/') >= 0) {
             // service/host:port is how an instance's breaker is keyed: such a name would reach (and could force) it.
-            throw JsonLineException.malformed("service: " + service + " (expected: a service name without '/')");
+            // Cut short in the reply: the name may be a line (1 MiB) long.
+            throw JsonLineException.malformed("service: " + Fields.cut(service) + " (expected: a service name without '/')");
         }
         Fields.checkServiceName(service, context.registry().contains(service));
         Fields.optionalBoolean(in, "proxy");

@@ -94,7 +94,11 @@ final class Fields {
 
     /** A JSON value for an error text, cut short when long. */
     static String show(JsonNode v) {
-        String s = v.toString();
+        return cut(v.toString());
+    }
+
+    /** A string for an error text, cut short when long. */
+    static String cut(String s) {
         return s.length() <= MAX_VALUE_CHARS ? s : s.substring(0, MAX_VALUE_CHARS) + "...";
     }
 

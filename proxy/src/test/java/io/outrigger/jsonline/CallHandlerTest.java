@@ -163,6 +163,9 @@ class CallHandlerTest {
                         + "\"text\":\"service: service-b/10.0.1.1:8080 (expected: a service name without '/')\"}}",
                 exchange(ch, call("c", "service-b/10.0.1.1:8080", ",\"state\":\"open\"")));
         assertEquals(CircuitBreaker.State.CLOSED, instance.state());
+        String longName = "a/" + "x".repeat(100_000);
+        String text = exchange(ch, call("c", longName, "")).replaceAll(".*\"text\":\"([^\"]*)\".*", "$1");
+        assertEquals("service: a/" + "x".repeat(58) + "... (expected: a service name without '/')", text, "the name cut short in the text");
     }
 
     @Test
