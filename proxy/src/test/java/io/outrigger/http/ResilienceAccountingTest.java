@@ -39,6 +39,15 @@ class ResilienceAccountingTest {
         return s;
     }
 
+    /** A started sidecar routing service-b to {@code b}, its breakers on {@code ticker}, configured by {@code resilience}. */
+    private Sidecar onFakeClock(TestUpstream b, io.outrigger.time.FakeTicker ticker, String resilience) throws Exception {
+        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(b.port()) + "]");
+        Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(
+                SidecarHarness.yaml(registry, resilience), "test"), io.outrigger.discovery.FileRegistry.load(registry), ticker)));
+        s.start();
+        return s;
+    }
+
     private static String get(Sidecar s, String path) throws Exception {
         return raw(s.boundPorts().get("outbound"), "GET " + path + " HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
     }
@@ -51,12 +60,8 @@ class ResilienceAccountingTest {
     @Test
     void aProbeWhoseClientLeftIsGivenBack() throws Exception {
         TestUpstream b = upstream();
-        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(b.port()) + "]");
         io.outrigger.time.FakeTicker ticker = new io.outrigger.time.FakeTicker();
-        Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(
-                SidecarHarness.yaml(registry, RESILIENCE.replace("open_ms: 200", "open_ms: 60000")), "test"),
-                io.outrigger.discovery.FileRegistry.load(registry), ticker)));
-        s.start();
+        Sidecar s = onFakeClock(b, ticker, RESILIENCE.replace("open_ms: 200", "open_ms: 60000"));
         int port = s.boundPorts().get("outbound");
         CircuitBreaker breaker = s.context().breakers().forInstance("service-b", new Endpoint("127.0.0.1", b.port()));
         breaker.transitionTo(CircuitBreaker.State.OPEN, "test");
@@ -83,13 +88,9 @@ class ResilienceAccountingTest {
     @Test
     void aProbeRefusedForItsBodySizeIsGivenBack() throws Exception {
         TestUpstream b = upstream();
-        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(b.port()) + "]");
         io.outrigger.time.FakeTicker ticker = new io.outrigger.time.FakeTicker();
-        Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(
-                SidecarHarness.yaml(registry, RESILIENCE.replace("open_ms: 200", "open_ms: 60000")
-                        .replace("max_body_bytes: 1048576", "max_body_bytes: 1000")), "test"),
-                io.outrigger.discovery.FileRegistry.load(registry), ticker)));
-        s.start();
+        Sidecar s = onFakeClock(b, ticker, RESILIENCE.replace("open_ms: 200", "open_ms: 60000")
+                        .replace("max_body_bytes: 1048576", "max_body_bytes: 1000"));
         int port = s.boundPorts().get("outbound");
         CircuitBreaker breaker = s.context().breakers().forInstance("service-b", new Endpoint("127.0.0.1", b.port()));
         breaker.transitionTo(CircuitBreaker.State.OPEN, "test");
@@ -114,13 +115,9 @@ class ResilienceAccountingTest {
     @Test
     void aCallLetThroughWhileClosedGivesNoProbeBack() throws Exception {
         TestUpstream b = upstream();
-        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(b.port()) + "]");
         io.outrigger.time.FakeTicker ticker = new io.outrigger.time.FakeTicker();
-        Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(
-                SidecarHarness.yaml(registry, RESILIENCE.replace("open_ms: 200", "open_ms: 60000")
-                        .replace("request_ms: 1000", "request_ms: 60000")), "test"),
-                io.outrigger.discovery.FileRegistry.load(registry), ticker)));
-        s.start();
+        Sidecar s = onFakeClock(b, ticker, RESILIENCE.replace("open_ms: 200", "open_ms: 60000")
+                        .replace("request_ms: 1000", "request_ms: 60000"));
         int port = s.boundPorts().get("outbound");
         CircuitBreaker breaker = s.context().breakers().forInstance("service-b", new Endpoint("127.0.0.1", b.port()));
         b.delayMillis = 10_000;
