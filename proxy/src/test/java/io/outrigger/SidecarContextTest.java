@@ -85,6 +85,11 @@ class SidecarContextTest {
         assertTrue(text.contains("outrigger_requests_total{edge=\"inbound\",instance=\"127.0.0.1:8080\""), text);
         assertTrue(text.contains("outrigger_request_duration_seconds_count{edge=\"outbound\",service=\"service-b\",sidecar=\"sidecar-a\",status_class=\"5xx\"} 1"),
                 "the service's latency stays whole: " + text);
+        // An exchange still in flight when B1 left ends now: counted, but without the instance, so its series stay gone.
+        metrics.onExchange("outbound", "service-b", B1, 200, 1, 1_000);
+        text = metrics.scrape();
+        assertFalse(text.contains("instance=\"127.0.0.1:9001\""), text);
+        assertTrue(text.contains("outrigger_requests_total{edge=\"outbound\",instance=\"none\",service=\"service-b\",sidecar=\"sidecar-a\",status_class=\"2xx\"} 1.0"), text);
 
         // Registered again, the instance starts afresh.
         registry.set("service-b", List.of(B1, B2), Map.of());

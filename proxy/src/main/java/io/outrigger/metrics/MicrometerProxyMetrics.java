@@ -177,9 +177,19 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
     }
 
     /**
+     * Whether {@code instance} has left the registry: every exchange with an instance took the instance's breaker
+     * before it began, and the breaker goes when the registry stops listing the instance. Asked only when an
+     * exchange's meters are not cached, so never on the common path.
+     */
+    private boolean departed(String service, Endpoint instance) {
+        SidecarContext ctx = context;
+        return instance != null && ctx != null && ctx.breakers().findInstance(service, instance) == null;
+    }
+
+    /**
      * Drops an instance's {@code outrigger_requests_total} series, on every edge, and the meters cached for them:
      * an instance that left the registry must not leave series behind for good (instances that come and go on new
-     * addresses would grow the scrape without bound). An exchange that ends just after creates them again.
+     * addresses would grow the scrape without bound). An exchange that ends just after is counted without its instance.
      */
     private void forgetRequests(String service, String instance) {
         java.util.function.Predicate<ExchangeKey> departed =
@@ -310,6 +320,11 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
         ExchangeKey key = new ExchangeKey(edge, service, instance);
         ExchangeMeters m = exchanges.get(key);
         if (m == null) {
+            if (departed(service, instance)) {
+                // Its series went with its breaker (forgetRequests): an exchange still in flight then must not bring
+                // them back for good. It is counted without its instance.
+                key = new ExchangeKey(edge, service, null);
+            }
             m = exchanges.computeIfAbsent(key, ExchangeMeters::new);
         }
         int sc = statusClassIndex(status);

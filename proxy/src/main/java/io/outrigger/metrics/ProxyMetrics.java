@@ -20,8 +20,10 @@ public interface ProxyMetrics {
      *
      * @param edge          {@code outbound}, {@code inbound}, {@code tcp} or {@code jsonline}
      * @param service       the target service
-     * @param instance      the instance that answered last, or null when none was tried
-     * @param status        the HTTP status sent to the caller (0 for TCP and line-JSON outcomes without one)
+     * @param instance      the instance that answered last, or null when none was tried; its breaker was taken
+     *                      ({@code CircuitBreakers.forInstance}) before the attempt, and an instance without one any more
+     *                      has left the registry, so its exchange is counted without the instance
+     * @param status        the HTTP status sent to the caller (0 for a TCP or line-JSON success, which has none)
      * @param attempts      attempts made, retries included
      * @param durationNanos time from request start to the end of the response
      */

@@ -166,6 +166,8 @@ class AdminListenerTest {
     void metricsShowRequestsBreakersAndHealth() throws Exception {
         int port = start();
         SidecarContext ctx = sidecar.context();
+        ctx.breakers().forInstance("service-b", B1); // as an exchange takes its instance's breaker before it begins
+        ctx.breakers().forInstance("service-b", B2);
         metrics.onExchange("outbound", "service-b", B1, 200, 1, 3_000_000);
         metrics.onExchange("outbound", "service-b", B2, 503, 3, 40_000_000);
         metrics.onRetry("outbound", "service-b");
