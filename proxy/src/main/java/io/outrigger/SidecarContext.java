@@ -4,7 +4,6 @@ import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.HealthTracker;
 import io.outrigger.discovery.Registry;
-import io.outrigger.discovery.RegistryChangeLog;
 import io.outrigger.discovery.RoundRobinSelector;
 import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.resilience.Backoff;
@@ -47,9 +46,6 @@ public final class SidecarContext {
         registry.onChange(health::syncWithRegistry);
         this.breakers = new CircuitBreakers(config.resilience().breaker(), ticker);
         registry.onChange(this::forgetBreakersOfDepartedInstances);
-        RegistryChangeLog changes = new RegistryChangeLog(registry);
-        registry.onChange(changes);
-        registry.ready().thenRun(changes); // the first whole answer: the state later changes are logged against
         this.selector = new RoundRobinSelector(registry, health, breakers);
         this.retryBudget = new RetryBudget(config.resilience().retry().budgetPercent(), RetryBudget.DEFAULT_MIN_RETRIES);
     }

@@ -193,8 +193,12 @@ public final class ConsulRegistry implements Registry {
                 if (awaitingFirst != null) {
                     awaitingFirst.remove(e.getKey()); // gone before its first answer: ready() must not wait for it
                 }
-                changed |= instances.remove(e.getKey()) != null;
+                List<Endpoint> gone = instances.remove(e.getKey());
+                changed |= gone != null;
                 withheld.remove(e.getKey());
+                if (gone != null && ready.isDone()) {
+                    RegistryChangeLog.changed(e.getKey(), gone, null, Map.of());
+                }
             }
         }
         checkReady();
@@ -222,12 +226,16 @@ public final class ConsulRegistry implements Registry {
             }
         }
         withheld.put(service, Collections.unmodifiableMap(out));
+        boolean answered = ready.isDone(); // asked first: the answer that completes the first state is part of it, not a change
         List<Endpoint> before = instances.put(service, List.copyOf(list));
         if (awaitingFirst != null) {
             awaitingFirst.remove(service);
             checkReady();
         }
         if (!list.equals(before)) {
+            if (answered) {
+                RegistryChangeLog.changed(service, before, list, out);
+            }
             fireChange();
         }
     }
