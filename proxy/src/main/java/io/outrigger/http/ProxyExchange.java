@@ -69,6 +69,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
     /** The service label of requests that named none, or one not in the registry (labels stay bounded, and cannot be null). */
     static final String UNKNOWN_SERVICE = ProxyMetrics.UNKNOWN_SERVICE;
+    /** How often one attempt picks again when the picked instance's breaker refuses its permit (see {@link #startAttempt}). */
+    private static final int PICKS_PER_ATTEMPT = 4;
 
     private final HttpProxyHandler conn;
     private final ChannelHandlerContext ctx;
@@ -325,25 +327,36 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (done || responseStarted) {
             return;
         }
-        Endpoint picked = conn.route.pick(service, tried == null ? List.of() : tried);
-        if (picked == null) {
-            // A retry that finds no instance left (its own failures may have opened the breakers) answers for the failure.
-            sendError(lastError != null ? lastError : anyBreakerOpen() ? ProxyError.BREAKER_OPEN : ProxyError.NO_HEALTHY_INSTANCE);
-            return;
-        }
         CircuitBreaker sb = conn.route.serviceBreaker(service);
-        CircuitBreaker ib = conn.route.instanceBreaker(service, picked);
-        // Both permits or neither: when the instance's breaker refuses (another thread took its half-open probe
-        // since the instance was picked), the service's goes back, so a half-open service breaker does not wait
-        // open_ms for the verdict of a call that was never made.
-        long sp = sb.acquirePermission();
-        long ip = sp == CircuitBreaker.NO_PERMIT ? CircuitBreaker.NO_PERMIT : ib.acquirePermission();
-        if (ip == CircuitBreaker.NO_PERMIT) {
+        Endpoint picked;
+        CircuitBreaker ib;
+        long sp;
+        long ip;
+        // An instance's breaker may refuse although the pick found it willing: another event loop took its last
+        // half-open probe in between. That instance now reads as refusing, so the next pick passes it by; a few
+        // rounds bound the loop should breakers keep changing under it.
+        for (int round = 0; ; round++) {
+            picked = conn.route.pick(service, tried == null ? List.of() : tried);
+            if (picked == null) {
+                // A retry that finds no instance left (its own failures may have opened the breakers) answers for the failure.
+                sendError(lastError != null ? lastError : anyBreakerOpen() ? ProxyError.BREAKER_OPEN : ProxyError.NO_HEALTHY_INSTANCE);
+                return;
+            }
+            ib = conn.route.instanceBreaker(service, picked);
+            // Both permits or neither: when the instance's breaker refuses, the service's goes back, so a half-open
+            // service breaker does not wait open_ms for the verdict of a call that was never made.
+            sp = sb.acquirePermission();
+            ip = sp == CircuitBreaker.NO_PERMIT ? CircuitBreaker.NO_PERMIT : ib.acquirePermission();
+            if (ip != CircuitBreaker.NO_PERMIT) {
+                break;
+            }
             if (sp != CircuitBreaker.NO_PERMIT) {
                 sb.releasePermission(sp);
             }
-            sendError(lastError != null ? lastError : ProxyError.BREAKER_OPEN);
-            return;
+            if (sp == CircuitBreaker.NO_PERMIT || round == PICKS_PER_ATTEMPT - 1) {
+                sendError(lastError != null ? lastError : ProxyError.BREAKER_OPEN);
+                return;
+            }
         }
         if (attempts > 0) {
             context.metrics().onRetry(conn.route.edge(), service); // counted when made, not when planned

@@ -58,6 +58,8 @@ import java.util.List;
 final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(TcpConnectHandler.class);
     private static final String EDGE = "tcp";
+    /** How often one attempt picks again when the picked instance's breaker refuses its permit (see {@link #connect}). */
+    private static final int PICKS_PER_ATTEMPT = 4;
 
     private final SidecarContext context;
     private final Transports transport;
@@ -173,20 +175,36 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     /** Attempt {@code attempt} (from 1): a retry is counted in the metrics when it is made, as on the HTTP edges, not when planned. */
     private Future<Channel> connect(Channel client, int attempt) {
         EventLoop loop = client.eventLoop();
-        Endpoint e = context.selector().next(service, tried);
-        if (e == null) {
-            String why = context.registry().endpoints(service).isEmpty()
-                    ? "service " + service + " has no instance in " + context.registry().describe()
-                    : "no healthy instance of " + service + " with a closed breaker";
-            return loop.newFailedFuture(new NoInstanceException(why));
+        Endpoint e;
+        CircuitBreaker breaker;
+        long permit;
+        // The picked instance's breaker may refuse although the pick found it willing: another event loop took
+        // its last half-open probe in between. It then reads as refusing and the next pick passes it by.
+        for (int round = 0; ; round++) {
+            e = context.selector().next(service, tried);
+            if (e == null) {
+                String why = context.registry().endpoints(service).isEmpty()
+                        ? "service " + service + " has no instance in " + context.registry().describe()
+                        : "no healthy instance of " + service + " with a closed breaker";
+                return loop.newFailedFuture(new NoInstanceException(why));
+            }
+            breaker = context.breakers().forInstance(service, e);
+            permit = breaker.acquirePermission();
+            if (permit != CircuitBreaker.NO_PERMIT) {
+                break;
+            }
+            if (round == PICKS_PER_ATTEMPT - 1) {
+                return loop.newFailedFuture(new AttemptFailedException("breaker of " + e + " is open", null));
+            }
         }
+        return connect(client, attempt, e, breaker, permit);
+    }
+
+    /** Connects to {@code e}, whose breaker granted {@code permit}; the breaker and health hear the outcome. */
+    private Future<Channel> connect(Channel client, int attempt, Endpoint e, CircuitBreaker breaker, long permit) {
+        EventLoop loop = client.eventLoop();
         tried.add(e);
         instance = e;
-        CircuitBreaker breaker = context.breakers().forInstance(service, e);
-        long permit = breaker.acquirePermission();
-        if (permit == CircuitBreaker.NO_PERMIT) {
-            return loop.newFailedFuture(new AttemptFailedException("breaker of " + e + " is open", null));
-        }
         if (attempt > 1) {
             context.metrics().onRetry(EDGE, service);
         }

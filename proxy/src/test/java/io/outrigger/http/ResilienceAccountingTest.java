@@ -144,6 +144,34 @@ class ResilienceAccountingTest {
     }
 
     /**
+     * When another event loop takes an instance's last half-open probe between that instance's pick and
+     * its permit, the request goes to another willing instance, not to the client as a 503 (it got the
+     * breaker's 503 before, with a healthy instance beside). The probe is taken by the clock the breaker
+     * reads, at the moment the round robin asks it.
+     */
+    @Test
+    void aProbeTakenBetweenPickAndPermitSendsTheRequestElsewhere() throws Exception {
+        TestUpstream a = upstream();
+        TestUpstream b = upstream();
+        io.outrigger.resilience.ProbeThief thief = new io.outrigger.resilience.ProbeThief();
+        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(a.port()) + ", " + instance(b.port()) + "]");
+        Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(
+                SidecarHarness.yaml(registry, RESILIENCE.replace("open_ms: 200", "open_ms: 60000")), "test"),
+                io.outrigger.discovery.FileRegistry.load(registry), thief)));
+        s.start();
+        CircuitBreaker breakerOfA = s.context().breakers().forInstance("service-b", new Endpoint("127.0.0.1", a.port()));
+        breakerOfA.transitionTo(CircuitBreaker.State.OPEN, "test");
+        thief.clock().advanceMillis(60_000); // a is due a probe: the round robin (which starts at a) finds it willing
+        thief.stealNextProbeOf(breakerOfA);
+
+        String res = get(s, "/p");
+        assertEquals(1, thief.stolen(), "the probe was taken between the pick and the permit");
+        assertTrue(res.startsWith("HTTP/1.1 200"), "served by the other instance: " + res);
+        assertEquals(0, a.requestCount());
+        assertEquals(1, b.requestCount());
+    }
+
+    /**
      * The budget bounds retries in flight (at least 3 at any traffic): one request has one retry in
      * flight at a time, so on a quiet sidecar it gets all of max_retries. It held each retry to its
      * end before, and a lone request stopped after 3.

@@ -142,6 +142,11 @@ class TcpRelayTest {
 
     private int startRelay(List<Endpoint> instances, String extraYaml, int maxRetries, int failureThreshold, int connectMillis,
                            String backoffYaml) throws Exception {
+        return startRelay(instances, extraYaml, maxRetries, failureThreshold, connectMillis, backoffYaml, Ticker.system());
+    }
+
+    private int startRelay(List<Endpoint> instances, String extraYaml, int maxRetries, int failureThreshold, int connectMillis,
+                           String backoffYaml, Ticker ticker) throws Exception {
         SidecarConfig cfg = ConfigLoader.parse("""
                 io_threads: 1
                 resilience:
@@ -160,7 +165,7 @@ class TcpRelayTest {
                 retries.incrementAndGet();
             }
         };
-        SidecarContext ctx = new SidecarContext(cfg, new FileRegistry(Map.of("svc", instances), "test"), Ticker.system(), recording);
+        SidecarContext ctx = new SidecarContext(cfg, new FileRegistry(Map.of("svc", instances), "test"), ticker, recording);
         sidecar = new Sidecar(ctx, Transports.best(), cfg.ioThreads());
         sidecar.start();
         return sidecar.boundPorts().get("tcp:svc");
@@ -399,6 +404,33 @@ class TcpRelayTest {
         assertTrue(reason.endsWith("(last: connection refused)"), reason);
         io.outrigger.resilience.RetryBudget budget = sidecar.context().retryBudget();
         await("the retry budget to be given back", () -> budget.retriesInFlight() == 0 && budget.liveRequests() == 0);
+    }
+
+    /**
+     * When another event loop takes an instance's last half-open probe between that instance's pick and its
+     * permit, the connection goes to another willing instance in the same attempt. It failed the attempt
+     * before: closed at once with max_retries 0, else a retry and a backoff spent on nothing.
+     */
+    @Test
+    void aProbeTakenBetweenPickAndPermitSendsTheConnectionElsewhere() throws Exception {
+        Endpoint probed = new Endpoint("127.0.0.1", refusedPort());
+        Endpoint live = new Endpoint("127.0.0.1", echoPort());
+        io.outrigger.resilience.ProbeThief thief = new io.outrigger.resilience.ProbeThief();
+        int port = startRelay(List.of(probed, live), ONE_LISTENER, 0, 2, 2000, "base_ms: 1, max_ms: 2", thief);
+        io.outrigger.resilience.CircuitBreaker breaker = sidecar.context().breakers().forInstance("svc", probed);
+        breaker.transitionTo(io.outrigger.resilience.CircuitBreaker.State.OPEN, "test");
+        thief.clock().advanceMillis(60_000); // due a probe: the round robin (which starts at it) finds it willing
+        thief.stealNextProbeOf(breaker);
+        try (Socket s = connect(port)) {
+            s.getOutputStream().write('x');
+            assertEquals('x', s.getInputStream().read());
+        }
+        assertEquals(1, thief.stolen(), "the probe was taken between the pick and the permit");
+        await("the exchange to be reported", () -> exchanges.size() == 1);
+        Exchange e = exchanges.peek();
+        assertEquals(live, e.instance(), e::toString);
+        assertEquals(1, e.attempts(), e::toString);
+        assertEquals(0, retries.get());
     }
 
     @Test
