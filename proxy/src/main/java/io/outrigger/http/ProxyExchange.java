@@ -117,6 +117,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
      * new connection yet: one the instance closes before answering was most likely closed as it was reused.
      */
     private boolean reusedConnection;
+    /**
+     * The exchange already went again on a new connection once: a request that makes the instance close every
+     * connection it arrives on (a request of death) is then sent once per attempt, not twice.
+     */
+    private boolean resent;
     private Channel upstream;
     /** The last handler of {@code upstream}, found once per lease. */
     private UpstreamHandler upstreamHandler;
@@ -698,11 +703,13 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             abort();
             return;
         }
-        if (reusedConnection && idempotent && replayable() && !interimRelayed) {
+        if (reusedConnection && !resent && idempotent && replayable() && !interimRelayed) {
             // A kept-alive connection the instance closed (its idle timeout, say) as the request went out on it:
-            // no verdict on the instance, and no retry. The attempt goes on a new connection, once; only for an
-            // idempotent request, which RFC 9112 9.3.1 lets a client send again after a connection closed under it.
+            // no verdict on the instance, and no retry. The attempt goes on a new connection, once per exchange;
+            // only for an idempotent request, which RFC 9112 9.3.1 lets a client send again after a connection
+            // closed under it.
             reusedConnection = false;
+            resent = true;
             cancelReadTimer();
             skippingInformational = false;
             connecting = conn.pools.connect(ctx.channel().eventLoop(), endpoint);

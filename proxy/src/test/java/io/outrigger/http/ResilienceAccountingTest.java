@@ -274,6 +274,83 @@ class ResilienceAccountingTest {
         assertEquals(0, s.context().retryBudget().retriesInFlight());
     }
 
+    /**
+     * A request that makes its instance close every connection it arrives on (a request of death) goes again on
+     * a new connection once per exchange, not once per attempt: with max_retries 2 and three kept-alive
+     * connections in the pool, it reaches the instance 4 times (3 attempts and one resend), where it reached it
+     * 6 times before.
+     */
+    @Test
+    void aRequestOfDeathIsResentOncePerExchange() throws Exception {
+        java.net.ServerSocket server = closeables.add(new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress()));
+        java.util.concurrent.atomic.AtomicInteger deaths = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.CountDownLatch warm = new java.util.concurrent.CountDownLatch(3);
+        Thread acceptor = new Thread(() -> {
+            while (!server.isClosed()) {
+                try {
+                    java.net.Socket c = server.accept();
+                    Thread t = new Thread(() -> serveUntilDeath(c, warm, deaths), "death-conn");
+                    t.setDaemon(true);
+                    t.start();
+                } catch (IOException e) {
+                    return; // the test ended
+                }
+            }
+        }, "death-acceptor");
+        acceptor.setDaemon(true);
+        acceptor.start();
+        String yaml = RESILIENCE.replace("failure_threshold: 5", "failure_threshold: 100");
+        Sidecar s = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(server.getLocalPort()) + "]"),
+                yaml, 1)); // one event loop: one pool, which the warm-up fills
+        int port = s.boundPorts().get("outbound");
+        // Three requests at once, each answered only when all three arrived: three kept-alive connections in the pool.
+        java.util.concurrent.ExecutorService clients = java.util.concurrent.Executors.newFixedThreadPool(3);
+        try {
+            java.util.List<java.util.concurrent.Future<String>> warmUp = new java.util.ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                warmUp.add(clients.submit(() -> get(s, "/warm")));
+            }
+            for (java.util.concurrent.Future<String> f : warmUp) {
+                String res = f.get(10, java.util.concurrent.TimeUnit.SECONDS);
+                assertTrue(res.startsWith("HTTP/1.1 200"), res);
+            }
+        } finally {
+            clients.shutdownNow();
+        }
+        String res = get(s, "/death");
+        assertTrue(res.startsWith("HTTP/1.1 502"), res);
+        assertEquals(4, deaths.get(), "three attempts on kept-alive connections, one resend on a new one");
+    }
+
+    /** Answers {@code /warm} once three have arrived, keeping the connection; closes it at {@code /death}. */
+    private static void serveUntilDeath(java.net.Socket c, java.util.concurrent.CountDownLatch warm,
+                                        java.util.concurrent.atomic.AtomicInteger deaths) {
+        try (c) {
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(),
+                    java.nio.charset.StandardCharsets.ISO_8859_1));
+            for (;;) {
+                String line = in.readLine();
+                if (line == null) {
+                    return;
+                }
+                while (!in.readLine().isEmpty()) {
+                    // the rest of the head: no body
+                }
+                if (line.contains("/death")) {
+                    deaths.incrementAndGet();
+                    return;
+                }
+                warm.countDown();
+                warm.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                c.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            }
+        } catch (IOException | RuntimeException e) {
+            // the sidecar closed the connection, or the test ended
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** One response with a Content-Length body, read from a kept-alive connection. */
     private static String readResponse(java.io.InputStream in) throws IOException {
         StringBuilder head = new StringBuilder();
