@@ -572,7 +572,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (content.decoderResult().isFailure()) {
             content.release();
             reportOutcome(false, "malformed response body");
-            abort();
+            abort(ProxyError.UPSTREAM_BAD_RESPONSE);
             return;
         }
         if (!last) {
@@ -700,7 +700,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         if (responseStarted) {
             reportOutcome(false, "closed mid-response");
-            abort();
+            abort(ProxyError.UPSTREAM_RESET);
             return;
         }
         if (reusedConnection && !resent && idempotent && replayable() && !interimRelayed) {
@@ -740,7 +740,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return;
         }
         if (responseStarted) {
-            abort();
+            abort(error);
         } else if (takeRetry(idempotentOnly)) {
             retry();
         } else {
@@ -850,7 +850,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         reportOutcome(false, "timeout");
         releaseUpstream(false);
         if (responseStarted) {
-            abort();
+            abort(ProxyError.UPSTREAM_TIMEOUT);
         } else {
             sendError(ProxyError.UPSTREAM_TIMEOUT);
         }
@@ -866,7 +866,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         withdrawAttempt(); // the sidecar's own limit: no verdict on the instance, a half-open breaker's probe goes back
         releaseUpstream(false);
         if (responseStarted) {
-            abort();
+            abort(error);
         } else {
             sendError(error);
         }
@@ -875,7 +875,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     /** Answers the client with a sidecar-made error. */
     private void sendError(ProxyError error) {
         if (responseStarted) {
-            abort();
+            abort(error);
             return;
         }
         answer(HttpErrors.response(ctx.alloc(), error, service, false), error.closesConnection());
@@ -934,8 +934,13 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         complete();
     }
 
-    /** A response already under way cannot be completed: close the client connection. */
-    private void abort() {
+    /**
+     * A response already under way cannot be completed: close the client connection. The exchange is logged
+     * and counted with the status of {@code cause}, not the instance's status line the client got (as a cut by
+     * the sidecar's drain is a 503 and a client that left a 499): a download the instance broke off is a 502.
+     */
+    private void abort(ProxyError cause) {
+        status = cause.status().code();
         if (heldHead != null) {
             writeHeldHead();
             ctx.flush(); // what the client already had coming, then the close

@@ -378,6 +378,16 @@ class HttpProtectionTest {
     void a408IsMeasuredFromTheFirstByteOfItsHead() throws Exception {
         upstream = closeables.add(new TestUpstream());
         java.util.concurrent.BlockingQueue<long[]> exchanges = new java.util.concurrent.LinkedBlockingQueue<>();
+        Sidecar s = recordingSidecar(upstream.port(), exchanges);
+        String res = raw(s.boundPorts().get("outbound"), "GET / HTTP/1.1\r\nHost: serv");
+        assertTrue(res.startsWith("HTTP/1.1 408 Request Timeout\r\n"), res);
+        long[] recorded = exchanges.poll(5, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(408, recorded[0]);
+        assertTrue(recorded[1] >= java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(250), "recorded " + recorded[1] + " ns");
+    }
+
+    /** A started sidecar routing service-b to {@code upstreamPort}, whose exchanges go to {@code exchanges} as {status, nanos}. */
+    private Sidecar recordingSidecar(int upstreamPort, java.util.concurrent.BlockingQueue<long[]> exchanges) throws Exception {
         io.outrigger.metrics.ProxyMetrics recording = new io.outrigger.metrics.ProxyMetrics() {
             @Override
             public void onExchange(String edge, String service, io.outrigger.discovery.Endpoint instance, int status, int attempts,
@@ -385,16 +395,47 @@ class HttpProtectionTest {
                 exchanges.add(new long[] {status, durationNanos});
             }
         };
-        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]");
+        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstreamPort) + "]");
         Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(
                 SidecarHarness.yaml(registry, RESILIENCE), "test"), io.outrigger.discovery.FileRegistry.load(registry),
                 io.outrigger.time.Ticker.system(), recording)));
         s.start();
-        String res = raw(s.boundPorts().get("outbound"), "GET / HTTP/1.1\r\nHost: serv");
-        assertTrue(res.startsWith("HTTP/1.1 408 Request Timeout\r\n"), res);
+        return s;
+    }
+
+    /**
+     * A response cut off after its head went to the client is logged and counted with the status of what cut it
+     * (as the drain's cut is a 503 and a client that left a 499), not as the 200 the client got: a 502 when the
+     * instance broke it off, a 504 when request_ms ran out during it. Both read as successes before.
+     */
+    @Test
+    void aResponseCutOffIsCountedWithTheStatusOfItsCause() throws Exception {
+        upstream = closeables.add(new TestUpstream());
+        upstream.closeMidResponse = true;
+        java.util.concurrent.BlockingQueue<long[]> exchanges = new java.util.concurrent.LinkedBlockingQueue<>();
+        Sidecar s = recordingSidecar(upstream.port(), exchanges);
+        String res = raw(s.boundPorts().get("outbound"), "GET / HTTP/1.1\r\nHost: service-b\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 200") && res.endsWith("partial"), res);
         long[] recorded = exchanges.poll(5, java.util.concurrent.TimeUnit.SECONDS);
-        assertEquals(408, recorded[0]);
-        assertTrue(recorded[1] >= java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(250), "recorded " + recorded[1] + " ns");
+        assertEquals(502, recorded[0], "broken off by the instance");
+
+        // An instance that sends its head and 10 of 100 bytes, then nothing: request_ms (1000) runs out mid-response.
+        java.net.ServerSocket stalling = closeables.add(new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress()));
+        Thread t = new Thread(() -> {
+            try (Socket c = stalling.accept()) {
+                c.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789".getBytes(StandardCharsets.ISO_8859_1));
+                c.getInputStream().readAllBytes(); // until the sidecar gives up and closes
+            } catch (IOException e) {
+                // the test ended
+            }
+        }, "stalls-mid-response");
+        t.setDaemon(true);
+        t.start();
+        Sidecar timing = recordingSidecar(stalling.getLocalPort(), exchanges);
+        res = raw(timing.boundPorts().get("outbound"), "GET / HTTP/1.1\r\nHost: service-b\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 200") && res.endsWith("0123456789"), res);
+        recorded = exchanges.poll(5, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(504, recorded[0], "cut by request_ms");
     }
 
     /**
