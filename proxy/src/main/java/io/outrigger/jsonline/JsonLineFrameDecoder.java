@@ -54,7 +54,8 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
                     discardedBytes += in.readableBytes();
                     in.skipBytes(in.readableBytes());
                     scanned = 0;
-                } else if (in.readableBytes() > maxLineBytes) {
+                } else if (stripCr(in, start, in.readableBytes()) > maxLineBytes) {
+                    // A trailing CR may be the first half of a CRLF whose LF has not arrived yet: not part of the line.
                     discardingHead = head(in, in.readableBytes());
                     discardedBytes = in.readableBytes();
                     in.skipBytes(in.readableBytes());

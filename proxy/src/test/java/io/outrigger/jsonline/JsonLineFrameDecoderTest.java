@@ -55,6 +55,15 @@ class JsonLineFrameDecoderTest {
     }
 
     @Test
+    void lineAtTheLimitIsAcceptedWhenItsCrLfIsSplitAcrossReads() {
+        write("0123456789abcdef\r");
+        assertNull(ch.readInbound());
+        write("\nok\n");
+        assertEquals("0123456789abcdef", readLine());
+        assertEquals("ok", readLine());
+    }
+
+    @Test
     void longerLineIsSkippedWholeAndTheNextIsRead() {
         write("0123456789abcdefXY\nok\n");
         OversizedLine over = assertInstanceOf(OversizedLine.class, ch.readInbound());
