@@ -228,9 +228,20 @@ final class Json {
 
     /**
      * Reads {@code src}, {@code dest} and {@code body.msg_id} from the start of a line that is not
-     * valid JSON (or was cut short), stopping at the first syntax error.
+     * valid JSON, stopping at the first syntax error.
      */
     static Salvage salvage(ByteBuf line) {
+        return salvage(line, false);
+    }
+
+    /**
+     * Reads {@code src}, {@code dest} and {@code body.msg_id} from the start of a line that is not
+     * valid JSON (or was cut short), stopping at the first syntax error.
+     *
+     * @param cut true when {@code line} is only the first bytes of a longer line: a {@code msg_id} whose number
+     *            runs to the end of them is not read, since its digits may go on past the cut ({@code 12|345})
+     */
+    static Salvage salvage(ByteBuf line, boolean cut) {
         Text text = utf8(line); // when it is not UTF-8 (or was cut inside a character), the text before that
         String src = null;
         String dest = null;
@@ -251,7 +262,9 @@ final class Json {
                         String field = p.currentName();
                         JsonToken v = p.nextToken();
                         if ((v == JsonToken.VALUE_NUMBER_INT || v == JsonToken.VALUE_NUMBER_FLOAT) && "msg_id".equals(field)) {
-                            msgId = integral(p.getDecimalValue());
+                            // Text that stops at a byte that is not UTF-8 stops before the cut: the number ends there.
+                            boolean wholeNumber = !cut || text.error() != null || p.currentLocation().getCharOffset() < text.length();
+                            msgId = wholeNumber ? integral(p.getDecimalValue()) : null;
                         } else {
                             p.skipChildren();
                         }

@@ -47,7 +47,7 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
             ctx.fireChannelRead(decoded);
         } else if (msg instanceof OversizedLine) {
             OversizedLine over = (OversizedLine) msg;
-            Json.Salvage s = Json.salvage(Unpooled.wrappedBuffer(over.head()));
+            Json.Salvage s = Json.salvage(Unpooled.wrappedBuffer(over.head()), over.head().length < over.length());
             ctx.fireChannelRead(new BadLine(s.src(), s.dest(), s.msgId(), "line of " + over.length()
                     + " bytes is longer than the limit of " + over.limit() + " bytes"));
         } else {

@@ -168,6 +168,50 @@ class BadInputTest {
         assertNextLineServed();
     }
 
+    /**
+     * Only the first 16 KiB of a line over the limit are kept: a msg_id cut there ({@code 12|345}, {@code 12|.5}) is not
+     * the one the client wrote, and answering it would reply to another request (12) of the client's.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"12345", "12.5"})
+    void aMsgIdCutShortWithTheHeadOfALineOverTheLimitIsNotAnswered(String msgId) {
+        String start = "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"init\",\"pad\":\"";
+        String beforeId = "\",\"msg_id\":";
+        char[] pad = new char[JsonLineFrameDecoder.HEAD_BYTES - start.length() - beforeId.length() - 2]; // 2 digits in the head
+        Arrays.fill(pad, 'x');
+        char[] rest = new char[JsonLineFrameDecoder.DEFAULT_MAX_LINE_BYTES];
+        Arrays.fill(rest, 'y');
+        String big = start + new String(pad) + beforeId + msgId + ",\"more\":\"" + new String(rest) + "\"}}\n";
+        ByteBuf bytes = Unpooled.copiedBuffer(big, StandardCharsets.UTF_8);
+        while (bytes.isReadable()) {
+            ch.writeInbound(bytes.readRetainedSlice(Math.min(65536, bytes.readableBytes())));
+        }
+        bytes.release();
+        assertNull(readReply(ch));
+        assertNextLineServed();
+    }
+
+    /** A msg_id that ends right before the cut (the next character is cut in two) is whole: it is answered. */
+    @Test
+    void aMsgIdEndingAtTheCutOfALineOverTheLimitIsAnswered() {
+        String start = "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"init\",\"pad\":\"";
+        String beforeId = "\",\"msg_id\":";
+        char[] pad = new char[JsonLineFrameDecoder.HEAD_BYTES - start.length() - beforeId.length() - 3]; // "12" and é's first byte
+        Arrays.fill(pad, 'x');
+        char[] rest = new char[JsonLineFrameDecoder.DEFAULT_MAX_LINE_BYTES];
+        Arrays.fill(rest, 'y');
+        String big = start + new String(pad) + beforeId + "12\u00e9" + new String(rest) + "}}\n";
+        ByteBuf bytes = Unpooled.copiedBuffer(big, StandardCharsets.UTF_8);
+        int length = bytes.readableBytes() - 1;
+        while (bytes.isReadable()) {
+            ch.writeInbound(bytes.readRetainedSlice(Math.min(65536, bytes.readableBytes())));
+        }
+        bytes.release();
+        assertEquals("{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":12,\"code\":12,"
+                + "\"text\":\"line of " + length + " bytes is longer than the limit of 1048576 bytes\"}}", readReply(ch));
+        assertNextLineServed();
+    }
+
     @Test
     void aTwoMebibyteLineIsRejectedAndSkipped() {
         char[] filler = new char[2 << 20];
