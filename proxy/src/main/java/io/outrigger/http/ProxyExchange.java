@@ -671,9 +671,12 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
     }
 
-    /** The client can take more response: read on from the upstream. */
+    /**
+     * The client can take more response: read on from the upstream. Interim answers (1xx) fill the
+     * client's connection too, so this holds before the final answer has begun as well.
+     */
     void onClientWritable() {
-        if (upstream != null && responseStarted && !responseComplete) {
+        if (upstream != null && !responseComplete) {
             upstream.read();
         }
     }
