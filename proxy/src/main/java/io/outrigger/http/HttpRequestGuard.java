@@ -58,8 +58,9 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
                 // The head came, malformed: its clock stops. The refusal may wait for a request pipelined before it.
                 headerTimeout.headReceived();
                 log.debug("{}: rejected request: {}", ctx.channel(), result.cause().toString());
+                // A line too long in the body (a chunk-size line) is a malformed body, not a long request line.
                 reject(ctx, result.cause() instanceof TooLongHttpHeaderException ? ProxyError.HEADERS_TOO_LARGE
-                        : result.cause() instanceof TooLongHttpLineException ? ProxyError.REQUEST_LINE_TOO_LONG
+                        : result.cause() instanceof TooLongHttpLineException && msg instanceof HttpRequest ? ProxyError.REQUEST_LINE_TOO_LONG
                         : ProxyError.MALFORMED_REQUEST, null);
                 return;
             }

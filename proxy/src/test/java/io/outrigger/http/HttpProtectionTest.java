@@ -240,6 +240,16 @@ class HttpProtectionTest {
         assertNothingForwarded();
     }
 
+    /** A chunk-size line over the line limit is a malformed body, not a long request line: 400, not 414. */
+    @Test
+    void chunkLineTooLongIs400() throws Exception {
+        start();
+        String res = raw(port, "POST / HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=" + "e".repeat(9000)
+                + "\r\nabc\r\n0\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
+        assertTrue(res.contains("connection: close") && res.contains("\"error\": \"malformed request\""), res);
+    }
+
     @Test
     void contentLengthWithTransferEncodingIs400AndNothingForwarded() throws Exception {
         start();
