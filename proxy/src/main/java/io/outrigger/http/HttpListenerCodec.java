@@ -1,9 +1,12 @@
 package io.outrigger.http;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
@@ -12,6 +15,7 @@ import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.ReferenceCountUtil;
 
 import java.util.ArrayDeque;
@@ -29,7 +33,8 @@ import java.util.List;
  * the header clock, and a drain would take the connection for idle and close it under the request.
  *
  * <p>As in {@code HttpServerCodec}, at most {@value #MAX_PIPELINE_DEPTH} requests are decoded and
- * not yet answered; more fail the decode, and the connection is closed. (Its other job, closing after
+ * not yet answered; the next one becomes a request that failed to decode ({@link PipelineTooDeepException}),
+ * refused in its turn after the answers to those before it, and what follows is dropped. (Its other job, closing after
  * answering a request with both {@code Content-Length} and {@code Transfer-Encoding}, is not needed:
  * with RFC 9112 rules, which the listeners' decoder configuration turns on, such a request fails to
  * decode and is refused with 400.) One per connection; event loop only.
@@ -80,10 +85,23 @@ final class HttpListenerCodec extends CombinedChannelDuplexHandler<HttpRequestDe
                     for (int j = out.size() - 1; j >= i; j--) {
                         ReferenceCountUtil.release(out.remove(j));
                     }
-                    throw new TooLongFrameException("more than " + MAX_PIPELINE_DEPTH + " pipelined requests waiting for an answer");
+                    // A refusal in this request's turn, not a failed decode: that would close the connection at once,
+                    // cutting the requests within the bound, some already forwarded, off from their answers.
+                    HttpRequest refused = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad-request", Unpooled.EMPTY_BUFFER);
+                    refused.setDecoderResult(DecoderResult.failure(new PipelineTooDeepException()));
+                    out.add(refused);
+                    methods.add(refused.method());
+                    return;
                 }
                 methods.add(((HttpRequest) msg).method());
             }
+        }
+    }
+
+    /** More requests arrived than {@value #MAX_PIPELINE_DEPTH} unanswered ones: the first past the bound is refused. */
+    static final class PipelineTooDeepException extends TooLongFrameException {
+        PipelineTooDeepException() {
+            super("more than " + MAX_PIPELINE_DEPTH + " pipelined requests waiting for an answer");
         }
     }
 

@@ -59,7 +59,8 @@ final class HttpRequestGuard extends ChannelInboundHandlerAdapter {
                 headerTimeout.headReceived();
                 log.debug("{}: rejected request: {}", ctx.channel(), result.cause().toString());
                 // A line too long in the body (a chunk-size line) is a malformed body, not a long request line.
-                reject(ctx, result.cause() instanceof TooLongHttpHeaderException ? ProxyError.HEADERS_TOO_LARGE
+                reject(ctx, result.cause() instanceof HttpListenerCodec.PipelineTooDeepException ? ProxyError.PIPELINE_TOO_DEEP
+                        : result.cause() instanceof TooLongHttpHeaderException ? ProxyError.HEADERS_TOO_LARGE
                         : result.cause() instanceof TooLongHttpLineException && msg instanceof HttpRequest ? ProxyError.REQUEST_LINE_TOO_LONG
                         : ProxyError.MALFORMED_REQUEST, null);
                 return;

@@ -18,6 +18,8 @@ public enum ProxyError {
     UNSUPPORTED_SCHEME(HttpResponseStatus.BAD_REQUEST, "only http:// targets are proxied: the sidecar neither makes TLS connections nor tunnels them"),
     HEADERS_TOO_LARGE(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request header block too large"),
     REQUEST_LINE_TOO_LONG(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long"),
+    PIPELINE_TOO_DEEP(HttpResponseStatus.BAD_REQUEST, "more than " + HttpListenerCodec.MAX_PIPELINE_DEPTH
+            + " pipelined requests waiting for an answer: send the rest on a new connection"),
     BODY_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large"),
     HEADERS_TIMEOUT(HttpResponseStatus.REQUEST_TIMEOUT, "request headers not received within http.header_timeout_ms"),
     UNKNOWN_SERVICE(HttpResponseStatus.NOT_FOUND, "unknown service"),
@@ -50,7 +52,7 @@ public enum ProxyError {
     /** Whether the client connection must be closed after this error (its request stream cannot be trusted). */
     public boolean closesConnection() {
         return this == MALFORMED_REQUEST || this == NON_ASCII_TARGET || this == UNSUPPORTED_TRANSFER_CODING
-                || this == HEADERS_TOO_LARGE || this == REQUEST_LINE_TOO_LONG || this == BODY_TOO_LARGE
+                || this == HEADERS_TOO_LARGE || this == REQUEST_LINE_TOO_LONG || this == BODY_TOO_LARGE || this == PIPELINE_TOO_DEEP
                 || this == HTTP_VERSION_NOT_SUPPORTED || this == HEADERS_TIMEOUT; // a client of another version does not frame as HTTP/1.1
     }
 }

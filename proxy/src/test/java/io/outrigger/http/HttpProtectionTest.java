@@ -240,6 +240,27 @@ class HttpProtectionTest {
         assertNothingForwarded();
     }
 
+    /**
+     * A client that pipelines more requests than the sidecar holds unanswered: those within the bound are
+     * each answered (none is forwarded without its answer reaching the client), the first past it is
+     * refused in its turn, and the connection closes, so the client knows none of the rest was carried out.
+     */
+    @Test
+    void pipelinedRequestsPastTheBoundAreRefusedAfterTheAnswersToTheOnesWithin() throws Exception {
+        upstream = closeables.add(new TestUpstream());
+        // The header clock of a head split between reads runs while earlier requests are answered: kept out of the way.
+        port = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"),
+                RESILIENCE.replace("header_timeout_ms: 300", "header_timeout_ms: 10000"))).boundPorts().get("outbound");
+        // In one write: reads soon take in more requests at once than the bound (answers drain it between reads).
+        int sent = 20 * HttpListenerCodec.MAX_PIPELINE_DEPTH;
+        String res = raw(port, "GET /p HTTP/1.1\r\nHost: service-b\r\n\r\n".repeat(sent));
+        int ok = res.split("HTTP/1.1 200 ").length - 1;
+        assertTrue(ok >= HttpListenerCodec.MAX_PIPELINE_DEPTH && ok < sent, "answered: " + ok + " ending: " + res.substring(Math.max(0, res.length() - 400)));
+        assertEquals(ok, upstream.requests.size(), "each request forwarded was answered");
+        String refusal = res.substring(res.lastIndexOf("HTTP/1.1 "));
+        assertTrue(refusal.startsWith("HTTP/1.1 400") && refusal.contains("connection: close") && refusal.contains("pipelined"), refusal);
+    }
+
     /** A chunk-size line over the line limit is a malformed body, not a long request line: 400, not 414. */
     @Test
     void chunkLineTooLongIs400() throws Exception {
