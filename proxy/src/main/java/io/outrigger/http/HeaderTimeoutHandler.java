@@ -1,7 +1,7 @@
 package io.outrigger.http;
 
+import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,9 +24,12 @@ import java.util.concurrent.TimeUnit;
  * Sits before the codec so it sees raw bytes. Costs no timer per request: the start of the
  * current head is a timestamp, and one timer per connection, armed by the first head and
  * re-armed from its expiry for the head then under way (if any), checks it (the way Netty's
- * {@code IdleStateHandler} does). One per connection; event loop only.
+ * {@code IdleStateHandler} does). The clock stands still while the sidecar itself reads nothing from
+ * the connection (no {@code read()} asked for since the last read ended): a pipelined head split
+ * between reads then waits for the answers to the requests before it, a wait that is not the client's.
+ * One per connection; event loop only.
  */
-final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
+final class HeaderTimeoutHandler extends ChannelDuplexHandler {
     /** The event fired up the pipeline when a head took too long: {@link HttpRequestGuard} turns it into a 408. */
     static final Object EXPIRED = new Object() {
         @Override
@@ -45,6 +48,8 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
     /** When the latest request's first byte came (executor ticker), kept once its head is in; 0 before any. */
     private long requestStartNanos;
     private ScheduledFuture<?> timer;
+    /** Since when (executor ticker) the sidecar has asked for no read, or 0 while one is asked for. */
+    private long notReadingSinceNanos;
 
     HeaderTimeoutHandler(long timeoutMillis) {
         this.timeoutMillis = timeoutMillis;
@@ -54,6 +59,28 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+    }
+
+    @Override
+    public void read(ChannelHandlerContext ctx) {
+        if (notReadingSinceNanos != 0) {
+            if (headStartNanos != 0) {
+                // The head's clock stood still while the sidecar read nothing: it goes on from where it stopped.
+                headStartNanos += ctx.executor().ticker().nanoTime() - notReadingSinceNanos;
+                if (timer == null) {
+                    timer = ctx.executor().schedule(this::expire, 0, TimeUnit.NANOSECONDS); // re-armed for the time left
+                }
+            }
+            notReadingSinceNanos = 0;
+        }
+        ctx.read();
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        // The read asked for is over; whoever wants more asks again (the handlers after this one, at once).
+        notReadingSinceNanos = Math.max(1, ctx.executor().ticker().nanoTime());
+        ctx.fireChannelReadComplete();
     }
 
     @Override
@@ -118,6 +145,9 @@ final class HeaderTimeoutHandler extends ChannelInboundHandlerAdapter {
         timer = null;
         if (headStartNanos == 0 || !ctx.channel().isActive()) {
             return;
+        }
+        if (notReadingSinceNanos != 0 && !ctx.channel().config().isAutoRead()) {
+            return; // the sidecar reads nothing now: read() re-arms the timer with the time left
         }
         long left = timeoutNanos - (ctx.executor().ticker().nanoTime() - headStartNanos);
         if (left > 0) {

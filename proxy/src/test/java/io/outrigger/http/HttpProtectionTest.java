@@ -247,10 +247,7 @@ class HttpProtectionTest {
      */
     @Test
     void pipelinedRequestsPastTheBoundAreRefusedAfterTheAnswersToTheOnesWithin() throws Exception {
-        upstream = closeables.add(new TestUpstream());
-        // The header clock of a head split between reads runs while earlier requests are answered: kept out of the way.
-        port = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"),
-                RESILIENCE.replace("header_timeout_ms: 300", "header_timeout_ms: 10000"))).boundPorts().get("outbound");
+        start();
         // In one write: reads soon take in more requests at once than the bound (answers drain it between reads).
         int sent = 20 * HttpListenerCodec.MAX_PIPELINE_DEPTH;
         String res = raw(port, "GET /p HTTP/1.1\r\nHost: service-b\r\n\r\n".repeat(sent));
@@ -259,6 +256,33 @@ class HttpProtectionTest {
         assertEquals(ok, upstream.requests.size(), "each request forwarded was answered");
         String refusal = res.substring(res.lastIndexOf("HTTP/1.1 "));
         assertTrue(refusal.startsWith("HTTP/1.1 400") && refusal.contains("connection: close") && refusal.contains("pipelined"), refusal);
+    }
+
+    /**
+     * The head of a pipelined request split between reads waits unread while the requests before it are
+     * answered (the sidecar reads no more meanwhile): that wait is the sidecar's, not the client's, and
+     * does not count against {@code http.header_timeout_ms} (300 ms here; each answer takes 400 ms).
+     */
+    @Test
+    void aPipelinedHeadLeftUnreadByTheSidecarIsNotTimedOut() throws Exception {
+        upstream = closeables.add(new TestUpstream());
+        upstream.delayMillis = 400;
+        port = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"),
+                RESILIENCE.replace("request_ms: 1000", "request_ms: 5000"))).boundPorts().get("outbound");
+        try (java.net.Socket client = new java.net.Socket("127.0.0.1", port)) {
+            client.setSoTimeout(5000);
+            java.io.OutputStream out = client.getOutputStream();
+            // A and B whole, and the start of C: B waits in the queue, so the sidecar reads no more.
+            out.write(("GET /a HTTP/1.1\r\nHost: service-b\r\n\r\nGET /b HTTP/1.1\r\nHost: service-b\r\n\r\nGET /c HTTP/1.1\r\nHo")
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            SidecarHarness.await(Duration.ofSeconds(5), () -> upstream.requests.size() == 1, "request A to reach the instance");
+            out.write("st: service-b\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1)); // the rest of C, at once
+            out.flush();
+            String res = new String(client.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            assertEquals(3, res.split("HTTP/1.1 200 ").length - 1, res);
+            assertEquals(3, upstream.requests.size());
+        }
     }
 
     /** A chunk-size line over the line limit is a malformed body, not a long request line: 400, not 414. */
