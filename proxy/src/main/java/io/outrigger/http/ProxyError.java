@@ -53,6 +53,7 @@ public enum ProxyError {
     public boolean closesConnection() {
         return this == MALFORMED_REQUEST || this == NON_ASCII_TARGET || this == UNSUPPORTED_TRANSFER_CODING
                 || this == HEADERS_TOO_LARGE || this == REQUEST_LINE_TOO_LONG || this == BODY_TOO_LARGE || this == PIPELINE_TOO_DEEP
-                || this == HTTP_VERSION_NOT_SUPPORTED || this == HEADERS_TIMEOUT; // a client of another version does not frame as HTTP/1.1
+                || this == HTTP_VERSION_NOT_SUPPORTED || this == HEADERS_TIMEOUT // a client of another version does not frame as HTTP/1.1
+                || this == CONNECT_UNSUPPORTED || this == BAD_TARGET; // what follows a tunnel request is the tunnel's, not HTTP
     }
 }

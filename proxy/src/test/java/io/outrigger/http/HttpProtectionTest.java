@@ -140,6 +140,22 @@ class HttpProtectionTest {
     }
 
     /**
+     * What follows a refused CONNECT, or a target in authority form, is not read as HTTP: the connection closes
+     * after the 400, as nginx closes it. Bytes a client sends ahead for the tunnel it asked for (or a request
+     * hidden behind them) were parsed as the next request and forwarded.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"CONNECT service-b:443 HTTP/1.1\r\nHost: service-b:443\r\n\r\n",
+        "GET service-b:443 HTTP/1.1\r\nHost: service-b\r\n\r\n"})
+    void nothingAfterATunnelRequestIsReadAsHttp(String tunnelRequest) throws Exception {
+        start();
+        String res = raw(port, tunnelRequest + "GET /tunneled HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
+        assertEquals(1, res.split("HTTP/1.1 ", -1).length - 1, "one answer, then the close: " + res);
+        assertNothingForwarded();
+    }
+
+    /**
      * A body whose Content-Length the client names in Connection: stripped as a hop-by-hop header, the
      * body would reach the upstream unframed and be read there as a second request (whose answer the
      * next caller on that pooled connection would get). The framing stays; the upstream sees one request.
