@@ -38,6 +38,12 @@ import java.util.Locale;
  * {@code -D}{@value #MULTISHOT_ACCEPT_PROPERTY} says otherwise): after a failed accept (out of
  * file descriptors, EMFILE) Netty 4.2.18 re-arms a multishot accept at once, even with reads
  * turned off, so a listener could not pause accepting and its loop spun on the failing accept.
+ *
+ * <p>Nor does io_uring wait for readiness with Netty's multishot POLLIN (unless
+ * {@code -D}{@value #MULTISHOT_POLL_PROPERTY} says otherwise): in Netty 4.2.18 a connection whose peer sent
+ * data and reset it at once, while the sidecar had no read armed (a streamed request body waits for its
+ * upstream's connect), was never read again, so the reset went unseen until an idle timeout; the
+ * exchange held its upstream connection meanwhile and ended as a 408, or as a 502 blamed on the instance.
  */
 public enum Transports {
     IO_URING, EPOLL, NIO;
@@ -46,11 +52,16 @@ public enum Transports {
     public static final String PROPERTY = "outrigger.transport";
     /** Netty's switch for multishot accept on io_uring; off here unless set. */
     static final String MULTISHOT_ACCEPT_PROPERTY = "io.netty.iouring.acceptMultiShotEnabled";
+    /** Netty's switch for multishot POLLIN on io_uring; off here unless set. */
+    static final String MULTISHOT_POLL_PROPERTY = "io.netty.iouring.pollAddMultishotEnabled";
 
     static {
-        // Before Netty's IoUring class reads it: this enum is what first touches io_uring.
+        // Before Netty's IoUring class reads them: this enum is what first touches io_uring.
         if (System.getProperty(MULTISHOT_ACCEPT_PROPERTY) == null) {
             System.setProperty(MULTISHOT_ACCEPT_PROPERTY, "false");
+        }
+        if (System.getProperty(MULTISHOT_POLL_PROPERTY) == null) {
+            System.setProperty(MULTISHOT_POLL_PROPERTY, "false");
         }
     }
 
