@@ -98,6 +98,11 @@ public final class UpstreamPools {
             ArrayDeque<Channel> idle = pool.idle.get(endpoint);
             if (idle != null) {
                 idle.remove(ch);
+                if (idle.isEmpty()) {
+                    // Its last connection gone: an instance that left the registry must not stay in the map for good
+                    // (instances that come and go on new addresses would grow it without bound). Made again on release.
+                    pool.idle.remove(endpoint);
+                }
             }
         });
         return f;
@@ -136,6 +141,11 @@ public final class UpstreamPools {
         codec.idle(); // until the next request is written
         idle.addFirst(ch);
         ch.read(); // so a close by the upstream, or a stray byte, while idle is seen at once
+    }
+
+    /** The endpoints {@code loop}'s pool keeps an entry for (tests); call on {@code loop}. */
+    int endpointCount(EventLoop loop) {
+        return pool(loop).idle.size();
     }
 
     /** Idle connections kept for {@code endpoint} on {@code loop}; call on {@code loop}. */

@@ -82,6 +82,40 @@ class UpstreamPoolsTest {
     }
 
     @Test
+    void anInstanceWhoseConnectionsAllClosedLeavesNothingInThePool() throws Exception {
+        UpstreamPools pools = new UpstreamPools(group, Transports.NIO, 4, 100, 1000, 8192);
+        EventLoop loop = group.next();
+        List<Channel> servers = new ArrayList<>();
+        List<Channel> pooled = new ArrayList<>();
+        try {
+            for (int i = 0; i < 20; i++) { // instances that come and go, each on an address of its own
+                Channel s = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                        .childHandler(new ChannelInitializer<Channel>() {
+                            @Override
+                            protected void initChannel(Channel ch) {
+                            }
+                        }).bind("127.0.0.1", 0).sync().channel();
+                servers.add(s);
+                Endpoint e = new Endpoint("127.0.0.1", ((InetSocketAddress) s.localAddress()).getPort());
+                Channel ch = onLoop(loop, () -> pools.connect(loop, e)).sync().channel();
+                onLoop(loop, () -> {
+                    pools.release(ch);
+                    return null;
+                });
+                pooled.add(ch);
+            }
+            assertEquals(20, (int) onLoop(loop, () -> pools.endpointCount(loop)));
+            for (Channel ch : pooled) {
+                assertTrue(ch.closeFuture().await(2, TimeUnit.SECONDS), "closed after idle_timeout_ms");
+            }
+            assertEquals(0, (int) onLoop(loop, () -> pools.endpointCount(loop)),
+                    "endpoints whose connections all closed are forgotten");
+        } finally {
+            servers.forEach(Channel::close);
+        }
+    }
+
+    @Test
     void idleConnectionsCloseAfterIdleTimeout() throws Exception {
         UpstreamPools pools = new UpstreamPools(group, Transports.NIO, 4, 100, 1000, 8192);
         EventLoop loop = group.next();
