@@ -31,6 +31,8 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
     /** Non-null while the rest of an oversized line is being skipped. */
     private byte[] discardingHead;
     private long discardedBytes;
+    /** Whether the last byte skipped of an oversized line was a CR: the first half of its CRLF, maybe. */
+    private boolean discardedCr;
 
     public JsonLineFrameDecoder() {
         this(DEFAULT_MAX_LINE_BYTES);
@@ -51,14 +53,13 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
             if (eol < 0) {
                 scanned = in.readableBytes();
                 if (discardingHead != null) {
-                    discardedBytes += in.readableBytes();
-                    in.skipBytes(in.readableBytes());
+                    discard(in);
                     scanned = 0;
                 } else if (stripCr(in, start, in.readableBytes()) > maxLineBytes) {
                     // A trailing CR may be the first half of a CRLF whose LF has not arrived yet: not part of the line.
                     discardingHead = head(in, in.readableBytes());
-                    discardedBytes = in.readableBytes();
-                    in.skipBytes(in.readableBytes());
+                    discardedBytes = 0;
+                    discard(in);
                     scanned = 0;
                 }
                 return;
@@ -66,7 +67,7 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
             scanned = 0;
             int length = eol - start;
             if (discardingHead != null) {
-                out.add(new OversizedLine(discardingHead, discardedBytes + stripCr(in, start, length), maxLineBytes));
+                out.add(new OversizedLine(discardingHead, discardedLength(in, start, length), maxLineBytes));
                 discardingHead = null;
                 discardedBytes = 0;
                 in.readerIndex(eol + 1);
@@ -81,13 +82,32 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
     protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         decode(ctx, in, out);
         if (discardingHead != null) {
-            out.add(new OversizedLine(discardingHead, discardedBytes + in.readableBytes(), maxLineBytes));
+            out.add(new OversizedLine(discardingHead, discardedLength(in, in.readerIndex(), in.readableBytes()), maxLineBytes));
             discardingHead = null;
         } else if (in.isReadable()) {
             emit(in, stripCr(in, in.readerIndex(), in.readableBytes()), out);
         }
         in.skipBytes(in.readableBytes());
         scanned = 0;
+    }
+
+    /** Skips what came of an oversized line, noting whether it ended in a CR. */
+    private void discard(ByteBuf in) {
+        if (!in.isReadable()) {
+            return;
+        }
+        discardedCr = in.getByte(in.writerIndex() - 1) == '\r';
+        discardedBytes += in.readableBytes();
+        in.skipBytes(in.readableBytes());
+    }
+
+    /**
+     * The length of the oversized line being skipped, whose last {@code length} bytes from {@code start} are
+     * still in {@code in}: without its CR when that came as the last byte before the LF (or the end of input)
+     * in an earlier read, as for a line that came whole.
+     */
+    private long discardedLength(ByteBuf in, int start, int length) {
+        return length == 0 && discardedCr ? discardedBytes - 1 : discardedBytes + stripCr(in, start, length);
     }
 
     private void emit(ByteBuf in, int length, List<Object> out) {

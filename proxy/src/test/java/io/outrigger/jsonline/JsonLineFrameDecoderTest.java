@@ -88,6 +88,23 @@ class JsonLineFrameDecoderTest {
     }
 
     @Test
+    void longerLineWhoseCrLfIsSplitAcrossReadsCountsNoCr() {
+        write("0123456789abcdefX\r");
+        assertNull(ch.readInbound());
+        write("\nok\n");
+        assertEquals(17, assertInstanceOf(OversizedLine.class, ch.readInbound()).length()); // as when it comes whole
+        assertEquals("ok", readLine());
+        write("0123456789abcdefXY");
+        write("Z\r");
+        write("\nnext\n");
+        assertEquals(19, assertInstanceOf(OversizedLine.class, ch.readInbound()).length());
+        assertEquals("next", readLine());
+        write("0123456789abcdefXY\r");
+        ch.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE); // a last line's CR is no content either
+        assertEquals(18, assertInstanceOf(OversizedLine.class, ch.readInbound()).length());
+    }
+
+    @Test
     void lastLineWithoutNewlineIsReadAtEndOfInput() {
         write("a\nlast");
         assertEquals("a", readLine());
