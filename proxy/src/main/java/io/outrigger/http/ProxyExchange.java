@@ -946,8 +946,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         status = cause.status().code();
         if (heldHead != null) {
             writeHeldHead();
-            ctx.flush(); // what the client already had coming, then the close
         }
+        ctx.flush(); // what the client already had coming (written in this read, not flushed yet), then the close
         releaseUpstream(false);
         conn.closing = true;
         responseComplete = true;

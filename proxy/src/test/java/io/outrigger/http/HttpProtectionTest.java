@@ -510,6 +510,36 @@ class HttpProtectionTest {
     }
 
     /**
+     * What was relayed of a response before it broke off reaches the client before the close: an instance that
+     * sends a head, a chunk and then a malformed chunk line in one write. The head and chunk were written but not
+     * flushed when the close came, and the client got an empty reply.
+     */
+    @Test
+    void whatWasRelayedBeforeAMalformedChunkReachesTheClient() throws Exception {
+        ServerSocket server = closeables.add(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()));
+        Thread t = new Thread(() -> {
+            try (Socket c = server.accept()) {
+                java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(),
+                        StandardCharsets.ISO_8859_1));
+                while (!in.readLine().isEmpty()) {
+                    // the request head: no body
+                }
+                c.getOutputStream().write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n"
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                in.read(); // until the sidecar closes
+            } catch (IOException e) {
+                // the test ended
+            }
+        }, "malformed-chunk");
+        t.setDaemon(true);
+        t.start();
+        int port = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(server.getLocalPort()) + "]"),
+                RESILIENCE)).boundPorts().get("outbound");
+        String res = raw(port, "GET / HTTP/1.1\r\nHost: service-b\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 200") && res.contains("hello"), "the head and the first chunk: " + res);
+    }
+
+    /**
      * A head that times out behind a request still being answered gets its 408 in its turn: the answer
      * before it is not cut (the connection used to be closed under it), and then the connection closes.
      */
