@@ -85,6 +85,14 @@ abstract class HttpRoute {
         return true;
     }
 
+    /**
+     * Gives a request without {@code Host} one for the instance: an HTTP/1.0 caller may leave it out, but the
+     * instance gets HTTP/1.1, which must carry one (RFC 9112 3.2). The outbound edge: nothing to do, a request
+     * there names its service in Host or in its proxy-form target (which sets Host).
+     */
+    void fillHost(HttpRequest request) {
+    }
+
     static HttpRoute outbound(SidecarContext context) {
         return new HttpRoute("outbound", context) {
             @Override
@@ -141,6 +149,13 @@ abstract class HttpRoute {
             @Override
             boolean knows(String s) {
                 return true;
+            }
+
+            @Override
+            void fillHost(HttpRequest request) {
+                if (!request.headers().contains(HttpHeaderNames.HOST)) {
+                    request.headers().set(HttpHeaderNames.HOST, app.authority());
+                }
             }
 
             @Override

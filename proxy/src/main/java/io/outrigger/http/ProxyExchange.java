@@ -208,6 +208,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         knownService = true;
 
+        conn.route.fillHost(request);
         ForwardedRequest.rewrite(request, trace, hopsLeft, chunked, conn.remoteIp, conn.route.via());
         if (buffered && contentLength > 0) {
             body = RequestBodyBuffer.whole(ctx.alloc(), (int) contentLength);

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import static io.outrigger.http.SidecarHarness.raw;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -46,6 +47,33 @@ class InboundListenerTest {
                 CircuitBreaker breaker = context.breakers().find("service-a/127.0.0.1:" + app.port());
                 assertNotNull(breaker, "the app's instance breaker judged the attempt");
                 assertEquals(CircuitBreaker.State.CLOSED, breaker.state());
+            }
+        }
+    }
+
+    /**
+     * An HTTP/1.0 caller may leave {@code Host} out, but the app gets HTTP/1.1, which must carry one (RFC 9112 3.2;
+     * Go's and nginx's servers answer 400 without it): the app's own address is sent then, and a caller's Host kept.
+     */
+    @Test
+    void anHttp10RequestWithoutHostReachesTheAppWithTheAppsAddressAsHost() throws Exception {
+        try (TestUpstream app = new TestUpstream()) {
+            Path registry = SidecarHarness.registry(dir, "");
+            SidecarConfig cfg = ConfigLoader.parse("name: sidecar-a\nservice: service-a\nregistry: file:" + registry + "\n"
+                    + "listeners:\n  inbound: { port: 0, app: 127.0.0.1:" + app.port() + " }\n", "test");
+            SidecarContext context = new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system());
+            try (Sidecar sidecar = new Sidecar(context)) {
+                sidecar.start();
+                int port = sidecar.boundPorts().get("inbound");
+
+                assertTrue(raw(port, "GET /health HTTP/1.0\r\n\r\n").startsWith("HTTP/1.1 200"));
+                assertTrue(raw(port, "GET /kept HTTP/1.0\r\nHost: service-a\r\n\r\n").startsWith("HTTP/1.1 200"));
+
+                TestUpstream.Seen seen = app.requests.poll();
+                assertNotNull(seen);
+                assertEquals("/health", seen.uri());
+                assertEquals(List.of("127.0.0.1:" + app.port()), seen.headers().getAll("host"));
+                assertEquals(List.of("service-a"), app.requests.poll().headers().getAll("host"));
             }
         }
     }
