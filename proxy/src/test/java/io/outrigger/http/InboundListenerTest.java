@@ -24,15 +24,20 @@ class InboundListenerTest {
     @TempDir
     Path dir;
 
+    /** A started sidecar with one inbound listener in front of {@code app}, and no services in its registry. */
+    private Sidecar inboundTo(TestUpstream app) throws Exception {
+        Path registry = SidecarHarness.registry(dir, "");
+        SidecarConfig cfg = ConfigLoader.parse("name: sidecar-a\nservice: service-a\nregistry: file:" + registry + "\n"
+                + "listeners:\n  inbound: { port: 0, app: 127.0.0.1:" + app.port() + " }\n", "test");
+        Sidecar sidecar = new Sidecar(new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system()));
+        sidecar.start();
+        return sidecar;
+    }
+
     @Test
     void forwardsToLocalAppWithTraceHeaders() throws Exception {
         try (TestUpstream app = new TestUpstream()) {
-            Path registry = SidecarHarness.registry(dir, "");
-            SidecarConfig cfg = ConfigLoader.parse("name: sidecar-a\nservice: service-a\nregistry: file:" + registry + "\n"
-                    + "listeners:\n  inbound: { port: 0, app: 127.0.0.1:" + app.port() + " }\n", "test");
-            SidecarContext context = new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system());
-            try (Sidecar sidecar = new Sidecar(context)) {
-                sidecar.start();
+            try (Sidecar sidecar = inboundTo(app)) {
                 int port = sidecar.boundPorts().get("inbound");
 
                 String res = raw(port, "GET /orders/7 HTTP/1.1\r\nHost: service-a\r\nx-request-id: abc\r\n"
@@ -44,7 +49,7 @@ class InboundListenerTest {
                 assertEquals("/orders/7", seen.uri());
                 assertEquals("abc", seen.headers().get("x-request-id"));
                 assertEquals("0af7651916cd43dd8448eb211c80319c", TraceParent.parse(seen.headers().get("traceparent")).traceId());
-                CircuitBreaker breaker = context.breakers().find("service-a/127.0.0.1:" + app.port());
+                CircuitBreaker breaker = sidecar.context().breakers().find("service-a/127.0.0.1:" + app.port());
                 assertNotNull(breaker, "the app's instance breaker judged the attempt");
                 assertEquals(CircuitBreaker.State.CLOSED, breaker.state());
             }
@@ -58,12 +63,7 @@ class InboundListenerTest {
     @Test
     void anHttp10RequestWithoutHostReachesTheAppWithTheAppsAddressAsHost() throws Exception {
         try (TestUpstream app = new TestUpstream()) {
-            Path registry = SidecarHarness.registry(dir, "");
-            SidecarConfig cfg = ConfigLoader.parse("name: sidecar-a\nservice: service-a\nregistry: file:" + registry + "\n"
-                    + "listeners:\n  inbound: { port: 0, app: 127.0.0.1:" + app.port() + " }\n", "test");
-            SidecarContext context = new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system());
-            try (Sidecar sidecar = new Sidecar(context)) {
-                sidecar.start();
+            try (Sidecar sidecar = inboundTo(app)) {
                 int port = sidecar.boundPorts().get("inbound");
 
                 assertTrue(raw(port, "GET /health HTTP/1.0\r\n\r\n").startsWith("HTTP/1.1 200"));
@@ -82,12 +82,7 @@ class InboundListenerTest {
     @Test
     void whitespaceBeforeTheColonIs400AndNothingReachesTheApp() throws Exception {
         try (TestUpstream app = new TestUpstream()) {
-            Path registry = SidecarHarness.registry(dir, "");
-            SidecarConfig cfg = ConfigLoader.parse("name: sidecar-a\nservice: service-a\nregistry: file:" + registry + "\n"
-                    + "listeners:\n  inbound: { port: 0, app: 127.0.0.1:" + app.port() + " }\n", "test");
-            SidecarContext context = new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system());
-            try (Sidecar sidecar = new Sidecar(context)) {
-                sidecar.start();
+            try (Sidecar sidecar = inboundTo(app)) {
                 int port = sidecar.boundPorts().get("inbound");
                 for (String line : new String[] {"Bad : x", "Bad\t: x"}) {
                     String res = raw(port, "GET /x HTTP/1.1\r\nHost: service-a\r\n" + line + "\r\n\r\n");
@@ -180,7 +175,7 @@ class InboundListenerTest {
 
             assertTrue(res.startsWith("HTTP/1.1 502"), res);
             assertTrue(millis < 5_000, "answered at once, not after the 10 s backoff: " + millis + " ms");
-            assertEquals(CircuitBreaker.State.OPEN, context.breakers().find("service-a/127.0.0.1:" + closed).state());
+            assertEquals(CircuitBreaker.State.OPEN, sidecar.context().breakers().find("service-a/127.0.0.1:" + closed).state());
         }
     }
 }
