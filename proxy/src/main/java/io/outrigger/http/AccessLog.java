@@ -127,7 +127,7 @@ final class AccessLog implements AutoCloseable {
      * Never blocks. False when the line was dropped at once (queue full or log closed); a
      * batched line may still be dropped, and counted, when its batch finds the queue full.
      */
-    boolean log(EventExecutor loop, String edge, String traceId, String requestId, String method, String path, String service,
+    boolean log(EventExecutor loop, String edge, CharSequence traceId, CharSequence requestId, String method, String path, String service,
                 Endpoint instance, int status, int attempts, long durationNanos) {
         if (closed) {
             dropped.incrementAndGet();
@@ -142,8 +142,8 @@ final class AccessLog implements AutoCloseable {
         return offer(new Chunk(java.util.Arrays.copyOf(one.buf, one.len), 1));
     }
 
-    /** {@link #log(EventExecutor, String, String, String, String, String, String, Endpoint, int, int, long)} from any thread, unbatched. */
-    boolean log(String edge, String traceId, String requestId, String method, String path, String service,
+    /** {@link #log(EventExecutor, String, CharSequence, CharSequence, String, String, String, Endpoint, int, int, long)} from any thread, unbatched. */
+    boolean log(String edge, CharSequence traceId, CharSequence requestId, String method, String path, String service,
                 Endpoint instance, int status, int attempts, long durationNanos) {
         return log(null, edge, traceId, requestId, method, path, service, instance, status, attempts, durationNanos);
     }
@@ -212,7 +212,7 @@ final class AccessLog implements AutoCloseable {
         private final LineFormat format = new LineFormat(new byte[CHUNK + MAX_LINE]);
         private int count;
 
-        void add(EventExecutor loop, String edge, String traceId, String requestId, String method, String path,
+        void add(EventExecutor loop, String edge, CharSequence traceId, CharSequence requestId, String method, String path,
                  String service, Endpoint instance, int status, int attempts, long durationNanos) {
             format.line(edge, traceId, requestId, method, path, service, instance, status, attempts, durationNanos);
             if (++count == 1) {
@@ -313,6 +313,8 @@ final class AccessLog implements AutoCloseable {
     /** Formats lines (JSON, UTF-8) into a byte array, which must have room for {@value #MAX_LINE} bytes past {@code len}. */
     private static final class LineFormat {
         private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        /** Bytes of the line an {@code instance} field may take. */
+        private static final int INSTANCE_ROOM = 128;
         final byte[] buf;
         int len;
         /**
@@ -325,7 +327,7 @@ final class AccessLog implements AutoCloseable {
             this.buf = buf;
         }
 
-        void line(String edge, String traceId, String requestId, String method, String path, String service,
+        void line(String edge, CharSequence traceId, CharSequence requestId, String method, String path, String service,
                   Endpoint instance, int status, int attempts, long durationNanos) {
             limit = len + MAX_LINE - 256;
             ascii("{\"edge\": \"");
@@ -341,7 +343,7 @@ final class AccessLog implements AutoCloseable {
             ascii(", \"service\": ");
             string(service, 256);
             ascii(", \"instance\": ");
-            string(instance == null ? null : instance.toString(), 128);
+            instance(instance);
             ascii(", \"status\": ");
             number(status);
             ascii(", \"attempts\": ");
@@ -356,6 +358,25 @@ final class AccessLog implements AutoCloseable {
             buf[len++] = (byte) ('0' + frac % 10);
             buf[len++] = '}';
             buf[len++] = '\n';
+        }
+
+        /**
+         * {@code host:port} as a JSON string, or null; written from its parts, as {@link Endpoint#toString()}
+         * would make a string for every request. A host holds only characters that need no escaping
+         * ({@link Endpoint}); one too long for the field's room is cut as any other field.
+         */
+        private void instance(Endpoint instance) {
+            if (instance == null) {
+                ascii("null");
+            } else if (instance.host().length() > INSTANCE_ROOM - 6) {
+                string(instance.toString(), INSTANCE_ROOM);
+            } else {
+                buf[len++] = '"';
+                ascii(instance.host());
+                buf[len++] = ':';
+                number(instance.port());
+                buf[len++] = '"';
+            }
         }
 
         /** A constant made of ASCII characters that need no escaping. */
@@ -388,7 +409,7 @@ final class AccessLog implements AutoCloseable {
          * {@code room} bytes, so one long field (a 9 KB request id) leaves the others their room,
          * and never past the line's.
          */
-        private void string(String s, int room) {
+        private void string(CharSequence s, int room) {
             if (s == null) {
                 ascii("null");
                 return;
@@ -424,8 +445,9 @@ final class AccessLog implements AutoCloseable {
                 } else {
                     if (!viewed) {
                         viewed = true;
-                        String view = utf8View(s);
-                        if (view != s) { // the value was UTF-8 read as ISO-8859-1: start again from its text
+                        String text = s.toString();
+                        String view = utf8View(text);
+                        if (view != text) { // the value was UTF-8 read as ISO-8859-1: start again from its text
                             s = view;
                             n = s.length();
                             len = start;

@@ -8,6 +8,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.listener.ReadBufferShortage;
+import io.outrigger.upstream.SmallTrailers;
 import io.outrigger.upstream.UpstreamPools;
 
 import java.util.concurrent.TimeUnit;
@@ -59,6 +60,7 @@ final class HttpProxyInitializer extends ChannelInitializer<SocketChannel> {
                 .setMaxChunkSize(MAX_CHUNK)
                 .setValidateHeaders(true)
                 .setHeadersFactory(OwnHeaderNames.HEADERS)
+                .setTrailersFactory(SmallTrailers.INSTANCE)
                 .setStrictLineParsing(true)
                 .setAllowDuplicateContentLengths(false)
                 .setUseRfc9112TransferEncoding(true);

@@ -83,9 +83,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private boolean knownService;
     private String method;
     private String path;
-    private String requestId;
-    private String traceId;
-    private String traceparent;
+    private CharSequence requestId;
+    private CharSequence traceId;
+    private CharSequence traceparent;
     private boolean idempotent;
     private boolean headRequest;
     private boolean clientKeepAlive;
@@ -375,9 +375,13 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         attemptOpen = true;
         attempts++;
         if (tried == null) {
-            tried = new ArrayList<>(2);
+            tried = List.of(picked); // most exchanges make one attempt: a list to grow only for a retry
+        } else {
+            if (!(tried instanceof ArrayList)) {
+                tried = new ArrayList<>(tried);
+            }
+            tried.add(picked);
         }
-        tried.add(picked);
         Channel idle = conn.pools.pollIdle(ctx.channel().eventLoop(), picked);
         reusedConnection = idle != null;
         if (idle != null) {

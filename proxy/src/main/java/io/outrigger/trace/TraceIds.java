@@ -17,6 +17,14 @@ public final class TraceIds {
 
     /** A random version-4 UUID in the canonical 8-4-4-4-12 lower-case hex form. */
     public static String randomUuid() {
+        return new String(randomUuidBytes(), StandardCharsets.ISO_8859_1); // Latin-1 bytes become the String as they are
+    }
+
+    /**
+     * {@link #randomUuid()} as its 36 Latin-1 bytes, for a caller that wraps them without a copy
+     * (the HTTP edges, which make one for every request that arrives without an id).
+     */
+    public static byte[] randomUuidBytes() {
         ThreadLocalRandom r = ThreadLocalRandom.current();
         long hi = (r.nextLong() & 0xffffffffffff0fffL) | 0x0000000000004000L; // version 4
         long lo = (r.nextLong() & 0x3fffffffffffffffL) | 0x8000000000000000L; // IETF variant
@@ -30,7 +38,7 @@ public final class TraceIds {
         hex(lo >>> 48, 4, out, 19);
         out[23] = (byte) '-';
         hex(lo, 12, out, 24);
-        return new String(out, StandardCharsets.ISO_8859_1); // Latin-1 bytes become the String as they are
+        return out;
     }
 
     /** A random non-zero 16-hex-digit span id (W3C parent-id). */
@@ -44,18 +52,23 @@ public final class TraceIds {
     }
 
     private static String randomHex(int longs) {
-        ThreadLocalRandom r = ThreadLocalRandom.current();
         byte[] out = new byte[16 * longs];
-        long last;
+        randomHex(out, 0, longs);
+        return new String(out, StandardCharsets.ISO_8859_1); // Latin-1 bytes become the String as they are
+    }
+
+    /** Writes {@code 16 * longs} random lower-case hex digits, not all zero, into {@code out} from {@code at}. */
+    static void randomHex(byte[] out, int at, int longs) {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        long any;
         do {
-            last = 0;
+            any = 0;
             for (int i = 0; i < longs; i++) {
                 long v = r.nextLong();
-                hex(v, 16, out, 16 * i);
-                last |= v;
+                hex(v, 16, out, at + 16 * i);
+                any |= v;
             }
-        } while (last == 0);
-        return new String(out, StandardCharsets.ISO_8859_1); // Latin-1 bytes become the String as they are
+        } while (any == 0);
     }
 
     private static void hex(long value, int digits, byte[] out, int offset) {

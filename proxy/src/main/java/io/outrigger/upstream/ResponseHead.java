@@ -123,9 +123,16 @@ final class ResponseHead {
         return i;
     }
 
-    /** RFC 9110 5.6.2: tchar. */
+    /** RFC 9110 5.6.2: tchar, by byte value (a table: every byte of every field name passes through here). */
+    private static final boolean[] TCHAR = new boolean[128];
+
+    static {
+        for (int c = 0; c < 128; c++) {
+            TCHAR[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+        }
+    }
+
     private static boolean isTokenChar(byte b) {
-        return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
-                || b > 0 && "!#$%&'*+-.^_`|~".indexOf(b) >= 0;
+        return b >= 0 && TCHAR[b];
     }
 }

@@ -58,7 +58,8 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
      */
     static HttpDecoderConfig decoderConfig(int maxHeaderBytes) {
         return new HttpDecoderConfig().setMaxHeaderSize(maxHeaderBytes).setValidateHeaders(true)
-                .setHeadersFactory(DefaultHttpHeadersFactory.headersFactory().withNameValidation(false));
+                .setHeadersFactory(DefaultHttpHeadersFactory.headersFactory().withNameValidation(false))
+                .setTrailersFactory(SmallTrailers.INSTANCE);
     }
 
     UpstreamCodec(HttpDecoderConfig config) {

@@ -189,6 +189,31 @@ class AccessLogTest {
         assertEquals("r-\"1\"-caf\u00e9-\u0001", new ObjectMapper().readTree(sink.lines()[3]).get("request_id").asText());
     }
 
+    /**
+     * The ids the HTTP edges make are views of byte arrays (the trace id a part of the traceparent's), and
+     * the instance is written from its host and port: each as the plain strings would be.
+     */
+    @Test
+    void idsMadeAsByteViewsAndInstancesAreWrittenAsTheirText() throws Exception {
+        Sink sink = new Sink();
+        AccessLog log = new AccessLog(sink, 16, "test-access-log");
+        byte[] traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".getBytes(StandardCharsets.US_ASCII);
+        CharSequence traceId = new io.netty.util.AsciiString(traceparent, 3, 32, false);
+        CharSequence requestId = new io.netty.util.AsciiString("0f8fad5b-d9cb-469f-a165-70867728950e");
+        String longHost = "h".repeat(200) + ".example";
+        assertTrue(log.log("outbound", traceId, requestId, "GET", "/", "s", new Endpoint("::1", 9001), 200, 1, 0));
+        assertTrue(log.log("outbound", traceId, requestId, "GET", "/", "s", new Endpoint(longHost, 65535), 200, 1, 0));
+        assertTrue(log.log("outbound", traceId, requestId, "GET", "/", "s", new Endpoint("h".repeat(122), 65535), 200, 1, 0));
+        log.close();
+        JsonNode first = new ObjectMapper().readTree(sink.lines()[0]);
+        assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", first.get("trace_id").asText());
+        assertEquals("0f8fad5b-d9cb-469f-a165-70867728950e", first.get("request_id").asText());
+        assertEquals("::1:9001", first.get("instance").asText());
+        String cut = new ObjectMapper().readTree(sink.lines()[1]).get("instance").asText();
+        assertEquals((longHost + ":65535").substring(0, 128), cut, "cut as any field is, after its room");
+        assertEquals("h".repeat(122) + ":65535", new ObjectMapper().readTree(sink.lines()[2]).get("instance").asText());
+    }
+
     @Test
     void oneHugeFieldLeavesTheOthersTheirRoom() throws Exception {
         Sink sink = new Sink();

@@ -62,6 +62,30 @@ class TraceParentTest {
         }
     }
 
+    /** The HTTP edges' one-array form of a new span: the same value {@code newRoot()} and {@code newChild()} would format. */
+    @Test
+    void newSpansAreValidTraceparentsWithTheTraceIdAtItsOffset() {
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < 1000; i++) {
+            String root = new String(TraceParent.newSpan(null), java.nio.charset.StandardCharsets.ISO_8859_1);
+            TraceParent parsed = TraceParent.parse(root);
+            assertEquals(root, parsed.format(), root);
+            assertEquals(1, parsed.flags(), "a new trace is sampled");
+            assertEquals(parsed.traceId(), root.substring(TraceParent.TRACE_ID_OFFSET, TraceParent.TRACE_ID_OFFSET + 32));
+            assertTrue(seen.add(parsed.traceId()));
+        }
+        TraceParent parent = TraceParent.parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03");
+        String child = new String(TraceParent.newSpan(parent), java.nio.charset.StandardCharsets.ISO_8859_1);
+        TraceParent parsed = TraceParent.parse(child);
+        assertEquals(parent.traceId(), parsed.traceId());
+        assertNotEquals(parent.parentId(), parsed.parentId());
+        assertEquals(1, parsed.flags(), "only the sampled bit is passed on");
+        String unsampled = new String(TraceParent.newSpan(TraceParent.parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02")),
+                java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertTrue(unsampled.endsWith("-00"), unsampled);
+        assertEquals(TraceParent.LENGTH, unsampled.length());
+    }
+
     @Test
     void uuidsAreCanonicalVersion4AndUnique() {
         Set<String> seen = new HashSet<>();
