@@ -7,7 +7,11 @@ import io.outrigger.Sidecar;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
+import io.outrigger.discovery.Registry;
 import io.outrigger.upstream.UpstreamPools;
+
+import java.util.HashSet;
+import java.util.Set;
 
 /**
  * Binds the HTTP listeners of a sidecar: outbound (the app's calls to other services, routed
@@ -19,12 +23,22 @@ public final class HttpListeners {
 
     /** Binds the outbound listener on {@code port} (0 picks a free port); blocks until bound. */
     public static Channel bindOutbound(Sidecar sidecar, int port) throws InterruptedException {
-        return bind(sidecar, HttpRoute.outbound(sidecar.context()), port);
+        return bind(sidecar, HttpRoute.outbound(sidecar.context()), port, true);
+    }
+
+    /** Every instance the registry lists, passing or not: a withheld instance may pass again, its connections with it. */
+    private static Set<Endpoint> listed(Registry registry) {
+        Set<Endpoint> all = new HashSet<>();
+        for (String service : registry.services()) {
+            all.addAll(registry.endpoints(service));
+            all.addAll(registry.withheld(service).keySet());
+        }
+        return all;
     }
 
     /** Binds the inbound listener, forwarding to {@code app}; blocks until bound. */
     public static Channel bindInbound(Sidecar sidecar, int port, Endpoint app) throws InterruptedException {
-        return bind(sidecar, HttpRoute.inbound(sidecar.context(), app), port);
+        return bind(sidecar, HttpRoute.inbound(sidecar.context(), app), port, false);
     }
 
     /**
@@ -35,12 +49,17 @@ public final class HttpListeners {
         return AccessLog.awaitStderrWritten(timeoutMillis);
     }
 
-    private static Channel bind(Sidecar sidecar, HttpRoute route, int port) throws InterruptedException {
+    /** @param registryRouted whether the route's instances come from the registry, whose departures close their connections */
+    private static Channel bind(Sidecar sidecar, HttpRoute route, int port, boolean registryRouted) throws InterruptedException {
         SidecarContext context = sidecar.context();
         SidecarConfig config = context.config();
         SidecarConfig.Http http = config.http();
         UpstreamPools pools = new UpstreamPools(sidecar.group(), sidecar.transport(), http.poolMaxIdle(), http.idleTimeoutMillis(),
                 config.resilience().timeouts().connectMillis(), Math.max(16_384, http.maxHeaderBytes()));
+        if (registryRouted) {
+            Registry registry = context.registry();
+            registry.onChange(() -> pools.retainOnly(listed(registry)));
+        }
         return new ServerBootstrap()
                 .group(sidecar.group())
                 .channel(sidecar.transport().serverChannel())

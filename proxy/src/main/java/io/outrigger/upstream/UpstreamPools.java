@@ -19,9 +19,14 @@ import io.outrigger.listener.Transports;
 
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -37,14 +42,19 @@ import java.util.concurrent.TimeUnit;
  * closed after {@code idleTimeoutMillis} (default 60000, {@code http.idle_timeout_ms}). New
  * connections time out after {@code connectMillis} (default 1000, {@code resilience.timeouts.connect_ms}).
  *
+ * <p>Told which endpoints the registry lists ({@link #retainOnly}), the pools close their connections to
+ * any other: an instance that left keeps no connection open until it would idle out.
+ *
  * <p>Thread-safety: {@link #pollIdle} and {@link #connect} must be called on {@code loop},
- * {@link #release} on the connection's own loop.
+ * {@link #release} on the connection's own loop; {@link #retainOnly} on any thread.
  */
 public final class UpstreamPools {
     private static final AttributeKey<Endpoint> ENDPOINT = AttributeKey.valueOf(UpstreamPools.class, "endpoint");
 
     private final Map<EventExecutor, LoopPool> pools = new IdentityHashMap<>();
     private final int maxIdle;
+    /** The endpoints connections may be kept for ({@link #retainOnly}); null: any endpoint. */
+    private volatile Set<Endpoint> listed;
 
     public UpstreamPools(EventLoopGroup group, Transports transport, int maxIdle, long idleTimeoutMillis,
                          long connectMillis, int maxResponseHeaderBytes) {
@@ -125,7 +135,9 @@ public final class UpstreamPools {
     /** Puts a released connection into its pool, or closes it when it is closed already or the pool is full. */
     void pool(Channel ch, UpstreamCodec codec) {
         Endpoint endpoint = ch.attr(ENDPOINT).get();
-        if (endpoint == null || !ch.isActive() || ch instanceof DuplexChannel && ((DuplexChannel) ch).isOutputShutdown()) {
+        Set<Endpoint> keep = listed;
+        if (endpoint == null || !ch.isActive() || ch instanceof DuplexChannel && ((DuplexChannel) ch).isOutputShutdown()
+                || keep != null && !keep.contains(endpoint)) {
             ch.close();
             return;
         }
@@ -141,6 +153,25 @@ public final class UpstreamPools {
         codec.idle(); // until the next request is written
         idle.addFirst(ch);
         ch.read(); // so a close by the upstream, or a stray byte, while idle is seen at once
+    }
+
+    /**
+     * Keeps connections to the {@code listed} endpoints only: the idle ones to any other endpoint (an
+     * instance that left the registry) are closed on every loop, and from now on a connection to one is
+     * closed when its exchange releases it, rather than kept until it idles out
+     * ({@code http.idle_timeout_ms}) holding a socket on both sides. Any thread.
+     */
+    public void retainOnly(Set<Endpoint> listed) {
+        Set<Endpoint> keep = Set.copyOf(listed);
+        this.listed = keep;
+        for (Map.Entry<EventExecutor, LoopPool> e : pools.entrySet()) {
+            LoopPool pool = e.getValue();
+            try {
+                e.getKey().execute(() -> pool.closeIdleExcept(keep));
+            } catch (RejectedExecutionException shuttingDown) {
+                // the loop is closing its channels anyway
+            }
+        }
     }
 
     /** The endpoints {@code loop}'s pool keeps an entry for (tests); call on {@code loop}. */
@@ -169,6 +200,23 @@ public final class UpstreamPools {
 
         LoopPool(Bootstrap bootstrap) {
             this.bootstrap = bootstrap;
+        }
+
+        /** Closes the idle connections to endpoints not in {@code keep}; on the loop. */
+        void closeIdleExcept(Set<Endpoint> keep) {
+            List<ArrayDeque<Channel>> gone = new ArrayList<>();
+            for (Iterator<Map.Entry<Endpoint, ArrayDeque<Channel>>> it = idle.entrySet().iterator(); it.hasNext(); ) {
+                Map.Entry<Endpoint, ArrayDeque<Channel>> e = it.next();
+                if (!keep.contains(e.getKey())) {
+                    it.remove(); // first: a close's listener then finds no entry to change
+                    gone.add(e.getValue());
+                }
+            }
+            for (ArrayDeque<Channel> channels : gone) {
+                for (Channel ch : channels) {
+                    ch.close();
+                }
+            }
         }
     }
 }
