@@ -177,14 +177,23 @@ abstract class HttpRoute {
     }
 
     /**
-     * Rewrites an absolute-form URI to origin form, without a fragment (never part of a request
-     * target), and {@code OPTIONS http://host} to {@code OPTIONS *} (RFC 9112 3.2.4); returns its
-     * authority, or null when the URI was not absolute. {@link RequestChecks} have vetted the URI.
+     * Rewrites an absolute-form URI to origin form, and {@code OPTIONS http://host} to {@code OPTIONS *}
+     * (RFC 9112 3.2.4); returns its authority, or null when the URI was not absolute. A fragment is
+     * dropped in either form: it is the client's alone, never part of a request target (RFC 9112 3.2),
+     * and the next hop could read {@code /public#/../admin} as another path. {@link RequestChecks} have
+     * vetted the URI.
      */
     static String toOriginForm(HttpRequest request) {
         String uri = request.uri();
+        if (uri.startsWith("/")) {
+            int fragment = uri.indexOf('#');
+            if (fragment > 0) {
+                request.setUri(uri.substring(0, fragment));
+            }
+            return null;
+        }
         int schemeEnd = uri.indexOf("://");
-        if (uri.startsWith("/") || schemeEnd <= 0) {
+        if (schemeEnd <= 0) {
             return null;
         }
         int authorityStart = schemeEnd + 3;

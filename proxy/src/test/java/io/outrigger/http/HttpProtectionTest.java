@@ -221,7 +221,8 @@ class HttpProtectionTest {
     }
 
     /**
-     * Targets rewritten on the way (RFC 9112 3.2): a fragment is never sent, an absolute OPTIONS without
+     * Targets rewritten on the way (RFC 9112 3.2): a fragment is never sent, in absolute or origin form
+     * (forwarded, {@code /public#/../admin} could be another path to the next hop), an absolute OPTIONS without
      * a path becomes OPTIONS *, OPTIONS * passes as it is, and an IPv4 Host with a port routes by name
      * when the absolute form names the service (the Host is then ignored, RFC 9112 3.2.2).
      */
@@ -230,13 +231,17 @@ class HttpProtectionTest {
         start();
         String res = raw(port, "GET http://service-b/abs?q=1#frag HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n"
                 + "OPTIONS http://SERVICE-B HTTP/1.1\r\nHost: service-b\r\n\r\n"
-                + "OPTIONS * HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
-        assertEquals(3, res.split("HTTP/1.1 200").length - 1, res);
+                + "OPTIONS * HTTP/1.1\r\nHost: service-b\r\n\r\n"
+                + "GET /public?q=1#/../admin HTTP/1.1\r\nHost: service-b\r\n\r\n"
+                + "GET /#x HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+        assertEquals(5, res.split("HTTP/1.1 200").length - 1, res);
         assertEquals("/abs?q=1", upstream.requests.poll().uri());
         TestUpstream.Seen options = upstream.requests.poll();
         assertEquals("*", options.uri());
         assertEquals("SERVICE-B", options.headers().get("host"));
         assertEquals("*", upstream.requests.poll().uri());
+        assertEquals("/public?q=1", upstream.requests.poll().uri());
+        assertEquals("/", upstream.requests.poll().uri());
     }
 
     @Test
