@@ -3,19 +3,16 @@ package io.outrigger;
 import io.outrigger.config.ConfigLoader;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
-import io.outrigger.discovery.Registry;
 import io.outrigger.metrics.MicrometerProxyMetrics;
 import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.CircuitBreakers;
+import io.outrigger.testing.ChangingRegistry;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -29,49 +26,6 @@ class SidecarContextTest {
     private static final Endpoint B2 = new Endpoint("127.0.0.1", 9002);
     private static final Endpoint B3 = new Endpoint("127.0.0.1", 9003);
     private static final Endpoint APP = new Endpoint("127.0.0.1", 8080);
-
-    /** A registry whose instances a test changes, telling its listeners as a Consul-style registry does. */
-    private static final class ChangingRegistry implements Registry {
-        final Map<String, List<Endpoint>> passing = new ConcurrentHashMap<>();
-        final Map<String, Map<Endpoint, String>> critical = new ConcurrentHashMap<>();
-        final List<Runnable> listeners = new CopyOnWriteArrayList<>();
-
-        void set(String service, List<Endpoint> up, Map<Endpoint, String> down) {
-            passing.put(service, up);
-            critical.put(service, down);
-            listeners.forEach(Runnable::run);
-        }
-
-        @Override
-        public List<Endpoint> endpoints(String service) {
-            return passing.getOrDefault(service, List.of());
-        }
-
-        @Override
-        public Map<Endpoint, String> withheld(String service) {
-            return critical.getOrDefault(service, Map.of());
-        }
-
-        @Override
-        public boolean contains(String service) {
-            return passing.containsKey(service);
-        }
-
-        @Override
-        public Set<String> services() {
-            return passing.keySet();
-        }
-
-        @Override
-        public void onChange(Runnable listener) {
-            listeners.add(listener);
-        }
-
-        @Override
-        public String describe() {
-            return "test:changing";
-        }
-    }
 
     @Test
     void anInstanceTheRegistryDropsTakesItsBreakerAlong() throws Exception {

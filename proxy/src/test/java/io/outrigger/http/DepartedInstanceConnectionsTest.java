@@ -4,7 +4,7 @@ import io.outrigger.Sidecar;
 import io.outrigger.SidecarContext;
 import io.outrigger.config.ConfigLoader;
 import io.outrigger.discovery.Endpoint;
-import io.outrigger.discovery.Registry;
+import io.outrigger.testing.ChangingRegistry;
 import io.outrigger.testing.Closer;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.Test;
@@ -18,12 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -34,42 +29,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * both staying open on both sides until {@code http.idle_timeout_ms}.
  */
 class DepartedInstanceConnectionsTest {
-
-    /** A registry whose instances the test changes, telling its listeners as a Consul-style registry does. */
-    private static final class ChangingRegistry implements Registry {
-        final Map<String, List<Endpoint>> instances = new ConcurrentHashMap<>();
-        final List<Runnable> listeners = new CopyOnWriteArrayList<>();
-
-        void set(String service, Endpoint... up) {
-            instances.put(service, List.of(up));
-            listeners.forEach(Runnable::run);
-        }
-
-        @Override
-        public List<Endpoint> endpoints(String service) {
-            return instances.getOrDefault(service, List.of());
-        }
-
-        @Override
-        public boolean contains(String service) {
-            return instances.containsKey(service);
-        }
-
-        @Override
-        public Set<String> services() {
-            return instances.keySet();
-        }
-
-        @Override
-        public void onChange(Runnable listener) {
-            listeners.add(listener);
-        }
-
-        @Override
-        public String describe() {
-            return "test:changing";
-        }
-    }
 
     @Test
     void connectionsToADepartedInstanceCloseIdleOrWhenTheirRequestIsDone(@TempDir Path dir) throws Exception {
