@@ -82,6 +82,10 @@ public final class StdinCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (name != null && name.isBlank()) {
+            // As run refuses it: an empty proxied_by in every reply is a mistake (an unset shell variable), not a name.
+            throw new UserException("--name: \"" + name + "\" (expected: a non-empty string)");
+        }
         ClassPreloader.startInBackground();
         Registry reg;
         try {

@@ -99,6 +99,26 @@ class StdinProcessTest {
         assertEquals(3, err.lines().filter(l -> l.contains("malformed")).count(), "one stderr line for each bad line:\n" + err);
     }
 
+    /**
+     * An empty or blank {@code --name} is a user mistake, as for {@code run}: one line, exit 1, no node started
+     * (it used to answer every call with {@code "proxied_by":""}). Both the picocli path ({@code --name=}) and the
+     * plain one ({@code --name " "}).
+     */
+    @Test
+    void anEmptyNameIsRefusedAsRunRefusesIt() throws Exception {
+        for (String[] args : new String[][] {{"--name="}, {"--name", ""}, {"--name", " "}}) {
+            Process p = start(args);
+            send(p, "{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":1}}");
+            p.getOutputStream().close();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(1, exitCode(p), String.join(" ", args) + " -> stdout: " + out);
+            assertEquals("", out, "no reply");
+            String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals("outrigger: --name: \"" + args[args.length - 1].replace("--name=", "")
+                    + "\" (expected: a non-empty string)", err.strip());
+        }
+    }
+
     /** Lines that are not UTF-8: one stderr line each, code 12 when a msg_id can be read, the next line answered. */
     @Test
     void linesThatAreNotUtf8AreMalformed() throws Exception {
