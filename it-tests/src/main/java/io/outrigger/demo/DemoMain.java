@@ -53,7 +53,20 @@ public final class DemoMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new DemoMain()).execute(args)); // the demo's entry point owns its exit code
+        System.exit(commandLine(new DemoMain()).execute(args)); // the demo's entry point owns its exit code
+    }
+
+    /**
+     * The demo's command line with the project's usage-error contract (interfaces.md): one line on stderr
+     * naming {@code --help}, exit code 2, rather than picocli's default of the reason plus the whole usage.
+     */
+    static CommandLine commandLine(DemoMain demo) {
+        CommandLine cl = new CommandLine(demo);
+        cl.setParameterExceptionHandler((ex, args) -> {
+            ex.getCommandLine().getErr().println("outrigger-demo: " + ex.getMessage() + " (see 'outrigger-demo --help')");
+            return CommandLine.ExitCode.USAGE;
+        });
+        return cl;
     }
 
     @Override
