@@ -51,6 +51,10 @@ public final class FileRegistry implements Registry {
      */
     public static FileRegistry load(Path file) throws RegistryException {
         String label = "registry file " + file;
+        if (file.toString().isEmpty()) {
+            // "file:" with nothing after it: the empty path is the working directory, which is no file the user named.
+            throw new RegistryException("registry file: an empty path (expected: a JSON file)");
+        }
         if (Files.isDirectory(file)) {
             throw new RegistryException(label + ": is a directory (expected: a JSON file)");
         }

@@ -60,6 +60,9 @@ class FileRegistryTest {
                 + Path.of("").toAbsolutePath().resolve("no-such-dir/registry.json") + ")", e.getMessage());
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(dir));
         assertEquals("registry file " + dir + ": is a directory (expected: a JSON file)", e.getMessage());
+        // file: with nothing after it (or stdin --registry=): not "registry file : is a directory" (the working directory).
+        e = assertThrows(RegistryException.class, () -> FileRegistry.load(Path.of("")));
+        assertEquals("registry file: an empty path (expected: a JSON file)", e.getMessage());
     }
 
     /** The streaming parser gives what the former tree-based one (below, with databind) gave: the same registry or the same message. */
