@@ -21,7 +21,11 @@ import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
+import org.slf4j.LoggerFactory;
+
 import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The socket transport. On Linux, io_uring when the kernel offers it (submissions and
@@ -54,6 +58,8 @@ public enum Transports {
     static final String MULTISHOT_ACCEPT_PROPERTY = "io.netty.iouring.acceptMultiShotEnabled";
     /** Netty's switch for multishot POLLIN on io_uring; off here unless set. */
     static final String MULTISHOT_POLL_PROPERTY = "io.netty.iouring.pollAddMultishotEnabled";
+    /** One WARN per process for a {@value #PROPERTY} that names no transport (the sidecar asks more than once). */
+    private static final AtomicBoolean UNKNOWN_WARNED = new AtomicBoolean();
 
     static {
         // Before Netty's IoUring class reads them: this enum is what first touches io_uring.
@@ -67,7 +73,23 @@ public enum Transports {
 
     /** The best transport on this machine that {@value #PROPERTY} allows. */
     public static Transports best() {
-        String wanted = System.getProperty(PROPERTY, "").trim().toLowerCase(Locale.ROOT);
+        return best(System.getProperty(PROPERTY, ""));
+    }
+
+    /**
+     * The best transport that {@code property} ({@value #PROPERTY}'s value) allows. A value that names no
+     * transport (a typo such as {@code iouring}) is taken as unset, with one WARN line: it used to pick NIO,
+     * the slowest, without a word.
+     */
+    static Transports best(String property) {
+        String wanted = property.trim().toLowerCase(Locale.ROOT);
+        if (!wanted.isEmpty() && !Set.of("auto", "io_uring", "epoll", "nio").contains(wanted)) {
+            if (UNKNOWN_WARNED.compareAndSet(false, true)) {
+                LoggerFactory.getLogger(Transports.class).warn("-D{}={}: no such transport (expected: io_uring, epoll or nio);"
+                        + " picking the best this machine offers", PROPERTY, property);
+            }
+            wanted = "";
+        }
         boolean any = wanted.isEmpty() || "auto".equals(wanted);
         if ((any || "io_uring".equals(wanted)) && ioUringAvailable()) {
             return IO_URING;
