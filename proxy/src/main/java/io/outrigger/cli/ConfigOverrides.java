@@ -1,6 +1,7 @@
 package io.outrigger.cli;
 
 import io.outrigger.config.ConfigException;
+import io.outrigger.config.ConfigLoader;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
 
@@ -34,6 +35,9 @@ final class ConfigOverrides {
         }
         if (name != null && name.isBlank()) {
             throw new ConfigException("--name: \"" + name + "\" (expected: a non-empty string)");
+        }
+        if (name != null && !ConfigLoader.isToken(name)) {
+            throw new ConfigException("--name: \"" + name + "\" (expected: " + ConfigLoader.NAME_EXPECTED + ")");
         }
         if (registry != null && !registry.equals("embedded") && !registry.startsWith("file:") && !registry.startsWith("http://")) {
             throw new ConfigException("--registry: " + registry + " (expected: file:PATH, http://HOST:PORT or embedded)");

@@ -233,8 +233,12 @@ public final class ConfigLoader {
         if (!registry.equals("embedded") && !registry.startsWith("file:") && !registry.startsWith("http://")) {
             throw error("registry", root.get("registry"), "file:PATH, http://HOST:PORT or embedded");
         }
+        String name = textIn(root, "name", "name", d.name(), null);
+        if (!isToken(name)) {
+            throw error("name", root.get("name"), NAME_EXPECTED);
+        }
         return new SidecarConfig(
-                textIn(root, "name", "name", d.name(), null),
+                name,
                 textIn(root, "service", "service", d.service(), null),
                 registry,
                 textIn(root, "bind_address", "bind_address", d.bindAddress(), null),
@@ -243,6 +247,28 @@ public final class ConfigLoader {
                 longIn(root, "drain_ms", "drain_ms", d.drainMillis(), 0, MAX_DRAIN_MS), // a drain that never ends is a typo
                 intIn(root, "io_threads", "io_threads", d.ioThreads(), 0, 1024),
                 intIn(root, "max_connections", "max_connections", d.maxConnections(), 0, Integer.MAX_VALUE));
+    }
+
+    /**
+     * What {@code name} must be: it is sent in every forwarded request's and response's {@code Via} header
+     * ({@code 1.1 NAME}), whose received-by is one token (RFC 9110 7.6.3). A line break there made every
+     * forwarded request fail without an answer; a space made a Via that strict parsers refuse.
+     */
+    public static final String NAME_EXPECTED = "an HTTP token such as sidecar-a (letters, digits and !#$%&'*+-.^_`|~): it is sent in Via";
+
+    /** Whether {@code s} is a non-empty HTTP token (RFC 9110 5.6.2). */
+    public static boolean isToken(String s) {
+        if (s.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+            if (!tchar) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private ConfigException error(String key, JsonNode value, String expected) {

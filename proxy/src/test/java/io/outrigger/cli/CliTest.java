@@ -58,6 +58,10 @@ class CliTest {
         o = run("run", "--name", " ");
         assertEquals(1, o.code());
         assertEquals("outrigger: --name: \" \" (expected: a non-empty string)", o.err().strip());
+        o = run("run", "--name", "side car");
+        assertEquals(1, o.code());
+        assertEquals("outrigger: --name: \"side car\" (expected: an HTTP token such as sidecar-a"
+                + " (letters, digits and !#$%&'*+-.^_`|~): it is sent in Via)", o.err().strip());
     }
 
     @Test

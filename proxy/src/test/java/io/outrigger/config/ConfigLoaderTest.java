@@ -178,6 +178,17 @@ class ConfigLoaderTest {
         assertEquals(1000, ConfigLoader.parse("health: { interval_ms: 5000 }\n", "t.yaml").health().timeoutMillis());
     }
 
+    /** The name goes into every Via header: a line break there made every forwarded request fail without an answer. */
+    @Test
+    void theNameIsAnHttpTokenSinceItIsSentInVia() throws Exception {
+        String expected = " (expected: an HTTP token such as sidecar-a (letters, digits and !#$%&'*+-.^_`|~): it is sent in Via)";
+        assertError("t.yaml: name: \"bad\\r\\nX-Injected: 1\"" + expected, "name: \"bad\\r\\nX-Injected: 1\"\n");
+        assertError("t.yaml: name: \"my sidecar\"" + expected, "name: my sidecar\n");
+        assertError("t.yaml: name: \"a,b\"" + expected, "name: \"a,b\"\n");
+        assertEquals("sidecar-b1", ConfigLoader.parse("name: sidecar-b1\n", "t.yaml").name());
+        assertEquals("edge_1.x~", ConfigLoader.parse("name: edge_1.x~\n", "t.yaml").name());
+    }
+
     private static void assertError(String expected, String yaml) {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml, "t.yaml"));
         assertEquals(expected, e.getMessage());
