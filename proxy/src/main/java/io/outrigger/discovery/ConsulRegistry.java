@@ -225,7 +225,7 @@ public final class ConsulRegistry implements Registry {
                 out.put(e, "registry check " + failing);
             }
         }
-        withheld.put(service, Collections.unmodifiableMap(out));
+        Map<Endpoint, String> withheldBefore = withheld.put(service, Collections.unmodifiableMap(out));
         boolean answered = ready.isDone(); // asked first: the answer that completes the first state is part of it, not a change
         List<Endpoint> before = instances.put(service, List.copyOf(list));
         if (awaitingFirst != null) {
@@ -236,6 +236,10 @@ public final class ConsulRegistry implements Registry {
             if (answered) {
                 RegistryChangeLog.changed(service, before, list, out);
             }
+            fireChange();
+        } else if (withheldBefore == null ? !out.isEmpty() : !withheldBefore.keySet().equals(out.keySet())) {
+            // Only withheld instances came or went (a critical one deregistered): listeners that keep state per
+            // listed instance (pooled connections, breakers) must still hear that it left.
             fireChange();
         }
     }
