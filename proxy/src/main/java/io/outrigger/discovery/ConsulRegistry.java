@@ -133,6 +133,15 @@ public final class ConsulRegistry implements Registry {
         return catalog;
     }
 
+    /** Those of the catalog's services and of the services asked for by name that it does not list. */
+    @Override
+    public Set<Endpoint> allEndpoints() {
+        Set<Endpoint> all = new HashSet<>();
+        instances.values().forEach(all::addAll);
+        withheld.values().forEach(w -> all.addAll(w.keySet()));
+        return all;
+    }
+
     @Override
     public CompletableFuture<Void> ready() {
         return ready;

@@ -31,6 +31,20 @@ public interface Registry extends AutoCloseable {
     /** The names of all known services. */
     Set<String> services();
 
+    /**
+     * Every instance the registry lists for any service it answers for, passing or withheld (a withheld one
+     * may pass again). By default those of {@link #services()}; a registry that also answers for services
+     * outside that set (asked for by name) includes theirs.
+     */
+    default Set<Endpoint> allEndpoints() {
+        Set<Endpoint> all = new java.util.HashSet<>();
+        for (String service : services()) {
+            all.addAll(endpoints(service));
+            all.addAll(withheld(service).keySet());
+        }
+        return all;
+    }
+
     /** Completes once the registry has answered once (at once for a file). */
     default CompletableFuture<Void> ready() {
         return CompletableFuture.completedFuture(null);

@@ -10,8 +10,6 @@ import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.Registry;
 import io.outrigger.upstream.UpstreamPools;
 
-import java.util.HashSet;
-import java.util.Set;
 
 /**
  * Binds the HTTP listeners of a sidecar: outbound (the app's calls to other services, routed
@@ -24,16 +22,6 @@ public final class HttpListeners {
     /** Binds the outbound listener on {@code port} (0 picks a free port); blocks until bound. */
     public static Channel bindOutbound(Sidecar sidecar, int port) throws InterruptedException {
         return bind(sidecar, HttpRoute.outbound(sidecar.context()), port, true);
-    }
-
-    /** Every instance the registry lists, passing or not: a withheld instance may pass again, its connections with it. */
-    private static Set<Endpoint> listed(Registry registry) {
-        Set<Endpoint> all = new HashSet<>();
-        for (String service : registry.services()) {
-            all.addAll(registry.endpoints(service));
-            all.addAll(registry.withheld(service).keySet());
-        }
-        return all;
     }
 
     /** Binds the inbound listener, forwarding to {@code app}; blocks until bound. */
@@ -58,7 +46,7 @@ public final class HttpListeners {
                 config.resilience().timeouts().connectMillis(), Math.max(16_384, http.maxHeaderBytes()));
         if (registryRouted) {
             Registry registry = context.registry();
-            registry.onChange(() -> pools.retainOnly(listed(registry)));
+            registry.onChange(() -> pools.retainOnly(registry.allEndpoints()));
         }
         return new ServerBootstrap()
                 .group(sidecar.group())
