@@ -3,6 +3,7 @@ package io.outrigger.listener;
 import io.netty.channel.IoHandler;
 import io.netty.channel.IoHandlerContext;
 import io.netty.channel.IoHandlerFactory;
+import org.slf4j.LoggerFactory;
 
 /**
  * An event loop's I/O handler that gives up the CPU after a busy turn: when one turn handled at
@@ -39,11 +40,28 @@ final class YieldingIoHandler extends ForwardingIoHandler {
 
     /** {@code factory}'s handlers, yielding after turns of at least {@value #PROPERTY} events (default {@value #DEFAULT_THRESHOLD}). */
     static IoHandlerFactory wrap(IoHandlerFactory factory) {
-        int threshold = Integer.getInteger(PROPERTY, DEFAULT_THRESHOLD);
+        int threshold = threshold(System.getProperty(PROPERTY));
         if (threshold <= 0) {
             return factory;
         }
         return wrapEach(factory, handler -> new YieldingIoHandler(handler, threshold, Thread::yield));
+    }
+
+    /**
+     * The threshold {@value #PROPERTY}'s value sets: the default when unset, and also when it is not a
+     * whole number, with a WARN line ({@code Integer.getInteger} would drop a typo without a word).
+     */
+    static int threshold(String value) {
+        if (value == null) {
+            return DEFAULT_THRESHOLD;
+        }
+        try {
+            return Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            LoggerFactory.getLogger(YieldingIoHandler.class).warn("-D{}={}: not a whole number (expected: events per turn, 0 = never);"
+                    + " using {}", PROPERTY, value, DEFAULT_THRESHOLD);
+            return DEFAULT_THRESHOLD;
+        }
     }
 
     @Override

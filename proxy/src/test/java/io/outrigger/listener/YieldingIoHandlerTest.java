@@ -77,6 +77,15 @@ class YieldingIoHandlerTest {
     }
 
     @Test
+    void theThresholdPropertyIsAWholeNumberOrTheDefault() {
+        assertEquals(YieldingIoHandler.DEFAULT_THRESHOLD, YieldingIoHandler.threshold(null));
+        assertEquals(0, YieldingIoHandler.threshold("0"));
+        assertEquals(32, YieldingIoHandler.threshold(" 32 "));
+        assertEquals(YieldingIoHandler.DEFAULT_THRESHOLD, YieldingIoHandler.threshold("abc"), "a typo is the default, not an error");
+        assertEquals(YieldingIoHandler.DEFAULT_THRESHOLD, YieldingIoHandler.threshold("8.5"));
+    }
+
+    @Test
     void passesEverythingElseThrough() throws Exception {
         Scripted inner = new Scripted();
         YieldingIoHandler handler = new YieldingIoHandler(inner, 8, () -> { });
