@@ -2,6 +2,7 @@ package io.outrigger.it.scenario;
 
 import io.outrigger.it.harness.Http;
 import io.outrigger.it.harness.Poller;
+import io.outrigger.it.harness.SidecarYaml;
 import io.outrigger.it.harness.Topology;
 
 import java.io.IOException;
@@ -27,6 +28,8 @@ public final class BreakerScenario {
     /** Longest wait for the breaker to open, and for the recovery (breaker open_ms is 1 s in the demo). */
     public static final Duration DEADLINE = Duration.ofSeconds(20);
     private static final Duration PACE = Duration.ofMillis(20);
+    /** The fast fails are sent within half of the breaker's open_ms from the first open answer, before it may probe. */
+    public static final Duration FAST_FAIL_WINDOW = Duration.ofMillis(SidecarYaml.OPEN_MS / 2);
     private static final String SERVICE = "service-b";
 
     private BreakerScenario() {
@@ -35,7 +38,8 @@ public final class BreakerScenario {
     /**
      * @param statusesWhileFailing   statuses the caller saw between "fail" and the breaker opening ({@code 0}: no response)
      * @param openedAfter            from "fail" to the first breaker-open 503
-     * @param fastFails              the answers right after it opened
+     * @param fastFails              the answers right after it opened (up to five, sent within {@link #FAST_FAIL_WINDOW})
+     * @param attemptsDuringFastFails the attempts sidecar-a counted to service-b while it gave them ({@code 0}: none reached it)
      * @param clustersWhenOpen       service-b's service breaker at that moment, as {@code /clusters} shows it
      * @param recoveredAfter         from "recover" to five 200s in a row
      * @param clustersAfterRecovery  service-b's service breaker after recovery
@@ -44,6 +48,7 @@ public final class BreakerScenario {
      * @param watched                breaker changes seen by polling {@code /clusters}
      */
     public record Result(Map<Integer, Integer> statusesWhileFailing, Duration openedAfter, List<Traffic.Outcome> fastFails,
+                         double attemptsDuringFastFails,
                          Optional<SidecarAdmin.Breaker> clustersWhenOpen, Duration recoveredAfter,
                          Optional<SidecarAdmin.Breaker> clustersAfterRecovery, Map<String, Integer> transitions,
                          double retries, List<String> watched) {}
@@ -80,10 +85,17 @@ public final class BreakerScenario {
             }
             timeline.event("breaker open after %d ms and %d failed calls: %s in %d ms", openedAfter.toMillis(),
                     statuses.values().stream().mapToInt(Integer::intValue).sum(), open.describe(), open.latency().toMillis());
+            long openSeenAt = System.nanoTime();
+            // An open breaker's answer reaches no instance: sidecar-a counts no attempt to service-b for it. That is
+            // what "fast" means here; a wall-clock bound alone fails on a busy machine, where one call can take longer
+            // than a whole round trip to a failing service-b on an idle one.
+            double attemptsBefore = admin.counter("outrigger_attempts_total", SERVICE);
             List<Traffic.Outcome> fastFails = new ArrayList<>();
-            for (int i = 0; i < 5; i++) {
+            // Five, but only within half of open_ms of the first open answer: a later call may be the half-open probe.
+            for (int i = 0; i < 5 && (i == 0 || System.nanoTime() - openSeenAt < FAST_FAIL_WINDOW.toNanos()); i++) {
                 fastFails.add(traffic.call(SERVICE, () -> asA.get(work)));
             }
+            double attemptsDuringFastFails = admin.counter("outrigger_attempts_total", SERVICE) - attemptsBefore;
             Optional<SidecarAdmin.Breaker> whenOpen = read(admin);
             timeline.event("next 5 calls: %s", describe(fastFails));
             timeline.event("/clusters: service-b breaker %s", whenOpen.map(b -> b.state() + " (" + b.reason() + ")").orElse("not listed"));
@@ -104,7 +116,8 @@ public final class BreakerScenario {
             Map<String, Integer> transitions = admin.breakerTransitions(SERVICE);
             double retries = admin.counter("outrigger_retries_total", SERVICE);
             timeline.event("sidecar-a /metrics: %d retries to service-b; breaker transitions %s", (long) retries, transitions);
-            return new Result(statuses, openedAfter, fastFails, whenOpen, recoveredAfter, after, transitions, retries, watcher.changes());
+            return new Result(statuses, openedAfter, fastFails, attemptsDuringFastFails, whenOpen, recoveredAfter, after, transitions,
+                    retries, watcher.changes());
         } catch (IOException e) {
             throw new UncheckedIOException("reading sidecar-a's admin listener", e);
         }
