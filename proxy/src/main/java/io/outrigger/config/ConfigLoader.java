@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -110,7 +111,7 @@ public final class ConfigLoader {
         if (root == null || root.isMissingNode() || root.isNull()) {
             root = MissingNode.getInstance();
         } else if (!root.isObject()) {
-            throw new ConfigException(source + ": the document is " + root.getNodeType().name().toLowerCase() + " (expected: a mapping of keys)");
+            throw new ConfigException(source + ": the document is " + root.getNodeType().name().toLowerCase(Locale.ROOT) + " (expected: a mapping of keys)");
         }
         return new ConfigLoader(source).read(root);
     }

@@ -22,6 +22,7 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -122,7 +123,7 @@ final class Json {
         if (!r.isError()) {
             r = decoder.flush(out);
         }
-        String error = r.isError() ? String.format("byte 0x%02X at offset %d", in.get(in.position()) & 0xFF, in.position()) : null;
+        String error = r.isError() ? String.format(Locale.ROOT, "byte 0x%02X at offset %d", in.get(in.position()) & 0xFF, in.position()) : null;
         int length = out.position();
         if (length > 0 && chars[0] == '\uFEFF') {
             System.arraycopy(chars, 1, chars, 0, --length);

@@ -130,6 +130,18 @@ class ConfigLoaderTest {
         assertError("t.yaml: the document is array (expected: a mapping of keys)", "- 1\n- 2\n");
     }
 
+    /** The kind of a document that is no mapping is named in English on any machine: "string", not Turkish "strıng". */
+    @Test
+    void theKindOfADocumentIsNamedTheSameInAnyLocale() {
+        java.util.Locale before = java.util.Locale.getDefault();
+        try {
+            java.util.Locale.setDefault(java.util.Locale.forLanguageTag("tr-TR"));
+            assertError("t.yaml: the document is string (expected: a mapping of keys)", "just text\n");
+        } finally {
+            java.util.Locale.setDefault(before);
+        }
+    }
+
     @Test
     void aYamlSyntaxErrorIsOneLineWithoutTheParsersPicture() {
         assertError("t.yaml: not valid YAML at line 3 (while parsing a block mapping at line 3, column 3; "
