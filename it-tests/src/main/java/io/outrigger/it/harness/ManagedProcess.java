@@ -80,8 +80,12 @@ public final class ManagedProcess {
         return sidecar;
     }
 
-    /** Starts any command; its output (both streams) is appended to {@code <logDir>/<name>.log}. */
+    /**
+     * Starts any command; its output (both streams) is appended to {@code <logDir>/<name>.log}. SIGHUP, SIGINT and
+     * SIGTERM have their default action in it even when this JVM inherited them ignored (see {@link #withDefaultSignals}).
+     */
     public static ManagedProcess start(String name, List<String> command, Map<String, String> env, Path logDir) {
+        command = withDefaultSignals(command, ignoredSignalsOfThisProcess());
         try {
             Files.createDirectories(logDir);
             Path log = logDir.resolve(name + ".log");
@@ -99,6 +103,39 @@ public final class ManagedProcess {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start " + name + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The signals the tests send to components: SIGHUP (1), SIGINT (2) and SIGTERM (15), as bits of a SigIgn mask. */
+    private static final long SIGNALS_SENT = 1L | 1L << 1 | 1L << 14;
+
+    /**
+     * {@code command}, run through {@code env --default-signal=HUP,INT,TERM} when {@code ignoredMask} (the {@code SigIgn}
+     * mask of /proc/self/status) has any of those signals ignored. A signal ignored in this JVM (started by nohup, as a
+     * background job of a script, by a CI agent that ignores hang-ups) stays ignored across exec, and a JVM leaves an
+     * ignored SIGHUP, SIGINT or SIGTERM ignored: a component's kill -HUP then did nothing (HangupAccessLogTest waited in
+     * vain for the exit). Unchanged otherwise, so no GNU env is needed where nothing is ignored.
+     */
+    static List<String> withDefaultSignals(List<String> command, long ignoredMask) {
+        if ((ignoredMask & SIGNALS_SENT) == 0) {
+            return command;
+        }
+        List<String> wrapped = new ArrayList<>(List.of("env", "--default-signal=HUP,INT,TERM"));
+        wrapped.addAll(command);
+        return wrapped;
+    }
+
+    /** The {@code SigIgn} mask of this process, or 0 where /proc/self/status does not say (not Linux). */
+    static long ignoredSignalsOfThisProcess() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"), StandardCharsets.US_ASCII)) {
+                if (line.startsWith("SigIgn:")) {
+                    return Long.parseUnsignedLong(line.substring("SigIgn:".length()).trim(), 16);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // no /proc: nothing known to restore
+        }
+        return 0;
     }
 
     public String name() {

@@ -2,6 +2,8 @@ package io.outrigger.it.harness;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -95,6 +97,33 @@ class ManagedProcessTest {
         for (int i = 0; i < 200; i++) {
             assertTrue(ports.add(FreePorts.next()), "port handed out twice");
         }
+    }
+
+    /**
+     * A JVM started by nohup (or as a script's background job) inherits SIGHUP (and SIGINT) ignored, hands that on to
+     * every child, and a child JVM leaves it ignored: a test's kill -HUP to a sidecar did nothing there. Components get
+     * the three signals the tests send back at their default. Checked under a parent shell that ignores them.
+     */
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void componentsGetSighupSigintAndSigtermAtTheirDefaultEvenWhenThisJvmIgnoresThem() throws Exception {
+        List<String> probe = List.of("sh", "-c", "grep SigIgn /proc/self/status");
+        assertEquals(probe, ManagedProcess.withDefaultSignals(probe, 0), "nothing ignored: the command as given");
+        long hupIntTerm = 1L | 1L << 1 | 1L << 14;
+        assertEquals(hupIntTerm, ignoredUnderAnIgnoringParent(probe) & hupIntTerm, "the parent shell ignores them (nohup's case)");
+        assertEquals(0, ignoredUnderAnIgnoringParent(ManagedProcess.withDefaultSignals(probe, 1)) & hupIntTerm,
+                "restored in the component");
+    }
+
+    /** The SigIgn mask {@code command} sees when started by a shell that ignores SIGHUP, SIGINT and SIGTERM. */
+    private static long ignoredUnderAnIgnoringParent(List<String> command) throws Exception {
+        List<String> full = new ArrayList<>(List.of("sh", "-c", "trap '' HUP INT TERM; exec \"$@\"", "sh"));
+        full.addAll(command);
+        Process p = new ProcessBuilder(full).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim();
+        assertEquals(0, p.waitFor(), out);
+        assertTrue(out.startsWith("SigIgn:"), out);
+        return Long.parseUnsignedLong(out.substring("SigIgn:".length()).trim(), 16);
     }
 
     @Test
