@@ -26,6 +26,12 @@ class RegistryChangeLogTest {
                 + "}, \"Checks\": [{\"Status\": \"" + status + "\"}]}";
     }
 
+    /** The RegistryChangeLog lines in {@code logged} so far, from "registry: " on. */
+    private static List<String> changeLines(ByteArrayOutputStream logged) {
+        return logged.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains("RegistryChangeLog") && l.contains("registry: "))
+                .map(l -> l.substring(l.indexOf("registry: "))).toList();
+    }
+
     @Test
     void eachChangeOfAServicesInstancesIsOneLineAndTheFirstAnswerNone() throws Exception {
         AtomicInteger phase = new AtomicInteger();
@@ -49,20 +55,24 @@ class RegistryChangeLogTest {
         ConsulRegistry registry = new ConsulRegistry("127.0.0.1", consul.getAddress().getPort(), new ConsulRegistry.Settings(200, 100, 200));
         try {
             registry.ready().get(5, TimeUnit.SECONDS);
+            // The registry publishes a change, then logs it: each line is awaited, not only the state (the last
+            // one could come after System.err was given back, and be lost on a slow machine).
             phase.set(1); // + 9002
             Await.until("9002 added", Duration.ofSeconds(5), () -> registry.endpoints("service-b").size() == 2);
+            Await.until("its line", Duration.ofSeconds(5), () -> changeLines(logged).size() >= 1);
             phase.set(2); // 9001's check fails: the registry withholds it
             Await.until("9001 withheld", Duration.ofSeconds(5), () -> registry.endpoints("service-b").size() == 1);
+            Await.until("its line", Duration.ofSeconds(5), () -> changeLines(logged).size() >= 2);
             phase.set(3); // service-c leaves the catalog
             Await.until("service-c gone", Duration.ofSeconds(5), () -> !registry.contains("service-c"));
+            Await.until("its line", Duration.ofSeconds(5), () -> changeLines(logged).size() >= 3);
         } finally {
             registry.close();
             System.setErr(stderr);
             consul.stop(0);
             handlers.shutdownNow();
         }
-        List<String> lines = logged.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains("RegistryChangeLog"))
-                .map(l -> l.substring(l.indexOf("registry: "))).toList();
+        List<String> lines = changeLines(logged);
         assertEquals(List.of("registry: service-b: 2 instances: +127.0.0.1:9002",
                 "registry: service-b: 1 instance: -127.0.0.1:9001 (registry check critical)",
                 "registry: service-c: 0 instances (the service left the registry): -127.0.0.1:9003"), lines);
