@@ -153,7 +153,9 @@ class JsonLineListenerTest {
             io.outrigger.resilience.CircuitBreaker breaker = context.breakers().forService("service-b");
             try (Socket s = new Socket("127.0.0.1", other.boundPorts().get("jsonline"))) {
                 s.getOutputStream().write(("{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":1,"
-                        + "\"retries\":4,\"base_ms\":200,\"force_failures\":4}}\n").getBytes(StandardCharsets.UTF_8));
+                        + "\"retries\":4,\"base_ms\":10000,\"force_failures\":4}}\n").getBytes(StandardCharsets.UTF_8));
+                // The retry waits base_ms (10 s): the reset comes long before it even if this thread stalls. At 200 ms a
+                // stall on a loaded machine could let the retry go first, and the call ended after two attempts.
                 await("the first attempt to fail", () -> breaker.consecutiveFailures() == 1);
                 s.setSoLinger(true, 0); // a reset: the channel closes at once, no half-close
             }
