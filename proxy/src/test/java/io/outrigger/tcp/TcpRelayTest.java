@@ -512,7 +512,9 @@ class TcpRelayTest {
         List<Socket> filling = new java.util.ArrayList<>();
         try (ServerSocket hole = blackhole(filling)) {
             Endpoint silent = new Endpoint("127.0.0.1", hole.getLocalPort());
-            int port = startRelay(List.of(silent), ONE_LISTENER, 2, 100, 300);
+            // connect_ms 1500: the reset must come while the attempt hangs. At 300 ms, a test thread stalled that long
+            // on a loaded machine let the attempt time out first, and a retry was taken for a client still there.
+            int port = startRelay(List.of(silent), ONE_LISTENER, 2, 100, 1500);
             io.outrigger.resilience.RetryBudget budget = sidecar.context().retryBudget();
             Socket s = connect(port);
             await("the connect attempt to start", () -> budget.liveRequests() == 1);
