@@ -10,7 +10,6 @@ import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.Registry;
 import io.outrigger.upstream.UpstreamPools;
 
-
 /**
  * Binds the HTTP listeners of a sidecar: outbound (the app's calls to other services, routed
  * by Host or proxy-form URI) and inbound (other services' calls to the local app).
