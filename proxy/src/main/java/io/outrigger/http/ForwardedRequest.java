@@ -2,6 +2,7 @@ package io.outrigger.http;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
@@ -15,7 +16,7 @@ import java.util.List;
  * <pre>
  *   caller's head -> hop-by-hop headers and Expect dropped -> x-request-id + traceparent set
  *     -> Max-Forwards less one -> tracestate of a trace not continued dropped
- *     -> X-Forwarded-For + Via added -> HTTP/1.1, chunked again when the body is
+ *     -> X-Forwarded-For + Via added -> HTTP/1.1, chunked again when the body is, else its length in plain digits
  * </pre>
  *
  * Static helpers without state: nothing is allocated beyond the header values. Called by
@@ -57,6 +58,23 @@ final class ForwardedRequest {
         request.setProtocolVersion(HttpVersion.HTTP_1_1);
         if (chunked) {
             HttpUtil.setTransferEncodingChunked(request, true);
+        } else {
+            plainContentLength(request);
+        }
+    }
+
+    /**
+     * Writes {@code message}'s {@code Content-Length}, if it has one, in plain digits, as the length its body is
+     * framed by: {@code 010} as received is 8 to a parser that reads a leading 0 as octal (C's {@code strtol} with
+     * base 0), and the body's last bytes would be a message of their own there. The decoder has checked the value.
+     */
+    static void plainContentLength(HttpMessage message) {
+        String value = message.headers().get(HttpHeaderNames.CONTENT_LENGTH);
+        if (value != null) {
+            long length = HttpUtil.getContentLength(message);
+            if (!value.equals(Long.toString(length))) {
+                HttpUtil.setContentLength(message, length); // only then: a set moves the header to the end
+            }
         }
     }
 

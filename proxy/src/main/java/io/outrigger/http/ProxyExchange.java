@@ -632,6 +632,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         boolean hasLength = HttpUtil.isContentLengthSet(res);
         HttpHeaders h = res.headers();
         HopByHopHeaders.strip(h);
+        ForwardedRequest.plainContentLength(res);
         boolean empty = headRequest || code == 204 || code == 304;
         // An answer before the whole request arrived ends the connection (the rest of the body is not read
         // for a next request): say so in the head, so the client does not send on into a closing socket.
