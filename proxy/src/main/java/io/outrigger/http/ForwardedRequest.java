@@ -70,12 +70,25 @@ final class ForwardedRequest {
      */
     static void plainContentLength(HttpMessage message) {
         String value = message.headers().get(HttpHeaderNames.CONTENT_LENGTH);
-        if (value != null) {
-            long length = HttpUtil.getContentLength(message);
-            if (!value.equals(Long.toString(length))) {
-                HttpUtil.setContentLength(message, length); // only then: a set moves the header to the end
+        if (value != null && !isPlainDigits(value)) {
+            // Only then: a set moves the header to the end. Checked in place, as this runs for every response.
+            HttpUtil.setContentLength(message, HttpUtil.getContentLength(message));
+        }
+    }
+
+    /** Digits without a leading zero (but {@code 0} itself): how {@link Long#toString} writes a length. */
+    private static boolean isPlainDigits(String value) {
+        int n = value.length();
+        if (n == 0 || n > 1 && value.charAt(0) == '0') {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            char c = value.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
             }
         }
+        return true;
     }
 
     /**
