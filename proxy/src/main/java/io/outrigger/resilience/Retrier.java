@@ -3,6 +3,7 @@ package io.outrigger.resilience;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
 
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -82,7 +83,10 @@ public final class Retrier {
             if (delay == 0) {
                 executor.execute(next);
             } else {
-                executor.schedule(next, delay, TimeUnit.MILLISECONDS);
+                ScheduledFuture<?> timer = executor.schedule(next, delay, TimeUnit.MILLISECONDS);
+                // A cancelled run drops its timer at once: the timer holds the attempt (a line-JSON call holds its whole
+                // request), which would otherwise stay in the heap until the delay ran out, up to a minute.
+                result.addListener(r -> timer.cancel(false));
             }
         });
     }

@@ -73,6 +73,25 @@ class RetrierTest {
     }
 
     @Test
+    void aRunCancelledDuringItsBackoffDropsTheTimer() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        List<Integer> attempts = new ArrayList<>();
+        Future<String> f = Retrier.run(ch.eventLoop(), Backoff.exponential(60_000, 60_000).withMaxRetries(3), t -> true,
+                (retry, delay, cause) -> { },
+                n -> {
+                    attempts.add(n);
+                    return ch.eventLoop().newFailedFuture(new IOException("fail " + n));
+                });
+        assertTrue(ch.runScheduledPendingTasks() > 0, "the retry waits on a timer");
+        assertTrue(f.cancel(false));
+        // The timer holds the attempt (a line-JSON call: its whole request): kept until it ran out, a minute of
+        // backoff per call of every client that left would pile up in the heap.
+        assertEquals(-1, ch.runScheduledPendingTasks(), "the cancelled run's timer is cancelled with it");
+        assertEquals(List.of(1), attempts);
+        assertFalse(ch.finishAndReleaseAll());
+    }
+
+    @Test
     void stopsWhenRetriesAreExhausted() {
         EmbeddedChannel ch = new EmbeddedChannel();
         List<Integer> attempts = new ArrayList<>();
