@@ -170,7 +170,8 @@ public final class StdinNode implements AutoCloseable {
      * it waits for stdout's reader while too many replies are unread), for the requests in flight
      * to be answered (bounded by the node's drain time) and for every reply to be written (unbounded:
      * a reader of stdout that reads late still gets them all; one that is gone makes the writes fail fast).
-     * A read error counts as end of input, and so does a stdout that can no longer be written.
+     * A read error counts as end of input, and so does a stdout that can no longer be written; then, as the
+     * replies can only be dropped, the requests in flight are cancelled rather than waited for.
      */
     public void run(InputStream in) throws InterruptedException {
         byte[] chunk = new byte[READ_BUFFER_BYTES];
@@ -187,6 +188,12 @@ public final class StdinNode implements AutoCloseable {
             }
         } catch (IOException e) {
             log.warn("cannot read stdin ({}); treating it as end of input", e.toString());
+        }
+        if (writer.broken()) {
+            // Nobody reads the replies any more: the requests in flight (a retry may wait on a backoff of a minute)
+            // are not waited for. Closing the channel cancels them.
+            client.close().await(2, TimeUnit.SECONDS);
+            return;
         }
         client.writeAndFlush(LocalEndOfStreamHandler.END_OF_INPUT);
         // The requests in flight get the drain time (the pipeline closes by then at the latest); the replies

@@ -232,6 +232,46 @@ class StdinNodeTest {
         running.get(20, TimeUnit.SECONDS);
     }
 
+    /**
+     * {@code ... | outrigger stdin | head -1} with a call waiting on its backoff: its reply could only be dropped,
+     * so run() returns without waiting the drain time for it (it waited the whole drain time before).
+     */
+    @Test
+    void aStdoutThatIsGoneDoesNotWaitForTheCallsInFlight() throws Exception {
+        OutputStream gone = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                throw new IOException("Broken pipe");
+            }
+        };
+        String waiting = "{\"src\":\"c\",\"dest\":\"s\",\"body\":{\"type\":\"call\",\"msg_id\":1,\"retries\":1,\"base_ms\":60000,"
+                + "\"force_failures\":1}}\n";
+        String init = "{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"init\",\"msg_id\":2,\"node_id\":\"n\",\"node_ids\":[\"n\"]}}\n";
+        byte[] line = init.getBytes(StandardCharsets.UTF_8);
+        byte[] first = waiting.getBytes(StandardCharsets.UTF_8);
+        java.io.InputStream endless = new java.io.InputStream() {
+            private long pos;
+
+            @Override
+            public int read() {
+                int b = pos < first.length ? first[(int) pos] : line[(int) ((pos - first.length) % line.length)];
+                pos++;
+                return b;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) {
+                for (int i = 0; i < len; i++) {
+                    b[off + i] = (byte) read();
+                }
+                return len;
+            }
+        };
+        start(new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), Ticker.system()), null, 60_000),
+                gone, endless);
+        running.get(20, TimeUnit.SECONDS); // the drain time is 60 s
+    }
+
     /** Blocks every write until {@code reading} opens, then counts the lines written. */
     private static final class CountingLateStream extends OutputStream {
         private final CountDownLatch reading;
