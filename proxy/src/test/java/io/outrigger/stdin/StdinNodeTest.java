@@ -210,25 +210,7 @@ class StdinNodeTest {
         };
         byte[] line = "{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"init\",\"msg_id\":1,\"node_id\":\"n\",\"node_ids\":[\"n\"]}}\n"
                 .getBytes(StandardCharsets.UTF_8);
-        java.io.InputStream endless = new java.io.InputStream() {
-            private int pos;
-
-            @Override
-            public int read() {
-                int b = line[pos];
-                pos = (pos + 1) % line.length;
-                return b;
-            }
-
-            @Override
-            public int read(byte[] b, int off, int len) {
-                for (int i = 0; i < len; i++) {
-                    b[off + i] = (byte) read();
-                }
-                return len;
-            }
-        };
-        startShortDrain(gone, endless);
+        startShortDrain(gone, endless(new byte[0], line));
         running.get(20, TimeUnit.SECONDS);
     }
 
@@ -249,12 +231,19 @@ class StdinNodeTest {
         String init = "{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"init\",\"msg_id\":2,\"node_id\":\"n\",\"node_ids\":[\"n\"]}}\n";
         byte[] line = init.getBytes(StandardCharsets.UTF_8);
         byte[] first = waiting.getBytes(StandardCharsets.UTF_8);
-        java.io.InputStream endless = new java.io.InputStream() {
+        start(new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), Ticker.system()), null, 60_000),
+                gone, endless(first, line));
+        running.get(20, TimeUnit.SECONDS); // the drain time is 60 s
+    }
+
+    /** An input that never ends: {@code first}, then {@code repeated} over and over. */
+    private static java.io.InputStream endless(byte[] first, byte[] repeated) {
+        return new java.io.InputStream() {
             private long pos;
 
             @Override
             public int read() {
-                int b = pos < first.length ? first[(int) pos] : line[(int) ((pos - first.length) % line.length)];
+                int b = pos < first.length ? first[(int) pos] : repeated[(int) ((pos - first.length) % repeated.length)];
                 pos++;
                 return b;
             }
@@ -267,9 +256,6 @@ class StdinNodeTest {
                 return len;
             }
         };
-        start(new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), FileRegistry.embedded(), Ticker.system()), null, 60_000),
-                gone, endless);
-        running.get(20, TimeUnit.SECONDS); // the drain time is 60 s
     }
 
     /** Blocks every write until {@code reading} opens, then counts the lines written. */
