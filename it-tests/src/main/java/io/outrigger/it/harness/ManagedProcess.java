@@ -113,15 +113,47 @@ public final class ManagedProcess {
      * mask of /proc/self/status) has any of those signals ignored. A signal ignored in this JVM (started by nohup, as a
      * background job of a script, by a CI agent that ignores hang-ups) stays ignored across exec, and a JVM leaves an
      * ignored SIGHUP, SIGINT or SIGTERM ignored: a component's kill -HUP then did nothing (HangupAccessLogTest waited in
-     * vain for the exit). Unchanged otherwise, so no GNU env is needed where nothing is ignored.
+     * vain for the exit). Unchanged otherwise, so no GNU env is needed where nothing is ignored; unchanged too where
+     * {@code env} has no {@code --default-signal} (busybox, coreutils before 8.31): wrapped, no component would start
+     * at all, where unwrapped only the tests that signal a component fail.
      */
     static List<String> withDefaultSignals(List<String> command, long ignoredMask) {
-        if ((ignoredMask & SIGNALS_SENT) == 0) {
+        return withDefaultSignals(command, ignoredMask, "env");
+    }
+
+    /** As {@link #withDefaultSignals(List, long)}, with {@code env} as the program that restores the signals. */
+    static List<String> withDefaultSignals(List<String> command, long ignoredMask, String env) {
+        if ((ignoredMask & SIGNALS_SENT) == 0 || !restoresSignals(env)) {
             return command;
         }
-        List<String> wrapped = new ArrayList<>(List.of("env", "--default-signal=HUP,INT,TERM"));
+        List<String> wrapped = new ArrayList<>(List.of(env, DEFAULT_SIGNAL_OPTION));
         wrapped.addAll(command);
         return wrapped;
+    }
+
+    private static final String DEFAULT_SIGNAL_OPTION = "--default-signal=HUP,INT,TERM";
+    /** Per env program: whether it takes {@value #DEFAULT_SIGNAL_OPTION}; asked once. */
+    private static final Map<String, Boolean> RESTORES_SIGNALS = new ConcurrentHashMap<>();
+
+    /** Whether {@code env} runs a command with {@value #DEFAULT_SIGNAL_OPTION} (GNU coreutils 8.31 and later). */
+    static boolean restoresSignals(String env) {
+        return RESTORES_SIGNALS.computeIfAbsent(env, e -> {
+            try {
+                Process p = new ProcessBuilder(e, DEFAULT_SIGNAL_OPTION, "true").redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                p.getOutputStream().close();
+                if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                    return false;
+                }
+                return p.exitValue() == 0;
+            } catch (IOException ex) {
+                return false;
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        });
     }
 
     /** The {@code SigIgn} mask of this process, or 0 where /proc/self/status does not say (not Linux). */

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -21,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The process harness against a real child JVM ({@link TinyServer}) on loopback. */
 class ManagedProcessTest {
@@ -107,12 +109,32 @@ class ManagedProcessTest {
     @Test
     @EnabledOnOs(OS.LINUX)
     void componentsGetSighupSigintAndSigtermAtTheirDefaultEvenWhenThisJvmIgnoresThem() throws Exception {
+        assumeTrue(ManagedProcess.restoresSignals("env"), "this machine's env has no --default-signal");
         List<String> probe = List.of("sh", "-c", "grep SigIgn /proc/self/status");
         assertEquals(probe, ManagedProcess.withDefaultSignals(probe, 0), "nothing ignored: the command as given");
         long hupIntTerm = 1L | 1L << 1 | 1L << 14;
         assertEquals(hupIntTerm, ignoredUnderAnIgnoringParent(probe) & hupIntTerm, "the parent shell ignores them (nohup's case)");
         assertEquals(0, ignoredUnderAnIgnoringParent(ManagedProcess.withDefaultSignals(probe, 1)) & hupIntTerm,
                 "restored in the component");
+    }
+
+    /**
+     * Where env has no --default-signal (busybox, coreutils before 8.31), a component under a JVM that ignores the
+     * signals still starts, as it did before they were restored: wrapped, the env refused the option and nothing ran.
+     */
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void componentsStillStartWhereEnvHasNoDefaultSignalOption(@TempDir Path dir) throws Exception {
+        Path env = dir.resolve("busybox-env");
+        Files.writeString(env, "#!/bin/sh\n"
+                + "case \"$1\" in --default-signal*) echo \"env: unrecognized option: $1\" >&2; exit 1;; esac\n"
+                + "exec env \"$@\"\n");
+        assertTrue(env.toFile().setExecutable(true));
+        List<String> probe = List.of("sh", "-c", "grep SigIgn /proc/self/status");
+        long hupIntTerm = 1L | 1L << 1 | 1L << 14;
+        // Fails (env's exit 1 and its complaint) unless the component ran.
+        ignoredUnderAnIgnoringParent(ManagedProcess.withDefaultSignals(probe, hupIntTerm, env.toString()));
+        assertFalse(ManagedProcess.restoresSignals(env.toString()));
     }
 
     /** The SigIgn mask {@code command} sees when started by a shell that ignores SIGHUP, SIGINT and SIGTERM. */
