@@ -1,6 +1,5 @@
 package io.outrigger.http;
 
-import io.outrigger.Sidecar;
 import io.outrigger.testing.Closer;
 import io.outrigger.testing.RawHttp;
 import org.junit.jupiter.api.AutoClose;
@@ -18,8 +17,6 @@ import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-import static io.outrigger.http.SidecarHarness.RESILIENCE;
-import static io.outrigger.http.SidecarHarness.instance;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -37,9 +34,7 @@ class ContentLengthDigitsTest {
     private final Closer closeables = new Closer();
 
     private int sidecar(ServerSocket upstream) throws Exception {
-        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.getLocalPort()) + "]"), RESILIENCE);
-        closeables.add(s);
-        return s.boundPorts().get("outbound");
+        return SidecarHarness.outboundTo(upstream.getLocalPort(), dir, closeables);
     }
 
     @Test

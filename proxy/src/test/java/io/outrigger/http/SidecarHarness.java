@@ -59,7 +59,12 @@ final class SidecarHarness {
      * alone, closed by {@code closer}; returns its outbound port.
      */
     static int outboundTo(TestUpstream upstream, Path dir, io.outrigger.testing.Closer closer) throws Exception {
-        Sidecar s = closer.add(start(registry(dir, "\"service-b\": [" + instance(upstream.port()) + "]"), RESILIENCE));
+        return outboundTo(upstream.port(), dir, closer);
+    }
+
+    /** {@link #outboundTo(TestUpstream, Path, io.outrigger.testing.Closer)} for an upstream listening on {@code upstreamPort}. */
+    static int outboundTo(int upstreamPort, Path dir, io.outrigger.testing.Closer closer) throws Exception {
+        Sidecar s = closer.add(start(registry(dir, "\"service-b\": [" + instance(upstreamPort) + "]"), RESILIENCE));
         return s.boundPorts().get("outbound");
     }
 

@@ -1,6 +1,5 @@
 package io.outrigger.http;
 
-import io.outrigger.Sidecar;
 import io.outrigger.testing.Closer;
 import io.outrigger.testing.RawHttp;
 import org.junit.jupiter.api.AutoClose;
@@ -21,8 +20,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import static io.outrigger.http.SidecarHarness.RESILIENCE;
-import static io.outrigger.http.SidecarHarness.instance;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -51,9 +48,7 @@ class UpstreamOutOfStepTest {
     private final CountDownLatch sendLateBytes = new CountDownLatch(1);
 
     private int sidecar(ServerSocket upstream) throws Exception {
-        Sidecar s = SidecarHarness.start(SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstream.getLocalPort()) + "]"), RESILIENCE);
-        closeables.add(s);
-        return s.boundPorts().get("outbound");
+        return SidecarHarness.outboundTo(upstream.getLocalPort(), dir, closeables);
     }
 
     @Test
