@@ -76,7 +76,8 @@ public final class RunCommand implements Callable<Integer> {
         try {
             sidecar.start();
         } catch (ListenerBindException e) {
-            throw new UserException(e.getMessage()); // a port taken or not allowed: the config's (or the machine's) mistake
+            // A port taken or not allowed: the config's (or the machine's) mistake, named as the user gave the port.
+            throw new UserException(e.messageFrom(origin(e.key())));
         }
         // Reached when the JVM exits otherwise (SIGHUP, a signal that could not be handled): the same drain, then close.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -85,6 +86,16 @@ public final class RunCommand implements Callable<Integer> {
         }, "outrigger-shutdown"));
         drain.awaitDeadlineAndClose();
         return 0;
+    }
+
+    /** Where the setting {@code key} came from: the flag that overrode it, else the key itself. */
+    String origin(String key) {
+        return switch (key) {
+            case "listeners.admin.port" -> adminPort != null ? "--admin-port" : key;
+            case "listeners.outbound.port" -> outboundPort != null ? "--outbound-port" : key;
+            case "listeners.inbound.port" -> inboundPort != null ? "--inbound-port" : key;
+            default -> key;
+        };
     }
 
     /** The config file with the command-line overrides applied, validated. */

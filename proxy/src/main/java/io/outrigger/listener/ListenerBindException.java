@@ -12,9 +12,33 @@ import java.nio.channels.UnresolvedAddressException;
 public final class ListenerBindException extends Exception {
     private static final long serialVersionUID = 1L;
 
+    private final String host;
+    private final int port;
+    private final String key;
+
     /** {@code cause}: the system refused the bind (an {@link IOException}), or the address names none ({@link UnresolvedAddressException}). */
     public ListenerBindException(String host, int port, String key, Exception cause) {
-        super("cannot listen on " + host + ":" + port + " (" + key + "): " + reason(cause), cause);
+        super(message(host, port, key, cause), cause);
+        this.host = host;
+        this.port = port;
+        this.key = key;
+    }
+
+    /** The config key the port (or address) came from, such as {@code listeners.admin.port}. */
+    public String key() {
+        return key;
+    }
+
+    /**
+     * The message with the setting named as the user gave it: {@code origin} replaces the config key, for
+     * a port that came from a command-line flag ({@code --admin-port}) rather than from the config file.
+     */
+    public String messageFrom(String origin) {
+        return message(host, port, origin, (Exception) getCause());
+    }
+
+    private static String message(String host, int port, String origin, Exception cause) {
+        return "cannot listen on " + host + ":" + port + " (" + origin + "): " + reason(cause);
     }
 
     /**

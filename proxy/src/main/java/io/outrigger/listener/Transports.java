@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * request than epoll on loopback), else native epoll, else the JDK's NIO.
  *
  * <p>{@code -Doutrigger.transport=io_uring|epoll|nio} picks one; a transport that cannot load
- * falls back to the next in that order. Container runtimes often forbid io_uring (Docker's
+ * falls back to the next in that order. {@code auto}, like no value, picks the best. Container runtimes often forbid io_uring (Docker's
  * default seccomp profile does): the sidecar then runs on epoll without any setting.
  *
  * <p>DNS lookups never run on io_uring: see {@link #dnsTransport()}.
@@ -85,7 +85,7 @@ public enum Transports {
         String wanted = property.trim().toLowerCase(Locale.ROOT);
         if (!wanted.isEmpty() && !Set.of("auto", "io_uring", "epoll", "nio").contains(wanted)) {
             if (UNKNOWN_WARNED.compareAndSet(false, true)) {
-                LoggerFactory.getLogger(Transports.class).warn("-D{}={}: no such transport (expected: io_uring, epoll or nio);"
+                LoggerFactory.getLogger(Transports.class).warn("-D{}={}: no such transport (expected: auto, io_uring, epoll or nio);"
                         + " picking the best this machine offers", PROPERTY, property);
             }
             wanted = "";

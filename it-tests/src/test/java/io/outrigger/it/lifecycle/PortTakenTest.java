@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 /**
  * The sidecar's command started on a port another process holds: the common way a second copy, or a
  * port clash in a config, shows. It exits 1 with one line that says which port, which key and why,
- * and no stack trace (the contract for user mistakes).
+ * and no stack trace (the contract for user mistakes). The port here comes from a flag, so the line
+ * names the flag: the config key it overrides would send the user looking in a file that does not set it.
  */
 class PortTakenTest {
     @Test
@@ -38,7 +39,7 @@ class PortTakenTest {
             }
             String log = Files.readString(sidecar.logFile());
             assertEquals(Optional.of(1), exit, "exit code; log:\n" + log);
-            assertEquals("outrigger: cannot listen on 127.0.0.1:" + taken.getLocalPort() + " (listeners.admin.port): Address already in use",
+            assertEquals("outrigger: cannot listen on 127.0.0.1:" + taken.getLocalPort() + " (--admin-port): Address already in use",
                     sidecar.logTail(1), log);
             assertFalse(log.contains("Exception") || log.contains("\tat "), "no stack trace:\n" + log);
         }
