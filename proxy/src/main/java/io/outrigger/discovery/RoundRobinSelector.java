@@ -109,6 +109,19 @@ public final class RoundRobinSelector {
         return (all.indexOf(last) + 1) % all.size(); // not listed any more (-1): from the first
     }
 
+    /** Whether some healthy instance's breaker would let a call through now; takes no turn of the round robin. */
+    public boolean anyCallable(String service) {
+        for (Endpoint e : registry.endpoints(service)) {
+            if (health.isHealthy(service, e)) {
+                CircuitBreaker b = breakers.findInstance(service, e);
+                if (b == null || b.isCallPermitted()) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     public Endpoint next(String service) {
         return next(service, List.of());
     }

@@ -6,6 +6,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.AsciiString;
 import io.outrigger.SidecarContext;
 import io.outrigger.discovery.Endpoint;
+import io.outrigger.discovery.RoundRobinSelector;
 import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.CircuitBreakerConfig;
 import io.outrigger.resilience.CircuitBreakers;
@@ -21,12 +22,14 @@ abstract class HttpRoute {
     private final String edge;
     private final AsciiString via;
     private final CircuitBreakers breakers;
+    private final RoundRobinSelector selector;
     private final AccessLog accessLog;
 
     private HttpRoute(String edge, SidecarContext context) {
         this.edge = edge;
         this.via = AsciiString.cached("1.1 " + context.name());
         this.breakers = context.breakers();
+        this.selector = context.selector();
         this.accessLog = context.config().http().accessLog() ? AccessLog.stderr() : null;
     }
 
@@ -53,10 +56,10 @@ abstract class HttpRoute {
     /**
      * Whether a retry could be let through now: the breakers it would need do not all refuse. Checked
      * before a backoff is waited for, so a request whose own failures opened them is answered at once.
-     * The outbound edge asks the service's breaker (an instance's open breaker leaves the others).
+     * The outbound edge asks its instances' breakers (the exchange holds the service's permit already).
      */
     boolean breakersAllowRetry(String service) {
-        return serviceBreaker(service).isCallPermitted();
+        return selector.anyCallable(service);
     }
 
     /** {@code outbound} or {@code inbound}, for logs and metrics. */

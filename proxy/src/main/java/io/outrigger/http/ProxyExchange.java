@@ -43,7 +43,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One request through the proxy: trace headers, instance choice, attempts with retries and
- * per-attempt breakers, and the relay of the answer, all on the client connection's event loop.
+ * breakers, and the relay of the answer, all on the client connection's event loop. Each attempt
+ * is judged by its instance's breaker; the request as a whole, once it is answered, by the
+ * service's breaker, so that one instance failing the requests in flight to it (killed under load)
+ * cannot open the breaker of a service whose other instances answer their retries.
  *
  * <pre>
  *   request head -> ForwardedRequest -> [buffer small body] -> attempt: pick -> breakers -> pool -> upstream
@@ -108,8 +111,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private Endpoint endpoint;
     private CircuitBreaker serviceBreaker;
     private CircuitBreaker instanceBreaker;
-    /** The current attempt's permits from its breakers, given back when it ends with no verdict. */
+    /** The exchange's permit from the service's breaker, taken by its first attempt; meaningful while {@code servicePermitHeld}. */
     private long servicePermit;
+    /** The service's breaker is owed a verdict on this exchange (or its permit back). */
+    private boolean servicePermitHeld;
+    /** The current attempt's permit from its instance's breaker, given back when it ends with no verdict. */
     private long instancePermit;
     private boolean attemptOpen;
     /**
@@ -333,10 +339,21 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (done || responseStarted) {
             return;
         }
-        CircuitBreaker sb = conn.route.serviceBreaker(service);
+        if (!servicePermitHeld) {
+            // One permit of the service's breaker for the whole exchange, its retries included: a half-open breaker's
+            // probe is one request, and the breaker hears how that request ended (see judgeService).
+            CircuitBreaker sb = conn.route.serviceBreaker(service);
+            long sp = sb.acquirePermission();
+            if (sp == CircuitBreaker.NO_PERMIT) {
+                sendError(lastError != null ? lastError : ProxyError.BREAKER_OPEN);
+                return;
+            }
+            serviceBreaker = sb;
+            servicePermit = sp;
+            servicePermitHeld = true;
+        }
         Endpoint picked;
         CircuitBreaker ib;
-        long sp;
         long ip;
         // An instance's breaker may refuse although the pick found it willing: another event loop took its last
         // half-open probe in between. That instance now reads as refusing, so the next pick passes it by; a few
@@ -349,17 +366,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
                 return;
             }
             ib = conn.route.instanceBreaker(service, picked);
-            // Both permits or neither: when the instance's breaker refuses, the service's goes back, so a half-open
-            // service breaker does not wait open_ms for the verdict of a call that was never made.
-            sp = sb.acquirePermission();
-            ip = sp == CircuitBreaker.NO_PERMIT ? CircuitBreaker.NO_PERMIT : ib.acquirePermission();
+            ip = ib.acquirePermission();
             if (ip != CircuitBreaker.NO_PERMIT) {
                 break;
             }
-            if (sp != CircuitBreaker.NO_PERMIT) {
-                sb.releasePermission(sp);
-            }
-            if (sp == CircuitBreaker.NO_PERMIT || round == PICKS_PER_ATTEMPT - 1) {
+            if (round == PICKS_PER_ATTEMPT - 1) {
                 sendError(lastError != null ? lastError : ProxyError.BREAKER_OPEN);
                 return;
             }
@@ -367,9 +378,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (attempts > 0) {
             context.metrics().onRetry(conn.route.edge(), service); // counted when made, not when planned
         }
-        serviceBreaker = sb;
         instanceBreaker = ib;
-        servicePermit = sp;
         instancePermit = ip;
         endpoint = picked;
         attemptOpen = true;
@@ -587,6 +596,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         responseComplete = true;
         reportOutcome(status < 500, status < 500 ? null : "status " + status);
+        judgeService(status < 500);
         HopByHopHeaders.strip(((LastHttpContent) content).trailingHeaders()); // a trailer section is per hop too
         boolean close = conn.closing || !requestComplete;
         conn.closing = close;
@@ -730,12 +740,44 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     /**
      * Ends the current attempt with no verdict on the upstream (the sidecar's own limit failed it): its
-     * breakers get their permission back, its health is untouched.
+     * instance's breaker gets its permission back, its health is untouched. The service's breaker waits for
+     * the exchange's end, which the caller's error decides ({@link #judgeService}).
      */
     private void withdrawAttempt() {
         if (attemptOpen) {
             attemptOpen = false;
             instanceBreaker.releasePermission(instancePermit);
+        }
+    }
+
+    /**
+     * The service's breaker hears how the exchange ended, once: a failure when the caller gets an error the
+     * service caused (its instances refused, reset, timed out or answered badly after every attempt allowed,
+     * or their breakers were all open), else no verdict and its permit back (the client left, the sidecar's
+     * own limit, no healthy instance to try). A relayed answer is judged by its status ({@link #judgeService(boolean)}).
+     */
+    private void judgeService(ProxyError error) {
+        switch (error) {
+            case UPSTREAM_REFUSED, UPSTREAM_RESET, UPSTREAM_TIMEOUT, UPSTREAM_BAD_RESPONSE, BREAKER_OPEN -> judgeService(false);
+            default -> releaseService();
+        }
+    }
+
+    private void judgeService(boolean success) {
+        if (servicePermitHeld) {
+            servicePermitHeld = false;
+            if (success) {
+                serviceBreaker.onSuccess();
+            } else {
+                serviceBreaker.onFailure();
+            }
+        }
+    }
+
+    /** No verdict on the service: a half-open breaker's probe taken by this exchange goes back. */
+    private void releaseService() {
+        if (servicePermitHeld) {
+            servicePermitHeld = false;
             serviceBreaker.releasePermission(servicePermit);
         }
     }
@@ -814,11 +856,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         attemptOpen = false;
         if (success) {
             instanceBreaker.onSuccess();
-            serviceBreaker.onSuccess();
             context.health().onSuccess(service, endpoint);
         } else {
             instanceBreaker.onFailure();
-            serviceBreaker.onFailure();
             context.health().onFailure(service, endpoint, cause);
         }
     }
@@ -887,6 +927,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             abort(error);
             return;
         }
+        judgeService(error);
         answer(HttpErrors.response(ctx.alloc(), error, service, false), error.closesConnection());
     }
 
@@ -949,6 +990,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
      * the sidecar's drain is a 503 and a client that left a 499): a download the instance broke off is a 502.
      */
     private void abort(ProxyError cause) {
+        judgeService(cause);
         status = cause.status().code();
         if (heldHead != null) {
             writeHeldHead();
@@ -963,6 +1005,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     /** The response is over (relayed, answered or abandoned): account for it and free what the exchange holds. */
     private void complete() {
+        releaseService(); // an exchange that ended without a verdict on the service (its client left, say)
         deadlineArmed = false;
         if (retryTimer != null) {
             retryTimer.cancel(false);

@@ -1,8 +1,8 @@
 package io.outrigger.it.harness;
 
 /**
- * Writes the sidecar YAML the loopback topology starts each sidecar with: short timeouts and a
- * one-second breaker so the demo's failure and recovery fit in a few seconds.
+ * Writes the sidecar YAML the loopback topology starts each sidecar with: short timeouts, a
+ * one-second breaker and one-second outlier ejections so the demo's failure and recovery fit in a few seconds.
  */
 public final class SidecarYaml {
     /** Consecutive failures that open a breaker. */
@@ -37,7 +37,11 @@ public final class SidecarYaml {
                 .append("  breaker:  { failure_threshold: ").append(FAILURE_THRESHOLD).append(", open_ms: ").append(OPEN_MS)
                 .append(", half_open_probes: 1 }\n")
                 .append("  retry:    { max_retries: 2, base_ms: 10, max_ms: 50, jitter: full, budget_percent: 50 }\n")
-                .append("  timeouts: { connect_ms: 250, request_ms: 2000 }\n");
+                .append("  timeouts: { connect_ms: 250, request_ms: 2000 }\n")
+                // Outlier ejection as short as the breaker's open time: when every instance of service-b fails
+                // (scenario 2), each instance's breaker and outlier detection see the same failures, and an ejection
+                // of the default 30 s would outlast the recovery the demo shows.
+                .append("health: { ejection_ms: ").append(OPEN_MS).append(" }\n");
         return y.toString();
     }
 }
