@@ -5,6 +5,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
@@ -20,7 +21,9 @@ import org.slf4j.LoggerFactory;
  * slow reader on one side slows the writer on the other. A FIN from one side
  * ({@link ChannelInputShutdownEvent}, needs {@code ALLOW_HALF_CLOSURE}) shuts the peer's output
  * once everything before it was flushed; a channel closed for any reason closes its peer after
- * a flush. Not sharable: one per channel.
+ * a flush. A broken stream (a reset read from one side, a failed read or write) resets the other side
+ * ({@code SO_LINGER} 0), so its peer reads an error, not a clean end of stream that could make a cut
+ * stream look complete. Not sharable: one per channel.
  */
 final class RelayHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(RelayHandler.class);
@@ -44,7 +47,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
             } else {
                 log.debug("relay write to {} failed: {}", peer.remoteAddress(), f.cause().toString());
                 f.channel().close();
-                ctx.close();
+                reset(ctx.channel()); // what it sent was lost: not a clean end of stream
             }
         });
     }
@@ -88,7 +91,18 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.debug("relay channel {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        // Most often a reset: the transport would next report it as an end of input (half-closure is on),
+        // and a FIN to the peer would make a cut stream look complete. Passed on as a reset instead.
+        reset(peer);
         ctx.close();
+    }
+
+    /** Closes {@code ch} with a reset (RST), discarding what it has not sent yet. */
+    static void reset(Channel ch) {
+        if (ch.isActive()) {
+            ch.config().setOption(ChannelOption.SO_LINGER, 0);
+        }
+        ch.close();
     }
 
     static void closeOnFlush(Channel ch) {

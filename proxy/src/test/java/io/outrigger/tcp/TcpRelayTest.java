@@ -654,4 +654,69 @@ class TcpRelayTest {
         await("the upstream connection to close", () -> echoChildren.isEmpty());
         await("the exchange to be reported", () -> exchanges.size() == 1);
     }
+
+    /** How a raw socket's reading ends: "eof" (a clean end of stream) or the exception's text (a reset reads as one). */
+    private static String readToEnd(Socket s) {
+        try {
+            InputStream in = s.getInputStream();
+            while (in.read() >= 0) {
+                // what came before the end is not what is asserted
+            }
+            return "eof";
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    /**
+     * An upstream that resets its connection mid-answer: the client reads a reset too, not a clean end of
+     * stream that would make the cut answer look complete (the transport reports a reset as an end of input).
+     */
+    @Test
+    void anUpstreamResetReachesTheClientAsAReset() throws Exception {
+        try (ServerSocket upstream = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
+                try (Socket c = upstream.accept()) {
+                    c.getInputStream().read();
+                    c.getOutputStream().write("half an ans".getBytes(StandardCharsets.US_ASCII));
+                    c.setSoLinger(true, 0);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
+            try (Socket s = connect(port)) {
+                s.getOutputStream().write('x');
+                String end = readToEnd(s);
+                assertTrue(end.contains("reset"), "the client read " + end + ", not a reset");
+            }
+            served.get(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /** A client that resets its connection: the upstream reads a reset too, not a clean end of the client's stream. */
+    @Test
+    void aClientResetReachesTheUpstreamAsAReset() throws Exception {
+        try (ServerSocket upstream = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Void> firstByte = new CompletableFuture<>();
+            CompletableFuture<String> upstreamEnd = CompletableFuture.supplyAsync(() -> {
+                try (Socket c = upstream.accept()) {
+                    c.setSoTimeout(5000);
+                    c.getInputStream().read();
+                    firstByte.complete(null);
+                    return readToEnd(c);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
+            Socket s = connect(port);
+            s.getOutputStream().write("xy".getBytes(StandardCharsets.US_ASCII));
+            firstByte.get(5, TimeUnit.SECONDS); // relaying: the reset comes after the connect
+            s.setSoLinger(true, 0);
+            s.close();
+            String end = upstreamEnd.get(5, TimeUnit.SECONDS);
+            assertTrue(end.contains("reset"), "the upstream read " + end + ", not a reset");
+        }
+    }
 }
