@@ -3,12 +3,14 @@ package io.outrigger.tcp;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
+import io.outrigger.lifecycle.ConnectionTracker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,9 +25,10 @@ import org.slf4j.LoggerFactory;
  * once everything before it was flushed; a channel closed for any reason closes its peer after
  * a flush. A broken stream (a reset read from one side, a failed read or write) resets the other side
  * ({@code SO_LINGER} 0), so its peer reads an error, not a clean end of stream that could make a cut
- * stream look complete. Not sharable: one per channel.
+ * stream look complete; so is a relay the sidecar cuts itself (its shutdown,
+ * {@link ConnectionTracker#closedBySidecar}), on both sides. Not sharable: one per channel.
  */
-final class RelayHandler extends ChannelInboundHandlerAdapter {
+final class RelayHandler extends ChannelDuplexHandler {
     private static final Logger log = LoggerFactory.getLogger(RelayHandler.class);
 
     private final Channel peer;
@@ -83,8 +86,21 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+        if (ConnectionTracker.closedBySidecar(ctx.channel()) && ctx.channel().isActive()) {
+            // Cut by the sidecar: a FIN would tell the client its stream ended whole.
+            ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+        }
+        ctx.close(promise);
+    }
+
+    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        closeOnFlush(peer);
+        if (ConnectionTracker.closedBySidecar(ctx.channel())) {
+            reset(peer);
+        } else {
+            closeOnFlush(peer);
+        }
         ctx.fireChannelInactive();
     }
 

@@ -719,4 +719,35 @@ class TcpRelayTest {
             assertTrue(end.contains("reset"), "the upstream read " + end + ", not a reset");
         }
     }
+
+    /**
+     * A live relay the sidecar cuts when it closes (the drain deadline) is reset on both sides: a FIN
+     * would tell each that the other's stream ended whole.
+     */
+    @Test
+    void aRelayCutByTheSidecarClosingIsResetOnBothSides() throws Exception {
+        try (ServerSocket upstream = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Void> firstByte = new CompletableFuture<>();
+            CompletableFuture<String> upstreamEnd = CompletableFuture.supplyAsync(() -> {
+                try (Socket c = upstream.accept()) {
+                    c.setSoTimeout(5000);
+                    c.getInputStream().read();
+                    firstByte.complete(null);
+                    return readToEnd(c);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
+            try (Socket s = connect(port)) {
+                s.getOutputStream().write("xy".getBytes(StandardCharsets.US_ASCII));
+                firstByte.get(5, TimeUnit.SECONDS);
+                sidecar.close();
+                String end = readToEnd(s);
+                assertTrue(end.contains("reset"), "the client read " + end + ", not a reset");
+            }
+            String end = upstreamEnd.get(5, TimeUnit.SECONDS);
+            assertTrue(end.contains("reset"), "the upstream read " + end + ", not a reset");
+        }
+    }
 }
