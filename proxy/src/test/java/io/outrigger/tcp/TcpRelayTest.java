@@ -64,6 +64,7 @@ class TcpRelayTest {
     private final Queue<Exchange> exchanges = new ConcurrentLinkedQueue<>();
     private final AtomicInteger retries = new AtomicInteger();
     private Sidecar sidecar;
+    private final List<Socket> refusing = new java.util.ArrayList<>();
 
     private record Exchange(String edge, String service, Endpoint instance, int status, int attempts) {}
 
@@ -113,17 +114,29 @@ class TcpRelayTest {
         }
         echoServer.close().syncUninterruptibly();
         echoGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        for (Socket s : refusing) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closing a socket that never connected
+            }
+        }
     }
 
     private int echoPort() {
         return ((InetSocketAddress) echoServer.localAddress()).getPort();
     }
 
-    /** A loopback port nobody listens on: connecting to it is refused. */
-    private static int refusedPort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+    /**
+     * A loopback port nobody listens on: connecting to it is refused. A socket bound to it, never
+     * listening, holds it until the test ends, so no other bind (another test, another process on the
+     * machine) can take it in the meantime, as it could a port merely bound and closed again.
+     */
+    private int refusedPort() throws IOException {
+        Socket holder = new Socket();
+        refusing.add(holder);
+        holder.bind(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
+        return holder.getLocalPort();
     }
 
     /** Starts a sidecar with one TCP listener for {@code svc}; returns its port. */
@@ -606,7 +619,7 @@ class TcpRelayTest {
     @Test
     void serviceBreakerOpensAfterThresholdFailedConnectionsAndThenFailsFast() throws Exception {
         Endpoint dead1 = new Endpoint("127.0.0.1", refusedPort());
-        Endpoint dead2 = new Endpoint("127.0.0.1", refusedPort() == dead1.port() ? refusedPort() + 1 : refusedPort());
+        Endpoint dead2 = new Endpoint("127.0.0.1", refusedPort());
         int port = startRelay(List.of(dead1, dead2), ONE_LISTENER, 0);
         for (int i = 0; i < 3; i++) {
             try (Socket s = connect(port)) {
