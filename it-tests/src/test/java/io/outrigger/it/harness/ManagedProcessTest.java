@@ -102,6 +102,27 @@ class ManagedProcessTest {
     }
 
     /**
+     * A port of the kernel's ephemeral range, freed again, can go to any bind to port 0 or any outgoing
+     * connection on the machine before the process meant to bind it does; the ports come from below it.
+     */
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void freePortsAreDrawnBelowTheEphemeralRange() {
+        int ephemeralLow = FreePorts.ephemeralLow(Path.of("/proc/sys/net/ipv4/ip_local_port_range"));
+        assumeTrue(ephemeralLow - FreePorts.LOWEST >= 1_000, "no room below the ephemeral range " + ephemeralLow);
+        for (int i = 0; i < 50; i++) {
+            int port = FreePorts.next();
+            assertTrue(port >= FreePorts.LOWEST && port < ephemeralLow, port + " is not below the ephemeral range (from " + ephemeralLow + ")");
+        }
+    }
+
+    @Test
+    void theEphemeralRangeIsReadFromTheKernelsFile(@TempDir Path dir) throws Exception {
+        assertEquals(40000, FreePorts.ephemeralLow(Files.writeString(dir.resolve("range"), "40000\t60999\n")));
+        assertEquals(32768, FreePorts.ephemeralLow(dir.resolve("missing")), "Linux's default when unreadable");
+    }
+
+    /**
      * A JVM started by nohup (or as a script's background job) inherits SIGHUP (and SIGINT) ignored, hands that on to
      * every child, and a child JVM leaves it ignored: a test's kill -HUP to a sidecar did nothing there. Components get
      * the three signals the tests send back at their default. Checked under a parent shell that ignores them.
