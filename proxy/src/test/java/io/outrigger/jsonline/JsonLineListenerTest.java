@@ -96,9 +96,9 @@ class JsonLineListenerTest {
     @Test
     void halfCloseStillGetsTheRepliesInFlight() throws Exception {
         try (Socket s = connect()) {
+            long start = System.nanoTime(); // before the call is sent: the sidecar may start its backoff before write() returns
             s.getOutputStream().write(("{\"src\":\"service-a\",\"dest\":\"service-b\",\"body\":{\"type\":\"call\",\"msg_id\":4,"
                     + "\"retries\":3,\"base_ms\":50,\"force_failures\":2}}").getBytes(StandardCharsets.UTF_8));
-            long start = System.nanoTime();
             s.shutdownOutput();
             BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
             assertReply("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"proxied\",\"in_reply_to\":4,"

@@ -645,9 +645,9 @@ class TcpRelayTest {
         int port = startRelay(List.of(new Endpoint("127.0.0.1", echoPort())),
                 "listeners:\n  tcp: [ { port: 0, service: svc, idle_timeout_ms: 1000 } ]\n", 2);
         try (Socket s = connect(port)) {
+            long start = System.nanoTime(); // before the relay's last activity (the echo), however late this thread runs
             s.getOutputStream().write('x');
             assertEquals('x', s.getInputStream().read());
-            long start = System.nanoTime(); // the echo was the relay's last activity
             await("the upstream connection to open", () -> echoChildren.size() == 1);
             assertEquals(-1, s.getInputStream().read(), "the relay closes the idle client");
             assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(500), "closed too early");
