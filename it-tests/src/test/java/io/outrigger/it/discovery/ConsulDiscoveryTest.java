@@ -40,7 +40,7 @@ class ConsulDiscoveryTest {
         stub.register("b-1", "service-b", 9001);
         stub.register("c-1", "service-c", 9101);
         registry = Registries.consul(stub.url(), FAST);
-        registry.ready().get(5, TimeUnit.SECONDS);
+        registry.ready().get(30, TimeUnit.SECONDS); // a bound on a hang, not a speed test
     }
 
     @AfterEach

@@ -70,7 +70,7 @@ class HealthRoutingTest {
     private SidecarContext startSidecar(String health) throws Exception {
         SidecarConfig cfg = ConfigLoader.parse("name: sidecar-a\nregistry: " + stub.url() + "\nhealth: " + health + "\n", "test.yaml");
         Registry registry = Registries.open(cfg.registry());
-        registry.ready().get(5, TimeUnit.SECONDS);
+        registry.ready().get(30, TimeUnit.SECONDS); // a bound on a hang, not a speed test
         sidecar = new Sidecar(new SidecarContext(cfg, registry, Ticker.system()));
         sidecar.start();
         return sidecar.context();

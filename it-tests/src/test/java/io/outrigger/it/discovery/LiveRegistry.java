@@ -69,9 +69,13 @@ final class LiveRegistry implements AutoCloseable {
         server.close();
     }
 
+    /**
+     * The timeout only stops a hang: the first request of a test JVM (client and stub both cold) on a loaded
+     * 2-core machine was seen to take more than 5 s.
+     */
     private void put(String path, String body) {
         try {
-            HttpResponse<String> res = client.send(HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofSeconds(5))
+            HttpResponse<String> res = client.send(HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofSeconds(30))
                     .PUT(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
             if (res.statusCode() != 200) {
                 throw new AssertionError(path + ": " + res.statusCode() + " " + res.body());
