@@ -1,5 +1,6 @@
 package io.outrigger.it.discovery;
 
+import io.outrigger.it.harness.FreePorts;
 import io.outrigger.registry.consul.RegistryServer;
 
 import java.io.IOException;
@@ -18,8 +19,12 @@ final class LiveRegistry implements AutoCloseable {
     private RegistryServer server;
     private final int port;
 
+    /**
+     * A stub on a port from {@link FreePorts}, not port 0: {@link #restart()} binds the same port again after
+     * the stub was down for seconds, and a port of the kernel's ephemeral range could be anyone's by then.
+     */
     LiveRegistry() throws InterruptedException {
-        this(0);
+        this(FreePorts.next());
     }
 
     LiveRegistry(int port) throws InterruptedException {
