@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
@@ -31,7 +32,8 @@ import java.util.concurrent.TimeUnit;
  * once the requests in flight have been answered and every reply has been written, or after the
  * node's drain time. When the channel closes, the requests still in flight are cancelled: a call
  * stops its retries rather than go on judging the breaker for a caller that is gone. An
- * {@link IdleStateEvent} (the TCP listener's idle timeout) closes the channel unless a request is in flight.
+ * {@link IdleStateEvent} (the TCP listener's idle timeout) closes the channel unless a request is in flight
+ * or replies wait to be sent.
  * Not sharable: it counts the channel's requests in flight. Runs on the channel's event loop.
  */
 public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
@@ -133,8 +135,11 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof IdleStateEvent) {
             // No input and no reply for the idle timeout. A call still in flight (a retry waiting) keeps the
-            // connection: its reply resets the timer.
-            if (inFlight == 0) {
+            // connection: its reply resets the timer. So do replies still waiting to be sent: a client reading
+            // slowly leaves no write done for a long time (the socket's buffer drains at its pace), and while
+            // they wait its lines are not read either; a close would drop them, and reset the connection.
+            // (IdleStateHandler's observeOutput would not do: it reports the first idle period whatever moved.)
+            if (inFlight == 0 && !repliesWaiting(ctx)) {
                 log.debug("line-JSON channel {} idle; closing it", ctx.channel());
                 ctx.close();
             }
@@ -161,6 +166,12 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
             }
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /** Whether replies written to the channel have not all been handed to the socket yet. */
+    private static boolean repliesWaiting(ChannelHandlerContext ctx) {
+        ChannelOutboundBuffer out = ctx.channel().unsafe().outboundBuffer();
+        return out != null && out.totalPendingWriteBytes() > 0;
     }
 
     /** Closes once every reply written so far has left: a close at once would drop those a slow reader has not taken yet. */

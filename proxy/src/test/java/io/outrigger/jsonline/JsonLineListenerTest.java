@@ -298,6 +298,98 @@ class JsonLineListenerTest {
         }
     }
 
+    /**
+     * A client that takes its replies slowly (here: not at all for several idle timeouts, then all of them) while it
+     * sends more calls: its replies wait in the sidecar and the sidecar stops reading it, so nothing is read or
+     * written for the idle timeout. The connection was closed then (the unread calls made it a reset) and the
+     * replies were lost; replies waiting to be sent now keep it open.
+     */
+    @Test
+    void aClientReadingSlowlyIsNotIdle() throws Exception {
+        EventLoopGroup group = Transports.NIO.newGroup(1, "jsonline-test");
+        Queue<Channel> accepted = new ConcurrentLinkedQueue<>();
+        AtomicInteger idleEvents = new AtomicInteger();
+        ChannelInboundHandlerAdapter capture = new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                Channel child = (Channel) msg;
+                accepted.add(child);
+                // Socket buffers that fill soon, whatever the OS would tune them to.
+                child.config().setOption(io.netty.channel.ChannelOption.SO_SNDBUF, 16 * 1024);
+                child.config().setOption(io.netty.channel.ChannelOption.SO_RCVBUF, 16 * 1024);
+                // Once the listener's handlers are in (they are by channelActive): count the idle handler's events.
+                child.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext c) {
+                        c.pipeline().addAfter("idle", "idle-count", new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void userEventTriggered(ChannelHandlerContext i, Object evt) {
+                                if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
+                                    idleEvents.incrementAndGet();
+                                }
+                                i.fireUserEventTriggered(evt);
+                            }
+                        });
+                        c.pipeline().remove(this);
+                        c.fireChannelActive();
+                    }
+                });
+                ctx.fireChannelRead(msg);
+            }
+
+            @Override
+            public boolean isSharable() {
+                return true;
+            }
+        };
+        Channel server = JsonLineListener.bind(sidecar.context(), group, Transports.NIO.serverChannel(), capture, "127.0.0.1",
+                new SidecarConfig.JsonLine(0, 200));
+        try (Socket s = new Socket()) {
+            s.setReceiveBufferSize(2048);
+            s.setSendBufferSize(16 * 1024);
+            s.connect(new InetSocketAddress("127.0.0.1", ((InetSocketAddress) server.localAddress()).getPort()));
+            s.setSoTimeout(10_000);
+            AtomicInteger sent = new AtomicInteger();
+            java.util.concurrent.atomic.AtomicBoolean enough = new java.util.concurrent.atomic.AtomicBoolean();
+            CompletableFuture<Void> sender = CompletableFuture.runAsync(() -> {
+                try {
+                    OutputStream out = s.getOutputStream();
+                    while (!enough.get()) {
+                        StringBuilder batch = new StringBuilder();
+                        for (int i = 0; i < 500; i++) {
+                            batch.append("{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"discover\",\"msg_id\":")
+                                    .append(sent.get() + i).append(",\"service\":\"service-b\"}}\n");
+                        }
+                        out.write(batch.toString().getBytes(StandardCharsets.UTF_8));
+                        sent.addAndGet(500);
+                    }
+                    s.shutdownOutput();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            await("the sidecar to hold replies the client has not taken", () -> !accepted.isEmpty() && !accepted.peek().isWritable());
+            int before = idleEvents.get();
+            await("two idle timeouts to pass with the replies waiting, or a close",
+                    () -> idleEvents.get() >= before + 2 || !accepted.peek().isActive());
+            assertTrue(accepted.peek().isActive(), "the connection is still open after two idle timeouts");
+            enough.set(true);
+            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            int replies = 0;
+            for (String line = in.readLine(); line != null; line = in.readLine()) {
+                replies++;
+            }
+            sender.get(10, TimeUnit.SECONDS);
+            assertEquals(sent.get(), replies, "every call answered");
+        } finally {
+            for (Channel c : accepted) {
+                c.close().sync();
+            }
+            server.close().sync();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
     private static void await(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
         Await.until(what, java.time.Duration.ofSeconds(10), condition);
     }
