@@ -53,7 +53,7 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
     /** The results of the requests in flight, cancelled when the channel closes. */
     private final Set<Future<ObjectNode>> pending = new LinkedHashSet<>();
     private boolean inputShutdown;
-    /** The channel failed once already: later failures (each queued write) are not logged again. */
+    /** The channel failed once already: later failures (each queued write) are not logged again, nor lines served. */
     private boolean failed;
     private ScheduledFuture<?> drainDeadline;
 
@@ -70,8 +70,11 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!ctx.channel().isActive()) {
-            ReferenceCountUtil.release(msg); // lines decoded from what arrived before the close: nobody to answer
+        if (failed || !ctx.channel().isActive()) {
+            // Lines decoded from what arrived before the close: nobody to answer. After a read error the channel
+            // may still look active (io_uring delays a close while a write is outstanding) and the frame decoder
+            // hands on the partial line at the input shutdown that follows: a line the reset cut off.
+            ReferenceCountUtil.release(msg);
             return;
         }
         if (msg instanceof Request) {
@@ -145,7 +148,7 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
             }
             return;
         }
-        if (evt instanceof ChannelInputShutdownEvent && !inputShutdown) {
+        if (evt instanceof ChannelInputShutdownEvent && !inputShutdown && !failed) {
             inputShutdown = true;
             // Bounds the wait for the requests in flight and for a peer slow to take its last replies.
             drainDeadline = ctx.executor().schedule(() -> {

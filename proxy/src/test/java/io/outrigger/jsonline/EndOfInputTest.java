@@ -16,9 +16,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** What a connection whose client half-closed says when its drain time runs out. */
+/** What a connection whose client half-closed says when its drain time runs out, and what a read error ends. */
 class EndOfInputTest {
     /**
      * A call still waiting on its retry's backoff when the drain time runs out is what held the close back: the
@@ -47,5 +48,49 @@ class EndOfInputTest {
         String log = logged.toString(StandardCharsets.UTF_8);
         assertTrue(log.contains("end of input: 1 request(s) still in flight after 100 ms, closing"), log);
         assertFalse(log.contains("not all taken by the peer"), log);
+    }
+
+    /**
+     * A read error (a reset) on io_uring: Netty fires the exception, then shuts the input down, which with
+     * half-closure on makes the frame decoder hand on the partial line as the last one. The dispatcher's close
+     * is delayed there while a write is outstanding, so the channel was still active: a cut line was answered
+     * ("not valid JSON") and a whole line whose newline never came was served, a {@code health} report
+     * taking an instance out for a client that was gone. Nothing read after the error is served now.
+     */
+    @Test
+    void aLineCutByAReadErrorIsNotServed() {
+        JsonLineNode node = JsonLineTesting.node();
+        // Holds the close, as io_uring does until its outstanding write completes.
+        io.netty.channel.ChannelOutboundHandlerAdapter delayedClose = new io.netty.channel.ChannelOutboundHandlerAdapter() {
+            @Override
+            public void close(io.netty.channel.ChannelHandlerContext ctx, io.netty.channel.ChannelPromise promise) {
+            }
+        };
+        EmbeddedChannel ch = new EmbeddedChannel(delayedClose, new JsonLineInitializer(node, false));
+        try {
+            ch.writeInbound(Unpooled.copiedBuffer("{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"health\",\"msg_id\":1,"
+                    + "\"service\":\"service-b\",\"host\":\"10.0.1.1\",\"port\":8080,\"healthy\":false}}", StandardCharsets.UTF_8));
+            // What Netty's io_uring read-error path fires, in its order.
+            ch.pipeline().fireChannelReadComplete();
+            ch.pipeline().fireExceptionCaught(new java.io.IOException("recvAddress(..) failed: Connection reset by peer"));
+            ch.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+            ch.runPendingTasks();
+            Object reply = ch.readOutbound();
+            io.netty.util.ReferenceCountUtil.release(reply);
+            assertNull(reply, "no reply to a line the reset cut off");
+        } finally {
+            ch.finishAndReleaseAll();
+        }
+        EmbeddedChannel other = JsonLineTesting.channel(node);
+        other.writeInbound(Unpooled.copiedBuffer("{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"discover\",\"msg_id\":2,"
+                + "\"service\":\"service-b\"}}\n", StandardCharsets.UTF_8));
+        io.netty.buffer.ByteBuf reply = other.readOutbound();
+        try {
+            assertTrue(reply.toString(StandardCharsets.UTF_8).contains("[{\"host\":\"10.0.1.1\",\"port\":8080},"),
+                    reply.toString(StandardCharsets.UTF_8));
+        } finally {
+            reply.release();
+            other.finishAndReleaseAll();
+        }
     }
 }
