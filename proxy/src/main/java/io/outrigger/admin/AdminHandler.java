@@ -194,7 +194,13 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.warn("admin connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        if (cause instanceof java.io.IOException) {
+            // A client that resets its connection (a scraper giving up on a slow answer) is normal traffic, as on the
+            // other listeners: a WARN line for each would let any client fill the log.
+            log.debug("admin connection {} closed: {}", ctx.channel().remoteAddress(), cause.toString());
+        } else {
+            log.warn("admin connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        }
         ctx.close();
     }
 

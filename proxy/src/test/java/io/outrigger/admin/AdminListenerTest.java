@@ -458,4 +458,38 @@ class AdminListenerTest {
             assertEquals(List.of("HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 503 Service Unavailable"), statusLines);
         }
     }
+
+    /**
+     * A client that resets its connection with answers still to come (a scraper's timeout) is normal traffic: it
+     * wrote a WARN line each time, so any client could fill the log. It is a DEBUG line now, as on the other listeners.
+     */
+    @Test
+    void aClientResetIsNoWarning() throws Exception {
+        int port = start();
+        java.io.PrintStream stderr = System.err;
+        java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(logged, true, StandardCharsets.UTF_8)); // slf4j-simple looks System.err up per line
+        try {
+            for (int i = 0; i < 3; i++) {
+                try (Socket s = new Socket()) {
+                    s.setReceiveBufferSize(1024);
+                    s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+                    s.getOutputStream().write("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20).getBytes(StandardCharsets.US_ASCII));
+                    s.getInputStream().read(); // an answer is under way
+                    s.setSoLinger(true, 0); // the close resets the connection
+                }
+            }
+            io.outrigger.testing.Await.until("the reset connections to close", Duration.ofSeconds(10), () -> {
+                try {
+                    return get(port, "/metrics").body().contains("outrigger_connections_open{listener=\"admin\",sidecar=\"sidecar-t\"} 1.0");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        } finally {
+            System.setErr(stderr);
+        }
+        String log = logged.toString(StandardCharsets.UTF_8);
+        assertFalse(log.contains("WARN"), log);
+    }
 }
