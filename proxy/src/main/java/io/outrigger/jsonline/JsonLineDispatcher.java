@@ -33,7 +33,8 @@ import java.util.concurrent.TimeUnit;
  * node's drain time. When the channel closes, the requests still in flight are cancelled: a call
  * stops its retries rather than go on judging the breaker for a caller that is gone. An
  * {@link IdleStateEvent} (the TCP listener's idle timeout) closes the channel unless a request is in flight
- * or replies wait to be sent.
+ * or replies wait to be sent and the socket took some of them since the last idle timeout (a client
+ * reading slowly; one that stopped reading is closed at its second idle timeout).
  * Not sharable: it counts the channel's requests in flight. Runs on the channel's event loop.
  */
 public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
@@ -53,6 +54,8 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
     /** The results of the requests in flight, cancelled when the channel closes. */
     private final Set<Future<ObjectNode>> pending = new LinkedHashSet<>();
     private boolean inputShutdown;
+    /** Reply bytes waiting to be sent at the last idle timeout; -1 before the first. */
+    private long waitingAtLastIdle = -1;
     /** The channel failed once already: later failures (each queued write) are not logged again, nor lines served. */
     private boolean failed;
     private ScheduledFuture<?> drainDeadline;
@@ -142,7 +145,9 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
             // slowly leaves no write done for a long time (the socket's buffer drains at its pace), and while
             // they wait its lines are not read either; a close would drop them, and reset the connection.
             // (IdleStateHandler's observeOutput would not do: it reports the first idle period whatever moved.)
-            if (inFlight == 0 && !repliesWaiting(ctx)) {
+            // Replies that waited through a whole idle timeout without the socket taking any are a client that
+            // stopped reading: it would hold the connection and its replies for good.
+            if (inFlight == 0 && !repliesMoving(ctx)) {
                 log.debug("line-JSON channel {} idle; closing it", ctx.channel());
                 ctx.close();
             }
@@ -171,10 +176,16 @@ public final class JsonLineDispatcher extends ChannelInboundHandlerAdapter {
         ctx.fireUserEventTriggered(evt);
     }
 
-    /** Whether replies written to the channel have not all been handed to the socket yet. */
-    private static boolean repliesWaiting(ChannelHandlerContext ctx) {
+    /**
+     * Whether replies written to the channel wait to be handed to the socket, and it took some since the
+     * last idle timeout (the first one with replies waiting gives them the benefit of the doubt).
+     */
+    private boolean repliesMoving(ChannelHandlerContext ctx) {
         ChannelOutboundBuffer out = ctx.channel().unsafe().outboundBuffer();
-        return out != null && out.totalPendingWriteBytes() > 0;
+        long waiting = out == null ? 0 : out.totalPendingWriteBytes();
+        boolean moving = waiting > 0 && waiting != waitingAtLastIdle;
+        waitingAtLastIdle = waiting;
+        return moving;
     }
 
     /** Closes once every reply written so far has left: a close at once would drop those a slow reader has not taken yet. */

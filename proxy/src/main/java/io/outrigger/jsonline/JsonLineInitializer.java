@@ -19,7 +19,8 @@ import java.util.concurrent.TimeUnit;
  * </pre>
  *
  * The {@code idle} handler (TCP listener only) reports a connection with neither input nor a reply
- * written for the idle timeout; the dispatcher closes it unless a call is still in flight or replies wait to be sent.
+ * written for the idle timeout; the dispatcher closes it unless a call is still in flight or a client reading
+ * slowly takes its replies.
  *
  * Flushes are consolidated while a read batch is in progress and done at its end, so replies
  * to a burst of lines leave in one write and no reply waits for more input. Sharable.

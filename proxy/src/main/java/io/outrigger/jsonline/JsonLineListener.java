@@ -13,8 +13,8 @@ import io.outrigger.config.SidecarConfig;
  * The {@code jsonline} listener of {@code outrigger run}: the line-JSON protocol over TCP,
  * {@code proxied_by} set to the sidecar's configured name. A client that shuts down its output
  * still gets the replies to its requests in flight before the connection closes. A connection
- * without input, without a call in flight and without replies waiting to be sent for
- * {@code listeners.jsonline.idle_timeout_ms} is closed.
+ * without input, without a call in flight and without replies the client takes for
+ * {@code listeners.jsonline.idle_timeout_ms} is closed (replies it stopped taking: at the second timeout).
  */
 public final class JsonLineListener {
     private JsonLineListener() {

@@ -309,39 +309,7 @@ class JsonLineListenerTest {
         EventLoopGroup group = Transports.NIO.newGroup(1, "jsonline-test");
         Queue<Channel> accepted = new ConcurrentLinkedQueue<>();
         AtomicInteger idleEvents = new AtomicInteger();
-        ChannelInboundHandlerAdapter capture = new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                Channel child = (Channel) msg;
-                accepted.add(child);
-                // Socket buffers that fill soon, whatever the OS would tune them to.
-                child.config().setOption(io.netty.channel.ChannelOption.SO_SNDBUF, 16 * 1024);
-                child.config().setOption(io.netty.channel.ChannelOption.SO_RCVBUF, 16 * 1024);
-                // Once the listener's handlers are in (they are by channelActive): count the idle handler's events.
-                child.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void channelActive(ChannelHandlerContext c) {
-                        c.pipeline().addAfter("idle", "idle-count", new ChannelInboundHandlerAdapter() {
-                            @Override
-                            public void userEventTriggered(ChannelHandlerContext i, Object evt) {
-                                if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
-                                    idleEvents.incrementAndGet();
-                                }
-                                i.fireUserEventTriggered(evt);
-                            }
-                        });
-                        c.pipeline().remove(this);
-                        c.fireChannelActive();
-                    }
-                });
-                ctx.fireChannelRead(msg);
-            }
-
-            @Override
-            public boolean isSharable() {
-                return true;
-            }
-        };
+        ChannelInboundHandlerAdapter capture = idleCountingCapture(accepted, idleEvents);
         Channel server = JsonLineListener.bind(sidecar.context(), group, Transports.NIO.serverChannel(), capture, "127.0.0.1",
                 new SidecarConfig.JsonLine(0, 2_000)); // once the client reads, it must not stall this long
         try (Socket s = new Socket()) {
@@ -388,6 +356,85 @@ class JsonLineListenerTest {
             server.close().sync();
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
+    }
+
+    @Test
+    void aClientThatStopsReadingIsClosedAtItsSecondIdleTimeout() throws Exception {
+        EventLoopGroup group = Transports.NIO.newGroup(1, "jsonline-test");
+        Queue<Channel> accepted = new ConcurrentLinkedQueue<>();
+        AtomicInteger idleEvents = new AtomicInteger();
+        ChannelInboundHandlerAdapter capture = idleCountingCapture(accepted, idleEvents);
+        Channel server = JsonLineListener.bind(sidecar.context(), group, Transports.NIO.serverChannel(), capture, "127.0.0.1",
+                new SidecarConfig.JsonLine(0, 500));
+        try (Socket s = new Socket()) {
+            s.setReceiveBufferSize(2048);
+            s.connect(new InetSocketAddress("127.0.0.1", ((InetSocketAddress) server.localAddress()).getPort()));
+            OutputStream out = s.getOutputStream();
+            // Calls until the sidecar holds replies it cannot send (it then stops reading, and the writes here block).
+            CompletableFuture<Void> sender = CompletableFuture.runAsync(() -> {
+                try {
+                    for (int n = 0; ; n += 500) {
+                        StringBuilder batch = new StringBuilder();
+                        for (int i = 0; i < 500; i++) {
+                            batch.append("{\"src\":\"c\",\"dest\":\"n\",\"body\":{\"type\":\"discover\",\"msg_id\":")
+                                    .append(n + i).append(",\"service\":\"service-b\"}}\n");
+                        }
+                        out.write(batch.toString().getBytes(StandardCharsets.UTF_8));
+                    }
+                } catch (IOException closedBySidecar) {
+                    // the end this test waits for
+                }
+            });
+            await("the sidecar to hold replies the client has not taken", () -> !accepted.isEmpty() && !accepted.peek().isWritable());
+            await("the connection of a client that reads nothing to close", () -> !accepted.peek().isActive());
+            assertTrue(idleEvents.get() >= 2, "closed at an idle timeout after the first, not before: " + idleEvents.get() + " idle events");
+            sender.get(10, TimeUnit.SECONDS);
+        } finally {
+            for (Channel c : accepted) {
+                c.close().sync();
+            }
+            server.close().sync();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    /**
+     * A handler for the listener's accepted channels: collects them in {@code accepted}, gives them socket buffers
+     * that fill soon, whatever the OS would tune them to, and counts the idle handler's events in {@code idleEvents}.
+     */
+    private static ChannelInboundHandlerAdapter idleCountingCapture(Queue<Channel> accepted, AtomicInteger idleEvents) {
+        return new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                Channel child = (Channel) msg;
+                accepted.add(child);
+                child.config().setOption(io.netty.channel.ChannelOption.SO_SNDBUF, 16 * 1024);
+                child.config().setOption(io.netty.channel.ChannelOption.SO_RCVBUF, 16 * 1024);
+                // Once the listener's handlers are in (they are by channelActive): count the idle handler's events.
+                child.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext c) {
+                        c.pipeline().addAfter("idle", "idle-count", new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void userEventTriggered(ChannelHandlerContext i, Object evt) {
+                                if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
+                                    idleEvents.incrementAndGet();
+                                }
+                                i.fireUserEventTriggered(evt);
+                            }
+                        });
+                        c.pipeline().remove(this);
+                        c.fireChannelActive();
+                    }
+                });
+                ctx.fireChannelRead(msg);
+            }
+
+            @Override
+            public boolean isSharable() {
+                return true;
+            }
+        };
     }
 
     private static void await(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
