@@ -7,6 +7,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -194,9 +195,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof java.io.IOException) {
+        if (cause instanceof java.io.IOException || cause instanceof DecoderException) {
             // A client that resets its connection (a scraper giving up on a slow answer) is normal traffic, as on the
-            // other listeners: a WARN line for each would let any client fill the log.
+            // other listeners: a WARN line for each would let any client fill the log. So is one that pipelines more
+            // requests than the codec keeps unanswered (128), which fails the decoder (malformed requests do not:
+            // they are answered 400).
             log.debug("admin connection {} closed: {}", ctx.channel().remoteAddress(), cause.toString());
         } else {
             log.warn("admin connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());

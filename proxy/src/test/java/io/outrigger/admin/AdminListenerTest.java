@@ -460,6 +460,51 @@ class AdminListenerTest {
     }
 
     /**
+     * A client that pipelines more requests than the codec keeps unanswered (128) has its connection closed: a
+     * client's doing, like a reset, so no WARN line (each such connection wrote one). The answers it got are
+     * those of its first requests, in order, and the listener serves on.
+     */
+    @Test
+    void pipeliningPastTheBoundClosesTheConnectionWithoutAWarning() throws Exception {
+        int port = start();
+        int n = 3000;
+        StringBuilder requests = new StringBuilder();
+        for (int i = 0; i < n; i++) {
+            requests.append(i % 2 == 0 ? "GET /ready" : "GET /nope").append(" HTTP/1.1\r\nHost: x\r\n\r\n");
+        }
+        java.io.PrintStream stderr = System.err;
+        java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(logged, true, StandardCharsets.UTF_8)); // slf4j-simple looks System.err up per line
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(20_000);
+            java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    s.getOutputStream().write(requests.toString().getBytes(StandardCharsets.US_ASCII));
+                } catch (java.io.IOException closedBySidecar) {
+                    // the bound closed the connection while the rest was sent
+                }
+            });
+            java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+            try {
+                s.getInputStream().transferTo(got);
+            } catch (java.net.SocketException reset) {
+                // closed with requests unread: what came before the reset is kept
+            }
+            List<String> codes = java.util.regex.Pattern.compile("HTTP/1\\.1 (\\d{3}) ").matcher(got.toString(StandardCharsets.UTF_8))
+                    .results().map(m -> m.group(1)).toList();
+            for (int i = 0; i < codes.size(); i++) {
+                assertEquals(i % 2 == 0 ? "503" : "404", codes.get(i), "answer " + i);
+            }
+            assertEquals(503, get(port, "/ready").statusCode(), "the listener serves on");
+        } finally {
+            System.setErr(stderr);
+        }
+        String log = logged.toString(StandardCharsets.UTF_8);
+        assertFalse(log.contains("WARN"), log);
+    }
+
+    /**
      * A client that resets its connection with answers still to come (a scraper's timeout) is normal traffic: it
      * wrote a WARN line each time, so any client could fill the log. It is a DEBUG line now, as on the other listeners.
      */
