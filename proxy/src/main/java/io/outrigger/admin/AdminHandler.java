@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.EventExecutor;
 import io.outrigger.Sidecar;
@@ -40,7 +41,8 @@ import java.util.Set;
  *   GET /config    the effective config and the bound ports as JSON
  * </pre>
  * An unknown path is 404, another method on a known path 405, a malformed request 400 (431 for a
- * header block over {@code http.max_header_bytes}, as on the proxy listeners), a protocol other than
+ * header block over {@code http.max_header_bytes}, 414 for a request line over 4096 bytes, as on the proxy
+ * listeners), a protocol other than
  * HTTP/1.x 505; error bodies are JSON {@code {"error": "..."}}. Each request is answered by its head;
  * a body is read and dropped.
  *
@@ -90,6 +92,9 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
             try {
                 res = malformed instanceof TooLongHttpHeaderException
                         ? error(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request headers too large: " + malformed.getMessage())
+                        : malformed instanceof TooLongHttpLineException
+                        // As on the proxy listeners: a target too long for the request line's limit is 414, not a malformed request.
+                        ? error(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long: " + malformed.getMessage())
                         : badLine
                         // Netty's words are about its parser ("text is empty (possibly HTTP/0.9)"): say what is expected.
                         ? error(HttpResponseStatus.BAD_REQUEST, MALFORMED_REQUEST_LINE)

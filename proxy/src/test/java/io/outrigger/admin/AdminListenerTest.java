@@ -459,6 +459,24 @@ class AdminListenerTest {
         }
     }
 
+    @Test
+    void aRequestLineTooLongIs414() throws Exception {
+        int port = start();
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(("GET /ready?" + "a".repeat(20_000) + " HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            String reply;
+            try {
+                reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            } catch (java.net.SocketException resetAfterTheAnswer) {
+                throw new AssertionError("no answer before the close", resetAfterTheAnswer);
+            }
+            assertTrue(reply.startsWith("HTTP/1.1 414 "), reply);
+            assertTrue(reply.contains("request line too long"), reply);
+        }
+    }
+
     /**
      * A client that pipelines more requests than the codec keeps unanswered (128) has its connection closed: a
      * client's doing, like a reset, so no WARN line (each such connection wrote one). The answers it got are
