@@ -33,8 +33,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * request than epoll on loopback), else native epoll, else the JDK's NIO.
  *
  * <p>{@code -Doutrigger.transport=io_uring|epoll|nio} picks one; a transport that cannot load
- * falls back to the next in that order. {@code auto}, like no value, picks the best. Container runtimes often forbid io_uring (Docker's
- * default seccomp profile does): the sidecar then runs on epoll without any setting.
+ * falls back to the next in that order; {@code auto}, like no value, picks the best. Container
+ * runtimes often forbid io_uring (Docker's default seccomp profile does): the sidecar then runs on
+ * epoll without any setting.
  *
  * <p>DNS lookups never run on io_uring: see {@link #dnsTransport()}.
  *
