@@ -712,16 +712,7 @@ class TcpRelayTest {
     void aClientResetReachesTheUpstreamAsAReset() throws Exception {
         try (ServerSocket upstream = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress())) {
             CompletableFuture<Void> firstByte = new CompletableFuture<>();
-            CompletableFuture<String> upstreamEnd = CompletableFuture.supplyAsync(() -> {
-                try (Socket c = upstream.accept()) {
-                    c.setSoTimeout(5000);
-                    c.getInputStream().read();
-                    firstByte.complete(null);
-                    return readToEnd(c);
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
+            CompletableFuture<String> upstreamEnd = readsToEnd(upstream, firstByte);
             int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
             Socket s = connect(port);
             s.getOutputStream().write("xy".getBytes(StandardCharsets.US_ASCII));
@@ -733,6 +724,20 @@ class TcpRelayTest {
         }
     }
 
+    /** Accepts one connection on {@code upstream}, completes {@code firstByte} at its first byte, and reads it to its end ({@link #readToEnd}). */
+    private static CompletableFuture<String> readsToEnd(ServerSocket upstream, CompletableFuture<Void> firstByte) {
+        return CompletableFuture.supplyAsync(() -> {
+            try (Socket c = upstream.accept()) {
+                c.setSoTimeout(5000);
+                c.getInputStream().read();
+                firstByte.complete(null);
+                return readToEnd(c);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+    }
+
     /**
      * A live relay the sidecar cuts when it closes (the drain deadline) is reset on both sides: a FIN
      * would tell each that the other's stream ended whole.
@@ -741,16 +746,7 @@ class TcpRelayTest {
     void aRelayCutByTheSidecarClosingIsResetOnBothSides() throws Exception {
         try (ServerSocket upstream = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress())) {
             CompletableFuture<Void> firstByte = new CompletableFuture<>();
-            CompletableFuture<String> upstreamEnd = CompletableFuture.supplyAsync(() -> {
-                try (Socket c = upstream.accept()) {
-                    c.setSoTimeout(5000);
-                    c.getInputStream().read();
-                    firstByte.complete(null);
-                    return readToEnd(c);
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
+            CompletableFuture<String> upstreamEnd = readsToEnd(upstream, firstByte);
             int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
             try (Socket s = connect(port)) {
                 s.getOutputStream().write("xy".getBytes(StandardCharsets.US_ASCII));
