@@ -753,12 +753,21 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     /**
      * The service's breaker hears how the exchange ended, once: a failure when the caller gets an error the
      * service caused (its instances refused, reset, timed out or answered badly after every attempt allowed,
-     * or their breakers were all open), else no verdict and its permit back (the client left, the sidecar's
-     * own limit, no healthy instance to try). A relayed answer is judged by its status ({@link #judgeService(boolean)}).
+     * or their breakers were all open, unless this exchange holds a half-open breaker's probe), else no
+     * verdict and its permit back (the client left, the sidecar's own limit, no healthy instance to try). A relayed answer is judged by its status ({@link #judgeService(boolean)}).
      */
     private void judgeService(ProxyError error) {
         switch (error) {
-            case UPSTREAM_REFUSED, UPSTREAM_RESET, UPSTREAM_TIMEOUT, UPSTREAM_BAD_RESPONSE, BREAKER_OPEN -> judgeService(false);
+            case UPSTREAM_REFUSED, UPSTREAM_RESET, UPSTREAM_TIMEOUT, UPSTREAM_BAD_RESPONSE -> judgeService(false);
+            // No attempt made (every instance's breaker refused it): a half-open breaker's probe probed nothing and
+            // goes back, or the first request an instance could take would be refused for another open_ms.
+            case BREAKER_OPEN -> {
+                if (servicePermitHeld && CircuitBreaker.isProbe(servicePermit)) {
+                    releaseService();
+                } else {
+                    judgeService(false);
+                }
+            }
             default -> releaseService();
         }
     }

@@ -202,6 +202,11 @@ public final class CircuitBreaker {
         }
     }
 
+    /** Whether {@code permit} ({@link #acquirePermission()}'s) is a half-open breaker's probe, not a closed breaker's pass. */
+    public static boolean isProbe(long permit) {
+        return permit > CLOSED_PERMIT;
+    }
+
     /**
      * Gives back the permission {@code permit} of a call that ended with no verdict on the upstream (its
      * client went away first): a half-open breaker gets that probe back at once, rather than after

@@ -50,7 +50,8 @@ import java.util.List;
  * off) are held and replayed into the relay in order. Each
  * finished connection is reported as {@code metrics().onExchange("tcp", service, instance, status,
  * attempts, lifetime)} with status 0 for a relayed connection, 502 when no instance could be
- * connected, 503 when none could be tried (a half-open service breaker's probe is then given back)
+ * connected, 503 when none could be tried (a failure of the service when instance breakers refused a call
+ * its closed breaker let through, else no verdict: a half-open service breaker's probe is then given back)
  * and 499 (as the HTTP edges log a client that closed) when the client left while its upstream was
  * being connected. Not sharable: one per connection, used on its
  * event loop only.
@@ -164,12 +165,28 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 // Connects failed (the last attempt may have found every instance's breaker open since).
                 serviceBreaker.onFailure();
                 giveUp(client, 502, f.cause().getMessage() + " after " + tried.size() + " attempt(s)");
+            } else if (anyInstanceBreakerRefuses() && !CircuitBreaker.isProbe(servicePermit)) {
+                // No instance could be tried because breakers refused: the service is failing its callers, as
+                // the HTTP edges judge a request every instance's breaker turns away. (A half-open service
+                // breaker's probe probed nothing: it goes back, below.)
+                serviceBreaker.onFailure();
+                giveUp(client, 503, f.cause().getMessage());
             } else {
-                // No instance could be tried: no verdict on the service either, so a probe taken goes back.
+                // No instance to try (none healthy, none listed): no verdict on the service, so a probe taken goes back.
                 serviceBreaker.releasePermission(servicePermit);
                 giveUp(client, 503, f.cause().getMessage());
             }
         });
+    }
+
+    private boolean anyInstanceBreakerRefuses() {
+        for (Endpoint e : context.registry().endpoints(service)) {
+            CircuitBreaker b = context.breakers().findInstance(service, e);
+            if (b != null && !b.isCallPermitted()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Attempt {@code attempt} (from 1): a retry is counted in the metrics when it is made, as on the HTTP edges, not when planned. */

@@ -121,6 +121,38 @@ class ServiceBreakerVerdictTest {
         }
     }
 
+    /**
+     * Every instance's breaker refuses: a request the service's closed breaker let through is a failure of the
+     * service (so its breaker opens when all its instances' have), but one holding a half-open breaker's probe
+     * probed nothing, and the probe goes back, as on the TCP edge.
+     */
+    @Test
+    void aRequestNoInstanceCouldTakeFailsTheServiceUnlessItHeldAProbe(@TempDir Path dir) throws Exception {
+        try (Closer closer = new Closer()) {
+            TestUpstream b = closer.add(new TestUpstream());
+            Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + SidecarHarness.instance(b.port()) + "]");
+            String yaml = SidecarHarness.yaml(registry, SidecarHarness.RESILIENCE.replace("open_ms: 200", "open_ms: 30000"));
+            SidecarContext context = new SidecarContext(ConfigLoader.parse(yaml, "test"), FileRegistry.load(registry), Ticker.system());
+            Sidecar sidecar = closer.add(new Sidecar(context));
+            sidecar.start();
+            HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                    .proxy(ProxySelector.of(new InetSocketAddress("127.0.0.1", sidecar.boundPorts().get("outbound")))).build();
+            HttpRequest get = HttpRequest.newBuilder(URI.create("http://service-b/x")).timeout(Duration.ofSeconds(10)).build();
+            CircuitBreaker service = context.breakers().forService("service-b");
+            CircuitBreaker instance = context.breakers().forInstance("service-b", new Endpoint("127.0.0.1", b.port()));
+            instance.transitionTo(CircuitBreaker.State.OPEN, "test");
+
+            assertEquals(503, client.send(get, HttpResponse.BodyHandlers.discarding()).statusCode());
+            assertEquals(1, service.consecutiveFailures(), "let through by the closed breaker: a failure of the service");
+
+            service.transitionTo(CircuitBreaker.State.HALF_OPEN, "test");
+            assertEquals(503, client.send(get, HttpResponse.BodyHandlers.discarding()).statusCode());
+            assertEquals(CircuitBreaker.State.HALF_OPEN, service.state());
+            assertEquals(1, service.snapshot().probesLeft(), "the probe is given back");
+            assertEquals(0, b.requestCount(), "no request reached the instance");
+        }
+    }
+
     /** Accepts connections and reads what comes, answering nothing: each connection is held until the test resets it. */
     private static void holdRequests(ServerSocket server, ConcurrentLinkedQueue<Socket> held) {
         while (!server.isClosed()) {

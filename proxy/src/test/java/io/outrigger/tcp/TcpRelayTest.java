@@ -571,8 +571,8 @@ class TcpRelayTest {
     }
 
     /**
-     * A client turned away because no instance could be tried (every instance breaker open) gave
-     * the service no verdict: the half-open probe it took goes back, or the next client, once an
+     * A client turned away because no instance could be tried (every instance breaker open) while it held
+     * the service breaker's half-open probe gave the service no verdict: the probe goes back, or the next client, once an
      * instance can take it, would be refused for up to another {@code open_ms}.
      */
     @Test
@@ -614,6 +614,9 @@ class TcpRelayTest {
         // which no instance is left to try; the next is turned away without a connect attempt.
         assertEquals(new Exchange("tcp", "svc", dead, 502, 2), seen[0], Arrays.toString(seen));
         assertEquals(new Exchange("tcp", "svc", null, 503, 0), seen[1], Arrays.toString(seen));
+        // The second found every instance's breaker refusing: a failure of the service, as on the HTTP edges
+        // (the first's was the other), so the service's breaker (threshold 2) opened.
+        assertEquals(CircuitBreaker.State.OPEN, sidecar.context().breakers().forService("svc").state());
     }
 
     @Test
