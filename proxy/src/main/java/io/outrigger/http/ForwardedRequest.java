@@ -23,7 +23,7 @@ import java.util.List;
  * {@link ProxyExchange} on the client connection's event loop, which owns the request.
  */
 final class ForwardedRequest {
-    private static final AsciiString TRACESTATE = AsciiString.cached("tracestate");
+    static final AsciiString TRACESTATE = AsciiString.cached("tracestate");
     static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
 
     private ForwardedRequest() {

@@ -261,7 +261,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (last) {
             requestComplete = true;
             armDeadline();
-            HopByHopHeaders.strip(((LastHttpContent) content).trailingHeaders()); // a trailer section is per hop too
+            HttpHeaders trailers = ((LastHttpContent) content).trailingHeaders();
+            HopByHopHeaders.strip(trailers); // a trailer section is per hop too
+            RequestTrace.dropFromTrailers(trailers);
         }
         if (upstream != null) {
             upstream.write(content, upstream.voidPromise());
@@ -598,6 +600,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         reportOutcome(status < 500, status < 500 ? null : "status " + status);
         judgeService(status < 500);
         HopByHopHeaders.strip(((LastHttpContent) content).trailingHeaders()); // a trailer section is per hop too
+        RequestTrace.dropFromTrailers(((LastHttpContent) content).trailingHeaders());
         boolean close = conn.closing || !requestComplete;
         conn.closing = close;
         Object out = content;

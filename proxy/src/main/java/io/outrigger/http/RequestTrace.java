@@ -39,6 +39,16 @@ record RequestTrace(CharSequence requestId, CharSequence traceId, CharSequence t
                 new AsciiString(span, false), parent != null);
     }
 
+    /**
+     * Takes the trace fields out of a trailer section going on: they belong in the head, where this hop
+     * set its own, and a trailer copy (a caller's or an instance's old ids) would contradict those.
+     */
+    static void dropFromTrailers(HttpHeaders trailers) {
+        if (!trailers.isEmpty()) {
+            trailers.remove(ProxyExchange.TRACEPARENT).remove(ForwardedRequest.TRACESTATE).remove(ProxyExchange.X_REQUEST_ID);
+        }
+    }
+
     /** Sets both headers on a response (or a request) going out. */
     void applyTo(HttpHeaders headers) {
         headers.set(ProxyExchange.X_REQUEST_ID, requestId).set(ProxyExchange.TRACEPARENT, traceparent);
