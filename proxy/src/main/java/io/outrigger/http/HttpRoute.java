@@ -3,6 +3,7 @@ package io.outrigger.http;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.AsciiString;
 import io.outrigger.SidecarContext;
 import io.outrigger.discovery.Endpoint;
@@ -21,6 +22,7 @@ import java.util.List;
 abstract class HttpRoute {
     private final String edge;
     private final AsciiString via;
+    private final AsciiString via10;
     private final CircuitBreakers breakers;
     private final RoundRobinSelector selector;
     private final AccessLog accessLog;
@@ -28,6 +30,7 @@ abstract class HttpRoute {
     private HttpRoute(String edge, SidecarContext context) {
         this.edge = edge;
         this.via = AsciiString.cached("1.1 " + context.name());
+        this.via10 = AsciiString.cached("1.0 " + context.name());
         this.breakers = context.breakers();
         this.selector = context.selector();
         this.accessLog = context.config().http().accessLog() ? AccessLog.stderr() : null;
@@ -41,6 +44,14 @@ abstract class HttpRoute {
     /** The {@code Via} value this sidecar adds. */
     final AsciiString via() {
         return via;
+    }
+
+    /**
+     * The {@code Via} value this sidecar adds to a message it received as {@code received}: RFC 9110 7.6.3
+     * names the protocol of the message as received, so an HTTP/1.0 segment of the chain shows as {@code 1.0}.
+     */
+    final AsciiString via(HttpVersion received) {
+        return received.majorVersion() == 1 && received.minorVersion() == 0 ? via10 : via;
     }
 
     /** The breaker of one instance of a service (an allocation-free lookup once it exists). */

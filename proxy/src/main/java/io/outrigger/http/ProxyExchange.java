@@ -215,7 +215,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         knownService = true;
 
         conn.route.fillHost(request);
-        ForwardedRequest.rewrite(request, trace, hopsLeft, chunked, conn.remoteIp, conn.route.via());
+        ForwardedRequest.rewrite(request, trace, hopsLeft, chunked, conn.remoteIp, conn.route.via(request.protocolVersion()));
         if (buffered && contentLength > 0) {
             body = RequestBodyBuffer.whole(ctx.alloc(), (int) contentLength);
         }
@@ -665,7 +665,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         h.set(X_REQUEST_ID, requestId);
         h.set(TRACEPARENT, traceparent);
-        h.add(HttpHeaderNames.VIA, conn.route.via()); // RFC 9110 7.6.3: on every message forwarded, responses too
+        h.add(HttpHeaderNames.VIA, conn.route.via(res.protocolVersion())); // RFC 9110 7.6.3: on every message forwarded, responses too
         res.setProtocolVersion(HttpVersion.HTTP_1_1);
     }
 

@@ -99,6 +99,30 @@ class HttpProxyTest {
         assertEquals("1.1 test-sidecar", seen.headers().get("via"));
     }
 
+    /**
+     * Via names the protocol of the message as this hop received it (RFC 9110 7.6.3): an HTTP/1.0 caller's
+     * request goes on as HTTP/1.1 with {@code 1.0} in its Via, and so does an HTTP/1.0 instance's answer.
+     */
+    @Test
+    void viaNamesTheProtocolEachMessageCameIn() throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Thread instance = new Thread(() -> SidecarHarness.serveRaw(server, new AtomicInteger(),
+                    path -> path.equals("/old") ? "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                            : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), "via-instance");
+            instance.setDaemon(true);
+            instance.start();
+            int port = sidecar("\"service-b\": [" + instance(server.getLocalPort()) + "]");
+
+            String fromOld = raw(port, "GET /old HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+            assertTrue(fromOld.startsWith("HTTP/1.1 200") && fromOld.contains("\r\nvia: 1.0 test-sidecar\r\n"), fromOld);
+        }
+        TestUpstream b = upstream();
+        int port = sidecar("\"service-b\": [" + instance(b.port()) + "]");
+        String res = raw(port, "GET /new HTTP/1.0\r\nHost: service-b\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 200") && res.contains("\r\nvia: 1.1 test-sidecar\r\n"), res);
+        assertEquals("1.0 test-sidecar", b.requests.poll().headers().get("via"));
+    }
+
     @Test
     void routesByProxyFormAndContinuesTrace() throws Exception {
         TestUpstream b = upstream();
