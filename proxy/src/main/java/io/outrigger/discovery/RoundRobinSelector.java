@@ -68,16 +68,14 @@ public final class RoundRobinSelector {
         if (routed) {
             health.noteRouted(service);
         }
-        int start = exclude.isEmpty() ? Math.floorMod(cursors.computeIfAbsent(service, s -> new AtomicInteger()).getAndIncrement(), n)
-                : after(all, exclude);
+        if (exclude.isEmpty()) {
+            return turn(service, all, cursors.computeIfAbsent(service, s -> new AtomicInteger()).getAndIncrement());
+        }
+        int start = after(all, exclude);
         Endpoint fallback = null;
         for (int i = 0; i < n; i++) {
             Endpoint e = all.get((start + i) % n);
-            if (!health.isHealthy(service, e)) {
-                continue;
-            }
-            CircuitBreaker b = breakers.findInstance(service, e);
-            if (b != null && !b.isCallPermitted()) {
+            if (!callable(service, e)) {
                 continue;
             }
             if (exclude.contains(e)) {
@@ -89,6 +87,45 @@ public final class RoundRobinSelector {
             return e;
         }
         return fallback;
+    }
+
+    /**
+     * The instance whose turn {@code turn} is among the callable ones: counted over them, not over all the
+     * registered ones, so each callable instance gets its turn alike (counted over all, the instance after
+     * one left out got its turn too: with B of A, B, C unhealthy, A, C, C, A). No allocation: one pass
+     * counts them, a second finds the one; an instance whose state changed in between is taken or skipped
+     * as the second pass finds it (the last callable one it saw, when fewer are left).
+     */
+    private Endpoint turn(String service, List<Endpoint> all, int turn) {
+        int callable = 0;
+        for (Endpoint e : all) {
+            if (callable(service, e)) {
+                callable++;
+            }
+        }
+        if (callable == 0) {
+            return null;
+        }
+        int k = Math.floorMod(turn, callable);
+        Endpoint last = null;
+        for (Endpoint e : all) {
+            if (callable(service, e)) {
+                if (k-- == 0) {
+                    return e;
+                }
+                last = e;
+            }
+        }
+        return last;
+    }
+
+    /** Healthy, and its breaker (if it has one) would let a call through. */
+    private boolean callable(String service, Endpoint e) {
+        if (!health.isHealthy(service, e)) {
+            return false;
+        }
+        CircuitBreaker b = breakers.findInstance(service, e);
+        return b == null || b.isCallPermitted();
     }
 
     /**

@@ -1,7 +1,11 @@
 package io.outrigger.jsonline;
 
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.outrigger.SidecarContext;
+import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
+import io.outrigger.discovery.FileRegistry;
+import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -75,6 +79,31 @@ class InitRouteHandlerTest {
         String a = route();
         String b = route();
         assertFalse(a.equals(b), "both instances are routed to again");
+    }
+
+    /**
+     * Round robin over the healthy instances, as line-json.md says: with the middle one of three unhealthy, the other
+     * two take turns (the turn was once counted over all three, giving the one after the unhealthy instance two turns
+     * in three: .1, .3, .3, .1).
+     */
+    @Test
+    void routeTakesTurnsOverTheHealthyInstancesOnly() {
+        FileRegistry three = new FileRegistry(java.util.Map.of("svc", java.util.List.of(new Endpoint("10.9.1.1", 80),
+                new Endpoint("10.9.1.2", 80), new Endpoint("10.9.1.3", 80))), "test");
+        EmbeddedChannel c = JsonLineTesting.channel(new JsonLineNode(new SidecarContext(SidecarConfig.defaults(), three, Ticker.system()), null, 5_000));
+        try {
+            assertEquals("{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"health_ok\",\"in_reply_to\":1}}",
+                    exchange(c, "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"health\",\"msg_id\":1,\"service\":\"svc\",\"host\":\"10.9.1.2\",\"port\":80,\"healthy\":false}}"));
+            java.util.List<String> hosts = new java.util.ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                String reply = exchange(c, "{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"route\",\"msg_id\":" + (10 + i) + ",\"service\":\"svc\"}}");
+                assertTrue(reply.startsWith("{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"routed\",\"in_reply_to\":" + (10 + i) + ",\"service\":\"svc\",\"instance\":{\"host\":\""), reply);
+                hosts.add(reply.replaceAll(".*\"host\":\"([^\"]*)\".*", "$1"));
+            }
+            assertEquals(java.util.List.of("10.9.1.1", "10.9.1.3", "10.9.1.1", "10.9.1.3", "10.9.1.1", "10.9.1.3"), hosts);
+        } finally {
+            assertFalse(c.finishAndReleaseAll());
+        }
     }
 
     private String health(String service, String host, int port) {
