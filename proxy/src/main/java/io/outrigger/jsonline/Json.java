@@ -63,6 +63,8 @@ final class Json {
      * reporting {@link CharsetDecoder} and parsed as chars (about 40% slower than bytes: the fast path keeps
      * the common line at the cost of one scan).
      *
+     * @return the value, or null for a line that is blank once its byte order mark is skipped (the frame
+     *         decoder drops blank lines, but sees the mark as content)
      * @throws NotUtf8Exception when the line is not UTF-8
      */
     static JsonNode parse(ByteBuf line) throws IOException {
@@ -75,9 +77,23 @@ final class Json {
         if (text.error() != null) {
             throw new NotUtf8Exception(text.error());
         }
+        if (isBlank(text)) {
+            return null;
+        }
         try (JsonParser p = FACTORY.createParser(text.chars(), 0, text.length())) {
             return readOne(p);
         }
+    }
+
+    /** Whether a text holds only the white space a blank line may (as the frame decoder counts it: space, tab, CR). */
+    private static boolean isBlank(Text text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.chars()[i];
+            if (c != ' ' && c != '\t' && c != '\r') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Parses bytes holding exactly one JSON value, known to be plain ASCII without NUL (else Jackson guesses their encoding). */

@@ -44,7 +44,9 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
             } finally {
                 line.release();
             }
-            ctx.fireChannelRead(decoded);
+            if (decoded != null) {
+                ctx.fireChannelRead(decoded);
+            }
         } else if (msg instanceof OversizedLine) {
             OversizedLine over = (OversizedLine) msg;
             Json.Salvage s = Json.salvage(Unpooled.wrappedBuffer(over.head()), over.head().length < over.length());
@@ -55,6 +57,7 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
         }
     }
 
+    /** A {@link Request}, a {@link BadLine}, or null for a blank line (a UTF-8 byte order mark and white space): ignored. */
     static Object decode(ByteBuf line) {
         JsonNode root;
         try {
@@ -66,6 +69,9 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
             }
             String why = e instanceof JsonProcessingException ? ((JsonProcessingException) e).getOriginalMessage() : e.toString();
             return new BadLine(s.src(), s.dest(), s.msgId(), "not valid JSON (" + firstLine(why) + ")");
+        }
+        if (root == null) {
+            return null;
         }
         if (!root.isObject()) {
             return new BadLine(null, null, null, "a JSON " + root.getNodeType().name().toLowerCase(java.util.Locale.ROOT)

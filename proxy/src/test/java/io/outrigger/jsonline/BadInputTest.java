@@ -61,6 +61,25 @@ class BadInputTest {
         assertNextLineServed();
     }
 
+    /**
+     * line-json.md: blank lines are ignored. A line of a UTF-8 byte order mark (skipped at the start of any line)
+     * and white space is blank too: not a malformed line with its stderr warning ("no JSON value").
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"", " \t ", "\r"})
+    void aByteOrderMarkAndWhiteSpaceIsABlankLine(String rest) {
+        byte[] bom = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+        ByteBuf line = Unpooled.buffer().writeBytes(bom).writeBytes(rest.getBytes(StandardCharsets.US_ASCII));
+        try {
+            assertNull(JsonLineEnvelopeDecoder.decode(line));
+        } finally {
+            line.release();
+        }
+        ch.writeInbound(Unpooled.buffer().writeBytes(bom).writeBytes((rest + "\n").getBytes(StandardCharsets.US_ASCII)));
+        assertNull(readReply(ch));
+        assertNextLineServed();
+    }
+
     /** Unanswered, but what the log says about a msg_id must not read as "an integer, expected an integer". */
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
