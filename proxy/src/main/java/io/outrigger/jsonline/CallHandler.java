@@ -224,8 +224,8 @@ final class CallHandler implements MessageHandler {
             sent++;
             if (failures < forceFailures) {
                 failures++;
-                breaker.onFailure();
-                if (breaker.state() == CircuitBreaker.State.OPEN) {
+                // Its own failure, not the state after it: another caller may have opened the breaker meanwhile.
+                if (breaker.onFailure()) {
                     tripped = true;
                 }
                 return UPSTREAM_FAILED;

@@ -226,8 +226,13 @@ public final class CircuitBreaker {
         }
     }
 
-    /** Reports a failed call: counts toward the threshold; a failed half-open probe re-opens. */
-    public void onFailure() {
+    /**
+     * Reports a failed call: counts toward the threshold; a failed half-open probe re-opens.
+     *
+     * @return true when this failure opened the breaker; false when it stayed closed, or was already open
+     *         (opened by another caller since this one's permission: the failure is not counted)
+     */
+    public boolean onFailure() {
         for (;;) {
             Snapshot s = ref.get();
             Snapshot next;
@@ -242,13 +247,13 @@ public final class CircuitBreaker {
                     next = new Snapshot(State.OPEN, failures, ticker.nanos(), 0, s.probeRound(), "half-open probe failed");
                     break;
                 default: // OPEN: not counted
-                    return;
+                    return false;
             }
             if (ref.compareAndSet(s, next)) {
                 if (next.state() != s.state()) {
                     notifyListeners(s, next);
                 }
-                return;
+                return next.state() == State.OPEN;
             }
         }
     }

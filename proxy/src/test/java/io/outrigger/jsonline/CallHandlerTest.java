@@ -41,6 +41,27 @@ class CallHandlerTest {
         return node.context().breakers().forService(service);
     }
 
+    /**
+     * Only the failure that opened the breaker answers {@code circuit_breaker_open}. Another caller (a connection
+     * on another event loop) may open it between this call's permission and its failure, which then is not
+     * counted: on the TCP listener, two of eight concurrent calls could each answer that they opened it. The
+     * listener stands in for that other caller.
+     */
+    @Test
+    void aFailureAfterAnotherCallerOpenedTheBreakerDidNotTripIt() {
+        CircuitBreaker b = breaker("service-b");
+        b.transitionTo(CircuitBreaker.State.OPEN, "test");
+        nanos.addAndGet(TimeUnit.MILLISECONDS.toNanos(b.config().openMillis()));
+        b.addListener((breaker, from, to, reason) -> {
+            if (to == CircuitBreaker.State.HALF_OPEN) {
+                breaker.transitionTo(CircuitBreaker.State.OPEN, "another caller's probe failed");
+            }
+        });
+        assertEquals("{\"src\":\"service-b\",\"dest\":\"service-a\",\"body\":{\"type\":\"error\",\"in_reply_to\":1,"
+                        + "\"error\":\"Upstream failure\",\"service\":\"service-b\",\"failures\":1}}",
+                exchange(ch, call("service-a", "service-b", ",\"force_failures\":1")));
+    }
+
     /** Metrics label a service the registry does not know as {@code unknown}: callers name services freely. */
     @Test
     void metricsLabelOnlyServicesTheRegistryKnows() {
