@@ -149,11 +149,8 @@ public final class RoundRobinSelector {
     /** Whether some healthy instance's breaker would let a call through now; takes no turn of the round robin. */
     public boolean anyCallable(String service) {
         for (Endpoint e : registry.endpoints(service)) {
-            if (health.isHealthy(service, e)) {
-                CircuitBreaker b = breakers.findInstance(service, e);
-                if (b == null || b.isCallPermitted()) {
-                    return true;
-                }
+            if (callable(service, e)) {
+                return true;
             }
         }
         return false;
