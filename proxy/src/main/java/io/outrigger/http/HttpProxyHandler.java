@@ -33,7 +33,8 @@ import java.util.concurrent.TimeUnit;
  *
  * Pipelined requests that arrive while an exchange runs wait in a queue (at most one read's
  * worth, since nothing more is read). On {@link DrainEvent} the request in flight is answered
- * with {@code Connection: close} and the connection closes; an idle keep-alive connection closes
+ * with {@code Connection: close} and the connection closes (one whose answer began before closes as
+ * an idle one, after that answer); an idle keep-alive connection closes
  * once it has had no request for {@value #DRAIN_QUIET_MILLIS} ms (a request that comes, maybe on its way
  * already, is answered, then it closes); a connection that has not sent its first request yet gets that one answered, then
  * closes. One per connection, used on its event loop only.
@@ -197,6 +198,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         if (current != null) {
             current.flushUpstream(); // body dispatched from the queue: no channelReadComplete follows to flush it
+        } else if (draining && !closing) {
+            // The answer went out as keep-alive before the drain reached it: its client may send the next request
+            // the moment it ends, so the connection closes as an idle one does, after the quiet time.
+            scheduleCloseIfIdle();
         }
         updateClientRead();
     }
@@ -300,13 +305,21 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private void drain() {
         draining = true;
         if (current != null) {
-            closing = true;
+            // Its answer says Connection: close; one whose head went out before cannot, and its connection
+            // closes after it as an idle one does (exchangeDone).
+            if (!current.responseStarted()) {
+                closing = true;
+            }
         } else if (served && !closing && !headUnderWay()) {
             // Not at once: a client that sends back to back may have its next request on the way already, and
             // closing now would lose it. One that comes within the quiet time is answered (draining: with
             // Connection: close); a connection still idle then closes.
-            ctx.executor().schedule(this::closeIfIdle, DRAIN_QUIET_MILLIS, TimeUnit.MILLISECONDS);
+            scheduleCloseIfIdle();
         }
+    }
+
+    private void scheduleCloseIfIdle() {
+        ctx.executor().schedule(this::closeIfIdle, DRAIN_QUIET_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     private void closeIfIdle() {

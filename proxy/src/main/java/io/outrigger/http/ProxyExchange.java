@@ -168,6 +168,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         return requestComplete;
     }
 
+    /** Whether the response head went out (or is on its way): its {@code Connection} header is settled. */
+    boolean responseStarted() {
+        return responseStarted;
+    }
+
     /** Prepares the request and either answers an error at once or starts (or waits for the body to start) the first attempt. */
     void start() {
         context.retryBudget().onRequestStart();

@@ -160,6 +160,34 @@ class DrainTest {
         }
     }
 
+    /**
+     * The head of an answer went out keep-alive before the drain reached its connection, so it cannot say
+     * Connection: close, and its client may send the next request the moment the body ends. Closing right
+     * after that body lost the request (reset); the connection now closes as an idle one, after the quiet time.
+     */
+    @Test
+    void aRequestSentRightAfterAKeepAliveAnswerThatEndedDuringTheDrainIsAnswered() throws Exception {
+        try (RawHttp inbound = new RawHttp(port("inbound"))) {
+            app.holdBody = true;
+            inbound.sendGet("service-a", "/streaming");
+            RawHttp.Response head = inbound.readHead(); // its body is held by the app
+            assertEquals(200, head.status());
+            assertFalse(head.closes(), head.headers().toString());
+            app.holdBody = false;
+
+            sidecar.beginDrain();
+            stopIntake(); // the drain event has reached the connection, mid-response
+            app.releaseHeld();
+            assertEquals("{\"path\": \"/streaming\"}", inbound.readBody(Integer.parseInt(head.headers().get("content-length"))));
+
+            RawHttp.Response res = inbound.get("service-a", "/next");
+            assertEquals(200, res.status());
+            assertEquals("{\"path\": \"/next\"}", res.body());
+            assertTrue(res.closes(), "answered as the last one: " + res.headers());
+            assertTrue(inbound.closedByServer());
+        }
+    }
+
     @Test
     void connectionAcceptedBeforeIntakeStopsGetsItsFirstRequestAnswered() throws Exception {
         try (RawHttp inbound = new RawHttp(port("inbound"))) {

@@ -13,10 +13,13 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
@@ -36,6 +39,8 @@ final class HeldApp implements AutoCloseable {
     /** Requests received, answered or not. */
     final AtomicInteger received = new AtomicInteger();
     volatile boolean hold;
+    /** While set, a request's response head goes out at once and its body only at {@link #releaseHeld()}. */
+    volatile boolean holdBody;
 
     private final Queue<Runnable> held = new ConcurrentLinkedQueue<>();
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
@@ -79,7 +84,15 @@ final class HeldApp implements AutoCloseable {
                 res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
                 ctx.writeAndFlush(res);
             });
-            if (hold) {
+            if (holdBody) {
+                received.incrementAndGet();
+                ByteBuf body = ByteBufUtil.writeAscii(ctx.alloc(), "{\"path\": \"" + path + "\"}");
+                HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+                head.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+                // Held before the head goes out: a test that has read the head releases the body at once.
+                held.add(() -> ctx.executor().execute(() -> ctx.writeAndFlush(new DefaultLastHttpContent(body))));
+                ctx.writeAndFlush(head);
+            } else if (hold) {
                 held.add(answer);
                 received.incrementAndGet();
             } else {

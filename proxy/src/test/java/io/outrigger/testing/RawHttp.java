@@ -71,6 +71,11 @@ public final class RawHttp implements AutoCloseable {
         return new Response(Integer.parseInt(status.split(" ")[1]), headers, new String(body, StandardCharsets.UTF_8));
     }
 
+    /** Reads {@code length} bytes of body, such as the rest of a response whose head {@link #readHead()} read. */
+    public String readBody(int length) throws IOException {
+        return new String(in.readNBytes(length), StandardCharsets.UTF_8);
+    }
+
     /** Whether the server closed the connection: reads until EOF (true) or a byte or the 5 s timeout (false). */
     public boolean closedByServer() throws IOException {
         try {
