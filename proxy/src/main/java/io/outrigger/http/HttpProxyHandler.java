@@ -183,8 +183,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         current = null;
         if (closing) {
             releaseQueued();
-            if (draining) {
-                closeAfterWrites(); // the answer went out as keep-alive before the drain began
+            // Not while the client still sends the request: its answer's lingering close reads and drops the rest,
+            // and closing now would reset the upload, which can cost the client that answer.
+            if (draining && ex.requestComplete()) {
+                closeAfterWrites();
             }
             return;
         }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.Socket;
 import java.nio.file.Files;
@@ -185,6 +186,33 @@ class DrainTest {
             assertEquals("{\"path\": \"/next\"}", res.body());
             assertTrue(res.closes(), "answered as the last one: " + res.headers());
             assertTrue(inbound.closedByServer());
+        }
+    }
+
+    /**
+     * An answer that comes before the client finished its upload (here a 502: the app is down and the body too
+     * big to keep) is followed by a lingering close, so the client can send on and then read it. During the
+     * drain the connection closed right after that answer instead, and the rest of the upload met a reset.
+     */
+    @Test
+    void anEarlyAnswerDuringTheDrainLingersForTheRestOfTheUpload() throws Exception {
+        try (Socket client = new Socket("127.0.0.1", port("inbound"))) {
+            client.setSoTimeout(5000);
+            await(() -> sidecar.openConnections("inbound") == 1, "the sidecar accepted the connection");
+            stopIntake(); // the drain event has reached the connection before its first request
+            app.close(); // connections to the app are refused now
+
+            int size = 8 << 20;
+            OutputStream out = client.getOutputStream();
+            out.write(("POST /upload HTTP/1.1\r\nHost: service-a\r\nContent-Length: " + size + "\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            byte[] chunk = new byte[64 * 1024];
+            for (int sent = 0; sent < size; sent += chunk.length) {
+                out.write(chunk); // a reset here: the connection was closed, not lingering
+            }
+            String answer = new String(client.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
+            assertTrue(answer.startsWith("HTTP/1.1 502"), answer);
+            assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("\r\nconnection: close\r\n"), answer);
         }
     }
 
