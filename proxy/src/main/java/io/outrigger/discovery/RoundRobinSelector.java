@@ -93,8 +93,8 @@ public final class RoundRobinSelector {
      * The instance whose turn {@code turn} is among the callable ones: counted over them, not over all the
      * registered ones, so each callable instance gets its turn alike (counted over all, the instance after
      * one left out got its turn too: with B of A, B, C unhealthy, A, C, C, A). No allocation: one pass
-     * counts them, a second finds the one; an instance whose state changed in between is taken or skipped
-     * as the second pass finds it (the last callable one it saw, when fewer are left).
+     * counts them, a second (only when some are not callable) finds the one; an instance whose state changed
+     * in between is taken or skipped as the second pass finds it (the last callable one it saw, when fewer are left).
      */
     private Endpoint turn(String service, List<Endpoint> all, int turn) {
         int callable = 0;
@@ -107,6 +107,9 @@ public final class RoundRobinSelector {
             return null;
         }
         int k = Math.floorMod(turn, callable);
+        if (callable == all.size()) {
+            return all.get(k); // every instance callable, the common case: no second pass
+        }
         Endpoint last = null;
         for (Endpoint e : all) {
             if (callable(service, e)) {
