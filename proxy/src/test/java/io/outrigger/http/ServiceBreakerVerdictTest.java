@@ -102,13 +102,9 @@ class ServiceBreakerVerdictTest {
         try (Closer closer = new Closer()) {
             TestUpstream b = closer.add(new TestUpstream());
             b.status = 503;
-            Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + SidecarHarness.instance(b.port()) + "]");
-            String yaml = SidecarHarness.yaml(registry, SidecarHarness.RESILIENCE.replace("open_ms: 200", "open_ms: 30000"));
-            SidecarContext context = new SidecarContext(ConfigLoader.parse(yaml, "test"), FileRegistry.load(registry), Ticker.system());
-            Sidecar sidecar = closer.add(new Sidecar(context));
-            sidecar.start();
-            HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                    .proxy(ProxySelector.of(new InetSocketAddress("127.0.0.1", sidecar.boundPorts().get("outbound")))).build();
+            OneInstance one = closer.add(new OneInstance(dir, b.port()));
+            SidecarContext context = one.context;
+            HttpClient client = one.client;
 
             HttpResponse<Void> res = client.send(HttpRequest.newBuilder(URI.create("http://service-b/x")).timeout(Duration.ofSeconds(10)).build(),
                     HttpResponse.BodyHandlers.discarding());
@@ -130,13 +126,9 @@ class ServiceBreakerVerdictTest {
     void aRequestNoInstanceCouldTakeFailsTheServiceUnlessItHeldAProbe(@TempDir Path dir) throws Exception {
         try (Closer closer = new Closer()) {
             TestUpstream b = closer.add(new TestUpstream());
-            Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + SidecarHarness.instance(b.port()) + "]");
-            String yaml = SidecarHarness.yaml(registry, SidecarHarness.RESILIENCE.replace("open_ms: 200", "open_ms: 30000"));
-            SidecarContext context = new SidecarContext(ConfigLoader.parse(yaml, "test"), FileRegistry.load(registry), Ticker.system());
-            Sidecar sidecar = closer.add(new Sidecar(context));
-            sidecar.start();
-            HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                    .proxy(ProxySelector.of(new InetSocketAddress("127.0.0.1", sidecar.boundPorts().get("outbound")))).build();
+            OneInstance one = closer.add(new OneInstance(dir, b.port()));
+            SidecarContext context = one.context;
+            HttpClient client = one.client;
             HttpRequest get = HttpRequest.newBuilder(URI.create("http://service-b/x")).timeout(Duration.ofSeconds(10)).build();
             CircuitBreaker service = context.breakers().forService("service-b");
             CircuitBreaker instance = context.breakers().forInstance("service-b", new Endpoint("127.0.0.1", b.port()));
@@ -150,6 +142,28 @@ class ServiceBreakerVerdictTest {
             assertEquals(CircuitBreaker.State.HALF_OPEN, service.state());
             assertEquals(1, service.snapshot().probesLeft(), "the probe is given back");
             assertEquals(0, b.requestCount(), "no request reached the instance");
+        }
+    }
+
+    /** A sidecar ({@link SidecarHarness#RESILIENCE}, a 30 s {@code open_ms}) whose registry holds service-b at one port, and a client of it. */
+    private static final class OneInstance implements AutoCloseable {
+        final SidecarContext context;
+        final HttpClient client;
+        private final Sidecar sidecar;
+
+        OneInstance(Path dir, int port) throws Exception {
+            Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + SidecarHarness.instance(port) + "]");
+            String yaml = SidecarHarness.yaml(registry, SidecarHarness.RESILIENCE.replace("open_ms: 200", "open_ms: 30000"));
+            context = new SidecarContext(ConfigLoader.parse(yaml, "test"), FileRegistry.load(registry), Ticker.system());
+            sidecar = new Sidecar(context);
+            sidecar.start();
+            client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                    .proxy(ProxySelector.of(new InetSocketAddress("127.0.0.1", sidecar.boundPorts().get("outbound")))).build();
+        }
+
+        @Override
+        public void close() {
+            sidecar.close();
         }
     }
 
