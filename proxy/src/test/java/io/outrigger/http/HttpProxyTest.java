@@ -12,9 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
@@ -431,30 +429,9 @@ class HttpProxyTest {
     @Test
     void hopByHopFieldsInTrailersAreDroppedBothWays() throws Exception {
         try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            java.util.concurrent.CompletableFuture<List<String>> requestTrailers = new java.util.concurrent.CompletableFuture<>();
-            Thread instance = new Thread(() -> {
-                try (Socket s = server.accept();
-                     BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
-                    while (!in.readLine().isEmpty()) {
-                        // the request head
-                    }
-                    for (int size; (size = Integer.parseInt(in.readLine().trim(), 16)) > 0; ) {
-                        in.skip(size + 2); // a chunk and its line end
-                    }
-                    List<String> trailers = new java.util.ArrayList<>();
-                    for (String line; !(line = in.readLine()).isEmpty(); ) {
-                        trailers.add(line.toLowerCase(java.util.Locale.ROOT));
-                    }
-                    requestTrailers.complete(trailers);
-                    s.getOutputStream().write(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                            + "5\r\nhello\r\n0\r\nX-Sum: 42\r\nConnection: x-hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n\r\n")
-                            .getBytes(StandardCharsets.ISO_8859_1));
-                } catch (IOException | RuntimeException e) {
-                    requestTrailers.completeExceptionally(e);
-                }
-            }, "trailer-instance");
-            instance.setDaemon(true);
-            instance.start();
+            java.util.concurrent.CompletableFuture<List<String>> requestTrailers = SidecarHarness.recordRequestTrailers(server,
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    + "5\r\nhello\r\n0\r\nX-Sum: 42\r\nConnection: x-hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n\r\n");
             int port = sidecar("\"service-b\": [" + instance(server.getLocalPort()) + "]");
 
             String res = raw(port, "POST / HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"

@@ -145,6 +145,36 @@ final class SidecarHarness {
         }
     }
 
+    /**
+     * A raw instance on {@code server} for one chunked request: completes the returned future with the request's
+     * trailer lines (lower case), then answers with {@code response} (raw bytes) and closes.
+     */
+    static java.util.concurrent.CompletableFuture<List<String>> recordRequestTrailers(java.net.ServerSocket server, String response) {
+        java.util.concurrent.CompletableFuture<List<String>> requestTrailers = new java.util.concurrent.CompletableFuture<>();
+        Thread instance = new Thread(() -> {
+            try (Socket s = server.accept();
+                 java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
+                while (!in.readLine().isEmpty()) {
+                    // the request head
+                }
+                for (int size; (size = Integer.parseInt(in.readLine().trim(), 16)) > 0; ) {
+                    in.skip(size + 2); // a chunk and its line end
+                }
+                List<String> trailers = new ArrayList<>();
+                for (String line; !(line = in.readLine()).isEmpty(); ) {
+                    trailers.add(line.toLowerCase(java.util.Locale.ROOT));
+                }
+                requestTrailers.complete(trailers);
+                s.getOutputStream().write(response.getBytes(StandardCharsets.ISO_8859_1));
+            } catch (IOException | RuntimeException e) {
+                requestTrailers.completeExceptionally(e);
+            }
+        }, "trailer-instance");
+        instance.setDaemon(true);
+        instance.start();
+        return requestTrailers;
+    }
+
     /** A raw upstream: on each connection, answers each bodiless request with {@code answer} of its path, as bytes. */
     static void serveRaw(java.net.ServerSocket server, java.util.concurrent.atomic.AtomicInteger accepted,
                          java.util.function.Function<String, String> answer) {

@@ -7,17 +7,13 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -93,30 +89,10 @@ class TraceHeadersTest {
     void traceFieldsInTrailersDoNotGoOn() throws Exception {
         String other = "00-11111111111111111111111111111111-2222222222222222-01";
         try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            CompletableFuture<List<String>> requestTrailers = new CompletableFuture<>();
-            Thread instance = new Thread(() -> {
-                try (Socket s = server.accept();
-                     BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
-                    while (!in.readLine().isEmpty()) {
-                        // the request head
-                    }
-                    for (int size; (size = Integer.parseInt(in.readLine().trim(), 16)) > 0; ) {
-                        in.skip(size + 2); // a chunk and its line end
-                    }
-                    List<String> trailers = new ArrayList<>();
-                    for (String line; !(line = in.readLine()).isEmpty(); ) {
-                        trailers.add(line.toLowerCase(Locale.ROOT));
-                    }
-                    requestTrailers.complete(trailers);
-                    s.getOutputStream().write(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                            + "2\r\nok\r\n0\r\nX-Sum: 42\r\ntraceparent: " + other + "\r\nx-request-id: instance-id\r\n"
-                            + "tracestate: v=1\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-                } catch (IOException | RuntimeException e) {
-                    requestTrailers.completeExceptionally(e);
-                }
-            }, "trailer-instance");
-            instance.setDaemon(true);
-            instance.start();
+            CompletableFuture<List<String>> requestTrailers = SidecarHarness.recordRequestTrailers(server,
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    + "2\r\nok\r\n0\r\nX-Sum: 42\r\ntraceparent: " + other + "\r\nx-request-id: instance-id\r\n"
+                    + "tracestate: v=1\r\n\r\n");
             int sidecar = SidecarHarness.outboundTo(server.getLocalPort(), dir, closeables);
 
             String res = raw(sidecar, "POST / HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"

@@ -153,11 +153,7 @@ class DrainTest {
 
             stopIntake(); // the drain event has reached the connection, between two requests
 
-            RawHttp.Response res = inbound.get("service-a", "/next");
-            assertEquals(200, res.status());
-            assertEquals("{\"path\": \"/next\"}", res.body());
-            assertTrue(res.closes(), "answered as the last one: " + res.headers());
-            assertTrue(inbound.closedByServer());
+            assertTheNextIsAnsweredAsTheLast(inbound);
         }
     }
 
@@ -181,12 +177,17 @@ class DrainTest {
             app.releaseHeld();
             assertEquals("{\"path\": \"/streaming\"}", inbound.readBody(Integer.parseInt(head.headers().get("content-length"))));
 
-            RawHttp.Response res = inbound.get("service-a", "/next");
-            assertEquals(200, res.status());
-            assertEquals("{\"path\": \"/next\"}", res.body());
-            assertTrue(res.closes(), "answered as the last one: " + res.headers());
-            assertTrue(inbound.closedByServer());
+            assertTheNextIsAnsweredAsTheLast(inbound);
         }
+    }
+
+    /** A request on {@code inbound} is answered, with Connection: close, and the sidecar then closes the connection. */
+    private static void assertTheNextIsAnsweredAsTheLast(RawHttp inbound) throws Exception {
+        RawHttp.Response res = inbound.get("service-a", "/next");
+        assertEquals(200, res.status());
+        assertEquals("{\"path\": \"/next\"}", res.body());
+        assertTrue(res.closes(), "answered as the last one: " + res.headers());
+        assertTrue(inbound.closedByServer());
     }
 
     /**
