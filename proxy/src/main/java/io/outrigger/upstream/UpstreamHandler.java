@@ -4,6 +4,10 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.PrematureChannelClosureException;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
@@ -26,6 +30,11 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     private final UpstreamCodec codec;
     private UpstreamListener listener;
     private Throwable lastCause;
+    /**
+     * The connection failed (a reset, say) and was closed for it: a response whose body ends with the
+     * connection (no length, not chunked) has been cut off, not completed.
+     */
+    private boolean closedOnError;
     /** Inside a read burst: the decoder may still hold bytes that follow the response just completed. */
     private boolean reading;
     /** The pools to return the connection to at the end of the read burst, when asked during one; else null. */
@@ -65,6 +74,15 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         reading = true;
         UpstreamListener l = listener;
+        if (closedOnError && msg instanceof LastHttpContent && !((LastHttpContent) msg).decoderResult().isFailure()) {
+            // Netty's decoder ends a close-delimited body at any close, a reset included: passed on as the
+            // end of the body, the client would take a truncated download for a whole one.
+            ReferenceCountUtil.release(msg);
+            DefaultLastHttpContent cut = new DefaultLastHttpContent();
+            cut.setDecoderResult(DecoderResult.failure(new PrematureChannelClosureException(
+                    "connection failed before the end of the response body", lastCause)));
+            msg = cut;
+        }
         if (l != null) {
             l.onUpstreamRead(msg);
         } else {
@@ -129,6 +147,7 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
             // still waits in the receive buffer. The leasing exchange reads on; the read side's end closes.
             return;
         }
+        closedOnError = true;
         ctx.close();
     }
 
