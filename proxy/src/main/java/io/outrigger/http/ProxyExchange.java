@@ -141,6 +141,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private ScheduledFuture<?> readTimer;
 
     private boolean responseStarted;
+    /** Part of the answer came from the instance since {@link #waitsOnUpstream} last looked. */
+    private boolean responseMoved;
     private boolean responseComplete;
     private boolean skippingInformational;
     private boolean upstreamKeepAlive;
@@ -296,11 +298,22 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     /**
      * Whether the rest of the request waits on an instance that takes none of it (its connection not
-     * writable) and has not begun to answer either. One that streams its answer meanwhile is alive: a
-     * download is not cut because the instance leaves the rest of the upload unread.
+     * writable) and has not begun to answer either, or whose answer has not moved since the last call
+     * although the client could take more. One that streams its answer meanwhile is alive: a download is
+     * not cut because the instance leaves the rest of the upload unread.
      */
     boolean waitsOnUpstream() {
-        return !requestComplete && !responseStarted && !buffered && upstream != null && !upstream.isWritable();
+        if (requestComplete || buffered || upstream == null || upstream.isWritable()) {
+            return false;
+        }
+        if (!responseStarted) {
+            return true;
+        }
+        // Asked once per idle period: an answer that has not moved since the last time, while the client could take
+        // more, has stalled as well, and nothing else would end the exchange (the deadline waits for the body's end).
+        boolean moved = responseMoved || !ctx.channel().isWritable();
+        responseMoved = false;
+        return !moved;
     }
 
     /**
@@ -597,6 +610,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return;
         }
         if (!last) {
+            responseMoved = true;
             writeHeldHead();
             ctx.write(content, ctx.voidPromise());
             return;
@@ -643,6 +657,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     private void relayResponseHead(HttpResponse res, int code) {
         responseStarted = true;
+        responseMoved = true;
         cancelReadTimer();
         res.setStatus(ReasonPhrase.clean(res.status()));
         status = code;
