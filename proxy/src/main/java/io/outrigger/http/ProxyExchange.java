@@ -6,6 +6,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -141,6 +142,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private ScheduledFuture<?> readTimer;
 
     private boolean responseStarted;
+    /** The client's answer ends with its connection (HTTP/1.0, no length): a cut must reset it, not close it. */
+    private boolean closeDelimited;
     /** Part of the answer came from the instance since {@link #waitsOnUpstream} last looked. */
     private boolean responseMoved;
     private boolean responseComplete;
@@ -673,6 +676,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (!empty && !hasLength) {
             if (http10) {
                 close = true; // an HTTP/1.0 client only knows close-delimited bodies
+                closeDelimited = true;
             } else {
                 HttpUtil.setTransferEncodingChunked(res, true);
             }
@@ -1031,6 +1035,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         releaseUpstream(false);
         conn.closing = true;
         responseComplete = true;
+        if (closeDelimited && ctx.channel().isActive()) {
+            // A FIN would end a body framed by the close as if whole: the client must read an error instead.
+            ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+        }
         ctx.close();
         complete();
     }

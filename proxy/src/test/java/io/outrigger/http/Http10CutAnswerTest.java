@@ -1,0 +1,72 @@
+package io.outrigger.http;
+
+import io.outrigger.testing.Closer;
+import org.junit.jupiter.api.AutoClose;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * An HTTP/1.0 client gets an answer without a length as a body that ends with the connection. When the
+ * instance breaks that answer off half-way, a FIN would end it as if whole, byte for byte the answer of an
+ * instance that sent only that much: the sidecar resets the client's connection instead, so the client reads
+ * an error, as it would from the instance itself.
+ */
+class Http10CutAnswerTest {
+    @TempDir
+    Path dir;
+
+    @AutoClose
+    private final Closer closeables = new Closer();
+
+    @Test
+    void anHttp10ClientReadsAnErrorWhenTheInstanceBreaksOffAChunkedAnswer() throws Exception {
+        ServerSocket server = closeables.add(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()));
+        Thread instance = new Thread(() -> {
+            try (Socket s = server.accept();
+                 BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
+                while (!in.readLine().isEmpty()) {
+                    // the request head; a GET has no body
+                }
+                // A chunked answer broken off after its first chunk: no last chunk, and a close.
+                s.getOutputStream().write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                s.getOutputStream().flush();
+            } catch (IOException | RuntimeException e) {
+                // the test fails on what the client read
+            }
+        }, "breaking-instance");
+        instance.setDaemon(true);
+        instance.start();
+        int port = SidecarHarness.outboundTo(server.getLocalPort(), dir, closeables);
+
+        try (Socket client = new Socket("127.0.0.1", port)) {
+            client.setSoTimeout(5000);
+            client.getOutputStream().write("GET /download HTTP/1.0\r\nHost: service-b\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            InputStream in = client.getInputStream();
+            byte[] buf = new byte[8192];
+            assertThrows(SocketException.class, () -> {
+                for (int n; (n = in.read(buf)) >= 0; ) {
+                    got.write(buf, 0, n);
+                }
+            }, () -> "a cut close-delimited answer ended with a clean close, as if whole: " + got.toString(StandardCharsets.ISO_8859_1));
+            String answer = got.toString(StandardCharsets.ISO_8859_1);
+            assertTrue(answer.isEmpty() || answer.startsWith("HTTP/1.1 200 "), answer);
+        }
+    }
+}
