@@ -3,7 +3,9 @@ package io.outrigger.http;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.ChannelDuplexHandler;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpRequest;
@@ -37,9 +39,11 @@ import java.util.concurrent.TimeUnit;
  * an idle one, after that answer); an idle keep-alive connection closes
  * once it has had no request for {@value #DRAIN_QUIET_MILLIS} ms (a request that comes, maybe on its way
  * already, is answered, then it closes); a connection that has not sent its first request yet gets that one answered, then
- * closes. One per connection, used on its event loop only.
+ * closes. At the drain's deadline, a connection still taking an answer that ends with the connection (an
+ * HTTP/1.0 client's, without a length) is reset, not closed, so its client cannot take the cut answer for a
+ * whole one. One per connection, used on its event loop only.
  */
-final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
+final class HttpProxyHandler extends ChannelDuplexHandler {
     private static final Logger log = LoggerFactory.getLogger(HttpProxyHandler.class);
     /** How long an idle keep-alive connection stays open once its listener drains, for a request already on its way. */
     static final long DRAIN_QUIET_MILLIS = 250;
@@ -272,6 +276,16 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /** The sidecar's shutdown cuts this connection ({@link ConnectionTracker#closeAll()}): see the class comment. */
+    @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+        if (current != null && current.endsWithTheConnection() && ConnectionTracker.closedBySidecar(ctx.channel())
+                && ctx.channel().isActive()) {
+            ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+        }
+        ctx.close(promise);
     }
 
     @Override

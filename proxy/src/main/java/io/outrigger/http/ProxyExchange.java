@@ -155,6 +155,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private boolean continueOwed;
     /** The sidecar closed the client connection because the rest of the request did not come. */
     private boolean clientStalled;
+    /** The client's answer is under way and ends with the connection (HTTP/1.0, no length): only a reset can cut it. */
+    boolean endsWithTheConnection() {
+        return closeDelimited && !responseComplete;
+    }
+
     /**
      * A response head not written yet: when the whole response came in one read (the common
      * small answer), head and body go out as one message, encoded into one buffer.
