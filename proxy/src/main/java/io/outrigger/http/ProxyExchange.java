@@ -656,6 +656,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             return;
         }
         interimRelayed = true; // a response byte went out: this attempt's answer is the one the caller gets
+        // read_ms is there to try another instance; none can be tried now, and the instance has answered (a 102 says
+        // it is still at work): request_ms alone bounds the rest, or the caller would get a 504 after the 1xx.
+        cancelReadTimer();
         HttpHeaders h = res.headers();
         HopByHopHeaders.strip(h);
         h.add(HttpHeaderNames.VIA, conn.route.via());

@@ -315,6 +315,46 @@ class HttpProxyTest {
         assertEquals(4, fast.requestCount());
     }
 
+    /**
+     * An instance that keeps sending {@code 102 Processing} (passed on to the caller) has answered: read_ms,
+     * whose purpose is a retry on another instance, can no longer retry, and must not cut it with a 504 after
+     * the interim answers; request_ms bounds it.
+     */
+    @Test
+    void readMsDoesNotCutAnAttemptWhoseInterimAnswerWasPassedOn() throws Exception {
+        assertTrue(READ_TIMEOUT.contains("read_ms: 200") && READ_TIMEOUT.contains("request_ms: 3000"), READ_TIMEOUT);
+        try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Thread instance = new Thread(() -> {
+                try (Socket s = server.accept(); java.io.BufferedReader in = new java.io.BufferedReader(
+                        new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
+                    String line;
+                    while ((line = in.readLine()) != null && !line.isEmpty()) {
+                        // the request head: a GET, no body
+                    }
+                    for (int i = 0; i < 4; i++) {
+                        s.getOutputStream().write("HTTP/1.1 102 Processing\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                        s.getOutputStream().flush();
+                        Thread.sleep(150); // the instance at work: 600 ms in all, three times read_ms
+                    }
+                    s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone".getBytes(StandardCharsets.ISO_8859_1));
+                    s.getOutputStream().flush();
+                    in.readLine(); // until the sidecar closes
+                } catch (IOException | InterruptedException e) {
+                    // the sidecar closed the connection, or the test ended
+                }
+            }, "processing-instance");
+            instance.setDaemon(true);
+            instance.start();
+            int port = sidecar("\"service-b\": [" + instance(server.getLocalPort()) + "]", READ_TIMEOUT);
+
+            String res = raw(port, "GET /work HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
+
+            assertTrue(res.startsWith("HTTP/1.1 102 Processing\r\n"), res);
+            assertFalse(res.contains("504"), res);
+            assertTrue(res.contains("HTTP/1.1 200 OK\r\n") && res.endsWith("\r\n\r\ndone"), res);
+        }
+    }
+
     @Test
     void aPostWithoutAResponseHeadWithinReadMsIs504AndNotReplayed() throws Exception {
         TestUpstream slow = upstream();
