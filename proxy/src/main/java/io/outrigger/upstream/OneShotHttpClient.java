@@ -9,11 +9,13 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
@@ -31,7 +33,7 @@ import java.util.concurrent.TimeoutException;
  * the pooled upstream connections.
  *
  * <pre>
- *   HttpClientCodec -> HttpObjectAggregator(maxBodyBytes) -> AnswerHandler (completes the promise)
+ *   HttpClientCodec -> BodyLimit(maxBodyBytes) -> AnswerHandler (completes the promise)
  * </pre>
  *
  * The returned future completes on {@code loop}: with the whole response, which its listener owns and
@@ -67,7 +69,7 @@ public final class OneShotHttpClient {
                     @Override
                     protected void initChannel(Channel ch) {
                         ReadBufferShortage.installOn(ch); // no memory for the answer: failed at once, not at timeoutMillis
-                        ch.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(maxBodyBytes), new AnswerHandler(promise));
+                        ch.pipeline().addLast(new HttpClientCodec(), new BodyLimit(maxBodyBytes), new AnswerHandler(promise));
                     }
                 });
         if (allocator != null) {
@@ -97,6 +99,24 @@ public final class OneShotHttpClient {
             });
         });
         return promise;
+    }
+
+    /**
+     * Aggregates the answer up to {@code maxBodyBytes}; a larger one fails the call with one line that says so (Netty's
+     * own exception prints the whole response head, several lines, into the registry's outage WARN).
+     */
+    private static final class BodyLimit extends HttpObjectAggregator {
+        BodyLimit(int maxBodyBytes) {
+            super(maxBodyBytes);
+        }
+
+        @Override
+        protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+            ctx.close();
+            String length = oversized.headers().get(HttpHeaderNames.CONTENT_LENGTH);
+            throw new TooLongFrameException("an answer body over " + maxContentLength() + " bytes"
+                    + (length == null ? "" : " (Content-Length: " + length + ")"));
+        }
     }
 
     /** Hands the whole answer to the promise, retained for its listener; a closed connection or error fails it. */
