@@ -1,5 +1,6 @@
 package io.outrigger.discovery;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.netty.channel.EventLoop;
@@ -355,6 +356,18 @@ public final class ConsulRegistry implements Registry {
         return m == null ? t.getClass().getSimpleName() : m;
     }
 
+    /**
+     * The JSON of an answer. An empty one fails as {@code empty}: Jackson reads no content as a missing node, not null,
+     * and the watch went on to say {@code health of b:  (expected: an array)}, naming nothing.
+     */
+    static JsonNode readAnswer(String text) throws JsonProcessingException {
+        JsonNode body = JSON.readTree(text);
+        if (body == null || body.isMissingNode()) {
+            throw new IllegalArgumentException("empty");
+        }
+        return body;
+    }
+
     private static String abbreviate(JsonNode n) {
         String s = n.toString();
         return s.length() > 80 ? s.substring(0, 80) + "..." : s;
@@ -435,10 +448,7 @@ public final class ConsulRegistry implements Registry {
                 return new IllegalStateException("status " + reply.status());
             }
             try {
-                JsonNode body = JSON.readTree(reply.body());
-                if (body == null) {
-                    throw new IllegalArgumentException("empty answer");
-                }
+                JsonNode body = readAnswer(reply.body());
                 if (service == null) {
                     onCatalog(body);
                 } else {
