@@ -1,5 +1,6 @@
 package io.outrigger.discovery;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -360,12 +361,34 @@ public final class ConsulRegistry implements Registry {
      * The JSON of an answer. An empty one fails as {@code empty}: Jackson reads no content as a missing node, not null,
      * and the watch went on to say {@code health of b:  (expected: an array)}, naming nothing.
      */
-    static JsonNode readAnswer(String text) throws JsonProcessingException {
-        JsonNode body = JSON.readTree(text);
+    static JsonNode readAnswer(String text) {
+        JsonNode body;
+        try {
+            body = JSON.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(notJson(e));
+        }
         if (body == null || body.isMissingNode()) {
             throw new IllegalArgumentException("empty");
         }
         return body;
+    }
+
+    /**
+     * One line for an answer that is not JSON: Jackson's own message spans two lines and names a redacted source
+     * ({@code [Source: REDACTED (...INCLUDE_SOURCE_IN_LOCATION disabled); line: 1, column: 15]}) once or twice.
+     */
+    private static String notJson(JsonProcessingException e) {
+        String what = String.valueOf(e.getOriginalMessage()).replaceAll("\\s*\\(start marker at \\[Source:[^\\]]*\\]\\)", "");
+        int eol = what.indexOf('\n');
+        if (eol >= 0) {
+            what = what.substring(0, eol);
+        }
+        if (what.length() > 160) {
+            what = what.substring(0, 160) + "...";
+        }
+        JsonLocation at = e.getLocation();
+        return "not JSON: " + what + (at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")");
     }
 
     private static String abbreviate(JsonNode n) {

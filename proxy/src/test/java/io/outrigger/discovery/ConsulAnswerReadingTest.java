@@ -17,6 +17,16 @@ class ConsulAnswerReadingTest {
     }
 
     @Test
+    void anAnswerThatIsNotJsonIsOneLineWithWhereItBroke() {
+        // Jackson's message spans two lines and names "[Source: REDACTED (...)...]" twice: the outage WARN took them all.
+        assertEquals("not JSON: Unexpected end-of-input: expected close marker for Array (line 1, column 16)",
+                assertThrows(IllegalArgumentException.class, () -> ConsulRegistry.readAnswer("{\"service-b\": [")).getMessage());
+        String garbage = assertThrows(IllegalArgumentException.class, () -> ConsulRegistry.readAnswer("<html>oops</html>")).getMessage();
+        assertTrue(garbage.startsWith("not JSON: Unexpected character ('<'") && garbage.endsWith("(line 1, column 1)")
+                && !garbage.contains("\n") && !garbage.contains("Source"), garbage);
+    }
+
+    @Test
     void jsonIsRead() throws Exception {
         assertTrue(ConsulRegistry.readAnswer("{\"b\": []}").has("b"));
     }
