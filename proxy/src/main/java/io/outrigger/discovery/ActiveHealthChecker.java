@@ -35,8 +35,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Active health checks: every {@code intervalMillis}, a {@code GET path} to each instance of the services
- * this sidecar routes to ({@link HealthTracker#routedServices()}); 2xx passes, anything else (status,
- * refused connection, reset, no answer within {@code timeoutMillis}) fails. Results go to
+ * this sidecar routes to ({@link HealthTracker#routedServices()}); a readable 2xx passes, anything else (status,
+ * an answer the HTTP codec cannot read, refused connection, reset, no answer within {@code timeoutMillis}) fails. Results go to
  * {@link HealthTracker#onCheckPassed}/{@link HealthTracker#onCheckFailed}, which apply
  * {@code unhealthy_after}/{@code healthy_after}. A check the sidecar cannot even make, because it is
  * out of file descriptors (EMFILE) or of memory for the check's buffers, is no verdict on the instance and is skipped.
@@ -196,7 +196,11 @@ public final class ActiveHealthChecker implements AutoCloseable {
         protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
             if (msg instanceof HttpResponse res && done.trySuccess(null)) {
                 int code = res.status().code();
-                if (code >= 200 && code < 300) {
+                if (res.decoderResult().isFailure()) {
+                    // Not HTTP, or a head the codec gave up on (a header over its limit): the status is Netty's stand-in
+                    // (999) or the one read before the head broke, and the proxy answers such an instance's traffic 502.
+                    health.onCheckFailed(service, endpoint, "a malformed answer (" + describe(res.decoderResult().cause()) + ")");
+                } else if (code >= 200 && code < 300) {
                     health.onCheckPassed(service, endpoint);
                 } else {
                     health.onCheckFailed(service, endpoint, "status " + code);

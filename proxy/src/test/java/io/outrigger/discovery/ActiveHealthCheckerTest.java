@@ -7,14 +7,22 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.outrigger.listener.Transports;
 import io.outrigger.testing.ExhaustedAllocator;
+import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
@@ -50,9 +58,12 @@ class ActiveHealthCheckerTest {
 
     /** One round of checks of {@code endpoint}, with {@code allocator} (null: the default), awaited to its end. */
     private HealthTracker checkOnce(Endpoint endpoint, ByteBufAllocator allocator) throws Exception {
+        return checkOnce(endpoint, allocator, new HealthTracker());
+    }
+
+    private HealthTracker checkOnce(Endpoint endpoint, ByteBufAllocator allocator, HealthTracker health) throws Exception {
         Path file = Files.writeString(dir.resolve("registry.json"),
                 "{\"services\": {\"svc\": [{\"host\": \"127.0.0.1\", \"port\": " + endpoint.port() + "}]}}");
-        HealthTracker health = new HealthTracker();
         health.noteRouted("svc");
         ActiveHealthChecker checker = new ActiveHealthChecker(FileRegistry.load(file), health, group.next(), Transports.NIO,
                 "/health", 60_000, 1_000, allocator);
@@ -78,5 +89,39 @@ class ActiveHealthCheckerTest {
         Endpoint endpoint = serve(200);
         HealthTracker health = checkOnce(endpoint, ExhaustedAllocator.ALL);
         assertFalse(health.isTracked("svc", endpoint), "skipped, not failed: " + health.health("svc", endpoint));
+    }
+
+    /**
+     * An answer the HTTP codec cannot read fails the check, as the proxy answers that instance's traffic 502 ("upstream
+     * sent a malformed response"). A status line of 200 followed by a header over the codec's limit passed (the codec
+     * keeps the status it read before the head broke), and each such pass ended a passive ejection early; bytes
+     * that are not HTTP failed as "status 999", Netty's stand-in.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"HTTP/1.1 200 OK\r\nX-Big: %s\r\n\r\n", "hello there\r\n\r\n"})
+    void anAnswerThatIsNotReadableHttpFailsTheCheck(String answer) throws Exception {
+        byte[] bytes = String.format(answer, "a".repeat(20_000)).getBytes(StandardCharsets.US_ASCII);
+        try (ServerSocket raw = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Thread answering = new Thread(() -> {
+                try (Socket s = raw.accept()) {
+                    s.getInputStream().read(new byte[4096]);
+                    s.getOutputStream().write(bytes);
+                    s.getOutputStream().flush();
+                    s.shutdownOutput();
+                    s.getInputStream().readAllBytes(); // until the checker closes
+                } catch (IOException e) {
+                    // the checker closed first: nothing more to answer
+                }
+            });
+            answering.setDaemon(true);
+            answering.start();
+            Endpoint endpoint = new Endpoint("127.0.0.1", raw.getLocalPort());
+            HealthTracker health = checkOnce(endpoint, null, new HealthTracker(null, Ticker.system(), Clock.systemUTC(),
+                    new HealthTracker.Settings(5, 30_000, 300_000, 50, 1, 1)));
+
+            HealthTracker.Health verdict = health.health("svc", endpoint);
+            assertFalse(verdict.healthy(), "a malformed answer passed the check: " + verdict);
+            assertTrue(verdict.reason().startsWith("failing checks: 1 consecutive (a malformed answer ("), verdict.reason());
+        }
     }
 }
