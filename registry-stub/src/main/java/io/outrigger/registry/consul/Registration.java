@@ -1,5 +1,6 @@
 package io.outrigger.registry.consul;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -50,7 +51,12 @@ public record Registration(String id, String name, String address, int port, Htt
         try {
             root = JSON.readTree(body);
         } catch (JsonProcessingException e) {
-            throw new Invalid("request body is not valid JSON: " + e.getOriginalMessage());
+            // The original message may still name the start marker's location, as "[Source: REDACTED (...); line: 1,
+            // column: 1]": that part says nothing the line and column after it do not.
+            String what = String.valueOf(e.getOriginalMessage()).replaceAll("\\s*\\(start marker at \\[Source:[^\\]]*\\]\\)", "");
+            JsonLocation at = e.getLocation();
+            throw new Invalid("request body is not valid JSON: " + what
+                    + (at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"));
         }
         if (root == null || !root.isObject()) {
             throw new Invalid("request body: expected a JSON object");

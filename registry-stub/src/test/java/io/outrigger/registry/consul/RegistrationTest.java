@@ -28,4 +28,12 @@ class RegistrationTest {
                 () -> Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"1s\",\"Timeout\":\"0s\"}")));
         assertEquals("Check.Timeout: \"0s\" (expected: a duration > 0)", timeout.getMessage());
     }
+
+    @Test
+    void aBodyThatIsNotJsonIsRefusedInOneLineWithWhereItBroke() {
+        // Jackson's own words named "[Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); ...]".
+        Registration.Invalid cut = assertThrows(Registration.Invalid.class, () -> Registration.parse("{\"Name\": \"s\""));
+        assertEquals("request body is not valid JSON: Unexpected end-of-input: expected close marker for Object (line 1, column 13)",
+                cut.getMessage());
+    }
 }
