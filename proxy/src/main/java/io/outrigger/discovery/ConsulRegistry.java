@@ -274,10 +274,25 @@ public final class ConsulRegistry implements Registry {
         }
     }
 
-    /** The status of the entry's first check that is not passing ({@code critical}, {@code warning}, ...), or null when all pass. */
+    /**
+     * The status of the entry's first check that is not passing ({@code critical}, {@code warning}, ...), or null when all
+     * pass. Checks of another shape than Consul's array of objects are {@code unreadable}, not passing: iterated as they
+     * came, {@code "Checks": {"Status": "critical"}} passed (an object's values are no checks), and so did a string.
+     */
     private static String failingCheck(JsonNode entry) {
-        for (JsonNode check : entry.path("Checks")) {
-            String status = check.path("Status").asText("passing");
+        JsonNode checks = entry.path("Checks");
+        if (checks.isMissingNode() || checks.isNull()) {
+            return null; // no checks: nothing fails
+        }
+        if (!checks.isArray()) {
+            return "unreadable (Checks: expected an array)";
+        }
+        for (JsonNode check : checks) {
+            JsonNode s = check.path("Status");
+            if (!check.isObject() || !(s.isMissingNode() || s.isNull() || s.isTextual())) {
+                return "unreadable (Checks: expected objects with a Status string)";
+            }
+            String status = s.asText("passing");
             if (!"passing".equals(status)) {
                 return status.length() > 32 ? status.substring(0, 32) : status;
             }
