@@ -86,6 +86,8 @@ public final class ConsulRegistry implements Registry {
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
     private final Watch catalogWatch;
     private final AtomicBoolean down = new AtomicBoolean();
+    /** Watches whose last query failed; written on the loop only. */
+    private volatile int failingWatches;
     private boolean outageLogged; // loop only
     private volatile int outageWarnings;
     private volatile Set<String> catalog = Set.of();
@@ -159,10 +161,13 @@ public final class ConsulRegistry implements Registry {
         return description;
     }
 
-    /** Whether the registry failed to answer the last query: the instances are the last known ones. */
+    /**
+     * Whether some watch's last query failed: its instances are the last known ones. Not whether the last query of any
+     * watch failed: while one watch kept failing and the others answered, that flipped with each answer.
+     */
     @Override
     public boolean stale() {
-        return down.get();
+        return failingWatches > 0;
     }
 
     @Override
@@ -199,7 +204,7 @@ public final class ConsulRegistry implements Registry {
         for (Iterator<Map.Entry<String, Watch>> it = watches.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<String, Watch> e = it.next();
             if (!names.contains(e.getKey()) && !asked.contains(e.getKey())) {
-                e.getValue().stopped = true;
+                e.getValue().stop();
                 it.remove();
                 if (awaitingFirst != null) {
                     awaitingFirst.remove(e.getKey()); // gone before its first answer: ready() must not wait for it
@@ -447,6 +452,9 @@ public final class ConsulRegistry implements Registry {
                     ConsulHttpClient.Reply reply = (ConsulHttpClient.Reply) f.getNow();
                     failure = handle(reply);
                     if (failure == null) {
+                        if (failures > 0) {
+                            failingWatches--;
+                        }
                         failures = 0;
                         onUp();
                         long next = Math.max(1, reply.index());
@@ -463,9 +471,20 @@ public final class ConsulRegistry implements Registry {
                 log.debug("{}: failed after index {} ({})", path, askedIndex, describe(failure));
                 onDown(service == null ? "GET " + path : "watch of " + service, failure, failures > 0);
                 index = 0;
-                failures++;
+                if (failures++ == 0) {
+                    failingWatches++;
+                }
                 retry = loop.schedule(this::retry, backoff.nextDelayMillis(Math.min(failures, 30)), TimeUnit.MILLISECONDS);
             });
+        }
+
+        /** Ends the watch: the catalog no longer lists its service. */
+        void stop() {
+            stopped = true;
+            if (failures > 0) {
+                failures = 0;
+                failingWatches--;
+            }
         }
 
         private void retry() {
