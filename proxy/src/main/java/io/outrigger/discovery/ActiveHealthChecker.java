@@ -18,8 +18,10 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.outrigger.listener.DnsResolvers;
 import io.outrigger.listener.ReadBufferShortage;
 import io.outrigger.listener.Transports;
 import io.outrigger.upstream.OutOfDescriptors;
@@ -79,7 +81,9 @@ public final class ActiveHealthChecker implements AutoCloseable {
         this.path = path;
         this.intervalMillis = intervalMillis;
         this.timeoutMillis = Math.max(1, Math.min(timeoutMillis, intervalMillis));
-        this.bootstrap = new Bootstrap().group(loop).channel(transport.clientChannel())
+        // The sidecar's asynchronous resolver, as for proxied traffic: Bootstrap's default looks a host name up with the
+        // JDK's blocking InetAddress, on this event loop, which carries proxied exchanges too.
+        this.bootstrap = new Bootstrap().group(loop).channel(transport.clientChannel()).resolver(DnsResolvers.forTransport(transport))
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, this.timeoutMillis))
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
@@ -114,7 +118,7 @@ public final class ActiveHealthChecker implements AutoCloseable {
 
     private Promise<Void> check(String service, Endpoint endpoint) {
         Promise<Void> done = loop.newPromise();
-        ChannelFuture connect = bootstrap.connect(endpoint.host(), endpoint.port());
+        ChannelFuture connect = bootstrap.connect(DnsResolvers.address(endpoint.host(), endpoint.port()));
         Channel ch = connect.channel();
         ScheduledFuture<?> deadline = loop.schedule(() -> {
             if (done.trySuccess(null)) {
@@ -157,6 +161,11 @@ public final class ActiveHealthChecker implements AutoCloseable {
         if (done.trySuccess(null)) {
             log.debug("health check of {} {} skipped: the sidecar is out of {}", service, endpoint, what);
         }
+    }
+
+    /** The resolver the checks' connections use (tests). */
+    AddressResolverGroup<?> resolver() {
+        return bootstrap.config().resolver();
     }
 
     /** Whether a check is under way (tests). */

@@ -5,7 +5,9 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.resolver.DefaultAddressResolverGroup;
 import io.outrigger.listener.Transports;
+import io.outrigger.testing.Await;
 import io.outrigger.testing.ExhaustedAllocator;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
@@ -123,5 +125,28 @@ class ActiveHealthCheckerTest {
             assertFalse(verdict.healthy(), "a malformed answer passed the check: " + verdict);
             assertTrue(verdict.reason().startsWith("failing checks: 1 consecutive (a malformed answer ("), verdict.reason());
         }
+    }
+
+    /**
+     * An instance registered by host name is checked through the sidecar's asynchronous resolver, as proxied traffic
+     * is: Bootstrap's default resolver looked the name up with the JDK's blocking call on the event loop, which
+     * carries proxied exchanges too (a slow name server stalled them every interval). {@code localhost} comes from
+     * the hosts file, so no name server is asked.
+     */
+    @Test
+    void anInstanceNamedByHostIsLookedUpWithoutBlockingTheLoop() throws Exception {
+        Endpoint served = serve(200);
+        Path file = Files.writeString(dir.resolve("registry.json"),
+                "{\"services\": {\"svc\": [{\"host\": \"localhost\", \"port\": " + served.port() + "}]}}");
+        HealthTracker health = new HealthTracker(null, Ticker.system(), Clock.systemUTC(), new HealthTracker.Settings(5, 30_000, 300_000, 50, 1, 1));
+        health.noteRouted("svc");
+        ActiveHealthChecker checker = new ActiveHealthChecker(FileRegistry.load(file), health, group.next(), Transports.NIO,
+                "/health", 60_000, 2_000);
+
+        assertFalse(checker.resolver() instanceof DefaultAddressResolverGroup, "the JDK's blocking lookup, on the event loop");
+        group.next().submit(checker::checkAll).sync();
+        Endpoint byName = new Endpoint("localhost", served.port());
+        Await.until("the check of localhost", Duration.ofSeconds(5), () -> health.isTracked("svc", byName) && !checker.checking());
+        assertTrue(health.isHealthy("svc", byName), health.health("svc", byName).toString());
     }
 }
