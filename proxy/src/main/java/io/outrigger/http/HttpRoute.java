@@ -91,9 +91,10 @@ abstract class HttpRoute {
     abstract Endpoint pick(String service, List<Endpoint> tried);
 
     /**
-     * Whether a 502/503/504 answer or a read timeout may be retried (connect failures and resets
-     * always may). The outbound edge: yes. The inbound edge: no, since the caller's sidecar already
-     * retries, and retrying on both sides would multiply every failing request (3 x 3 attempts).
+     * Whether a 502/503/504 answer, a read timeout or a new connection's reset may be retried (connect failures always
+     * may; on an edge that retries answers, resets whatever the method). The outbound edge: yes. The
+     * inbound edge: no, since the caller's sidecar already retries, and retrying on both sides would
+     * multiply every failing request (3 x 3 attempts).
      */
     boolean retriesAnswers() {
         return true;

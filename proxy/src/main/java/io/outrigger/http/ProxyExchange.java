@@ -770,7 +770,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             connecting.addListener(this);
             return;
         }
-        attemptFailed(ProxyError.UPSTREAM_RESET, cause == null ? "connection closed" : "reset: " + cause.getMessage(), false);
+        // Retried on the outbound edge whatever the method. The inbound edge leaves a new connection's to the caller's
+        // sidecar, as a 5xx (the app took the connection, then dropped the request); a kept-alive one may have been
+        // closed by the app's idle timeout as the request went out, and goes again.
+        attemptFailed(ProxyError.UPSTREAM_RESET, cause == null ? "connection closed" : "reset: " + cause.getMessage(),
+                !conn.route.retriesAnswers() && !reusedConnection);
     }
 
     /**

@@ -98,8 +98,18 @@ class InboundListenerTest {
 
     @Test
     void doesNotRetryTheAppsOwnFailureAnswers() throws Exception {
+        assertTheAppGetsOneAttempt(app -> app.status = 503, "HTTP/1.1 503");
+    }
+
+    /** Nor an app that closes the connection under a request it read: its caller's sidecar retries that too (3 x 3 attempts). */
+    @Test
+    void doesNotRetryAnAppThatClosesUnderTheRequest() throws Exception {
+        assertTheAppGetsOneAttempt(app -> app.closeBeforeResponse = true, "HTTP/1.1 502");
+    }
+
+    private void assertTheAppGetsOneAttempt(java.util.function.Consumer<TestUpstream> failing, String answer) throws Exception {
         try (TestUpstream app = new TestUpstream()) {
-            app.status = 503;
+            failing.accept(app);
             Path registry = SidecarHarness.registry(dir, "");
             SidecarConfig cfg = ConfigLoader.parse("name: sidecar-b\nservice: service-b\nregistry: file:" + registry + "\n"
                     + "listeners:\n  inbound: { port: 0, app: 127.0.0.1:" + app.port() + " }\n", "test");
@@ -110,7 +120,7 @@ class InboundListenerTest {
 
                 String res = raw(port, "GET /x HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
 
-                assertTrue(res.startsWith("HTTP/1.1 503"), res);
+                assertTrue(res.startsWith(answer), res);
                 assertEquals(1, app.requestCount(), "the caller's sidecar retries; the inbound side must not multiply attempts");
             }
         }
