@@ -13,6 +13,7 @@ import io.outrigger.resilience.CircuitBreakerConfig;
 
 import java.io.IOException;
 import java.nio.charset.MalformedInputException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -55,6 +56,8 @@ public final class ConfigLoader {
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
             throw new ConfigException(file + ": file not found");
+        } catch (AccessDeniedException e) {
+            throw new ConfigException(file + ": permission denied"); // the JDK's message is the path alone
         } catch (MalformedInputException e) {
             throw new ConfigException(file + ": not UTF-8 text (expected: a YAML file in UTF-8)");
         } catch (IOException e) {

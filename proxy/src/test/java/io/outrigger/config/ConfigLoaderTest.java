@@ -156,6 +156,24 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void anUnreadableFileSaysPermissionDenied(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path file = java.nio.file.Files.writeString(dir.resolve("secret.yaml"), "name: x\n");
+        java.nio.file.Files.setPosixFilePermissions(file, java.util.Set.of());
+        if (java.nio.file.Files.isReadable(file)) {
+            file = Path.of("/proc/1/mem"); // root reads any mode-000 file; not this one (ptrace rules)
+        }
+        Path unreadable = file;
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(unreadable)) {
+            org.junit.jupiter.api.Assumptions.abort("no unreadable file on this system");
+        } catch (java.nio.file.AccessDeniedException expected) {
+            // as wanted
+        }
+        // Was "secret.yaml: cannot read (secret.yaml)": the JDK's message for EACCES is the path alone.
+        assertEquals(unreadable + ": permission denied",
+                assertThrows(ConfigException.class, () -> ConfigLoader.load(unreadable)).getMessage());
+    }
+
+    @Test
     void aFileThatIsNoYamlTextSaysWhat(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         assertEquals(dir + ": a directory (expected: a YAML file)",
                 assertThrows(ConfigException.class, () -> ConfigLoader.load(dir)).getMessage());
