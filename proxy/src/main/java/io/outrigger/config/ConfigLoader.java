@@ -12,7 +12,10 @@ import io.outrigger.discovery.Endpoint;
 import io.outrigger.resilience.CircuitBreakerConfig;
 
 import java.io.IOException;
-import java.nio.charset.MalformedInputException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -36,6 +39,8 @@ public final class ConfigLoader {
     /** An origin-form request target (RFC 3986 path and query characters, escapes as %XX): what a check sends. */
     /** The shortest active-check interval, the registry stub's floor too. */
     static final long MIN_CHECK_INTERVAL_MS = 50;
+    /** The largest config file read: far above any real one, and the YAML parser stops at 3 Mi code points anyway. */
+    static final int MAX_FILE_BYTES = 16 << 20;
     private static final Pattern HEALTH_PATH = Pattern.compile("/([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*");
     private final String source;
 
@@ -52,13 +57,18 @@ public final class ConfigLoader {
         if (Files.isDirectory(file)) {
             throw new ConfigException(file + ": a directory (expected: a YAML file)");
         }
-        try {
-            text = Files.readString(file);
+        try (InputStream in = Files.newInputStream(file)) {
+            // Bounded: /dev/zero, or a huge file named by mistake, would otherwise end in an OutOfMemoryError.
+            byte[] bytes = in.readNBytes(MAX_FILE_BYTES + 1);
+            if (bytes.length > MAX_FILE_BYTES) {
+                throw new ConfigException(file + ": larger than " + (MAX_FILE_BYTES >> 20) + " MiB (expected: a YAML config file)");
+            }
+            text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
         } catch (NoSuchFileException e) {
             throw new ConfigException(file + ": file not found");
         } catch (AccessDeniedException e) {
             throw new ConfigException(file + ": permission denied"); // the JDK's message is the path alone
-        } catch (MalformedInputException e) {
+        } catch (CharacterCodingException e) {
             throw new ConfigException(file + ": not UTF-8 text (expected: a YAML file in UTF-8)");
         } catch (IOException e) {
             throw new ConfigException(file + ": cannot read (" + e.getMessage() + ")");

@@ -174,6 +174,17 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aFileFarLargerThanAnyConfigIsRefusedWithoutReadingItAll(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path huge = dir.resolve("huge.yaml");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(ConfigLoader.MAX_FILE_BYTES + 1); // sparse: costs no disk
+        }
+        // Read whole, /dev/zero or a multi-GB log named by mistake ended in an OutOfMemoryError stack trace.
+        assertEquals(huge + ": larger than 16 MiB (expected: a YAML config file)",
+                assertThrows(ConfigException.class, () -> ConfigLoader.load(huge)).getMessage());
+    }
+
+    @Test
     void aFileThatIsNoYamlTextSaysWhat(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         assertEquals(dir + ": a directory (expected: a YAML file)",
                 assertThrows(ConfigException.class, () -> ConfigLoader.load(dir)).getMessage());
