@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.StringWriter;
@@ -34,6 +35,8 @@ public final class FileRegistry implements Registry {
     public static final String EMBEDDED_DEFAULT = "/outrigger/registry.json";
 
     private static final JsonFactory JSON = new JsonFactory();
+    /** The largest registry file read: far above any real one (a hundred thousand instances take a few MiB), and small enough for a small heap. */
+    static final int MAX_FILE_BYTES = 16 << 20;
 
     private final Map<String, List<Endpoint>> services;
     private final String description;
@@ -59,7 +62,12 @@ public final class FileRegistry implements Registry {
             throw new RegistryException(label + ": is a directory (expected: a JSON file)");
         }
         try (InputStream in = Files.newInputStream(file)) {
-            return parse(in, "file:" + file, label);
+            // Bounded: /dev/zero, or a huge file named by mistake, would otherwise end in an OutOfMemoryError.
+            byte[] json = in.readNBytes(MAX_FILE_BYTES + 1);
+            if (json.length > MAX_FILE_BYTES) {
+                throw new RegistryException(label + ": larger than " + (MAX_FILE_BYTES >> 20) + " MiB (expected: a JSON file)");
+            }
+            return parse(new ByteArrayInputStream(json), "file:" + file, label);
         } catch (NoSuchFileException e) {
             // A relative path is read from the working directory, not the config file's: say where that led.
             String where = file.isAbsolute() ? "" : " (relative to the working directory: " + file.toAbsolutePath().normalize() + ")";

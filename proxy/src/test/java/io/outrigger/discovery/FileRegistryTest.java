@@ -65,6 +65,17 @@ class FileRegistryTest {
         assertEquals("registry file: an empty path (expected: a JSON file)", e.getMessage());
     }
 
+    @Test
+    void aFileFarLargerThanAnyRegistryIsRefusedWithoutReadingItAll(@TempDir Path dir) throws Exception {
+        Path huge = dir.resolve("huge.json");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(FileRegistry.MAX_FILE_BYTES + 1); // sparse: costs no disk
+        }
+        // Read whole, file:/dev/zero or a multi-GB file named by mistake ended in an OutOfMemoryError stack trace.
+        assertEquals("registry file " + huge + ": larger than 16 MiB (expected: a JSON file)",
+                assertThrows(RegistryException.class, () -> FileRegistry.load(huge)).getMessage());
+    }
+
     /** The streaming parser gives what the former tree-based one (below, with databind) gave: the same registry or the same message. */
     @Test
     void streamingParserMatchesTheTreeReading() throws Exception {
