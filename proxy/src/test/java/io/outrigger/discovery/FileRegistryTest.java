@@ -50,6 +50,10 @@ class FileRegistryTest {
         Files.writeString(f, "{\"services\": {\"\": [{\"host\": \"h\", \"port\": 1}]}}");
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
         assertEquals("registry file " + f + ": services: \"\" (expected: a service name, not empty)", e.getMessage());
+        Files.writeString(f, "{\"services\": {");
+        e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
+        assertEquals("registry file " + f + ": not valid JSON at line 1, column 15 (Unexpected end-of-input: expected close marker"
+                + " for Object (start marker at [line: 1, column: 14]))", e.getMessage());
         Files.writeString(f, "not json");
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
         assertTrue(e.getMessage().startsWith("registry file " + f + ": not valid JSON"), e.getMessage());
@@ -122,7 +126,7 @@ class FileRegistryTest {
             root = new ObjectMapper().readTree(new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)));
         } catch (JsonProcessingException e) {
             return "error: t: not valid JSON at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr()
-                    + " (" + e.getOriginalMessage() + ")";
+                    + " (" + e.getOriginalMessage().replaceAll("\\[Source: [^;\\]]*\\); ", "[") + ")";
         }
         JsonNode svcs = root == null ? null : root.get("services");
         if (svcs == null || !svcs.isObject()) {
