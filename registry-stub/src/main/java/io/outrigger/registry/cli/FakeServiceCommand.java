@@ -138,7 +138,7 @@ public final class FakeServiceCommand implements Callable<Integer> {
     private URI url(String option, String value) {
         try {
             URI u = new URI(value);
-            if ("http".equals(u.getScheme()) && u.getHost() != null && u.getPort() > 0) {
+            if ("http".equals(u.getScheme()) && u.getHost() != null && u.getPort() > 0 && u.getPort() <= 65535) {
                 return u;
             }
         } catch (java.net.URISyntaxException e) {

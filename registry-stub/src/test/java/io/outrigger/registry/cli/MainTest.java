@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -62,6 +63,19 @@ class MainTest {
         assertOneLine();
         err.getBuffer().setLength(0);
         assertEquals(2, run("registry", "--port", "70000"));
+        assertOneLine();
+    }
+
+    @Test
+    void aRegistryOrSidecarUrlWithAPortOutOfRangeIsAUsageError() {
+        // Was accepted: the service started and then retried its registration for good (port out of range:99999).
+        assertEquals(2, assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+                () -> run("fake-service", "--name", "b", "--register", "http://127.0.0.1:99999")));
+        assertEquals("registry-stub: --register: http://127.0.0.1:99999 (expected: http://HOST:PORT)"
+                + " (see 'registry-stub fake-service --help')", err.toString().strip());
+        err.getBuffer().setLength(0);
+        assertEquals(2, assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+                () -> run("fake-service", "--name", "b", "--sidecar", "http://127.0.0.1:65536")));
         assertOneLine();
     }
 
