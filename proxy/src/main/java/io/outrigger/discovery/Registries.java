@@ -35,7 +35,7 @@ public final class Registries {
             throw new RegistryException("registry " + spec + ": not a URL (expected: http://HOST:PORT)");
         }
         String path = uri.getRawPath();
-        if (!"http".equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 1
+        if (!"http".equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 1 || uri.getPort() > 65535
                 || uri.getRawQuery() != null || uri.getRawUserInfo() != null || (path != null && !path.isEmpty() && !path.equals("/"))) {
             throw new RegistryException("registry " + spec + ": expected http://HOST:PORT");
         }

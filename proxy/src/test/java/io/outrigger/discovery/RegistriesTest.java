@@ -16,6 +16,14 @@ class RegistriesTest {
     }
 
     @Test
+    void aPortOver65535IsAConfigErrorNotAPollThatDies() {
+        // Was accepted: the first poll threw "port out of range:99999" on the discovery loop, a stack trace, and the
+        // sidecar stayed up never ready, polling no more.
+        RegistryException e = assertThrows(RegistryException.class, () -> Registries.open("http://127.0.0.1:99999"));
+        assertEquals("registry http://127.0.0.1:99999: expected http://HOST:PORT", e.getMessage());
+    }
+
+    @Test
     void opensAConsulRegistryWithoutBlocking() throws Exception {
         // Port 1 of loopback refuses at once: open() still returns, ready() stays pending, reads answer empty.
         try (Registry r = Registries.open("http://127.0.0.1:1")) {
