@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.resilience.CircuitBreakerConfig;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -102,6 +104,21 @@ public final class ConfigLoader {
         return out.length() == 0 ? message.strip().replaceAll("\\s+", " ") : out.toString();
     }
 
+    /**
+     * The line a YAML error is about: where the construct it names began (an unclosed bracket), else where the
+     * parser found the mistake. Jackson's own location is its last good token, which may be lines above (a tab
+     * after blank lines).
+     */
+    private static int errorLine(JsonProcessingException e) {
+        if (e.getCause() instanceof MarkedYAMLException m) {
+            Mark mark = m.getContextMark() != null ? m.getContextMark() : m.getProblemMark();
+            if (mark != null) {
+                return mark.getLine() + 1;
+            }
+        }
+        return e.getLocation() == null ? 0 : e.getLocation().getLineNr();
+    }
+
     /** Parses and validates YAML text; {@code source} names it in messages. */
     public static SidecarConfig parse(String yaml, String source) throws ConfigException {
         JsonNode root;
@@ -116,7 +133,8 @@ public final class ConfigLoader {
                 }
             }
         } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
+            int line = errorLine(e);
+            String where = line > 0 ? " at line " + line : "";
             throw new ConfigException(source + ": not valid YAML" + where + " (" + oneLine(e.getOriginalMessage()) + ")");
         } catch (IOException e) { // a String source: only the parser's own close could fail
             throw new ConfigException(source + ": cannot read (" + e.getMessage() + ")");

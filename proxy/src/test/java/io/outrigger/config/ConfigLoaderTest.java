@@ -150,6 +150,14 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aYamlSyntaxErrorNamesTheLineOfTheMistakeNotOfTheLastGoodValue() {
+        // Was "at line 3": the parser's last token, above the blank lines, not the tab that cannot start a token.
+        assertError("t.yaml: not valid YAML at line 6 (while scanning for the next token; found character '\\t(TAB)' that cannot"
+                + " start any token. (Do not use \\t(TAB) for indentation) at line 6, column 1)",
+                "name: a\nhttp:\n  max_body_bytes: 5\n\n\n\tidle_timeout_ms: 5\n");
+    }
+
+    @Test
     void missingFile() {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(Path.of("/nonexistent/x.yaml")));
         assertEquals("/nonexistent/x.yaml: file not found", e.getMessage());
