@@ -419,6 +419,10 @@ public final class ConfigLoader {
     }
 
     private Endpoint endpoint(JsonNode parent, String key, String dflt) throws ConfigException {
+        JsonNode n = parent.path("app");
+        if (!n.isMissingNode() && !n.isNull() && !n.isTextual()) {
+            throw error(key, n, "host:port"); // app: 8080, a port alone
+        }
         String text = textIn(parent, key, "app", dflt, null);
         try {
             return Endpoint.parse(text);

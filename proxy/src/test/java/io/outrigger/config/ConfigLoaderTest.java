@@ -56,6 +56,8 @@ class ConfigLoaderTest {
         assertError("t.yaml: resilience.retry.jitter: \"some\" (expected: one of full, none)", "resilience:\n  retry: { jitter: some }\n");
         assertError("t.yaml: resilience.timeouts.read_ms: -5 (expected: an integer >= 0)", "resilience:\n  timeouts: { read_ms: -5 }\n");
         assertError("t.yaml: listeners.inbound.app: \"nohost\" (expected: host:port)", "listeners:\n  inbound: { port: 1, app: nohost }\n");
+        // A bare port was "expected: a non-empty string", which says nothing of the host:port it needs.
+        assertError("t.yaml: listeners.inbound.app: 8080 (expected: host:port)", "listeners:\n  inbound: { port: 1, app: 8080 }\n");
         assertError("t.yaml: listeners.tcp[0].service: missing (expected: a service name)", "listeners:\n  tcp: [ { port: 1 } ]\n");
         assertError("t.yaml: listeners.tcp[2].port: 0 (expected: a port other than 0: listeners.tcp[0] already relays svc on port 0)",
                 "listeners:\n  tcp: [ { port: 0, service: svc }, { port: 0, service: other }, { port: 0, service: svc } ]\n");
