@@ -231,9 +231,6 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
         conn.route.fillHost(request);
         ForwardedRequest.rewrite(request, trace, hopsLeft, chunked, conn.remoteIp, conn.route.via(request.protocolVersion()));
-        if (buffered && contentLength > 0) {
-            body = RequestBodyBuffer.whole(ctx.alloc(), (int) contentLength);
-        }
         if (!buffered) {
             // A body to stream is asked for only once an instance's connection is open (onConnected): until
             // then the client sends none, so a refused connection can be retried on another instance.
@@ -259,9 +256,11 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             ByteBuf data = content.content();
             if (data.isReadable()) {
                 if (body == null) {
-                    body = RequestBodyBuffer.whole(ctx.alloc(), data.readableBytes());
+                    // Allocated as the body comes, not for its declared length: a head that stalls holds no buffer.
+                    body = RequestBodyBuffer.whole(ctx.alloc(), data, HttpUtil.getContentLength(request, -1L));
+                } else {
+                    body.append(data);
                 }
-                body.append(data);
             }
             content.release();
             if (last) {

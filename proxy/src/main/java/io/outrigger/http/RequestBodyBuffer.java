@@ -14,13 +14,19 @@ import java.util.ArrayDeque;
  *   streamed: larger or chunked body -> pieces that came before an instance's connection was open -> polled into it
  * </pre>
  *
- * Made only once a request has a body to hold (a request without one allocates none). Owns what it
+ * Made only once a request has a body to hold, from its first piece (a request without one allocates
+ * none, and a head whose body has not come yet none either): a whole body's buffer starts at what came
+ * and doubles as more comes, up to the declared length, so memory follows the bytes a client sent, not
+ * the {@code Content-Length} it declared. Owns what it
  * holds: the whole body until {@link #release}, a waiting piece until {@link #poll} hands it on;
  * {@link #release} frees whatever is still held, once the exchange is over.
  *
  * <p>Not thread-safe: confined to the client connection's event loop, like its exchange.
  */
 final class RequestBodyBuffer {
+    /** The least room a whole body's buffer starts with (less when its declared length is less). */
+    static final int FIRST_CAPACITY = 8192;
+
     /** The whole body, kept for every attempt; null for a streamed body, and once released. */
     private ByteBuf whole;
     /** Pieces of a streamed body waiting for a connection to an instance; null for a whole body. */
@@ -31,9 +37,17 @@ final class RequestBodyBuffer {
         this.waiting = waiting;
     }
 
-    /** A buffer for a body kept whole, with room for {@code capacity} bytes to begin with. */
-    static RequestBodyBuffer whole(ByteBufAllocator alloc, int capacity) {
-        return new RequestBodyBuffer(alloc.buffer(capacity), null);
+    /**
+     * A buffer for a body kept whole, holding a copy of its first piece {@code first} (the caller keeps and releases it).
+     * Room for the whole of {@code length} declared bytes (-1: not declared) when they all came in that piece or when they
+     * fit in {@link #FIRST_CAPACITY}, so a small body takes one buffer however it was split; else room for what came.
+     */
+    static RequestBodyBuffer whole(ByteBufAllocator alloc, ByteBuf first, long length) {
+        int received = first.readableBytes();
+        int max = length < 0 ? Integer.MAX_VALUE : (int) Math.max(length, received);
+        ByteBuf buf = alloc.buffer(Math.min(max, Math.max(received, FIRST_CAPACITY)), max);
+        buf.writeBytes(first);
+        return new RequestBodyBuffer(buf, null);
     }
 
     /** A queue for the pieces of a streamed body that come before an instance's connection is open. */
@@ -41,7 +55,7 @@ final class RequestBodyBuffer {
         return new RequestBodyBuffer(null, new ArrayDeque<>(4));
     }
 
-    /** Copies {@code data}'s readable bytes onto the whole body; the caller keeps (and releases) {@code data}. */
+    /** Copies {@code data}'s readable bytes onto the whole body, growing it as needed; the caller keeps (and releases) {@code data}. */
     void append(ByteBuf data) {
         whole.writeBytes(data);
     }
