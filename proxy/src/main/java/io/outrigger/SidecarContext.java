@@ -57,7 +57,7 @@ public final class SidecarContext {
     private void forgetBreakersOfDepartedInstances() {
         SidecarConfig.Inbound inbound = config.listeners().inbound();
         for (String service : breakers.servicesWithInstanceBreakers()) {
-            Set<Endpoint> keep = new HashSet<>(registry.endpoints(service));
+            Set<Endpoint> keep = new HashSet<>(registry.listed(service));
             keep.addAll(registry.withheld(service).keySet());
             if (inbound != null && service.equals(config.service())) {
                 keep.add(inbound.app());

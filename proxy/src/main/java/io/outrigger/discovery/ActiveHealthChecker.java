@@ -107,7 +107,7 @@ public final class ActiveHealthChecker implements AutoCloseable {
     /** Runs one round of checks now (tests; the timer calls it every interval). */
     public void checkAll() {
         for (String service : health.routedServices()) {
-            for (Endpoint e : registry.endpoints(service)) {
+            for (Endpoint e : registry.listed(service)) { // listed: a service gone from the registry is not watched again
                 String key = service + '/' + e;
                 if (inFlight.add(key)) {
                     check(service, e).addListener(f -> inFlight.remove(key));

@@ -128,6 +128,11 @@ public final class ConsulRegistry implements Registry {
     }
 
     @Override
+    public List<Endpoint> listed(String service) {
+        return instances.getOrDefault(service, List.of());
+    }
+
+    @Override
     public boolean contains(String service) {
         return catalog.contains(service) || !instances.getOrDefault(service, List.of()).isEmpty();
     }

@@ -289,7 +289,7 @@ public final class HealthTracker {
         }
         long now = ticker.nanos();
         for (Map.Entry<String, ServiceHealth> e : byService.entrySet()) {
-            Set<Endpoint> listed = new HashSet<>(registry.endpoints(e.getKey()));
+            Set<Endpoint> listed = new HashSet<>(registry.listed(e.getKey()));
             e.getValue().sync(listed, now);
         }
     }
@@ -391,7 +391,7 @@ public final class HealthTracker {
 
         /** Guarded by this. */
         int size(Registry registry, String service) {
-            List<Endpoint> listed = registry == null ? List.of() : registry.endpoints(service);
+            List<Endpoint> listed = registry == null ? List.of() : registry.listed(service);
             return Math.max(listed.size(), registry == null ? instances.size() : 1);
         }
 

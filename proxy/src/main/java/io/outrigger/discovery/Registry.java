@@ -17,6 +17,15 @@ public interface Registry extends AutoCloseable {
     List<Endpoint> endpoints(String service);
 
     /**
+     * The instances of a service as last known, without asking the registry to start following a service it does
+     * not list (as {@link #endpoints} may, for traffic): for bookkeeping over services seen before, such as health
+     * state and active checks, which would otherwise keep watching a service that left the registry.
+     */
+    default List<Endpoint> listed(String service) {
+        return endpoints(service);
+    }
+
+    /**
      * Instances of a service the registry lists but does not offer for traffic, each with the
      * registry's reason (a Consul-style check that is not passing); never routed to, shown so an
      * operator sees why an instance is missing. Empty by default.

@@ -40,6 +40,11 @@ final class LazyRegistry implements Registry {
     }
 
     @Override
+    public List<Endpoint> listed(String service) {
+        return registry().listed(service);
+    }
+
+    @Override
     public boolean contains(String service) {
         return registry().contains(service);
     }
