@@ -236,6 +236,7 @@ public final class HealthTracker {
             st.change = st.ejectedReason + " (" + millis + " ms)";
             st.note = "back from ejection " + st.ejections + " (ejected " + millis + " ms)";
             st.failures = 0;
+            st.checkPasses = 0; // only passes after the ejection count towards ending it early (healthy_after)
         }));
     }
 

@@ -243,6 +243,19 @@ class HealthTrackerTest {
     }
 
     @Test
+    void passesBeforeAnEjectionDoNotCountTowardsEndingIt() {
+        health.onCheckPassed("service-b", A);
+        health.onCheckPassed("service-b", A);
+        health.onCheckPassed("service-b", A); // checks pass, traffic fails: outlier ejection
+        fail(A, 5);
+        assertFalse(health.isHealthy("service-b", A));
+        health.onCheckPassed("service-b", A);
+        assertFalse(health.isHealthy("service-b", A), "healthy_after is 2: one pass since the ejection is not enough");
+        health.onCheckPassed("service-b", A);
+        assertEquals(new HealthTracker.Health(true, "passing checks ended an ejection"), health.health("service-b", A));
+    }
+
+    @Test
     void instancesTheRegistryDropsAreDraining() {
         fail(C, 1);
         services.put("service-b", List.of(A, B));
