@@ -247,8 +247,8 @@ public final class HealthTracker {
             st.checkPasses++;
             if (st.checkFailing && st.checkPasses >= settings.healthyAfter()) {
                 st.checkFailing = false;
-                st.note = "passing checks: " + st.checkPasses + " consecutive";
-                st.change = st.note;
+                st.note = InstanceState.CHECKS_NOTE; // told as the checks go on, not frozen at the count of this moment
+                st.change = "passing checks: " + st.checkPasses + " consecutive";
             }
             if (st.ejected && !st.checkFailing && st.checkPasses >= settings.healthyAfter() && ticker.nanos() - st.ejectedUntil < 0) {
                 st.ejected = false; // a passing active check ends a passive ejection early
@@ -317,6 +317,12 @@ public final class HealthTracker {
 
     /** Mutable state of one instance, guarded by its {@link ServiceHealth}'s lock; {@link #view} is published. */
     private static final class InstanceState {
+        /**
+         * The {@link #note} (compared by identity) of an instance whose active checks stopped failing: its reason then
+         * says how the checks go now ("passing checks: 240 consecutive"), until another note replaces it.
+         */
+        static final String CHECKS_NOTE = new String("checks");
+
         volatile View view = new View(null, 0, null, Health.UNKNOWN_HEALTHY);
         String drainingReason;
         long drainingSince;
@@ -346,7 +352,12 @@ public final class HealthTracker {
                 blocked = new Health(false, "failing checks: " + checkFailures + " consecutive (" + checkCause + ")");
             }
             view = new View(blocked, ejectedUntil, ejected ? new Health(false, ejectedReason) : null,
-                    note == null ? Health.UNKNOWN_HEALTHY : new Health(true, note));
+                    note == null ? Health.UNKNOWN_HEALTHY : new Health(true, note == CHECKS_NOTE ? checksNote() : note));
+        }
+
+        private String checksNote() {
+            return checkFailures == 0 ? "passing checks: " + checkPasses + " consecutive"
+                    : "failed checks: " + checkFailures + " consecutive (" + checkCause + "), not yet unhealthy";
         }
     }
 

@@ -220,6 +220,22 @@ class HealthTrackerTest {
     }
 
     @Test
+    void theReasonFollowsTheChecksAfterARecovery() {
+        for (int i = 0; i < 3; i++) {
+            health.onCheckFailed("service-b", B, "status 503");
+        }
+        for (int i = 0; i < 200; i++) {
+            health.onCheckPassed("service-b", B);
+        }
+        assertEquals(new HealthTracker.Health(true, "passing checks: 200 consecutive"), health.health("service-b", B));
+        health.onCheckFailed("service-b", B, "status 503");
+        assertEquals(new HealthTracker.Health(true, "failed checks: 1 consecutive (status 503), not yet unhealthy"),
+                health.health("service-b", B));
+        health.onCheckPassed("service-b", B);
+        assertEquals(new HealthTracker.Health(true, "passing checks: 1 consecutive"), health.health("service-b", B));
+    }
+
+    @Test
     void instancesTheRegistryDroppedDoNotCountAgainstTheCap() {
         Endpoint e = new Endpoint("127.0.0.1", 9005);
         Endpoint f = new Endpoint("127.0.0.1", 9006);
