@@ -179,7 +179,7 @@ public final class ConfigLoader {
                 requireObject(t, key);
                 allowOnly(t, key + ".", "port", "service", "idle_timeout_ms");
                 SidecarConfig.Tcp entry = new SidecarConfig.Tcp(intIn(t, key + ".port", "port", -1, 0, 65535),
-                        requiredText(t, key + ".service", "service"),
+                        serviceName(t, key + ".service", requiredText(t, key + ".service", "service")),
                         longIn(t, key + ".idle_timeout_ms", "idle_timeout_ms", 300_000, 0, Long.MAX_VALUE)); // 0 = none
                 // A port-0 listener is known by its service (tcp:<service>): a second one could be neither shown nor drained.
                 for (int j = 0; j < i; j++) {
@@ -271,7 +271,7 @@ public final class ConfigLoader {
         }
         return new SidecarConfig(
                 name,
-                textIn(root, "service", "service", d.service(), null),
+                serviceName(root, "service", textIn(root, "service", "service", d.service(), null)),
                 registry,
                 textIn(root, "bind_address", "bind_address", d.bindAddress(), null),
                 new SidecarConfig.Listeners(admin, outbound, inbound, jsonline, List.copyOf(tcp)),
@@ -408,6 +408,17 @@ public final class ConfigLoader {
             throw error(key, n, allowed == null ? "a non-empty string" : "one of " + String.join(", ", new java.util.TreeSet<>(allowed)));
         }
         return n.asText();
+    }
+
+    /**
+     * A service name as given, refused when it holds a '/': an instance's breaker is keyed service/host:port, so such a
+     * name got wrong service and instance labels in /metrics and /clusters (the registry file and line-JSON refuse it too).
+     */
+    private String serviceName(JsonNode parent, String key, String name) throws ConfigException {
+        if (name != null && name.indexOf('/') >= 0) {
+            throw error(key, parent.get("service"), "a service name without '/'");
+        }
+        return name;
     }
 
     private String requiredText(JsonNode parent, String key, String field) throws ConfigException {

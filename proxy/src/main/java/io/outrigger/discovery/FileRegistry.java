@@ -155,6 +155,13 @@ public final class FileRegistry implements Registry {
                 services.put(name, label + ": services: \"" + name + "\" (expected: a service name, not empty)");
                 continue;
             }
+            if (name.indexOf('/') >= 0) {
+                // service/host:port keys an instance's breaker: such a name got wrong labels in /metrics and /clusters.
+                p.nextToken();
+                p.skipChildren();
+                services.put(name, label + ": services: \"" + name + "\" (expected: a service name without '/')");
+                continue;
+            }
             if (p.nextToken() != JsonToken.START_ARRAY) {
                 services.put(name, label + ": " + key + ": " + text(p) + " (expected: an array of {host, port})");
                 continue;

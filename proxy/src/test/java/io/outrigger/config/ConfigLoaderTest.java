@@ -59,6 +59,10 @@ class ConfigLoaderTest {
         // A bare port was "expected: a non-empty string", which says nothing of the host:port it needs.
         assertError("t.yaml: listeners.inbound.app: 8080 (expected: host:port)", "listeners:\n  inbound: { port: 1, app: 8080 }\n");
         assertError("t.yaml: listeners.tcp[0].service: missing (expected: a service name)", "listeners:\n  tcp: [ { port: 1 } ]\n");
+        // service/host:port keys an instance's breaker: a '/' in a service name gave it wrong labels in /metrics and /clusters.
+        assertError("t.yaml: listeners.tcp[0].service: \"a/b\" (expected: a service name without '/')",
+                "listeners:\n  tcp: [ { port: 1, service: a/b } ]\n");
+        assertError("t.yaml: service: \"a/b\" (expected: a service name without '/')", "service: a/b\n");
         assertError("t.yaml: listeners.tcp[2].port: 0 (expected: a port other than 0: listeners.tcp[0] already relays svc on port 0)",
                 "listeners:\n  tcp: [ { port: 0, service: svc }, { port: 0, service: other }, { port: 0, service: svc } ]\n");
         assertError("t.yaml: registry: \"consul\" (expected: file:PATH, http://HOST:PORT or embedded)", "registry: consul\n");

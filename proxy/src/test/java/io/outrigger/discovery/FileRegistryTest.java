@@ -50,6 +50,10 @@ class FileRegistryTest {
         Files.writeString(f, "{\"services\": {\"\": [{\"host\": \"h\", \"port\": 1}]}}");
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
         assertEquals("registry file " + f + ": services: \"\" (expected: a service name, not empty)", e.getMessage());
+        Files.writeString(f, "{\"services\": {\"a/b\": [{\"host\": \"h\", \"port\": 1}]}}");
+        e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
+        assertEquals("registry file " + f + ": services: \"a/b\" (expected: a service name without '/')", e.getMessage(),
+                "service/host:port keys an instance's breaker: such a name got wrong labels in /metrics and /clusters");
         Files.writeString(f, "{\"services\": {");
         e = assertThrows(RegistryException.class, () -> FileRegistry.load(f));
         assertEquals("registry file " + f + ": not valid JSON at line 1, column 15 (Unexpected end-of-input: expected close marker"
