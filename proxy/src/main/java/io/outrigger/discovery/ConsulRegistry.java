@@ -243,9 +243,13 @@ public final class ConsulRegistry implements Registry {
             if (failing == null) {
                 list.add(e);
             } else {
-                out.put(e, "registry check " + failing);
+                out.putIfAbsent(e, "registry check " + failing);
             }
         }
+        // One address registered twice (two service IDs), one registration passing and one not: critical wins, as
+        // Consul's own ?passing filter would leave it out. Routed and withheld both, it got traffic while /clusters
+        // also showed it held out.
+        list.removeIf(out::containsKey);
         Map<Endpoint, String> withheldBefore = withheld.put(service, Collections.unmodifiableMap(out));
         boolean answered = ready.isDone(); // asked first: the answer that completes the first state is part of it, not a change
         List<Endpoint> before = instances.put(service, List.copyOf(list));

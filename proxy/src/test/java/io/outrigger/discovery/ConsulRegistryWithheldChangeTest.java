@@ -8,6 +8,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -16,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.outrigger.discovery.ConsulAnswers.answer;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * An instance the registry withholds (its check critical) that is then deregistered has left the registry:
@@ -26,6 +28,31 @@ class ConsulRegistryWithheldChangeTest {
     private static String instance(int port, String status) {
         return "{\"Service\": {\"ID\": \"b-" + port + "\", \"Service\": \"service-b\", \"Address\": \"127.0.0.1\", \"Port\": " + port
                 + "}, \"Checks\": [{\"Status\": \"" + status + "\"}]}";
+    }
+
+    @Test
+    void anAddressRegisteredTwiceIsWithheldWhenEitherRegistrationFails() throws Exception {
+        HttpServer consul = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        ExecutorService handlers = Executors.newCachedThreadPool();
+        consul.setExecutor(handlers);
+        consul.createContext("/v1/catalog/services", ex -> answer(ex, 10, "{\"service-b\": []}"));
+        // Two IDs for 127.0.0.1:9002, one passing and one critical; 9001 passing.
+        String twice = "[" + instance(9001, "passing") + ", " + instance(9002, "passing") + ", "
+                + instance(9002, "critical").replace("b-9002", "b-9002-again") + "]";
+        consul.createContext("/v1/health/service/service-b", ex -> answer(ex, 10, twice));
+        consul.start();
+        ConsulRegistry registry = new ConsulRegistry("127.0.0.1", consul.getAddress().getPort(), new ConsulRegistry.Settings(200, 100, 200));
+        try {
+            registry.ready().get(5, TimeUnit.SECONDS);
+            Endpoint b2 = new Endpoint("127.0.0.1", 9002);
+            assertEquals(List.of(new Endpoint("127.0.0.1", 9001)), registry.endpoints("service-b"),
+                    "not routed while one of its registrations is critical");
+            assertEquals(Map.of(b2, "registry check critical"), registry.withheld("service-b"));
+        } finally {
+            registry.close();
+            consul.stop(0);
+            handlers.shutdownNow();
+        }
     }
 
     @Test
