@@ -102,6 +102,15 @@ public final class Sidecar implements AutoCloseable {
         return group;
     }
 
+    /** The event loop threads in force: {@code io_threads}, or the number Netty's default chose for 0. */
+    public int ioThreads() {
+        int n = 0;
+        for (io.netty.util.concurrent.EventExecutor ignored : group) {
+            n++;
+        }
+        return n;
+    }
+
     /**
      * The handler every listener puts on its server channel ({@code ServerBootstrap.handler(...)}):
      * it keeps the accepted connections so draining and {@link #close()} reach each of them.

@@ -113,11 +113,12 @@ final class AdminViews {
 
     /**
      * The effective config with YAML key names ({@code max_connections} as in force, when derived from the open-files
-     * limit), plus {@code bound_ports} (listener name to port).
+     * limit; {@code io_threads} as in force, when Netty's default chose them), plus {@code bound_ports} (listener name to port).
      */
     String config() {
         ObjectNode root = CONFIG_JSON.valueToTree(sidecar.context().config());
         root.put("max_connections", sidecar.connections().maxConnections()); // 0 stands for one derived at start: show that one
+        root.put("io_threads", sidecar.ioThreads()); // likewise: 0 stands for Netty's default, chosen at start
         root.set("bound_ports", CONFIG_JSON.valueToTree(new TreeMap<>(sidecar.boundPorts())));
         return write(root);
     }

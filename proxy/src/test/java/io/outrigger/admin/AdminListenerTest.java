@@ -99,15 +99,19 @@ class AdminListenerTest {
     }
 
     private int start(String moreListeners, Ticker ticker) throws Exception {
+        return start(moreListeners, ticker, 1);
+    }
+
+    private int start(String moreListeners, Ticker ticker, int ioThreads) throws Exception {
         SidecarConfig cfg = ConfigLoader.parse("""
                 name: sidecar-t
-                io_threads: 1
+                io_threads: %d
                 listeners:
                   admin: { port: 0 }
                 %s
                 resilience:
                   breaker: { failure_threshold: 3, open_ms: 60000, half_open_probes: 1 }
-                """.formatted(moreListeners), "test");
+                """.formatted(ioThreads, moreListeners), "test");
         metrics = MicrometerProxyMetrics.create(cfg.name());
         SidecarContext context = new SidecarContext(cfg, new SlowRegistry(), ticker, metrics);
         metrics.bindTo(context);
@@ -292,6 +296,18 @@ class AdminListenerTest {
         assertEquals("open", inbound.get("app_breaker").get("state").asText());
         assertEquals(3, inbound.get("app_breaker").get("consecutive_failures").asInt());
         assertTrue(inbound.path("breaker").isMissingNode(), "the service's breaker is not the inbound edge's");
+    }
+
+    @Test
+    void configShowsTheIoThreadsInForceWhenTheDefaultChoseThem() throws Exception {
+        int port = start("", Ticker.system(), 0);
+        JsonNode cfg = JSON.readTree(get(port, "/config").body());
+        int threads = 0;
+        for (var ignored : sidecar.group()) {
+            threads++;
+        }
+        assertTrue(threads > 0);
+        assertEquals(threads, cfg.get("io_threads").asInt(), "the threads in force, not 0 for Netty's default");
     }
 
     @Test
