@@ -105,13 +105,15 @@ public final class ConfigLoader {
     }
 
     /**
-     * The line a YAML error is about: where the construct it names began (an unclosed bracket), else where the
+     * The line a YAML error is about: where the construct it names began (an unclosed bracket or quote), else where the
      * parser found the mistake. Jackson's own location is its last good token, which may be lines above (a tab
-     * after blank lines).
+     * after blank lines). A block mapping or sequence is no such construct: it began where its block did (line 1 for
+     * the document's), while the mistake is the line that does not fit in it (a wrong indentation).
      */
     private static int errorLine(JsonProcessingException e) {
         if (e.getCause() instanceof MarkedYAMLException m) {
-            Mark mark = m.getContextMark() != null ? m.getContextMark() : m.getProblemMark();
+            boolean block = m.getContext() != null && m.getContext().startsWith("while parsing a block");
+            Mark mark = m.getContextMark() != null && !block ? m.getContextMark() : m.getProblemMark();
             if (mark != null) {
                 return mark.getLine() + 1;
             }

@@ -150,7 +150,7 @@ class ConfigLoaderTest {
 
     @Test
     void aYamlSyntaxErrorIsOneLineWithoutTheParsersPicture() {
-        assertError("t.yaml: not valid YAML at line 3 (while parsing a block mapping at line 3, column 3; "
+        assertError("t.yaml: not valid YAML at line 4 (while parsing a block mapping at line 3, column 3; "
                 + "expected <block end>, but found '<block mapping start>' at line 4, column 4)",
                 "name: a\nlisteners:\n  admin: { port: 1 }\n   outbound: { port: 2 }\n");
     }
@@ -161,6 +161,21 @@ class ConfigLoaderTest {
         assertError("t.yaml: not valid YAML at line 6 (while scanning for the next token; found character '\\t(TAB)' that cannot"
                 + " start any token. (Do not use \\t(TAB) for indentation) at line 6, column 1)",
                 "name: a\nhttp:\n  max_body_bytes: 5\n\n\n\tidle_timeout_ms: 5\n");
+    }
+
+    @Test
+    void aMisindentedLineIsTheLineNamedNotTheStartOfItsBlock() {
+        // Was "at line 1" (where the document's mapping began) and "at line 3", lines above the mistake.
+        assertError("t.yaml: not valid YAML at line 5 (while parsing a block mapping at line 1, column 1; "
+                        + "expected <block end>, but found '-' at line 5, column 1)",
+                "name: a\nlisteners:\n  admin: { port: 1 }\nhttp: { idle_timeout_ms: 5 }\n- oops\n");
+        assertError("t.yaml: not valid YAML at line 6 (while parsing a block mapping at line 3, column 3; "
+                        + "expected <block end>, but found '<block mapping start>' at line 6, column 4)",
+                "name: a\nresilience:\n  retry:\n    max_retries: 2\n  timeouts: { connect_ms: 5 }\n   other: 1\n");
+        // An unclosed bracket or quote: the line where it opened, not the one where the parser gave up on it.
+        assertError("t.yaml: not valid YAML at line 2 (while scanning a quoted scalar at line 2, column 7; "
+                        + "found unexpected end of stream at line 4, column 1)",
+                "name: a\nhttp: \"x\n\n");
     }
 
     @Test
