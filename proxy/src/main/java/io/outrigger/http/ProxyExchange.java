@@ -521,7 +521,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private void onRequestSent() {
         requestSent = true;
         long readMillis = context.config().resilience().timeouts().readMillis();
-        if (readMillis > 0) {
+        if (readMillis > 0 && !interimRelayed) { // an interim answer passed on, while the body streamed, ended the wait
             Channel attempt = upstream;
             readTimer = ctx.executor().schedule(() -> onReadTimeout(attempt), readMillis, TimeUnit.MILLISECONDS);
         }

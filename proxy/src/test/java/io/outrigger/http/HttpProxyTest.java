@@ -358,6 +358,60 @@ class HttpProxyTest {
         }
     }
 
+    /** The same when the interim answer came while the body still streamed: read_ms is not armed at the body's end. */
+    @Test
+    void readMsDoesNotStartAfterAnInterimAnswerPassedOnDuringTheUpload() throws Exception {
+        assertTrue(READ_TIMEOUT.contains("read_ms: 200") && READ_TIMEOUT.contains("request_ms: 3000"), READ_TIMEOUT);
+        try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Thread instance = new Thread(() -> {
+                try (Socket s = server.accept(); java.io.BufferedReader in = new java.io.BufferedReader(
+                        new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
+                    String line;
+                    while ((line = in.readLine()) != null && !line.isEmpty()) {
+                        // the request head
+                    }
+                    s.getOutputStream().write("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                            .getBytes(StandardCharsets.ISO_8859_1));
+                    s.getOutputStream().flush();
+                    while ((line = in.readLine()) != null && !line.equals("0")) {
+                        // the chunked body, up to its last chunk
+                    }
+                    in.readLine(); // the empty line after it
+                    Thread.sleep(600); // the instance at work: three times read_ms
+                    s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone".getBytes(StandardCharsets.ISO_8859_1));
+                    s.getOutputStream().flush();
+                    in.readLine(); // until the sidecar closes
+                } catch (IOException | InterruptedException e) {
+                    // the sidecar closed the connection, or the test ended
+                }
+            }, "early-hints-instance");
+            instance.setDaemon(true);
+            instance.start();
+            int port = sidecar("\"service-b\": [" + instance(server.getLocalPort()) + "]", READ_TIMEOUT);
+
+            try (Socket c = new Socket("127.0.0.1", port)) {
+                c.setSoTimeout(5000);
+                c.getOutputStream().write(("PUT /upload HTTP/1.1\r\nHost: service-b\r\nTransfer-Encoding: chunked\r\n"
+                        + "Connection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                c.getOutputStream().flush();
+                StringBuilder got = new StringBuilder();
+                java.io.InputStream in = c.getInputStream();
+                while (!got.toString().contains("\r\n\r\n")) { // the 103, passed on before the body is sent
+                    int b = in.read();
+                    assertTrue(b >= 0, got::toString);
+                    got.append((char) b);
+                }
+                assertTrue(got.toString().startsWith("HTTP/1.1 103 Early Hints\r\n"), got::toString);
+                c.getOutputStream().write("5\r\nhello\r\n0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                c.getOutputStream().flush();
+                String res = got + new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+
+                assertFalse(res.contains("HTTP/1.1 504"), res);
+                assertTrue(res.contains("HTTP/1.1 200 OK\r\n") && res.endsWith("\r\n\r\ndone"), res);
+            }
+        }
+    }
+
     @Test
     void aPostWithoutAResponseHeadWithinReadMsIs504AndNotReplayed() throws Exception {
         TestUpstream slow = upstream();
