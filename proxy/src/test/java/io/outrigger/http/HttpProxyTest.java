@@ -353,7 +353,7 @@ class HttpProxyTest {
             String res = raw(port, "GET /work HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
 
             assertTrue(res.startsWith("HTTP/1.1 102 Processing\r\n"), res);
-            assertFalse(res.contains("504"), res);
+            assertFalse(res.contains("HTTP/1.1 504"), res); // not "504": the random ids may hold it
             assertTrue(res.contains("HTTP/1.1 200 OK\r\n") && res.endsWith("\r\n\r\ndone"), res);
         }
     }
