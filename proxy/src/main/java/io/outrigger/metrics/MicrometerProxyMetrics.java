@@ -45,7 +45,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *   outrigger_breaker_consecutive_failures{breaker,service,instance}
  *   outrigger_breaker_transitions_total{breaker,service,instance,from,to}  the usual four at 0 from a breaker's creation
  *   outrigger_instance_healthy{service,instance}                      1 healthy, 0 not
- *   outrigger_registry_stale                                          1 while the registry does not answer, else 0
+ *   outrigger_registry_stale                                          1 while the registry does not answer (for some service or all), else 0
  *   outrigger_direct_memory_used_bytes, outrigger_direct_memory_max_bytes   Netty's own count of its direct buffers
  * </pre>
  * plus Micrometer's JVM and process series ({@code jvm_memory_*}, {@code jvm_gc_*}, {@code jvm_threads_*},
@@ -143,7 +143,7 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
     public void bindTo(SidecarContext context) {
         this.context = context;
         Gauge.builder("outrigger.registry.stale", context, c -> c.registry().stale() ? 1 : 0)
-                .description("1 while the registry does not answer and the last known instances are used, else 0")
+                .description("1 while the registry does not answer, for some service or all, and the last known instances are used, else 0")
                 .register(registry);
         context.breakers().addListener((breaker, from, to, reason) -> {
             if (published(context, breaker.name())) {
