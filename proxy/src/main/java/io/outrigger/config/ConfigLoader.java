@@ -38,11 +38,11 @@ import java.util.regex.Pattern;
 public final class ConfigLoader {
     /** The longest drain: an hour, well past any orchestrator's grace period. */
     static final long MAX_DRAIN_MS = 3_600_000;
-    /** An origin-form request target (RFC 3986 path and query characters, escapes as %XX): what a check sends. */
     /** The shortest active-check interval, the registry stub's floor too. */
     static final long MIN_CHECK_INTERVAL_MS = 50;
     /** The largest config file read: far above any real one, and the YAML parser stops at 3 Mi code points anyway. */
     static final int MAX_FILE_BYTES = 16 << 20;
+    /** An origin-form request target (RFC 3986 path and query characters, escapes as %XX): what a check sends. */
     private static final Pattern HEALTH_PATH = Pattern.compile("/([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*");
     private final String source;
 
