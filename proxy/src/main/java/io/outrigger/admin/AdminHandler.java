@@ -41,8 +41,8 @@ import java.util.Set;
  *   GET /config    the effective config and the bound ports as JSON
  * </pre>
  * An unknown path is 404, another method on a known path 405, a malformed request 400 (431 for a
- * header block over {@code http.max_header_bytes}, 414 for a request line over 4096 bytes, as on the proxy
- * listeners), a protocol other than
+ * header block over {@code http.max_header_bytes}, 414 for a request line over 4096 bytes, Netty's default: the
+ * proxy listeners allow 8 KiB), a protocol other than
  * HTTP/1.x 505; error bodies are JSON {@code {"error": "..."}}. Each request is answered by its head;
  * a body is read and dropped.
  *
