@@ -40,22 +40,8 @@ class Http10CutAnswerTest {
     @Test
     void anHttp10ClientReadsAnErrorWhenTheInstanceBreaksOffAChunkedAnswer() throws Exception {
         ServerSocket server = closeables.add(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()));
-        Thread instance = new Thread(() -> {
-            try (Socket s = server.accept();
-                 BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
-                while (!in.readLine().isEmpty()) {
-                    // the request head; a GET has no body
-                }
-                // A chunked answer broken off after its first chunk: no last chunk, and a close.
-                s.getOutputStream().write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
-                        .getBytes(StandardCharsets.ISO_8859_1));
-                s.getOutputStream().flush();
-            } catch (IOException | RuntimeException e) {
-                // the test fails on what the client read
-            }
-        }, "breaking-instance");
-        instance.setDaemon(true);
-        instance.start();
+        // A chunked answer broken off after its first chunk: no last chunk, and a close.
+        answerTheFirstChunkThen(server, new CountDownLatch(0));
         int port = SidecarHarness.outboundTo(server.getLocalPort(), dir, closeables);
 
         try (Socket client = new Socket("127.0.0.1", port)) {
@@ -78,23 +64,8 @@ class Http10CutAnswerTest {
     void anHttp10ClientReadsAnErrorWhenTheSidecarsShutdownCutsItsAnswer() throws Exception {
         ServerSocket server = closeables.add(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()));
         CountDownLatch cut = new CountDownLatch(1);
-        Thread instance = new Thread(() -> {
-            try (Socket s = server.accept();
-                 BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
-                while (!in.readLine().isEmpty()) {
-                    // the request head; a GET has no body
-                }
-                // A chunked answer still under way: its first chunk, then nothing until the sidecar is gone.
-                s.getOutputStream().write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
-                        .getBytes(StandardCharsets.ISO_8859_1));
-                s.getOutputStream().flush();
-                cut.await();
-            } catch (IOException | InterruptedException | RuntimeException e) {
-                // the test fails on what the client read
-            }
-        }, "streaming-instance");
-        instance.setDaemon(true);
-        instance.start();
+        // A chunked answer still under way: its first chunk, then nothing until the sidecar is gone.
+        answerTheFirstChunkThen(server, cut);
         // A request deadline far beyond the test's: only the shutdown cuts the answer.
         Sidecar sidecar = closeables.add(SidecarHarness.start(SidecarHarness.registry(dir,
                 "\"service-b\": [" + SidecarHarness.instance(server.getLocalPort()) + "]"),
@@ -124,5 +95,25 @@ class Http10CutAnswerTest {
         } finally {
             cut.countDown();
         }
+    }
+
+    /** One instance connection: reads a GET's head, sends a chunked answer's head and first chunk, waits for {@code close}, closes. */
+    private static void answerTheFirstChunkThen(ServerSocket server, CountDownLatch close) {
+        Thread instance = new Thread(() -> {
+            try (Socket s = server.accept();
+                 BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
+                while (!in.readLine().isEmpty()) {
+                    // the request head; a GET has no body
+                }
+                s.getOutputStream().write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                s.getOutputStream().flush();
+                close.await();
+            } catch (IOException | InterruptedException | RuntimeException e) {
+                // the test fails on what the client read
+            }
+        }, "instance");
+        instance.setDaemon(true);
+        instance.start();
     }
 }
