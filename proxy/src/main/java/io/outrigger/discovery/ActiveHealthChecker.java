@@ -142,6 +142,12 @@ public final class ActiveHealthChecker implements AutoCloseable {
                 }
                 return;
             }
+            if (ch.eventLoop().isShuttingDown()) {
+                // Connected as the loop closes (io_uring drains its ring then): a request written now would never be
+                // sent, and its encoded buffer never released. No verdict on the instance.
+                skip(done, service, endpoint, "time: it is shutting down");
+                return;
+            }
             ch.pipeline().addLast(new StatusHandler(service, endpoint, done));
             FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
             req.headers().set(HttpHeaderNames.HOST, endpoint.authority())

@@ -92,6 +92,13 @@ public final class OneShotHttpClient {
                 promise.tryFailure(f.cause());
                 return;
             }
+            if (ch.eventLoop().isShuttingDown()) {
+                // The loop is closing (its connect completed as io_uring drained its ring): a request written now
+                // would be encoded into a buffer that no send, and so no release, ever follows.
+                ReferenceCountUtil.release(request);
+                promise.tryFailure(new IllegalStateException("the event loop is shutting down"));
+                return;
+            }
             ch.writeAndFlush(request).addListener(w -> {
                 if (!w.isSuccess()) {
                     promise.tryFailure(w.cause());

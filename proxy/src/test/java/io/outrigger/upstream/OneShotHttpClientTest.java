@@ -18,7 +18,10 @@ import org.junit.jupiter.api.Test;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -83,6 +86,10 @@ class OneShotHttpClientTest {
     }
 
     private Future<FullHttpResponse> call(ByteBufAllocator allocator) {
+        return call(group, allocator);
+    }
+
+    private Future<FullHttpResponse> call(EventLoopGroup group, ByteBufAllocator allocator) {
         return OneShotHttpClient.send(group.next(), Transports.IO_URING.clientChannel(), "127.0.0.1", server.getAddress().getPort(),
                 new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/v1/health/service/svc"), 2_000, TIMEOUT_MILLIS,
                 65536, allocator);
@@ -106,5 +113,48 @@ class OneShotHttpClientTest {
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         assertTrue(!f.isSuccess() && OutOfMemory.causedBy(f.cause()), "failed for want of memory: " + f.cause());
         assertTrue(millis < TIMEOUT_MILLIS / 2, "failed after " + millis + " ms, not at once");
+    }
+
+    /**
+     * A call whose connection completes as its loop shuts down (io_uring drains its ring then, running the connect's
+     * listeners): nothing is written, since no send would follow, and a buffer encoded for it would never be released.
+     * Every buffer the connection allocated is checked released once the loop is gone, without waiting for a GC.
+     */
+    @Test
+    void aConnectThatCompletesAsTheLoopShutsDownWritesNothing() throws Exception {
+        List<ByteBuf> allocated = new CopyOnWriteArrayList<>();
+        ByteBufAllocator recording = new AbstractByteBufAllocator(true) {
+            @Override
+            protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+                ByteBuf b = Unpooled.buffer(initialCapacity, maxCapacity);
+                allocated.add(b);
+                return b;
+            }
+
+            @Override
+            protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+                ByteBuf b = Unpooled.directBuffer(initialCapacity, maxCapacity);
+                allocated.add(b);
+                return b;
+            }
+
+            @Override
+            public boolean isDirectBufferPooled() {
+                return false;
+            }
+        };
+        AtomicReference<Future<FullHttpResponse>> call = new AtomicReference<>();
+        EventLoopGroup closing = group;
+        group = null; // shut down here, not by stop()
+        closing.next().execute(() -> {
+            call.set(call(closing, recording));
+            closing.shutdownGracefully(0, 0, TimeUnit.SECONDS); // the connect completes as the loop drains its ring
+        });
+        assertTrue(closing.terminationFuture().await(10, TimeUnit.SECONDS), "the loop ended");
+
+        assertTrue(call.get().isDone() && !call.get().isSuccess(), "the call failed: " + call.get());
+        for (ByteBuf b : allocated) {
+            assertEquals(0, b.refCnt(), "a buffer of the call was never released (" + b + "): " + call.get().cause());
+        }
     }
 }
