@@ -9,6 +9,7 @@ import io.netty.resolver.DefaultAddressResolverGroup;
 import io.outrigger.listener.Transports;
 import io.outrigger.testing.Await;
 import io.outrigger.testing.ExhaustedAllocator;
+import io.outrigger.testing.RecordingAllocator;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -26,10 +27,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Active checks against a real HTTP server on loopback: a check the sidecar's own memory shortage fails is skipped. */
 class ActiveHealthCheckerTest {
@@ -148,5 +152,32 @@ class ActiveHealthCheckerTest {
         Endpoint byName = new Endpoint("localhost", served.port());
         Await.until("the check of localhost", Duration.ofSeconds(5), () -> health.isTracked("svc", byName) && !checker.checking());
         assertTrue(health.isHealthy("svc", byName), health.health("svc", byName).toString());
+    }
+
+    /**
+     * A check whose connection completes as its io_uring loop shuts down (the loop drains its ring then, running the
+     * connect's listeners) writes nothing, since no send would follow, and gives no verdict. Every buffer the check's
+     * connection allocated is checked released once the loop is gone, without waiting for a GC.
+     */
+    @Test
+    void aCheckConnectedAsTheLoopShutsDownWritesNothing() throws Exception {
+        assumeTrue(Transports.IO_URING.isAvailable(), "io_uring is not available here");
+        Endpoint endpoint = serve(200);
+        Path file = Files.writeString(dir.resolve("registry.json"),
+                "{\"services\": {\"svc\": [{\"host\": \"127.0.0.1\", \"port\": " + endpoint.port() + "}]}}");
+        HealthTracker health = new HealthTracker();
+        health.noteRouted("svc");
+        RecordingAllocator recording = new RecordingAllocator();
+        EventLoopGroup uring = Transports.IO_URING.newGroup(1, "health-check-test");
+        ActiveHealthChecker checker = new ActiveHealthChecker(FileRegistry.load(file), health, uring.next(), Transports.IO_URING,
+                "/health", 60_000, 1_000, recording);
+        uring.next().execute(() -> {
+            checker.checkAll();
+            uring.shutdownGracefully(0, 0, TimeUnit.SECONDS); // the connect completes as the loop drains its ring
+        });
+        assertTrue(uring.terminationFuture().await(10, TimeUnit.SECONDS), "the loop ended");
+
+        assertEquals(List.of(), recording.unreleased(), "buffers of the check never released");
+        assertFalse(health.isTracked("svc", endpoint), "no verdict: " + health.health("svc", endpoint));
     }
 }

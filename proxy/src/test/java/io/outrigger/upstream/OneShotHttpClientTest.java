@@ -12,6 +12,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.concurrent.Future;
 import io.outrigger.listener.Transports;
+import io.outrigger.testing.RecordingAllocator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -19,7 +20,6 @@ import org.junit.jupiter.api.Test;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -122,27 +122,7 @@ class OneShotHttpClientTest {
      */
     @Test
     void aConnectThatCompletesAsTheLoopShutsDownWritesNothing() throws Exception {
-        List<ByteBuf> allocated = new CopyOnWriteArrayList<>();
-        ByteBufAllocator recording = new AbstractByteBufAllocator(true) {
-            @Override
-            protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
-                ByteBuf b = Unpooled.buffer(initialCapacity, maxCapacity);
-                allocated.add(b);
-                return b;
-            }
-
-            @Override
-            protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
-                ByteBuf b = Unpooled.directBuffer(initialCapacity, maxCapacity);
-                allocated.add(b);
-                return b;
-            }
-
-            @Override
-            public boolean isDirectBufferPooled() {
-                return false;
-            }
-        };
+        RecordingAllocator recording = new RecordingAllocator();
         AtomicReference<Future<FullHttpResponse>> call = new AtomicReference<>();
         EventLoopGroup closing = group;
         group = null; // shut down here, not by stop()
@@ -153,8 +133,6 @@ class OneShotHttpClientTest {
         assertTrue(closing.terminationFuture().await(10, TimeUnit.SECONDS), "the loop ended");
 
         assertTrue(call.get().isDone() && !call.get().isSuccess(), "the call failed: " + call.get());
-        for (ByteBuf b : allocated) {
-            assertEquals(0, b.refCnt(), "a buffer of the call was never released (" + b + "): " + call.get().cause());
-        }
+        assertEquals(List.of(), recording.unreleased(), "buffers of the call never released: " + call.get().cause());
     }
 }
