@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.outrigger.config.JsonErrors;
 import io.outrigger.listener.Transports;
 import io.outrigger.resilience.Backoff;
 import io.outrigger.upstream.OutOfDescriptors;
@@ -403,16 +404,9 @@ public final class ConsulRegistry implements Registry {
         return body;
     }
 
-    /**
-     * One line for an answer that is not JSON: Jackson's own message spans two lines and names a redacted source
-     * ({@code [Source: REDACTED (...INCLUDE_SOURCE_IN_LOCATION disabled); line: 1, column: 15]}) once or twice.
-     */
+    /** One line for an answer that is not JSON ({@link JsonErrors#firstLine}), with where it broke. */
     private static String notJson(JsonProcessingException e) {
-        String what = String.valueOf(e.getOriginalMessage()).replaceAll("\\s*\\(start marker at \\[Source:[^\\]]*\\]\\)", "");
-        int eol = what.indexOf('\n');
-        if (eol >= 0) {
-            what = what.substring(0, eol);
-        }
+        String what = JsonErrors.firstLine(e.getOriginalMessage());
         if (what.length() > 160) {
             what = what.substring(0, 160) + "...";
         }

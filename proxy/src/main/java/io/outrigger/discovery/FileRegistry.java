@@ -7,6 +7,8 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 
+import io.outrigger.config.JsonErrors;
+
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,7 +24,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
  * A static registry read once from a JSON file:
@@ -38,7 +39,6 @@ public final class FileRegistry implements Registry {
     private static final JsonFactory JSON = new JsonFactory();
     /** The largest registry file read: far above any real one (a hundred thousand instances take a few MiB), and small enough for a small heap. */
     static final int MAX_FILE_BYTES = 16 << 20;
-    private static final Pattern SOURCE_NOTE = Pattern.compile("\\[Source: [^;\\]]*\\); ");
 
     private final Map<String, List<Endpoint>> services;
     private final String description;
@@ -124,9 +124,7 @@ public final class FileRegistry implements Registry {
         } catch (JsonProcessingException e) {
             JsonLocation at = e.getLocation();
             String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
-            // Without Jackson's "[Source: REDACTED (...); " note, which reads as if something were hidden from the user.
-            String detail = SOURCE_NOTE.matcher(e.getOriginalMessage()).replaceAll("[");
-            throw new RegistryException(label + ": not valid JSON" + where + " (" + detail + ")");
+            throw new RegistryException(label + ": not valid JSON" + where + " (" + JsonErrors.firstLine(e.getOriginalMessage()) + ")");
         }
         if (services == null) {
             throw new RegistryException(label + ": services: missing (expected: an object of service name to instance list)");

@@ -8,9 +8,9 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.outrigger.config.JsonErrors;
 
 import java.io.IOException;
-import java.util.regex.Pattern;
 
 /**
  * Parses each line into a {@link Request}, or a {@link BadLine} saying what is wrong with it.
@@ -28,7 +28,6 @@ import java.util.regex.Pattern;
  */
 @Sharable
 public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter {
-    private static final Pattern SOURCE_NOTE = Pattern.compile("\\[Source: [^;\\]]*\\); ");
     public static final JsonLineEnvelopeDecoder INSTANCE = new JsonLineEnvelopeDecoder();
 
     private JsonLineEnvelopeDecoder() {
@@ -68,7 +67,7 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
                 return new BadLine(s.src(), s.dest(), s.msgId(), e.getMessage());
             }
             String why = e instanceof JsonProcessingException ? ((JsonProcessingException) e).getOriginalMessage() : e.toString();
-            return new BadLine(s.src(), s.dest(), s.msgId(), "not valid JSON (" + firstLine(why) + ")");
+            return new BadLine(s.src(), s.dest(), s.msgId(), "not valid JSON (" + JsonErrors.firstLine(why) + ")");
         }
         if (root == null) {
             return null;
@@ -134,16 +133,5 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
             return "proxy: " + Fields.show(proxy) + " (expected: true or false)";
         }
         return null;
-    }
-
-    /**
-     * The first line of a parser message, without Jackson's note that the source is not shown
-     * ({@code [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 1]}
-     * becomes {@code [line: 1, column: 1]}): the client wrote the line, the position is what helps.
-     */
-    static String firstLine(String s) {
-        int nl = s.indexOf('\n');
-        String first = nl < 0 ? s : s.substring(0, nl);
-        return SOURCE_NOTE.matcher(first).replaceAll("[");
     }
 }

@@ -19,7 +19,8 @@ class ConsulAnswerReadingTest {
     @Test
     void anAnswerThatIsNotJsonIsOneLineWithWhereItBroke() {
         // Jackson's message spans two lines and names "[Source: REDACTED (...)...]" twice: the outage WARN took them all.
-        assertEquals("not JSON: Unexpected end-of-input: expected close marker for Array (line 1, column 16)",
+        assertEquals("not JSON: Unexpected end-of-input: expected close marker for Array"
+                        + " (start marker at [line: 1, column: 15]) (line 1, column 16)",
                 assertThrows(IllegalArgumentException.class, () -> ConsulRegistry.readAnswer("{\"service-b\": [")).getMessage());
         String garbage = assertThrows(IllegalArgumentException.class, () -> ConsulRegistry.readAnswer("<html>oops</html>")).getMessage();
         assertTrue(garbage.startsWith("not JSON: Unexpected character ('<'") && garbage.endsWith("(line 1, column 1)")
