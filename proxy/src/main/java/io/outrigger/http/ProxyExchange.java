@@ -96,6 +96,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private boolean http10;
 
     private boolean buffered;
+    /** The request's {@code Content-Length}, -1 when it has none: what a kept body's buffer may grow to. */
+    private long contentLength = -1;
     /** An upstream's 1xx answer was passed on: no retry, since part of this attempt's response reached the caller. */
     private boolean interimRelayed;
     /** The body held: kept whole for replay, or streamed pieces waiting for a connection; null until there is one. */
@@ -194,7 +196,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         http10 = request.protocolVersion() == HttpVersion.HTTP_1_0;
         clientKeepAlive = HttpUtil.isKeepAlive(request);
         boolean chunked = HttpUtil.isTransferEncodingChunked(request);
-        long contentLength = HttpUtil.getContentLength(request, -1L);
+        contentLength = HttpUtil.getContentLength(request, -1L);
         ProxyError refused = RequestChecks.problem(request, chunked); // before service() rewrites an absolute form
         boolean expectContinue = HttpUtil.is100ContinueExpected(request);
         continueOwed = expectContinue && (chunked || contentLength > 0)
@@ -257,7 +259,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             if (data.isReadable()) {
                 if (body == null) {
                     // Allocated as the body comes, not for its declared length: a head that stalls holds no buffer.
-                    body = RequestBodyBuffer.whole(ctx.alloc(), data, HttpUtil.getContentLength(request, -1L));
+                    body = RequestBodyBuffer.whole(ctx.alloc(), data, contentLength);
                 } else {
                     body.append(data);
                 }
