@@ -69,7 +69,7 @@ public final class Sidecar implements AutoCloseable {
     public Sidecar(SidecarContext context, Transports transport, int threads) {
         this.context = context;
         this.transport = transport;
-        this.group = transport.newGroup(threads, "outrigger");
+        this.group = transport.newDataPlaneGroup(threads, "outrigger");
         SidecarConfig.Listeners l = context.config().listeners();
         int trafficListeners = (l.outbound() != null ? 1 : 0) + (l.inbound() != null ? 1 : 0) + (l.jsonline() != null ? 1 : 0)
                 + l.tcp().size();
@@ -160,7 +160,8 @@ public final class Sidecar implements AutoCloseable {
             if (failure != null) {
                 log.warn("registry {} did not answer; staying not ready: {}", context.registry().describe(), failure.toString());
             } else if (state.compareAndSet(State.STARTING, State.READY)) {
-                log.info("ready: listeners bound ({} transport), registry {} answered", transport.name().toLowerCase(Locale.ROOT), context.registry().describe());
+                log.info("ready: listeners bound ({} transport{}), registry {} answered", transport.name().toLowerCase(Locale.ROOT),
+                        transport.readRing() ? ", reads into a buffer ring" : "", context.registry().describe());
             }
         });
     }

@@ -9,6 +9,7 @@ import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.Endpoint;
 import io.outrigger.discovery.Registry;
 import io.outrigger.upstream.UpstreamPools;
+import io.outrigger.listener.Transports;
 
 /**
  * Binds the HTTP listeners of a sidecar: outbound (the app's calls to other services, routed
@@ -47,7 +48,9 @@ public final class HttpListeners {
             Registry registry = context.registry();
             registry.onChange(() -> pools.retainOnly(registry.allEndpoints()));
         }
-        return new ServerBootstrap()
+        ServerBootstrap bootstrap = new ServerBootstrap();
+        Transports.readFromRing(bootstrap, sidecar.group());
+        return bootstrap
                 .group(sidecar.group())
                 .channel(sidecar.transport().serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)

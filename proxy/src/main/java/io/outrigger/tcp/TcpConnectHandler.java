@@ -226,7 +226,9 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             context.metrics().onRetry(EDGE, service);
         }
         Promise<Channel> result = loop.newPromise();
-        ChannelFuture cf = new Bootstrap()
+        Bootstrap bootstrap = new Bootstrap();
+        Transports.readFromRing(bootstrap, loop);
+        ChannelFuture cf = bootstrap
                 .group(loop)
                 .channel(transport.clientChannel())
                 .resolver(resolver)

@@ -38,7 +38,9 @@ public final class TcpListener {
         AddressResolverGroup<InetSocketAddress> resolver = DnsResolvers.forTransport(transport);
         Channel channel;
         try {
-            channel = new ServerBootstrap()
+            ServerBootstrap bootstrap = new ServerBootstrap();
+            Transports.readFromRing(bootstrap, sidecar.group());
+            channel = bootstrap
                     .group(sidecar.group())
                     .channel(transport.serverChannel())
                     .handler(sidecar.connections())

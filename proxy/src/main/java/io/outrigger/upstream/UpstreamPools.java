@@ -79,6 +79,7 @@ public final class UpstreamPools {
                                     .addLast("upstream", new UpstreamHandler(codec));
                         }
                     });
+            Transports.readFromRing(b, loop);
             pools.put(loop, new LoopPool(b));
         }
     }
