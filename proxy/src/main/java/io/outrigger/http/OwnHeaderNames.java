@@ -4,6 +4,7 @@ import io.netty.handler.codec.DefaultHeaders;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.util.AsciiString;
+import io.outrigger.upstream.OwnHeaderValues;
 
 /**
  * Header-name validation for the requests the listeners decode: every name a client sends is checked
@@ -20,9 +21,9 @@ final class OwnHeaderNames implements DefaultHeaders.NameValidator<CharSequence>
         HttpHeaderNames.MAX_FORWARDS, HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderNames.CONNECTION,
     };
 
-    /** The listeners' request headers: Netty's validating factory with this name check. */
-    static final DefaultHttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory()
-            .withNameValidator(new OwnHeaderNames(DefaultHttpHeadersFactory.headersFactory().getNameValidator()));
+    /** The listeners' request headers: Netty's validating factory with this name check, and values checked as {@link OwnHeaderValues} does. */
+    static final DefaultHttpHeadersFactory HEADERS = OwnHeaderValues.on(DefaultHttpHeadersFactory.headersFactory()
+            .withNameValidator(new OwnHeaderNames(DefaultHttpHeadersFactory.headersFactory().getNameValidator())));
 
     private final DefaultHeaders.NameValidator<CharSequence> validator;
 

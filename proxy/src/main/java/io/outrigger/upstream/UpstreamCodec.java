@@ -54,11 +54,12 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
      * it otherwise. The names of a head are checked by {@link ResponseHead#problem}, which refuses the
      * head before Netty reads it when one is not a token; Netty's own check of every name would repeat
      * that on each field the decoder adds and on each field the sidecar sets (its {@code x-request-id},
-     * {@code traceparent}, {@code Via}). Trailer fields, which that check does not see, keep Netty's.
+     * {@code traceparent}, {@code Via}), as would its check of those fields' values ({@link OwnHeaderValues}). Trailer
+     * fields, which that check does not see, keep Netty's.
      */
     static HttpDecoderConfig decoderConfig(int maxHeaderBytes) {
         return new HttpDecoderConfig().setMaxHeaderSize(maxHeaderBytes).setValidateHeaders(true)
-                .setHeadersFactory(DefaultHttpHeadersFactory.headersFactory().withNameValidation(false))
+                .setHeadersFactory(OwnHeaderValues.on(DefaultHttpHeadersFactory.headersFactory().withNameValidation(false)))
                 .setTrailersFactory(SmallTrailers.INSTANCE);
     }
 

@@ -56,4 +56,19 @@ class OwnHeaderNamesTest {
             ch.finishAndReleaseAll();
         }
     }
+
+    /** The values of a client's head are still checked: the sidecar skips the check for its own values only (OwnHeaderValues). */
+    @Test
+    void theListenersDecoderStillRefusesAClientsControlCharacterInAValue() throws Exception {
+        SidecarConfig cfg = ConfigLoader.parse("name: t\nservice: s\n", "test");
+        for (String value : new String[] {"a\u0000b", "a\u0001b", "a\u007fb"}) {
+            EmbeddedChannel ch = new EmbeddedChannel(new HttpListenerCodec(HttpProxyInitializer.decoderConfig(cfg.http())));
+            ch.writeInbound(Unpooled.wrappedBuffer(("GET / HTTP/1.1\r\nHost: b\r\nX-Value: " + value + "\r\n\r\n")
+                    .getBytes(StandardCharsets.ISO_8859_1)));
+            HttpRequest req = assertInstanceOf(HttpRequest.class, ch.readInbound());
+            assertTrue(req.decoderResult().isFailure(), value);
+            ReferenceCountUtil.release(req);
+            ch.finishAndReleaseAll();
+        }
+    }
 }
