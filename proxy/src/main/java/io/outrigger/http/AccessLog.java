@@ -1,5 +1,6 @@
 package io.outrigger.http;
 
+import io.netty.util.AsciiString;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.outrigger.discovery.Endpoint;
@@ -419,7 +420,7 @@ final class AccessLog implements AutoCloseable {
             int stop = Math.min(limit - 8, len + room); // limit - 8: room for the longest escape or code point
             boolean viewed = false; // utf8View is asked at the first char above ASCII: most values have none
             int n = s.length();
-            for (int i = 0; i < n && len < stop; i++) {
+            for (int i = plainPrefix(s, n, stop); i < n && len < stop; i++) {
                 char c = s.charAt(i);
                 if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
                     buf[len++] = (byte) c;
@@ -465,6 +466,40 @@ final class AccessLog implements AutoCloseable {
                 }
             }
             buf[len++] = '"';
+        }
+
+        /**
+         * Copies the leading characters of {@code s} that go into a JSON string as they are (printable ASCII
+         * but {@code "} and {@code \\}), at most up to {@code stop}, and returns how many: the whole value, for
+         * nearly every field. One loop per kind of value (the ids the sidecar makes are {@link AsciiString}s, what
+         * a client sent is a {@link String}), so each reads its characters directly instead of through
+         * {@link CharSequence#charAt}, which the JIT cannot inline where both kinds pass.
+         */
+        private int plainPrefix(CharSequence s, int n, int stop) {
+            int max = Math.min(n, stop - len);
+            int i = 0;
+            if (s instanceof AsciiString a) {
+                byte[] bytes = a.array();
+                int off = a.arrayOffset();
+                while (i < max) {
+                    byte b = bytes[off + i];
+                    if (b < 0x20 || b == '"' || b == '\\') { // negative: above ASCII
+                        break;
+                    }
+                    buf[len++] = b;
+                    i++;
+                }
+            } else if (s instanceof String str) {
+                while (i < max) {
+                    char c = str.charAt(i);
+                    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
+                        break;
+                    }
+                    buf[len++] = (byte) c;
+                    i++;
+                }
+            }
+            return i;
         }
 
         /**

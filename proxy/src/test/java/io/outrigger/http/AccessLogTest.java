@@ -214,6 +214,24 @@ class AccessLogTest {
         assertEquals("h".repeat(122) + ":65535", new ObjectMapper().readTree(sink.lines()[2]).get("instance").asText());
     }
 
+    /** Byte views take the same escapes and cuts as strings: a quote, a control byte, a byte above ASCII, a huge one. */
+    @Test
+    void aByteViewIsEscapedAndCutAsAStringIs() throws Exception {
+        Sink sink = new Sink();
+        AccessLog log = new AccessLog(sink, 16, "test-access-log");
+        byte[] odd = "ab\"c\\d\u0001e".getBytes(StandardCharsets.ISO_8859_1);
+        byte[] latin = {'x', (byte) 0xC3, (byte) 0xA9, 'y'}; // UTF-8 for é, as the codec hands bytes over
+        assertTrue(log.log("outbound", new io.netty.util.AsciiString(odd), new io.netty.util.AsciiString(latin), "GET", "/", "s", null, 200, 1, 0));
+        assertTrue(log.log("outbound", "t", new io.netty.util.AsciiString("r".repeat(9_000)), "GET", "/p", "s", null, 200, 1, 0));
+        log.close();
+        JsonNode first = new ObjectMapper().readTree(sink.lines()[0]);
+        assertEquals("ab\"c\\d\u0001e", first.get("trace_id").asText());
+        assertEquals("x\u00e9y", first.get("request_id").asText());
+        JsonNode second = new ObjectMapper().readTree(sink.lines()[1]);
+        assertTrue(second.get("request_id").asText().length() < 9_000, "cut");
+        assertEquals("/p", second.get("path").asText());
+    }
+
     @Test
     void oneHugeFieldLeavesTheOthersTheirRoom() throws Exception {
         Sink sink = new Sink();
