@@ -3,61 +3,97 @@ package io.outrigger.upstream;
 import io.netty.buffer.ByteBuf;
 
 /**
- * Finds the end of a response head in a buffer and checks its field lines (RFC 9112 5): each one a
- * field name (a token), optional whitespace, a colon; or, after the first, an obsolete line folding
- * (a line starting with a space or tab, which Netty joins to the field before it). Whitespace
- * between the name and the colon is allowed, as Netty removes it, which is what RFC 9112 5.1 asks a
- * proxy to do. Of the status line only the HTTP version is checked here, the rest is left to Netty:
- * it must be {@code HTTP/1.x} (RFC 9112 2.3; a higher minor version is read as 1.1, RFC 9110 2.5),
- * as Netty would accept {@code HTTP/2.0}, {@code HTTP/0.9} or {@code FOO/1.1} and the response
- * would be relayed as an HTTP/1.1 one. Stateless.
+ * Finds the end of a response head and checks its field lines (RFC 9112 5): each one a field name (a
+ * token), optional whitespace, a colon; or, after the first, an obsolete line folding (a line starting
+ * with a space or tab, which Netty joins to the field before it). Whitespace between the name and the
+ * colon is allowed, as Netty removes it, which is what RFC 9112 5.1 asks a proxy to do. Of the status
+ * line only the HTTP version is checked here, the rest is left to Netty: it must be {@code HTTP/1.x}
+ * (RFC 9112 2.3; a higher minor version is read as 1.1, RFC 9110 2.5), as Netty would accept
+ * {@code HTTP/2.0}, {@code HTTP/0.9} or {@code FOO/1.1} and the response would be relayed as an
+ * HTTP/1.1 one.
+ *
+ * <p>The head's bytes are copied out of the decoder's buffer as they arrive, each byte once, and
+ * scanned in an array: read one {@link ByteBuf#getByte} at a time, every byte paid the buffer's
+ * index and reference-count checks (twice over for a slice of a shared read buffer), and the scan
+ * cost as much as Netty's whole decoding of the response. Only the head is copied: a body that
+ * arrives in the same read is left where it is. One per connection, reused for each response; event
+ * loop only.
  */
 final class ResponseHead {
-    private ResponseHead() {
+    /** The first copy: enough for a typical head whole. */
+    private static final int FIRST_COPY = 512;
+
+    /** The head's bytes so far: {@code bytes[0, length)} are the buffer's from its reader index. */
+    private byte[] bytes = new byte[FIRST_COPY];
+    private int length;
+    /** Bytes of {@link #bytes} known to hold no end of the head (the last two may begin one). */
+    private int scanned;
+
+    /** Forgets the head scanned: the next call of {@link #end} starts on a new one. */
+    void reset() {
+        length = 0;
+        scanned = 0;
     }
 
     /**
-     * The index of the LF that ends the head starting at {@code in}'s reader index (after the control
-     * characters and whitespace Netty skips before a status line), or -1 when the head is not complete.
+     * The index, counted from {@code in}'s reader index, of the LF that ends the head starting there (after
+     * the control characters and whitespace Netty skips before a status line), or -1 when none is among its
+     * first {@code limit} bytes. Reads only the bytes of {@code in} it has not copied before, and no more
+     * of them than it needs: a call for each new piece of a head arriving in many reads copies each byte
+     * once, and a head followed by its body is copied without the body.
      *
-     * @param scanned how many bytes after the reader index an earlier call found no end in ({@link #scanned}),
-     *                so a head arriving in many small reads is not searched from its start each time
+     * @param in the decoder's buffer; between calls for one head its bytes from the reader index stay, and
+     *           more may follow them
      */
-    static int end(ByteBuf in, int scanned) {
-        int i = Math.max(statusLineStart(in), in.readerIndex() + scanned);
-        int limit = in.writerIndex();
-        while (i < limit) {
-            int lf = in.indexOf(i, limit, (byte) '\n');
-            if (lf < 0) {
-                return -1;
+    int end(ByteBuf in, int limit) {
+        int available = Math.min(in.readableBytes(), limit);
+        while (length < available) {
+            int copy = Math.min(available - length, Math.max(FIRST_COPY, length)); // doubling: a long head is copied in few steps
+            if (length + copy > bytes.length) {
+                bytes = java.util.Arrays.copyOf(bytes, Math.max(length + copy, 2 * bytes.length));
             }
-            if (lf + 1 < limit && in.getByte(lf + 1) == '\n') {
-                return lf + 1;
+            in.getBytes(in.readerIndex() + length, bytes, length, copy);
+            length += copy;
+            int end = scan();
+            if (end >= 0) {
+                return end;
             }
-            if (lf + 2 < limit && in.getByte(lf + 1) == '\r' && in.getByte(lf + 2) == '\n') {
-                return lf + 2;
-            }
-            i = lf + 1;
         }
         return -1;
     }
 
-    /** What to pass as {@code scanned} to the next {@link #end} after it found no end in {@code in}: the last two bytes may begin it. */
-    static int scanned(ByteBuf in) {
-        return Math.max(0, in.readableBytes() - 2);
+    /** The end of the head in the bytes copied so far, or -1, resuming where the last scan stopped. */
+    private int scan() {
+        byte[] b = bytes;
+        int limit = length;
+        int i = Math.max(statusLineStart(), scanned);
+        for (; i < limit; i++) {
+            if (b[i] != '\n') {
+                continue;
+            }
+            if (i + 1 < limit && b[i + 1] == '\n') {
+                return i + 1;
+            }
+            if (i + 2 < limit && b[i + 1] == '\r' && b[i + 2] == '\n') {
+                return i + 2;
+            }
+        }
+        scanned = Math.max(0, limit - 2);
+        return -1;
     }
 
     /** What is wrong with a field line of the head that ends at {@code end} ({@link #end}), or null when nothing is. */
-    static String problem(ByteBuf in, int end) {
-        int statusLine = statusLineStart(in);
-        if (!isHttp1Version(in, statusLine, end)) {
+    String problem(int end) {
+        byte[] b = bytes;
+        int statusLine = statusLineStart();
+        if (!isHttp1Version(statusLine, end)) {
             return "the status line's HTTP version is not 1.x";
         }
-        int lineStart = in.indexOf(statusLine, end, (byte) '\n') + 1; // past the status line
+        int lineStart = indexOfLf(statusLine, end) + 1; // past the status line
         for (int line = 2; lineStart < end; line++) {
-            int lineEnd = in.indexOf(lineStart, end + 1, (byte) '\n');
+            int lineEnd = indexOfLf(lineStart, end + 1);
             int i = lineStart;
-            byte first = in.getByte(i);
+            byte first = b[i];
             if (first == '\r' && i + 1 == lineEnd) {
                 return null; // the blank line that ends the head
             }
@@ -66,14 +102,14 @@ final class ResponseHead {
                     return "header line 2 starts with whitespace"; // RFC 9112 2.2: no folding onto the status line
                 }
             } else {
-                while (i < lineEnd && isTokenChar(in.getByte(i))) {
+                while (i < lineEnd && isTokenChar(b[i])) {
                     i++;
                 }
                 boolean named = i > lineStart;
-                while (i < lineEnd && (in.getByte(i) == ' ' || in.getByte(i) == '\t')) {
+                while (i < lineEnd && (b[i] == ' ' || b[i] == '\t')) {
                     i++;
                 }
-                if (!named || i == lineEnd || in.getByte(i) != ':') {
+                if (!named || i == lineEnd || b[i] != ':') {
                     return "header line " + line + " is not a field name (a token) followed by a colon";
                 }
             }
@@ -82,39 +118,49 @@ final class ResponseHead {
         return null;
     }
 
+    /** The index of the first LF in {@code bytes[from, to)}; the head's end guarantees one before {@code to}. */
+    private int indexOfLf(int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (bytes[i] == '\n') {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     /**
      * Whether the status line starting at {@code start} begins with {@code HTTP/1.} and a minor version
      * (digits; the name's case and leading zeros in the major version are allowed, as Netty allows them)
      * followed by whitespace.
      */
-    private static boolean isHttp1Version(ByteBuf in, int start, int end) {
+    private boolean isHttp1Version(int start, int end) {
+        byte[] b = bytes;
         String name = "HTTP/";
         int i = start;
         for (int k = 0; k < name.length(); k++, i++) {
-            if (i >= end || Character.toUpperCase((char) (in.getByte(i) & 0xFF)) != name.charAt(k)) {
+            if (i >= end || Character.toUpperCase((char) (b[i] & 0xFF)) != name.charAt(k)) {
                 return false;
             }
         }
-        while (i < end && in.getByte(i) == '0') {
+        while (i < end && b[i] == '0') {
             i++;
         }
-        if (i + 2 >= end || in.getByte(i) != '1' || in.getByte(i + 1) != '.') {
+        if (i + 2 >= end || b[i] != '1' || b[i + 1] != '.') {
             return false;
         }
         i += 2;
         int minorStart = i;
-        while (i < end && in.getByte(i) >= '0' && in.getByte(i) <= '9') {
+        while (i < end && b[i] >= '0' && b[i] <= '9') {
             i++;
         }
-        return i > minorStart && i < end && (in.getByte(i) == ' ' || in.getByte(i) == '\t');
+        return i > minorStart && i < end && (b[i] == ' ' || b[i] == '\t');
     }
 
     /** Past the control characters and whitespace Netty skips before a status line. */
-    private static int statusLineStart(ByteBuf in) {
-        int i = in.readerIndex();
-        int limit = in.writerIndex();
-        while (i < limit) {
-            char c = (char) (in.getByte(i) & 0xFF);
+    private int statusLineStart() {
+        int i = 0;
+        while (i < length) {
+            char c = (char) (bytes[i] & 0xFF);
             if (!Character.isISOControl(c) && !Character.isWhitespace(c)) {
                 break;
             }

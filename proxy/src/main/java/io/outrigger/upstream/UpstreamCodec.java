@@ -89,8 +89,8 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
         private final int headLimit;
         /** The head of the message being decoded passed {@link ResponseHead#problem}. */
         private boolean headChecked;
-        /** Bytes after the reader index known to hold no end of the head that is still arriving. */
-        private int headScanned;
+        /** The head still arriving, copied and scanned. */
+        private final ResponseHead head = new ResponseHead();
         /** A malformed message was handed on: the rest of the connection's bytes mean nothing. */
         private boolean failed;
         /** The connection's input ended: a head cut short is Netty's to fail, as closed before its end. */
@@ -117,14 +117,13 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
                 return;
             }
             if (!headChecked) {
-                int headEnd = ResponseHead.end(in, headScanned);
+                int headEnd = head.end(in, headLimit);
                 if (headEnd < 0 && in.readableBytes() <= headLimit && !inputEnded) {
-                    headScanned = ResponseHead.scanned(in);
                     return; // the rest of the head is still to come
                 }
-                headScanned = 0;
                 // A head longer than the limits is left to Netty, which fails it as too long.
-                String problem = headEnd < 0 ? null : ResponseHead.problem(in, headEnd);
+                String problem = headEnd < 0 ? null : head.problem(headEnd);
+                head.reset();
                 if (problem != null) {
                     in.skipBytes(in.readableBytes());
                     HttpMessage invalid = createInvalidMessage();

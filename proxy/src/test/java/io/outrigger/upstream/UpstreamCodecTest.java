@@ -127,6 +127,38 @@ class UpstreamCodecTest {
         }
     }
 
+    /**
+     * Each answer's head is checked afresh, also when it arrives in the same read as the answer before it, and a
+     * head longer than the first copy (with its body in the same read) is checked to its last line.
+     */
+    @Test
+    void eachOfTwoAnswersInOneReadIsCheckedAndALongHeadToItsLastLine() {
+        String longHead = "HTTP/1.1 200 OK\r\n" + "X-Filler: abcdefghij\r\n".repeat(200);
+        for (boolean byteAtATime : new boolean[] {false, true}) {
+            for (String secondLine : new String[] {"X-Ok: 1", "B@d: 1"}) {
+                EmbeddedChannel ch = channelAwaitingAnAnswer();
+                ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/2", Unpooled.EMPTY_BUFFER));
+                Object sent;
+                while ((sent = ch.readOutbound()) != null) {
+                    ReferenceCountUtil.release(sent);
+                }
+                feed(ch, longHead + "Content-Length: 2\r\n\r\nok" + longHead + secondLine + "\r\nContent-Length: 3\r\n\r\nyes", byteAtATime);
+                HttpResponse first = assertInstanceOf(HttpResponse.class, ch.readInbound());
+                assertTrue(first.decoderResult().isSuccess(), first.decoderResult().toString());
+                assertEquals(200, first.headers().getAll("X-Filler").size());
+                Object o;
+                while (!((o = ch.readInbound()) instanceof LastHttpContent)) {
+                    ReferenceCountUtil.release(o);
+                }
+                ReferenceCountUtil.release(o);
+                HttpObject second = ch.readInbound();
+                assertEquals(secondLine.startsWith("B@d"), second.decoderResult().isFailure(), secondLine + " byte at a time: " + byteAtATime);
+                ReferenceCountUtil.release(second);
+                ch.finishAndReleaseAll();
+            }
+        }
+    }
+
     private static EmbeddedChannel channelAwaitingAnAnswer() {
         EmbeddedChannel ch = new EmbeddedChannel(new UpstreamCodec(UpstreamCodec.decoderConfig(8192)));
         ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/", Unpooled.EMPTY_BUFFER));
