@@ -16,12 +16,14 @@ import io.netty.buffer.ByteBuf;
  * scanned in an array: read one {@link ByteBuf#getByte} at a time, every byte paid the buffer's
  * index and reference-count checks (twice over for a slice of a shared read buffer), and the scan
  * cost as much as Netty's whole decoding of the response. Only the head is copied: a body that
- * arrives in the same read is left where it is. One per connection, reused for each response; event
- * loop only.
+ * arrives in the same read is left where it is. One per connection, reused for each response (at most
+ * {@value #MAX_KEPT} bytes kept between them); event loop only.
  */
 final class ResponseHead {
     /** The first copy: enough for a typical head whole. */
     private static final int FIRST_COPY = 512;
+    /** The most a connection keeps between heads: a longer head's copy is dropped once it is checked. */
+    static final int MAX_KEPT = 4096;
 
     /** The head's bytes so far: {@code bytes[0, length)} are the buffer's from its reader index. */
     private byte[] bytes = new byte[FIRST_COPY];
@@ -29,10 +31,21 @@ final class ResponseHead {
     /** Bytes of {@link #bytes} known to hold no end of the head (the last two may begin one). */
     private int scanned;
 
-    /** Forgets the head scanned: the next call of {@link #end} starts on a new one. */
+    /**
+     * Forgets the head scanned: the next call of {@link #end} starts on a new one. A copy grown past
+     * {@value #MAX_KEPT} bytes for one long head is let go, so a pooled connection does not keep it.
+     */
     void reset() {
         length = 0;
         scanned = 0;
+        if (bytes.length > MAX_KEPT) {
+            bytes = new byte[FIRST_COPY];
+        }
+    }
+
+    /** The bytes this connection keeps for copying heads. */
+    int keptBytes() {
+        return bytes.length;
     }
 
     /**
