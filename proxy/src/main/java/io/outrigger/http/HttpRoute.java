@@ -11,6 +11,7 @@ import io.outrigger.discovery.RoundRobinSelector;
 import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.CircuitBreakerConfig;
 import io.outrigger.resilience.CircuitBreakers;
+import io.outrigger.config.ConfigLoader;
 
 import java.util.List;
 
@@ -29,6 +30,10 @@ abstract class HttpRoute {
 
     private HttpRoute(String edge, SidecarContext context) {
         this.edge = edge;
+        if (!ConfigLoader.isToken(context.name())) {
+            // Via goes out unvalidated, as the sidecar's own value (OwnHeaderValues); the config loader refuses such a name first.
+            throw new IllegalArgumentException("name: " + context.name() + " (expected: " + ConfigLoader.NAME_EXPECTED + ")");
+        }
         this.via = AsciiString.cached("1.1 " + context.name());
         this.via10 = AsciiString.cached("1.0 " + context.name());
         this.breakers = context.breakers();
