@@ -64,7 +64,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * connection, its bytes landing in a slice of a shared {@value #READ_RING_BUFFER_BYTES}-byte buffer. Without
  * a ring, Netty 4.2.18 arms a {@code POLL_ADD} before each receive and allocates the read buffer when the
  * poll fires, so each read takes two submissions and two completions; with it, one completion. In the
- * benchmark that is about 8% less CPU per proxied request, and 4-7% more requests/s at 64 connections
+ * benchmark that is about 7% less of the event loop's CPU per proxied request, and 4-7% more requests/s at 64 connections
  * (bench/README.md). {@code -D}{@value #READ_RING_PROPERTY}{@code =false} turns it off.
  */
 public enum Transports {
