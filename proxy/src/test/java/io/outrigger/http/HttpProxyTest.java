@@ -327,27 +327,13 @@ class HttpProxyTest {
     void readMsDoesNotCutAnAttemptWhoseInterimAnswerWasPassedOn() throws Exception {
         assertTrue(READ_TIMEOUT.contains("read_ms: 200") && READ_TIMEOUT.contains("request_ms: 3000"), READ_TIMEOUT);
         try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            Thread instance = new Thread(() -> {
-                try (Socket s = server.accept(); java.io.BufferedReader in = new java.io.BufferedReader(
-                        new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
-                    String line;
-                    while ((line = in.readLine()) != null && !line.isEmpty()) {
-                        // the request head: a GET, no body
-                    }
-                    for (int i = 0; i < 4; i++) {
-                        s.getOutputStream().write("HTTP/1.1 102 Processing\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
-                        s.getOutputStream().flush();
-                        Thread.sleep(150); // the instance at work: 600 ms in all, three times read_ms
-                    }
-                    s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone".getBytes(StandardCharsets.ISO_8859_1));
+            slowInstance(server, "processing-instance", (s, in) -> {
+                for (int i = 0; i < 4; i++) {
+                    s.getOutputStream().write("HTTP/1.1 102 Processing\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
                     s.getOutputStream().flush();
-                    in.readLine(); // until the sidecar closes
-                } catch (IOException | InterruptedException e) {
-                    // the sidecar closed the connection, or the test ended
+                    Thread.sleep(150); // the instance at work: 600 ms in all, three times read_ms
                 }
-            }, "processing-instance");
-            instance.setDaemon(true);
-            instance.start();
+            });
             int port = sidecar("\"service-b\": [" + instance(server.getLocalPort()) + "]", READ_TIMEOUT);
 
             String res = raw(port, "GET /work HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n");
@@ -363,30 +349,17 @@ class HttpProxyTest {
     void readMsDoesNotStartAfterAnInterimAnswerPassedOnDuringTheUpload() throws Exception {
         assertTrue(READ_TIMEOUT.contains("read_ms: 200") && READ_TIMEOUT.contains("request_ms: 3000"), READ_TIMEOUT);
         try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            Thread instance = new Thread(() -> {
-                try (Socket s = server.accept(); java.io.BufferedReader in = new java.io.BufferedReader(
-                        new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
-                    String line;
-                    while ((line = in.readLine()) != null && !line.isEmpty()) {
-                        // the request head
-                    }
-                    s.getOutputStream().write("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
-                            .getBytes(StandardCharsets.ISO_8859_1));
-                    s.getOutputStream().flush();
-                    while ((line = in.readLine()) != null && !line.equals("0")) {
-                        // the chunked body, up to its last chunk
-                    }
-                    in.readLine(); // the empty line after it
-                    Thread.sleep(600); // the instance at work: three times read_ms
-                    s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone".getBytes(StandardCharsets.ISO_8859_1));
-                    s.getOutputStream().flush();
-                    in.readLine(); // until the sidecar closes
-                } catch (IOException | InterruptedException e) {
-                    // the sidecar closed the connection, or the test ended
+            slowInstance(server, "early-hints-instance", (s, in) -> {
+                s.getOutputStream().write("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                s.getOutputStream().flush();
+                String line;
+                while ((line = in.readLine()) != null && !line.equals("0")) {
+                    // the chunked body, up to its last chunk
                 }
-            }, "early-hints-instance");
-            instance.setDaemon(true);
-            instance.start();
+                in.readLine(); // the empty line after it
+                Thread.sleep(600); // the instance at work: three times read_ms
+            });
             int port = sidecar("\"service-b\": [" + instance(server.getLocalPort()) + "]", READ_TIMEOUT);
 
             try (Socket c = new Socket("127.0.0.1", port)) {
@@ -410,6 +383,35 @@ class HttpProxyTest {
                 assertTrue(res.contains("HTTP/1.1 200 OK\r\n") && res.endsWith("\r\n\r\ndone"), res);
             }
         }
+    }
+
+    /** What a fake instance does between reading a request head and answering {@code 200 done}. */
+    private interface InstanceWork {
+        void run(Socket s, java.io.BufferedReader in) throws IOException, InterruptedException;
+    }
+
+    /**
+     * A fake instance on {@code server}, for one connection: reads the request head, does {@code work}, answers
+     * {@code 200} with the body {@code done}, then waits for the sidecar to close.
+     */
+    private static void slowInstance(ServerSocket server, String name, InstanceWork work) {
+        Thread instance = new Thread(() -> {
+            try (Socket s = server.accept(); java.io.BufferedReader in = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
+                String line;
+                while ((line = in.readLine()) != null && !line.isEmpty()) {
+                    // the request head
+                }
+                work.run(s, in);
+                s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone".getBytes(StandardCharsets.ISO_8859_1));
+                s.getOutputStream().flush();
+                in.readLine(); // until the sidecar closes
+            } catch (IOException | InterruptedException e) {
+                // the sidecar closed the connection, or the test ended
+            }
+        }, name);
+        instance.setDaemon(true);
+        instance.start();
     }
 
     @Test
