@@ -7,8 +7,10 @@ import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
@@ -16,7 +18,9 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
+import io.outrigger.codec.HeadWriter;
 
 import java.util.ArrayDeque;
 import java.util.List;
@@ -105,9 +109,41 @@ final class HttpListenerCodec extends CombinedChannelDuplexHandler<HttpRequestDe
         }
     }
 
+    /**
+     * Netty's response encoder, answering the request it belongs to; the common case (a whole final
+     * response with a body, without {@code Transfer-Encoding}, between messages) is written by
+     * {@link HeadWriter} in one copy.
+     */
     private final class ResponseEncoder extends HttpResponseEncoder {
         /** The method of the request the response being encoded answers. */
         private HttpMethod method;
+        /** Netty's encoder is inside a message (its head sent, its body not ended): it must see the rest. */
+        private boolean inMessage;
+
+        @Override
+        protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out) throws Exception {
+            if (!inMessage && msg instanceof FullHttpResponse full && plain(full)) {
+                method = methods.poll();
+                HeadWriter.response(ctx.alloc(), full, out);
+                return;
+            }
+            boolean before = inMessage;
+            inMessage = true; // if Netty's encoder throws, it alone goes on: its state is not known
+            super.encode(ctx, msg, out);
+            inMessage = !(msg instanceof LastHttpContent) && (msg instanceof HttpMessage || before);
+        }
+
+        /**
+         * A final response whose body, if any, goes as it is and that Netty's encoder would not touch: not
+         * to {@code HEAD} or {@code CONNECT}, not one that never has a body (204, 205, 304), no {@code Transfer-Encoding}.
+         */
+        private boolean plain(FullHttpResponse res) {
+            int code = res.status().code();
+            HttpMethod answers = methods.peek();
+            return code >= 200 && code != 204 && code != 205 && code != 304
+                    && answers != null && !HttpMethod.HEAD.equals(answers) && !HttpMethod.CONNECT.equals(answers)
+                    && !res.headers().contains(HttpHeaderNames.TRANSFER_ENCODING);
+        }
 
         @Override
         protected boolean isContentAlwaysEmpty(HttpResponse msg) {

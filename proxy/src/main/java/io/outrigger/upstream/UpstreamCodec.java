@@ -5,7 +5,9 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
@@ -15,6 +17,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.outrigger.codec.HeadWriter;
 
 import java.util.ArrayDeque;
 import java.util.List;
@@ -164,14 +167,28 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
         }
     }
 
+    /**
+     * Netty's request encoder, with the common case (a whole request without {@code Transfer-Encoding},
+     * between messages) written by {@link HeadWriter} in one copy.
+     */
     private final class RequestEncoder extends HttpRequestEncoder {
+        /** Netty's encoder is inside a message (its head sent, its body not ended): it must see the rest. */
+        private boolean inMessage;
+
         @Override
         protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out) throws Exception {
             if (msg instanceof HttpRequest) {
                 idle = false;
                 methods.add(((HttpRequest) msg).method());
             }
+            if (!inMessage && msg instanceof FullHttpRequest full && !full.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)
+                    && HeadWriter.request(ctx.alloc(), full, out)) {
+                return;
+            }
+            boolean before = inMessage;
+            inMessage = true; // if Netty's encoder throws, it alone goes on: its state is not known
             super.encode(ctx, msg, out);
+            inMessage = !(msg instanceof LastHttpContent) && (msg instanceof HttpMessage || before);
         }
     }
 }

@@ -1,12 +1,18 @@
 package io.outrigger.http;
 
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.EncoderException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
@@ -17,6 +23,7 @@ import static io.outrigger.http.EmbeddedBytes.ascii;
 import static io.outrigger.http.EmbeddedBytes.outbound;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The listeners' codec on its own: the bytes it holds back, and the framing jobs it keeps from Netty's server codec. */
@@ -84,5 +91,49 @@ class HttpListenerCodecTest {
         }
         assertEquals(HttpListenerCodec.MAX_PIPELINE_DEPTH, requests, "the ones within the bound still go on");
         assertEquals(1, refused, "the first past the bound is refused in its turn");
+    }
+
+    @Test
+    void wholeResponsesAroundAHeadAnswerAndAStreamedOneEachAnswerTheirOwnRequest() {
+        ch.writeInbound(ascii("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /3 HTTP/1.1\r\nHost: x\r\n\r\nGET /4 HTTP/1.1\r\nHost: x\r\n\r\n"));
+        ch.inboundMessages().forEach(ReferenceCountUtil::release);
+        ch.inboundMessages().clear();
+
+        ch.writeOutbound(whole("one"));
+        FullHttpResponse head = whole("");
+        head.headers().set(HttpHeaderNames.CONTENT_LENGTH, 5); // what a GET would get: a HEAD answer has no body
+        ch.writeOutbound(head);
+        HttpResponse streamed = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        HttpUtil.setTransferEncodingChunked(streamed, true);
+        ch.writeOutbound(streamed, new DefaultHttpContent(ascii("ab")), new DefaultLastHttpContent(ascii("c")));
+        ch.writeOutbound(whole("four"));
+
+        assertEquals("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\none"
+                + "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
+                + "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n"
+                + "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nfour", outbound(ch));
+    }
+
+    @Test
+    void aWholeResponseInsideAStreamedOneFailsAsWithNettysEncoder() {
+        ch.writeInbound(ascii("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"));
+        ch.inboundMessages().forEach(ReferenceCountUtil::release);
+        ch.inboundMessages().clear();
+        HttpResponse streamed = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        HttpUtil.setTransferEncodingChunked(streamed, true);
+        ch.writeOutbound(streamed);
+        outbound(ch);
+
+        FullHttpResponse stray = whole("stray");
+        assertThrows(EncoderException.class, () -> ch.writeOutbound(stray), "not written into the middle of a chunked body");
+        assertEquals(0, stray.refCnt());
+        assertEquals("", outbound(ch));
+    }
+
+    private static FullHttpResponse whole(String body) {
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, ascii(body));
+        r.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length());
+        return r;
     }
 }

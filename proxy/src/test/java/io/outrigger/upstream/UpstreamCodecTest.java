@@ -1,12 +1,20 @@
 package io.outrigger.upstream;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.EncoderException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
@@ -18,6 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The response heads {@link UpstreamCodec} checks, whole or arriving a byte at a time. */
@@ -178,5 +187,56 @@ class UpstreamCodecTest {
         for (byte x : b) {
             ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {x}));
         }
+    }
+
+    @Test
+    void wholeRequestsAroundAStreamedOneAreWrittenAsNettysEncoderWritesThem() {
+        EmbeddedChannel ch = new EmbeddedChannel(new UpstreamCodec(UpstreamCodec.decoderConfig(8192)));
+        ch.writeOutbound(wholeRequest("/1", "one"));
+        HttpRequest streamed = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/2");
+        HttpUtil.setTransferEncodingChunked(streamed, true);
+        ch.writeOutbound(streamed, new DefaultHttpContent(ascii("ab")), new DefaultLastHttpContent(ascii("c")));
+        ch.writeOutbound(wholeRequest("/3", "three"));
+        ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.OPTIONS, "*", Unpooled.EMPTY_BUFFER));
+
+        assertEquals("POST /1 HTTP/1.1\r\ncontent-length: 3\r\n\r\none"
+                + "POST /2 HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n"
+                + "POST /3 HTTP/1.1\r\ncontent-length: 5\r\n\r\nthree"
+                + "OPTIONS * HTTP/1.1\r\n\r\n", written(ch));
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aWholeRequestInsideAStreamedOneFailsAsWithNettysEncoder() {
+        EmbeddedChannel ch = new EmbeddedChannel(new UpstreamCodec(UpstreamCodec.decoderConfig(8192)));
+        HttpRequest streamed = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/1");
+        HttpUtil.setTransferEncodingChunked(streamed, true);
+        ch.writeOutbound(streamed);
+        written(ch);
+        DefaultFullHttpRequest stray = wholeRequest("/2", "stray");
+        assertThrows(EncoderException.class, () -> ch.writeOutbound(stray), "not written into the middle of a chunked body");
+        assertEquals(0, stray.refCnt());
+        assertEquals("", written(ch));
+        ch.finishAndReleaseAll();
+    }
+
+    private static DefaultFullHttpRequest wholeRequest(String uri, String body) {
+        DefaultFullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, uri, ascii(body));
+        r.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length());
+        return r;
+    }
+
+    private static ByteBuf ascii(String s) {
+        return Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII);
+    }
+
+    private static String written(EmbeddedChannel ch) {
+        StringBuilder out = new StringBuilder();
+        ByteBuf b;
+        while ((b = ch.readOutbound()) != null) {
+            out.append(b.toString(StandardCharsets.US_ASCII));
+            b.release();
+        }
+        return out.toString();
     }
 }
