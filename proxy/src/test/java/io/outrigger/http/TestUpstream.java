@@ -32,20 +32,26 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A real HTTP/1.1 upstream on 127.0.0.1, port 0, whose behaviour tests switch at run time. It
- * records each request's head and counts accepted connections and body bytes (without keeping them).
+ * records each request's head and counts accepted connections and body bytes (without keeping them,
+ * unless {@link #keepBodies} is set).
  */
 final class TestUpstream implements AutoCloseable {
-    /** What one request saw. */
-    record Seen(String method, String uri, HttpHeaders headers, long bodyBytes) {}
+    /** What one request saw; its body and trailer section only when {@link #keepBodies} was set (else null). */
+    record Seen(String method, String uri, HttpHeaders headers, long bodyBytes, byte[] body, HttpHeaders trailers) {}
 
     final Queue<Seen> requests = new ConcurrentLinkedQueue<>();
     final AtomicInteger connections = new AtomicInteger();
     final AtomicInteger closedConnections = new AtomicInteger();
     /** Requests whose head, or a body piece, did not decode (a cut-short body, when the sidecar drops a request, is not counted). */
     final AtomicInteger malformed = new AtomicInteger();
+    /** Body bytes received so far, over all requests, counted as each piece comes (before a body's end). */
+    final AtomicLong bodyBytesIn = new AtomicLong();
+    /** Keep each request's body bytes and trailer section in its {@link Seen} (small bodies only). */
+    volatile boolean keepBodies;
     volatile int status = 200;
     volatile long delayMillis;
     volatile boolean closeBeforeResponse;
@@ -86,6 +92,8 @@ final class TestUpstream implements AutoCloseable {
     private final class Handler extends ChannelInboundHandlerAdapter {
         private HttpRequest head;
         private long bytes;
+        /** The body so far, when {@link #keepBodies}; null otherwise. */
+        private java.io.ByteArrayOutputStream kept;
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -99,6 +107,7 @@ final class TestUpstream implements AutoCloseable {
                 if (msg instanceof HttpRequest) {
                     head = (HttpRequest) msg;
                     bytes = 0;
+                    kept = keepBodies ? new java.io.ByteArrayOutputStream() : null;
                     if (respondHeadEarly) {
                         DefaultHttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
                         res.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
@@ -106,10 +115,17 @@ final class TestUpstream implements AutoCloseable {
                     }
                 }
                 if (msg instanceof HttpContent) {
-                    bytes += ((HttpContent) msg).content().readableBytes();
+                    ByteBuf piece = ((HttpContent) msg).content();
+                    bytes += piece.readableBytes();
+                    if (kept != null) {
+                        kept.writeBytes(ByteBufUtil.getBytes(piece));
+                    }
+                    bodyBytesIn.addAndGet(piece.readableBytes());
                 }
                 if (msg instanceof LastHttpContent) {
-                    requests.add(new Seen(head.method().name(), head.uri(), head.headers(), bytes));
+                    requests.add(new Seen(head.method().name(), head.uri(), head.headers(), bytes,
+                            kept == null ? null : kept.toByteArray(),
+                            kept == null ? null : ((LastHttpContent) msg).trailingHeaders().copy()));
                     if (respondHeadEarly) {
                         ByteBuf count = ByteBufUtil.writeAscii(ctx.alloc(), "{\"bytes\": " + bytes + "}");
                         ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultLastHttpContent(count));
