@@ -57,10 +57,15 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>A request whose body is known to fit in {@code http.retry_buffer_bytes} (default 64 KiB)
  * is received whole first and can be replayed: the exchange keeps the body in a
- * {@link RequestBodyBuffer} and hands each attempt a {@code retainedDuplicate()}. Larger or
- * chunked bodies stream to the first attempt and are never retried, except after a connect
- * failure when the client sent {@code Expect: 100-continue}: its {@code 100 Continue} waits for
- * an open connection, so no body byte was sent yet. Retry rules: connect failure and reset always, 502/503/504
+ * {@link RequestBodyBuffer} and hands each attempt a {@code retainedDuplicate()}. A chunked body
+ * is never held back (it may be an interactive stream): it streams to the first attempt as it
+ * comes, while the exchange keeps a copy of its bytes up to that limit; once its last chunk came
+ * with the copy within the limit, a later attempt sends the head again with the copy, chunked, and
+ * the trailer section the first attempt sent. A copy that outgrows the limit is released at once.
+ * Larger bodies, and chunked ones whose copy outgrew the limit or whose attempt failed before
+ * their end, are never retried, except after a connect failure when the client sent
+ * {@code Expect: 100-continue}: its {@code 100 Continue} waits for an open connection, so no body
+ * byte was sent yet. Retry rules: connect failure and reset always, 502/503/504
  * and read timeouts (no response head within {@code resilience.timeouts.read_ms}, when set)
  * only for idempotent methods, never once a response byte went to the client, within
  * {@code resilience.retry.max_retries}, the retry budget and the request deadline
@@ -96,6 +101,8 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private boolean http10;
 
     private boolean buffered;
+    /** The body comes chunked: it streams, and a copy of it is kept for a replay while it fits the retry buffer. */
+    private boolean chunked;
     /** The request's {@code Content-Length}, -1 when it has none: what a kept body's buffer may grow to. */
     private long contentLength = -1;
     /** An upstream's 1xx answer was passed on: no retry, since part of this attempt's response reached the caller. */
@@ -195,7 +202,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         headRequest = m == HttpMethod.HEAD;
         http10 = request.protocolVersion() == HttpVersion.HTTP_1_0;
         clientKeepAlive = HttpUtil.isKeepAlive(request);
-        boolean chunked = HttpUtil.isTransferEncodingChunked(request);
+        chunked = HttpUtil.isTransferEncodingChunked(request);
         contentLength = HttpUtil.getContentLength(request, -1L);
         ProxyError refused = RequestChecks.problem(request, chunked); // before service() rewrites an absolute form
         boolean expectContinue = HttpUtil.is100ContinueExpected(request);
@@ -280,6 +287,12 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
             HttpHeaders trailers = ((LastHttpContent) content).trailingHeaders();
             HopByHopHeaders.strip(trailers); // a trailer section is per hop too
             RequestTrace.dropFromTrailers(trailers);
+        }
+        if (chunked) {
+            if (body == null) {
+                body = RequestBodyBuffer.copied(ctx.alloc(), context.config().http().retryBufferBytes());
+            }
+            body.copy(content); // before the piece goes on: a copy of its bytes, for a replay
         }
         if (upstream != null) {
             upstream.write(content, upstream.voidPromise());
@@ -485,11 +498,13 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         upstream = ch;
         upstreamHandler = ch.pipeline().get(UpstreamHandler.class);
         upstreamHandler.bind(this);
-        if (buffered) {
-            // Head and body as one message (sharing the request's headers): encoded into one buffer when small.
+        if (buffered || (body != null && body.copiedWhole() && !body.hasWaiting())) {
+            // Head and body as one message (sharing the request's headers): encoded into one buffer when small. A
+            // chunked body copied whole goes again on a later attempt, chunked, with its trailer section (its pieces
+            // still waiting, when its attempts found no connection yet, go as they came instead: none was sent).
             ch.write(new DefaultFullHttpRequest(request.protocolVersion(), request.method(), request.uri(),
                     body == null ? Unpooled.EMPTY_BUFFER : body.retainedWhole(), request.headers(),
-                    LastHttpContent.EMPTY_LAST_CONTENT.trailingHeaders()), ch.voidPromise());
+                    body == null ? LastHttpContent.EMPTY_LAST_CONTENT.trailingHeaders() : body.trailers()), ch.voidPromise());
             onRequestSent();
             ch.flush();
             ch.read();
@@ -883,11 +898,13 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     }
 
     /**
-     * Whether the request can be sent again: its whole body is kept, or it has a body to stream that
-     * its client still holds back for the {@code 100 Continue} not sent yet (no attempt got a connection).
+     * Whether the request can be sent again: its whole body is kept, or its chunked body came to its end
+     * with a copy kept whole, or it has a body to stream that its client still holds back for the
+     * {@code 100 Continue} not sent yet (no attempt got a connection).
      */
     private boolean replayable() {
-        return buffered ? requestComplete : continueOwed && (body == null || !body.hasWaiting());
+        return buffered ? requestComplete
+                : (body != null && body.copiedWhole()) || (continueOwed && (body == null || !body.hasWaiting()));
     }
 
     private void retry() {
