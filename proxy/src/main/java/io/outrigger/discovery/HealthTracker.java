@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The sidecar's own view of each instance's health, with the reason for it.
@@ -91,6 +92,11 @@ public final class HealthTracker {
     private final Clock clock;
     private final Settings settings;
     private final Map<String, ServiceHealth> byService = new ConcurrentHashMap<>();
+    /**
+     * Instances, over every service, with at least one failure not yet reset by a success: while none has, a success
+     * has nothing to reset and is not looked up at all (two map lookups on every proxied exchange otherwise).
+     */
+    private final AtomicInteger failing = new AtomicInteger();
     private final Set<String> routed = ConcurrentHashMap.newKeySet();
 
     /** A tracker with default settings and no registry (a service's size is the number of instances reported). */
@@ -174,6 +180,9 @@ public final class HealthTracker {
      * outlier detection). Called on event loops; never blocks.
      */
     public void onSuccess(String service, Endpoint endpoint) {
+        if (failing.get() == 0) {
+            return; // the common case: no instance anywhere has a failure to reset
+        }
         ServiceHealth s = byService.get(service);
         InstanceState st = s == null ? null : s.instances.get(endpoint);
         if (st == null || st.failures == 0) {
@@ -309,7 +318,7 @@ public final class HealthTracker {
 
     private ServiceHealth service(String service) {
         ServiceHealth s = byService.get(service);
-        return s != null ? s : byService.computeIfAbsent(service, k -> new ServiceHealth());
+        return s != null ? s : byService.computeIfAbsent(service, k -> new ServiceHealth(failing));
     }
 
     /** What readers see of one instance; immutable, rebuilt after each change. */
@@ -364,11 +373,21 @@ public final class HealthTracker {
     /** The instances of one service; its monitor guards every instance's mutable state. */
     private static final class ServiceHealth {
         final Map<Endpoint, InstanceState> instances = new ConcurrentHashMap<>();
+        /** The tracker's count of instances with a failure not reset: kept in step here, where failures change. */
+        private final AtomicInteger failing;
+
+        ServiceHealth(AtomicInteger failing) {
+            this.failing = failing;
+        }
 
         /** Applies {@code change}; returns the log line it asked for, if any, to be written once the lock is released. */
         synchronized String update(Endpoint endpoint, java.util.function.Consumer<InstanceState> change) {
             InstanceState st = instances.computeIfAbsent(endpoint, e -> new InstanceState());
+            boolean wasFailing = st.failures > 0;
             change.accept(st);
+            if (wasFailing != st.failures > 0) {
+                failing.addAndGet(wasFailing ? -1 : 1);
+            }
             st.publish();
             String logged = st.change;
             st.change = null;
@@ -423,6 +442,9 @@ public final class HealthTracker {
                     st.publish();
                 } else if (now - st.drainingSince >= DRAINING_KEEP_NANOS) {
                     it.remove();
+                    if (st.failures > 0) {
+                        failing.decrementAndGet();
+                    }
                 }
             }
         }

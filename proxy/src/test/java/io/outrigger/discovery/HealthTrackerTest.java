@@ -142,6 +142,28 @@ class HealthTrackerTest {
     }
 
     @Test
+    void aSuccessStillResetsTheCountAfterOtherInstancesStoppedFailingOrWereForgotten() {
+        // The tracker skips a success's lookups while no instance anywhere has a failure to reset: every way an
+        // instance stops counting (a success, a healthy mark, being forgotten) must leave the others' failures seen.
+        fail(A, 1);
+        fail(B, 1);
+        fail(C, 1);
+        health.onSuccess("service-b", A);
+        health.mark("service-b", B, true, "marked healthy");
+        services.put("service-b", List.of(A, B));
+        health.syncWithRegistry();
+        advanceMillis(TimeUnit.MINUTES.toMillis(1));
+        health.syncWithRegistry(); // C, draining for a minute, is forgotten with its failure
+        assertFalse(health.isTracked("service-b", C));
+
+        fail(A, 4);
+        health.onSuccess("service-b", A);
+        fail(A, 4);
+        assertTrue(health.isHealthy("service-b", A), "the success in between reset A's count");
+        assertEquals("4 consecutive failures (last: status 503)", health.health("service-b", A).reason());
+    }
+
+    @Test
     void atMostTheConfiguredShareIsEjected() {
         services.put("service-b", List.of(A, B, C, D));
         fail(A, 5);
