@@ -58,7 +58,7 @@ public final class HeadWriter {
         byte[] a = SCRATCH.get();
         AsciiString method = request.method().asciiName();
         String version = request.protocolVersion().text();
-        int need = method.length() + uri.length() + version.length() + 4;
+        int need = method.length() + uri.length() + version.length() + 6; // with the empty line, written after the fields
         if (a.length < need) {
             a = new byte[need * 2];
         }
@@ -80,7 +80,7 @@ public final class HeadWriter {
         AsciiString code = status.codeAsText();
         String reason = status.reasonPhrase();
         String version = response.protocolVersion().text();
-        int need = version.length() + code.length() + reason.length() + 4;
+        int need = version.length() + code.length() + reason.length() + 6; // with the empty line, written after the fields
         if (a.length < need) {
             a = new byte[need * 2];
         }

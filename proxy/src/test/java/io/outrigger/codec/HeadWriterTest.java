@@ -86,6 +86,36 @@ class HeadWriterTest {
         assertSame(response, false); // and the next head on the thread, with whatever array was kept
     }
 
+    /**
+     * A head without fields whose start line fills the scratch array to its last byte, or all but one: the empty line
+     * after it needs two more. Run on a thread of its own, so the array is the first one (1024 bytes) whatever ran before.
+     */
+    @Test
+    void aHeadWithoutFieldsWhoseStartLineFillsTheArrayIsWrittenWhole() throws Exception {
+        java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread t = new io.netty.util.concurrent.FastThreadLocalThread(() -> {
+            try {
+                for (int fill = 0; fill <= 2; fill++) {
+                    // "GET " + target + " HTTP/1.1\r\n" is 15 bytes more than the target: 1024 - fill in all
+                    String target = "/" + "t".repeat(1024 - 15 - 1 - fill);
+                    assertSame(() -> new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, target, bytes(0),
+                            UNCHECKED, UNCHECKED), true);
+                    // "HTTP/1.1 200 " + reason + "\r\n" is 15 bytes more than the reason
+                    HttpResponseStatus status = new HttpResponseStatus(200, "r".repeat(1024 - 15 - fill));
+                    assertSame(() -> new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, bytes(1), UNCHECKED, UNCHECKED), false);
+                }
+            } catch (Throwable e) {
+                failed.set(e);
+            }
+        });
+        t.start();
+        t.join(30_000);
+        assertFalse(t.isAlive());
+        if (failed.get() != null) {
+            throw new AssertionError(failed.get());
+        }
+    }
+
     @Test
     void leavesATargetNotInOriginFormOrNotAsciiToNettysEncoder() {
         for (String uri : new String[] {"http://b/x", "*", "", "/caf\u00e9"}) {
