@@ -24,8 +24,8 @@ import java.util.Map;
  * <p>Characters are written as Netty writes them: a header name or value, a reason phrase and a version
  * one byte per character, with {@code '?'} for one above U+00FF ({@link AsciiString#c2b}); a request
  * target as UTF-8, so only a target in origin form and in ASCII (which the listeners' checks already
- * require of what they forward) is taken here. For anything else the callers use Netty's encoder: the
- * methods return {@code null} without side effects.
+ * require of what they forward) is taken here. For anything else the callers use Netty's encoder:
+ * {@link #request} returns false without side effects, and the response encoder does not call {@link #response}.
  *
  * <p>The array is one per event-loop thread, reused for every head; a head longer than
  * {@value #KEPT} bytes gets an array of its own that is let go. Stateless otherwise, and thread-safe.
