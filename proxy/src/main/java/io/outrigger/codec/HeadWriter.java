@@ -55,43 +55,32 @@ public final class HeadWriter {
         if (uri.isEmpty() || uri.charAt(0) != '/' || !ascii(uri)) {
             return false;
         }
-        byte[] a = SCRATCH.get();
-        AsciiString method = request.method().asciiName();
-        String version = request.protocolVersion().text();
-        int need = method.length() + uri.length() + version.length() + 6; // with the empty line, written after the fields
-        if (a.length < need) {
-            a = new byte[need * 2];
-        }
-        int at = put(a, 0, method);
-        a[at++] = ' ';
-        at = put(a, at, uri);
-        a[at++] = ' ';
-        at = put(a, at, version);
-        a[at++] = '\r';
-        a[at++] = '\n';
-        finish(alloc, request, a, at, out);
+        encode(alloc, request, request.method().asciiName(), uri, request.protocolVersion().text(), out);
         return true;
     }
 
     /** Adds {@code response}'s encoded form to {@code out} and releases it. */
     public static void response(ByteBufAllocator alloc, FullHttpResponse response, List<Object> out) {
-        byte[] a = SCRATCH.get();
         HttpResponseStatus status = response.status();
-        AsciiString code = status.codeAsText();
-        String reason = status.reasonPhrase();
-        String version = response.protocolVersion().text();
-        int need = version.length() + code.length() + reason.length() + 6; // with the empty line, written after the fields
+        encode(alloc, response, response.protocolVersion().text(), status.codeAsText(), status.reasonPhrase(), out);
+    }
+
+    /** Writes the start line {@code first SP second SP third CRLF}, then {@link #finish}es the message. */
+    private static void encode(ByteBufAllocator alloc, FullHttpMessage msg, CharSequence first, CharSequence second,
+                               CharSequence third, List<Object> out) {
+        byte[] a = SCRATCH.get();
+        int need = first.length() + second.length() + third.length() + 6; // with the empty line, written after the fields
         if (a.length < need) {
             a = new byte[need * 2];
         }
-        int at = put(a, 0, version);
+        int at = put(a, 0, first);
         a[at++] = ' ';
-        at = put(a, at, code);
+        at = put(a, at, second);
         a[at++] = ' ';
-        at = put(a, at, reason);
+        at = put(a, at, third);
         a[at++] = '\r';
         a[at++] = '\n';
-        finish(alloc, response, a, at, out);
+        finish(alloc, msg, a, at, out);
     }
 
     /** Appends the field lines and the empty line to the start line in {@code a}, then the body; hands on the bytes. */

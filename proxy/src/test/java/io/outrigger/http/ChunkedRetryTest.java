@@ -5,6 +5,7 @@ import io.outrigger.Sidecar;
 import io.outrigger.testing.Await;
 import io.outrigger.testing.Closer;
 import org.junit.jupiter.api.AutoClose;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,12 +44,21 @@ class ChunkedRetryTest {
     @AutoClose
     private final Closer closeables = new Closer();
 
+    /** The instance each request goes to first; each test sets how it answers before {@link #sidecar()}. */
+    private TestUpstream first;
+    /** The instance a retry goes to. */
+    private TestUpstream second;
+
+    @BeforeEach
+    void instances() throws InterruptedException {
+        first = upstream();
+        second = upstream();
+    }
+
     @Test
     void aShortChunkedPostThatTheFirstInstanceClosesOnIsReplayedWholeOntoTheSecond() throws Exception {
-        TestUpstream first = upstream();
-        TestUpstream second = upstream();
         first.closeBeforeResponse = true; // reads the whole request, then closes without a byte of answer
-        int port = sidecar(first, second);
+        int port = sidecar();
         byte[][] chunks = {bytes(700, 1), bytes(1, 2), bytes(1300, 3)};
 
         String res = send(port, "POST", chunks, TRAILERS);
@@ -70,10 +80,8 @@ class ChunkedRetryTest {
      */
     @Test
     void aChunkedBodyIsReplayedUpToTheLimitAndNotOverIt() throws Exception {
-        TestUpstream first = upstream();
-        TestUpstream second = upstream();
         first.closeBeforeResponse = true; // reads the whole request, then closes without a byte of answer
-        int port = sidecar(first, second);
+        int port = sidecar();
         byte[][] atLimit = {bytes(LIMIT - 1000, 4), bytes(1000, 5)};
 
         String res = send(port, "PUT", atLimit, "");
@@ -103,10 +111,8 @@ class ChunkedRetryTest {
 
     @Test
     void aChunkedGetAnswered503IsReplayedButAChunkedPostIsNot() throws Exception {
-        TestUpstream first = upstream();
-        TestUpstream second = upstream();
         first.status = 503; // answers once it has the whole request
-        int port = sidecar(first, second);
+        int port = sidecar();
         byte[][] chunks = {bytes(900, 10), bytes(900, 11), bytes(3, 12)};
 
         String get = send(port, "GET", chunks, TRAILERS);
@@ -131,10 +137,8 @@ class ChunkedRetryTest {
 
     @Test
     void chunksReachTheFirstInstanceBeforeTheBodyEndsAndTheWholeBodyIsStillReplayed() throws Exception {
-        TestUpstream first = upstream();
-        TestUpstream second = upstream();
         first.closeBeforeResponse = true;
-        int port = sidecar(first, second);
+        int port = sidecar();
 
         try (Socket s = new Socket("127.0.0.1", port)) {
             s.setSoTimeout(5000);
@@ -167,7 +171,7 @@ class ChunkedRetryTest {
      * A sidecar ({@code retry_buffer_bytes} {@link #LIMIT}) over {@code first} and {@code second}, in that order: its
      * round robin starts with {@code first}, and a retry goes on to the instance after the one tried.
      */
-    private int sidecar(TestUpstream first, TestUpstream second) throws Exception {
+    private int sidecar() throws Exception {
         Sidecar s = closeables.add(SidecarHarness.start(
                 SidecarHarness.registry(dir, "\"service-b\": [" + instance(first.port()) + ", " + instance(second.port()) + "]"),
                 SidecarHarness.RESILIENCE.replace("pool_max_idle: 4 }", "pool_max_idle: 4, retry_buffer_bytes: " + LIMIT + " }")));

@@ -7,16 +7,16 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import java.nio.charset.StandardCharsets;
 
 /** Bytes in and out of an {@link EmbeddedChannel} as ASCII text, for pipeline tests. */
-final class EmbeddedBytes {
+public final class EmbeddedBytes {
     private EmbeddedBytes() {
     }
 
-    static ByteBuf ascii(String s) {
+    public static ByteBuf ascii(String s) {
         return Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII);
     }
 
     /** Everything the channel wrote so far, as text; the buffers are released. */
-    static String outbound(EmbeddedChannel ch) {
+    public static String outbound(EmbeddedChannel ch) {
         StringBuilder out = new StringBuilder();
         ByteBuf b;
         while ((b = ch.readOutbound()) != null) {

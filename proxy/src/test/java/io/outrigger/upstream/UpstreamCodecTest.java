@@ -1,6 +1,5 @@
 package io.outrigger.upstream;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.EncoderException;
@@ -22,6 +21,8 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
 
+import static io.outrigger.http.EmbeddedBytes.ascii;
+import static io.outrigger.http.EmbeddedBytes.outbound;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -202,7 +203,7 @@ class UpstreamCodecTest {
         assertEquals("POST /1 HTTP/1.1\r\ncontent-length: 3\r\n\r\none"
                 + "POST /2 HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n"
                 + "POST /3 HTTP/1.1\r\ncontent-length: 5\r\n\r\nthree"
-                + "OPTIONS * HTTP/1.1\r\n\r\n", written(ch));
+                + "OPTIONS * HTTP/1.1\r\n\r\n", outbound(ch));
         ch.finishAndReleaseAll();
     }
 
@@ -212,11 +213,11 @@ class UpstreamCodecTest {
         HttpRequest streamed = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/1");
         HttpUtil.setTransferEncodingChunked(streamed, true);
         ch.writeOutbound(streamed);
-        written(ch);
+        outbound(ch);
         DefaultFullHttpRequest stray = wholeRequest("/2", "stray");
         assertThrows(EncoderException.class, () -> ch.writeOutbound(stray), "not written into the middle of a chunked body");
         assertEquals(0, stray.refCnt());
-        assertEquals("", written(ch));
+        assertEquals("", outbound(ch));
         ch.finishAndReleaseAll();
     }
 
@@ -224,19 +225,5 @@ class UpstreamCodecTest {
         DefaultFullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, uri, ascii(body));
         r.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length());
         return r;
-    }
-
-    private static ByteBuf ascii(String s) {
-        return Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII);
-    }
-
-    private static String written(EmbeddedChannel ch) {
-        StringBuilder out = new StringBuilder();
-        ByteBuf b;
-        while ((b = ch.readOutbound()) != null) {
-            out.append(b.toString(StandardCharsets.US_ASCII));
-            b.release();
-        }
-        return out.toString();
     }
 }
