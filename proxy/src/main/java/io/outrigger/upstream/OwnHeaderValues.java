@@ -14,7 +14,9 @@ import io.netty.util.AsciiString;
  * <p>They are told apart by type. Netty's HTTP decoder makes every value it reads a {@link String};
  * the sidecar makes its own values {@link AsciiString}s, from bytes it wrote itself (ids it generated, a
  * {@code traceparent} built from a parsed and checked one, {@code Via} from the configured name, which
- * must be a token) or from constants. A value of any other type is checked. Stateless and thread-safe.
+ * must be a token) or from constants; and the upstream decoder makes the values of a plain response's
+ * head {@link AsciiString}s after checking their bytes as Netty would ({@link ResponseHead#plainResponse}).
+ * A value of any other type is checked. Stateless and thread-safe.
  */
 public final class OwnHeaderValues implements DefaultHeaders.ValueValidator<CharSequence> {
     private final DefaultHeaders.ValueValidator<CharSequence> validator;

@@ -1,6 +1,13 @@
 package io.outrigger.upstream;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeadersFactory;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
 
 /**
  * Finds the end of a response head and checks its field lines (RFC 9112 5): each one a field name (a
@@ -18,6 +25,10 @@ import io.netty.buffer.ByteBuf;
  * cost as much as Netty's whole decoding of the response. Only the head is copied: a body that
  * arrives in the same read is left where it is. One per connection, reused for each response (at most
  * {@value #MAX_KEPT} bytes kept between them); event loop only.
+ *
+ * <p>The common response, a plain head framed by one {@code Content-Length}, is then also built from
+ * that copy ({@link #plainResponse}), so its bytes are not scanned a second time by Netty's decoder;
+ * every other head is left to Netty.
  */
 final class ResponseHead {
     /** The first copy: enough for a typical head whole. */
@@ -129,6 +140,155 @@ final class ResponseHead {
             lineStart = lineEnd + 1;
         }
         return null;
+    }
+
+    /**
+     * The response whose head ends at {@code end}, built from the copy as
+     * Netty's response decoder would build it, when the head is a plain one, and null for any other: the
+     * status line {@code HTTP/1.1} or {@code HTTP/1.0}, a status of 200-599 other than 204 and 304, one
+     * space, a reason phrase of printable ASCII without spaces at either end (or none) and CRLF; each field
+     * line a name, a colon straight after it, a value of visible characters, spaces, tabs or bytes above
+     * 0x7F, and CRLF; exactly one {@code Content-Length}, of at most 18 digits without a leading zero; no
+     * {@code Transfer-Encoding}; the whole head within {@code maxBytes}. Netty decodes the others as ever,
+     * repairs (folded lines, whitespace before a colon) and failures included; a response to {@code HEAD}
+     * the caller leaves to it too. The body's length is {@link #plainLength()}. A head this accepts has
+     * no {@link #problem}: its checks are a stricter form of those.
+     *
+     * <p>Names and values are {@link AsciiString}s copied from the head: their bytes are checked here, as
+     * Netty's value check would check them ({@link OwnHeaderValues} does not check them again), and they are
+     * written on by {@link io.outrigger.codec.HeadWriter} with one array copy each.
+     */
+    HttpResponse plainResponse(int end, HttpHeadersFactory factory, int maxBytes) {
+        byte[] b = bytes;
+        int i = statusLineStart();
+        if (end >= maxBytes || end - i < 16 || b[end - 1] != '\r' || b[i] != 'H' || b[i + 1] != 'T' || b[i + 2] != 'T' || b[i + 3] != 'P'
+                || b[i + 4] != '/' || b[i + 5] != '1' || b[i + 6] != '.' || b[i + 8] != ' ' || b[i + 12] != ' ') {
+            return null;
+        }
+        HttpVersion version = b[i + 7] == '1' ? HttpVersion.HTTP_1_1 : b[i + 7] == '0' ? HttpVersion.HTTP_1_0 : null;
+        int code = digit(b[i + 9]) * 100 + digit(b[i + 10]) * 10 + digit(b[i + 11]);
+        if (version == null || code < 200 || code > 599 || code == 204 || code == 304) {
+            return null; // a negative digit makes the code negative
+        }
+        int reasonStart = i + 13;
+        int lf = indexOfLf(reasonStart, end);
+        int reasonEnd = lf - 1;
+        if (reasonEnd < reasonStart || b[reasonEnd] != '\r') {
+            return null;
+        }
+        HttpResponseStatus status = status(code, reasonStart, reasonEnd);
+        if (status == null) {
+            return null;
+        }
+        HttpHeaders headers = factory.newHeaders();
+        long length = -1;
+        for (int line = lf + 1; line < end - 1; ) { // to the blank line, end - 1 and end
+            lf = indexOfLf(line, end + 1);
+            int cr = lf - 1;
+            if (cr <= line || b[cr] != '\r') {
+                return null; // a bare LF, or a folded or empty line before the end
+            }
+            int nameEnd = line;
+            while (isTokenChar(b[nameEnd])) {
+                nameEnd++;
+            }
+            if (nameEnd == line || b[nameEnd] != ':') {
+                return null;
+            }
+            int valueStart = nameEnd + 1;
+            int valueEnd = cr;
+            while (valueStart < valueEnd && isOws(b[valueStart])) {
+                valueStart++;
+            }
+            while (valueEnd > valueStart && isOws(b[valueEnd - 1])) {
+                valueEnd--;
+            }
+            for (int k = valueStart; k < valueEnd; k++) {
+                int c = b[k] & 0xFF;
+                if (c < 0x20 && c != '\t' || c == 0x7F) {
+                    return null; // Netty's check fails it
+                }
+            }
+            int nameLength = nameEnd - line;
+            if (nameLength == 17 && equalsIgnoreCase(line, "transfer-encoding")) {
+                return null;
+            }
+            if (nameLength == 14 && equalsIgnoreCase(line, "content-length")) {
+                if (length >= 0 || (length = length(valueStart, valueEnd)) < 0) {
+                    return null; // a second one, or not a plain number
+                }
+            }
+            headers.add(new AsciiString(b, line, nameLength, true),
+                    valueEnd == valueStart ? AsciiString.EMPTY_STRING : new AsciiString(b, valueStart, valueEnd - valueStart, true));
+            line = lf + 1;
+        }
+        if (length < 0) {
+            return null; // read to the connection's close: Netty's
+        }
+        plainLength = length;
+        return new DefaultHttpResponse(version, status, headers);
+    }
+
+    /** The body's length of the last response {@link #plainResponse} built. */
+    long plainLength() {
+        return plainLength;
+    }
+
+    private long plainLength;
+
+    /** The status with the reason phrase in {@code bytes[from, to)}: Netty's constant when the phrase is its own; null when the phrase is not plain. */
+    private HttpResponseStatus status(int code, int from, int to) {
+        byte[] b = bytes;
+        if (from < to && (b[from] == ' ' || b[to - 1] == ' ')) {
+            return null;
+        }
+        for (int k = from; k < to; k++) {
+            if (b[k] < 0x20 || b[k] == 0x7F) {
+                return null; // a control character, or a byte above 0x7F (negative)
+            }
+        }
+        HttpResponseStatus known = HttpResponseStatus.valueOf(code);
+        String phrase = known.reasonPhrase();
+        boolean same = phrase.length() == to - from;
+        for (int k = 0; same && k < phrase.length(); k++) {
+            same = phrase.charAt(k) == b[from + k];
+        }
+        return same ? known : new HttpResponseStatus(code, new String(b, 0, from, to - from));
+    }
+
+    /** A Content-Length value of 1-18 digits without a leading zero (or {@code 0}), or -1. */
+    private long length(int from, int to) {
+        int n = to - from;
+        if (n < 1 || n > 18 || n > 1 && bytes[from] == '0') {
+            return -1;
+        }
+        long v = 0;
+        for (int k = from; k < to; k++) {
+            int d = digit(bytes[k]);
+            if (d < 0) {
+                return -1;
+            }
+            v = v * 10 + d;
+        }
+        return v;
+    }
+
+    /** Whether {@code bytes} from {@code from} hold {@code lower} (lower case, letters and '-') in any case. */
+    private boolean equalsIgnoreCase(int from, String lower) {
+        for (int k = 0; k < lower.length(); k++) {
+            if ((bytes[from + k] | 0x20) != lower.charAt(k)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int digit(byte c) {
+        return c >= '0' && c <= '9' ? c - '0' : -1000;
+    }
+
+    private static boolean isOws(byte c) {
+        return c == ' ' || c == '\t';
     }
 
     /** The index of the first LF in {@code bytes[from, to)}; the head's end guarantees one before {@code to}. */

@@ -4,10 +4,13 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
@@ -44,7 +47,13 @@ import java.util.List;
  * HTTP/1.1 answer. Each head is
  * checked whole before Netty reads it ({@link ResponseHead#problem}); a bad one comes out as a
  * response whose decoder result is a failure, as Netty's own malformed heads do (a 502, the
- * connection closed). One per connection; event loop only.
+ * connection closed).
+ *
+ * <p>A checked head that is plain (a status line and field lines as most servers write them, framed by
+ * one {@code Content-Length}; {@link ResponseHead#plainResponse}) is made into the response from that
+ * copy, and its body read as Netty reads one of known length; Netty's decoder then sees nothing of that
+ * message. Every other head goes to Netty's decoder whole, from its first byte, and the message after its
+ * end is looked at afresh. One per connection; event loop only.
  */
 final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecoder, HttpRequestEncoder> {
     private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(2);
@@ -99,9 +108,23 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
         /** The connection's input ended: a head cut short is Netty's to fail, as closed before its end. */
         private boolean inputEnded;
 
+        /** The fields of the responses built from {@link #head} ({@link ResponseHead#plainResponse}). */
+        private final HttpHeadersFactory headersFactory;
+        /** The trailer section that ends a plain response's body. */
+        private final HttpHeadersFactory trailersFactory;
+        /** A head this long or longer is left to Netty, whose limits it may break. */
+        private final int plainLimit;
+        private final int maxChunkSize;
+        /** Bytes of a plain response's body still to come; 0 between messages and in those Netty decodes. */
+        private long bodyLeft;
+
         ResponseDecoder(HttpDecoderConfig config) {
             super(config);
             headLimit = 2 * config.getMaxInitialLineLength() + 3 * config.getMaxHeaderSize() + 4;
+            headersFactory = config.getHeadersFactory();
+            trailersFactory = config.getTrailersFactory();
+            plainLimit = Math.min(config.getMaxInitialLineLength(), config.getMaxHeaderSize());
+            maxChunkSize = config.getMaxChunkSize();
         }
 
         int undecodedBytes() {
@@ -119,14 +142,35 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
                 in.skipBytes(in.readableBytes());
                 return;
             }
+            if (bodyLeft > 0) {
+                readBody(in, out);
+                return;
+            }
             if (!headChecked) {
                 int headEnd = head.end(in, headLimit);
                 if (headEnd < 0 && in.readableBytes() <= headLimit && !inputEnded) {
                     return; // the rest of the head is still to come
                 }
                 // A head longer than the limits is left to Netty, which fails it as too long.
-                String problem = headEnd < 0 ? null : head.problem(headEnd);
+                HttpMethod method = methods.peek();
+                HttpResponse plain = headEnd >= 0 && method != null && !HttpMethod.HEAD.equals(method)
+                        ? head.plainResponse(headEnd, headersFactory, plainLimit) : null;
+                // A plain head passed a stricter check than this one on the way.
+                String problem = headEnd < 0 || plain != null ? null : head.problem(headEnd);
+                long length = plain == null ? 0 : head.plainLength();
                 head.reset();
+                if (plain != null) {
+                    methods.poll();
+                    in.skipBytes(headEnd + 1);
+                    out.add(plain);
+                    if (length == 0) {
+                        out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+                    } else {
+                        bodyLeft = length;
+                        readBody(in, out);
+                    }
+                    return;
+                }
                 if (problem != null) {
                     in.skipBytes(in.readableBytes());
                     HttpMessage invalid = createInvalidMessage();
@@ -150,10 +194,27 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
             }
         }
 
+        /**
+         * The next piece of a plain response's body, as Netty's decoder reads a body of known length: up to
+         * its chunk size at a time, a slice of the read buffer, the last piece a {@link LastHttpContent}.
+         */
+        private void readBody(ByteBuf in, List<Object> out) {
+            int readable = in.readableBytes();
+            if (readable == 0) {
+                return; // an empty piece would read as the end
+            }
+            int n = (int) Math.min(Math.min(readable, maxChunkSize), bodyLeft);
+            ByteBuf content = in.readRetainedSlice(n);
+            bodyLeft -= n;
+            out.add(bodyLeft == 0 ? new DefaultLastHttpContent(content, trailersFactory) : new DefaultHttpContent(content));
+        }
+
         @Override
         protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
             inputEnded = true;
             super.decodeLast(ctx, in, out);
+            // A plain body cut short ends with nothing, as Netty's decoder ends one: the exchange sees the close.
+            bodyLeft = 0;
         }
 
         @Override
