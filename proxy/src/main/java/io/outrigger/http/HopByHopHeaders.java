@@ -52,21 +52,58 @@ public final class HopByHopHeaders {
             return;
         }
         if (connection) {
-            removeListedIn(headers, headers.getAll(HttpHeaderNames.CONNECTION));
+            removeListedIn(headers);
         }
         for (int i = 0; i < n; i++) {
             headers.remove(found[i]); // repeated names: the first remove takes every value
         }
     }
 
-    /** Removes every header named in the {@code Connection} values (comma-separated tokens). */
-    private static void removeListedIn(HttpHeaders headers, List<String> values) {
-        allTokens(values, name -> {
-            if (!isEndToEnd(name)) {
-                headers.remove(name);
+    /**
+     * Removes every header named in the {@code Connection} values (comma-separated tokens). The common
+     * values ({@code keep-alive}, {@code close}) are read in place, without a list or a string made for them:
+     * {@code keep-alive} names a field of the fixed set, removed anyway.
+     */
+    private static void removeListedIn(HttpHeaders headers) {
+        CharSequence[] named = null; // collected first: the values are read while the map stays unchanged
+        int n = 0;
+        for (Iterator<? extends CharSequence> it = headers.valueCharSequenceIterator(HttpHeaderNames.CONNECTION); it.hasNext(); ) {
+            CharSequence value = it.next();
+            int length = value.length();
+            for (int start = 0; start <= length; ) {
+                int end = start;
+                while (end < length && value.charAt(end) != ',') {
+                    end++;
+                }
+                int from = start;
+                int to = end;
+                while (from < to && value.charAt(from) <= ' ') { // as String.trim
+                    from++;
+                }
+                while (to > from && value.charAt(to - 1) <= ' ') {
+                    to--;
+                }
+                if (to > from && !regionEqualsIgnoreCase(value, from, to, HttpHeaderNames.KEEP_ALIVE)) {
+                    CharSequence token = value.subSequence(from, to);
+                    if (!isEndToEnd(token)) {
+                        if (named == null) {
+                            named = new CharSequence[4];
+                        } else if (n == named.length) {
+                            named = java.util.Arrays.copyOf(named, 2 * n);
+                        }
+                        named[n++] = token;
+                    }
+                }
+                start = end + 1;
             }
-            return true;
-        });
+        }
+        for (int i = 0; i < n; i++) {
+            headers.remove(named[i]);
+        }
+    }
+
+    private static boolean regionEqualsIgnoreCase(CharSequence value, int from, int to, AsciiString lower) {
+        return to - from == lower.length() && AsciiString.regionMatches(value, true, from, lower, 0, lower.length());
     }
 
     /** Whether {@code test} holds for every non-empty, trimmed token of the comma-separated {@code values}; stops at the first that fails. */
@@ -96,8 +133,8 @@ public final class HopByHopHeaders {
     }
 
     /** A header that describes the message itself or its target, so a connection option cannot name it away. */
-    static boolean isEndToEnd(String name) {
-        return name.equalsIgnoreCase("content-length") || name.equalsIgnoreCase("host");
+    static boolean isEndToEnd(CharSequence name) {
+        return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONTENT_LENGTH) || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.HOST);
     }
 
     /** One of the fixed hop-by-hop names, in any letter case. */

@@ -496,7 +496,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
 
     private void onConnected(Channel ch) {
         upstream = ch;
-        upstreamHandler = ch.pipeline().get(UpstreamHandler.class);
+        upstreamHandler = UpstreamHandler.of(ch);
         upstreamHandler.bind(this);
         if (buffered || (body != null && body.copiedWhole() && !body.hasWaiting())) {
             // Head and body as one message (sharing the request's headers): encoded into one buffer when small. A

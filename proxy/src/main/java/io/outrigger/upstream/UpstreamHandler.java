@@ -44,6 +44,15 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         this.codec = codec;
     }
 
+    /**
+     * The handler of the upstream connection {@code ch}, or null when it has none (its set-up failed). It is
+     * the pipeline's last handler, found without the walk and type tests of {@code pipeline().get(Class)},
+     * which is paid on every lease and release.
+     */
+    public static UpstreamHandler of(Channel ch) {
+        return ch.pipeline().last() instanceof UpstreamHandler h ? h : null;
+    }
+
     /** Leases the connection to {@code l}. */
     public void bind(UpstreamListener l) {
         this.listener = l;

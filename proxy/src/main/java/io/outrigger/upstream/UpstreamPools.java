@@ -124,7 +124,7 @@ public final class UpstreamPools {
      * transferred, keep-alive) to its pool, or closes it when the pool is full or it is closed.
      */
     public void release(Channel ch) {
-        UpstreamHandler handler = ch.pipeline().get(UpstreamHandler.class);
+        UpstreamHandler handler = UpstreamHandler.of(ch);
         if (handler == null) {
             ch.close();
             return;

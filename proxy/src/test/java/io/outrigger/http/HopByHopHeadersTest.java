@@ -2,6 +2,7 @@ package io.outrigger.http;
 
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -33,6 +34,24 @@ class HopByHopHeadersTest {
         assertEquals(List.of("Host", "X-Kept", "Content-Length"), h.names().stream().sorted((a, b) -> order(a) - order(b)).toList());
         assertEquals("svc", h.get("host"));
         assertEquals("3", h.get("x-kept"));
+    }
+
+    /**
+     * Options are read in place from values of any type (a plain response's values are AsciiStrings): empty and
+     * padded tokens, more names than the first room for them, and {@code close}, which also names a field.
+     */
+    @Test
+    void readsEveryTokenOfValuesOfAnyType() {
+        HttpHeaders h = new DefaultHttpHeaders()
+                .add(AsciiString.of("Connection"), AsciiString.of(", KEEP-ALIVE,\tx-a ,, x-b,x-c,x-d,x-e,close"))
+                .add("x-a", "1").add("X-B", "2").add("x-c", "3").add("x-d", "4").add("x-e", "5")
+                .add("Close", "6")
+                .add(AsciiString.of("X-Kept"), AsciiString.of("7"))
+                .add("keep-alives", "8");
+
+        HopByHopHeaders.strip(h);
+
+        assertEquals(List.of("X-Kept", "keep-alives"), h.names().stream().sorted().toList());
     }
 
     @Test
