@@ -290,9 +290,10 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         if (chunked) {
             if (body == null) {
-                body = RequestBodyBuffer.copied(ctx.alloc(), context.config().http().retryBufferBytes());
+                body = replayMayCome() ? RequestBodyBuffer.copied(ctx.alloc(), context.config().http().retryBufferBytes())
+                        : RequestBodyBuffer.streamed();
             }
-            body.copy(content); // before the piece goes on: a copy of its bytes, for a replay
+            body.copy(content); // before the piece goes on: a copy of its bytes, for a replay (none once the answer began)
         }
         if (upstream != null) {
             upstream.write(content, upstream.voidPromise());
@@ -685,6 +686,9 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
     private void relayResponseHead(HttpResponse res, int code) {
         responseStarted = true;
         responseMoved = true;
+        if (body != null) {
+            body.dropReplay(); // no attempt follows an answer that began: the body kept for one need not wait for the answer's end
+        }
         cancelReadTimer();
         res.setStatus(ReasonPhrase.clean(res.status()));
         status = code;
@@ -895,6 +899,14 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         holdsRetry = true;
         retryDelayMillis = delay;
         return true;
+    }
+
+    /**
+     * Whether a chunked body's copy could ever be sent: a retry needs {@code max_retries} above 0, and the one resend
+     * without a retry (a kept-alive connection closed under the request) an idempotent method.
+     */
+    private boolean replayMayCome() {
+        return idempotent || context.config().resilience().retry().maxRetries() > 0;
     }
 
     /**

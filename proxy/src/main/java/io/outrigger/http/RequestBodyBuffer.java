@@ -152,6 +152,19 @@ final class RequestBodyBuffer {
         return waiting != null && !waiting.isEmpty();
     }
 
+    /**
+     * Releases the whole body or the copy, kept for attempts that can no longer come (the answer's head went out), and
+     * takes no further copy; pieces waiting for a connection stay.
+     */
+    void dropReplay() {
+        if (whole != null) {
+            whole.release();
+            whole = null;
+        }
+        copyLimit = -1;
+        copiedWhole = false;
+    }
+
     /** Releases what is still held: the whole body or the copy, and the waiting pieces. */
     void release() {
         if (whole != null) {

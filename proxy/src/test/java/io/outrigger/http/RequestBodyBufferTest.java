@@ -85,6 +85,37 @@ class RequestBodyBufferTest {
         body.release();
     }
 
+    /** Once the answer began, the copy is freed and no more is taken; pieces waiting for a connection stay queued. */
+    @Test
+    void aDroppedReplayFreesTheCopyAndTakesNoMore() {
+        RecordingAllocator alloc = new RecordingAllocator();
+        RequestBodyBuffer body = RequestBodyBuffer.copied(alloc, 64 << 10);
+        HttpContent first = piece("early");
+        body.copy(first);
+        body.queue(first);
+        assertEquals(1, alloc.unreleased().size());
+
+        body.dropReplay();
+
+        assertEquals(0, alloc.unreleased().size(), "the copy is freed when the answer begins, not at the exchange's end");
+        HttpContent later = piece("later");
+        body.copy(later);
+        body.copy(LastHttpContent.EMPTY_LAST_CONTENT);
+        assertEquals(0, alloc.unreleased().size(), "nothing copied after");
+        assertFalse(body.copiedWhole());
+        assertTrue(body.hasWaiting());
+        assertSame(first, body.poll());
+        first.release();
+        later.release();
+
+        RequestBodyBuffer whole = RequestBodyBuffer.whole(alloc, Unpooled.copiedBuffer("kept", StandardCharsets.US_ASCII), 4);
+        assertEquals(1, alloc.unreleased().size());
+        whole.dropReplay();
+        assertEquals(0, alloc.unreleased().size(), "a whole body's buffer too");
+        whole.release();
+        body.release();
+    }
+
     private static HttpContent piece(String s) {
         return new DefaultHttpContent(Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII));
     }
