@@ -160,7 +160,12 @@ final class ResponseHead {
      */
     HttpResponse plainResponse(int end, HttpHeadersFactory factory, int maxBytes) {
         byte[] b = bytes;
-        int i = statusLineStart();
+        // Netty's decoder (strict line parsing, its default) skips only CR and LF before a status line and fails a
+        // head whose next byte is a control character; statusLineStart() skips more (any control byte, whitespace).
+        int i = 0;
+        while (i < end && (b[i] == '\r' || b[i] == '\n')) {
+            i++;
+        }
         if (end >= maxBytes || end - i < 16 || b[end - 1] != '\r' || b[i] != 'H' || b[i + 1] != 'T' || b[i + 2] != 'T' || b[i + 3] != 'P'
                 || b[i + 4] != '/' || b[i + 5] != '1' || b[i + 6] != '.' || b[i + 8] != ' ' || b[i + 12] != ' ') {
             return null;
