@@ -117,6 +117,8 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
         private final int maxChunkSize;
         /** Bytes of a plain response's body still to come; 0 between messages and in those Netty decodes. */
         private long bodyLeft;
+        /** Netty's decoder took a {@code 101} to another protocol: it passes every later byte on as it is, none is a plain response. */
+        private boolean switched;
 
         ResponseDecoder(HttpDecoderConfig config) {
             super(config);
@@ -153,7 +155,7 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
                 }
                 // A head longer than the limits is left to Netty, which fails it as too long.
                 HttpMethod method = methods.peek();
-                HttpResponse plain = headEnd >= 0 && method != null && !HttpMethod.HEAD.equals(method)
+                HttpResponse plain = headEnd >= 0 && method != null && !switched && !HttpMethod.HEAD.equals(method)
                         ? head.plainResponse(headEnd, headersFactory, plainLimit) : null;
                 // A plain head passed a stricter check than this one on the way.
                 String problem = headEnd < 0 || plain != null ? null : head.problem(headEnd);
@@ -187,6 +189,9 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
                 Object o = out.get(i);
                 if (o instanceof HttpObject && ((HttpObject) o).decoderResult().isFailure()) {
                     failed = true;
+                }
+                if (o instanceof HttpResponse && isSwitchingToNonHttp1Protocol((HttpResponse) o)) {
+                    switched = true;
                 }
                 if (o instanceof LastHttpContent) {
                     headChecked = false; // the next message's head is checked afresh

@@ -1,5 +1,6 @@
 package io.outrigger.upstream;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
@@ -133,6 +134,20 @@ class PlainResponseTest {
         }
     }
 
+    /**
+     * After a {@code 101} that switches to another protocol Netty's decoder passes every byte on as it is: what follows
+     * is not read as an HTTP response, however plain it looks.
+     */
+    @Test
+    void afterASwitchOfProtocolsNothingIsReadAsAPlainResponse() {
+        String response = "HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        for (boolean byteAtATime : new boolean[] {false, true}) {
+            Decoded ours = decode(new UpstreamCodec(UpstreamCodec.decoderConfig(8192)), response, byteAtATime, false);
+            Decoded nettys = decode(new HttpResponseDecoder(UpstreamCodec.decoderConfig(8192)), response, byteAtATime, false);
+            assertEquals(nettys.objects, ours.objects, response);
+        }
+    }
+
     /** A body cut short by the connection's close ends with nothing after its last piece, as with Netty's decoder. */
     @Test
     void aPlainBodyCutShortEndsAsNettysDoes() {
@@ -195,6 +210,17 @@ class PlainResponseTest {
         boolean plain = false;
         Object o;
         while ((o = ch.readInbound()) != null) {
+            if (o instanceof ByteBuf raw) { // after a switch of protocols Netty's decoder passes the bytes on as they are
+                String text = raw.toString(StandardCharsets.ISO_8859_1);
+                raw.release();
+                int lastIndex = objects.size() - 1;
+                if (lastIndex >= 0 && objects.get(lastIndex).startsWith("raw ")) {
+                    objects.set(lastIndex, objects.get(lastIndex) + text); // however the reads split them
+                } else {
+                    objects.add("raw " + text);
+                }
+                continue;
+            }
             HttpObject http = (HttpObject) o;
             String result = http.decoderResult().isSuccess() ? "ok" : "failed";
             if (o instanceof HttpResponse res) {
