@@ -42,8 +42,8 @@ public final class HopByHopHeaders {
                 if (found == null) {
                     found = new CharSequence[8];
                 }
-                if (n < found.length) {
-                    found[n++] = name;
+                if (!foundAlready(found, n, name)) {
+                    found[n++] = name; // each of the seven names once: a repeated line cannot crowd a later name out of the slots
                 }
                 connection |= AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION);
             }
@@ -57,6 +57,15 @@ public final class HopByHopHeaders {
         for (int i = 0; i < n; i++) {
             headers.remove(found[i]); // repeated names: the first remove takes every value
         }
+    }
+
+    private static boolean foundAlready(CharSequence[] found, int n, CharSequence name) {
+        for (int i = 0; i < n; i++) {
+            if (AsciiString.contentEqualsIgnoreCase(found[i], name)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

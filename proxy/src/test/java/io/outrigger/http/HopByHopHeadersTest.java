@@ -37,6 +37,33 @@ class HopByHopHeadersTest {
     }
 
     /**
+     * A fixed hop-by-hop name goes however many lines of the others come before it: with {@code keep-alive} no longer
+     * removed as a {@code Connection} option, {@code Keep-Alive} must go as one of the fixed set, whatever its place.
+     */
+    @Test
+    void everyFixedNameGoesHoweverManyLinesComeBeforeIt() {
+        HttpHeaders h = new DefaultHttpHeaders();
+        for (int i = 0; i < 8; i++) {
+            h.add("Connection", "keep-alive");
+        }
+        h.add("Keep-Alive", "timeout=5").add("X-Kept", "1");
+
+        HopByHopHeaders.strip(h);
+
+        assertEquals(List.of("X-Kept"), List.copyOf(h.names()));
+
+        HttpHeaders repeated = new DefaultHttpHeaders();
+        for (int i = 0; i < 8; i++) {
+            repeated.add("TE", "trailers");
+        }
+        repeated.add("Upgrade", "h2c").add("Transfer-Encoding", "chunked").add("X-Kept", "1");
+
+        HopByHopHeaders.strip(repeated);
+
+        assertEquals(List.of("X-Kept"), List.copyOf(repeated.names()));
+    }
+
+    /**
      * Options are read in place from values of any type (a plain response's values are AsciiStrings): empty and
      * padded tokens, more names than the first room for them, and {@code close}, which also names a field.
      */
