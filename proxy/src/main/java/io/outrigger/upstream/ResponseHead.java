@@ -41,6 +41,8 @@ final class ResponseHead {
     private int length;
     /** Bytes of {@link #bytes} known to hold no end of the head (the last two may begin one). */
     private int scanned;
+    /** The {@code Content-Length} of the last response {@link #plainResponse} built. */
+    private long plainLength;
 
     /**
      * Forgets the head scanned: the next call of {@link #end} starts on a new one. A copy grown past
@@ -238,8 +240,6 @@ final class ResponseHead {
     long plainLength() {
         return plainLength;
     }
-
-    private long plainLength;
 
     /** The status with the reason phrase in {@code bytes[from, to)}: Netty's constant when the phrase is its own; null when the phrase is not plain. */
     private HttpResponseStatus status(int code, int from, int to) {
