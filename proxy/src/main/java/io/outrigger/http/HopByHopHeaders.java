@@ -1,13 +1,14 @@
 package io.outrigger.http;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
 
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Predicate;
 
 /**
  * Removes the hop-by-hop headers of RFC 9110 section 7.6.1 from a message in place: the fixed
@@ -68,15 +69,45 @@ public final class HopByHopHeaders {
         return false;
     }
 
+    /** A {@code Connection} value naming only {@code keep-alive}: a field of the fixed set, removed anyway. */
+    private static final TokenTest KEEP_ALIVE = (value, from, to) -> regionEqualsIgnoreCase(value, from, to, HttpHeaderNames.KEEP_ALIVE);
+
     /**
-     * Removes every header named in the {@code Connection} values (comma-separated tokens). The common
-     * values ({@code keep-alive}, {@code close}) are read in place, without a list or a string made for them:
-     * {@code keep-alive} names a field of the fixed set, removed anyway.
+     * Removes every header named in the {@code Connection} values (comma-separated tokens). The common value,
+     * {@code keep-alive} alone, is recognised in place, with no list or string made for it.
      */
     private static void removeListedIn(HttpHeaders headers) {
-        CharSequence[] named = null; // collected first: the values are read while the map stays unchanged
-        int n = 0;
-        for (Iterator<? extends CharSequence> it = headers.valueCharSequenceIterator(HttpHeaderNames.CONNECTION); it.hasNext(); ) {
+        if (allTokens(headers, HttpHeaderNames.CONNECTION, KEEP_ALIVE)) {
+            return;
+        }
+        List<CharSequence> named = new ArrayList<>(4); // collected first: the values are read while the map stays unchanged
+        allTokens(headers, HttpHeaderNames.CONNECTION, (value, from, to) -> {
+            CharSequence token = value.subSequence(from, to);
+            if (!isEndToEnd(token)) {
+                named.add(token);
+            }
+            return true;
+        });
+        for (CharSequence name : named) {
+            headers.remove(name);
+        }
+    }
+
+    private static boolean regionEqualsIgnoreCase(CharSequence value, int from, int to, AsciiString lower) {
+        return to - from == lower.length() && AsciiString.regionMatches(value, true, from, lower, 0, lower.length());
+    }
+
+    /** A non-empty token of a comma-separated value: {@code value[from, to)}, trimmed; true to go on to the next. */
+    private interface TokenTest {
+        boolean test(CharSequence value, int from, int to);
+    }
+
+    /**
+     * Whether {@code test} holds for every non-empty token, trimmed as {@link String#trim} trims, of the comma-separated
+     * values of {@code name}; stops at the first that fails. The values are read in place, no string made for a token.
+     */
+    private static boolean allTokens(HttpHeaders headers, CharSequence name, TokenTest test) {
+        for (Iterator<? extends CharSequence> it = headers.valueCharSequenceIterator(name); it.hasNext(); ) {
             CharSequence value = it.next();
             int length = value.length();
             for (int start = 0; start <= length; ) {
@@ -86,44 +117,13 @@ public final class HopByHopHeaders {
                 }
                 int from = start;
                 int to = end;
-                while (from < to && value.charAt(from) <= ' ') { // as String.trim
+                while (from < to && value.charAt(from) <= ' ') {
                     from++;
                 }
                 while (to > from && value.charAt(to - 1) <= ' ') {
                     to--;
                 }
-                if (to > from && !regionEqualsIgnoreCase(value, from, to, HttpHeaderNames.KEEP_ALIVE)) {
-                    CharSequence token = value.subSequence(from, to);
-                    if (!isEndToEnd(token)) {
-                        if (named == null) {
-                            named = new CharSequence[4];
-                        } else if (n == named.length) {
-                            named = java.util.Arrays.copyOf(named, 2 * n);
-                        }
-                        named[n++] = token;
-                    }
-                }
-                start = end + 1;
-            }
-        }
-        for (int i = 0; i < n; i++) {
-            headers.remove(named[i]);
-        }
-    }
-
-    private static boolean regionEqualsIgnoreCase(CharSequence value, int from, int to, AsciiString lower) {
-        return to - from == lower.length() && AsciiString.regionMatches(value, true, from, lower, 0, lower.length());
-    }
-
-    /** Whether {@code test} holds for every non-empty, trimmed token of the comma-separated {@code values}; stops at the first that fails. */
-    private static boolean allTokens(List<String> values, Predicate<String> test) {
-        for (String value : values) {
-            int start = 0;
-            while (start <= value.length()) {
-                int comma = value.indexOf(',', start);
-                int end = comma < 0 ? value.length() : comma;
-                String token = value.substring(start, end).trim();
-                if (!token.isEmpty() && !test.test(token)) {
+                if (to > from && !test.test(value, from, to)) {
                     return false;
                 }
                 start = end + 1;
@@ -138,7 +138,8 @@ public final class HopByHopHeaders {
      * reach the next hop without it, its bytes taken for the plain content.
      */
     public static boolean onlyChunked(HttpHeaders headers) {
-        return allTokens(headers.getAll(HttpHeaderNames.TRANSFER_ENCODING), coding -> coding.equalsIgnoreCase("chunked"));
+        return allTokens(headers, HttpHeaderNames.TRANSFER_ENCODING,
+                (value, from, to) -> regionEqualsIgnoreCase(value, from, to, HttpHeaderValues.CHUNKED));
     }
 
     /** A header that describes the message itself or its target, so a connection option cannot name it away. */

@@ -124,4 +124,14 @@ class HopByHopHeadersTest {
             default -> 2;
         };
     }
+
+    @Test
+    void onlyChunkedReadsEveryCodingOfEveryLine() {
+        assertTrue(HopByHopHeaders.onlyChunked(new DefaultHttpHeaders()), "no coding at all");
+        assertTrue(HopByHopHeaders.onlyChunked(new DefaultHttpHeaders().add("Transfer-Encoding", ", CHUNKED ,")));
+        assertTrue(HopByHopHeaders.onlyChunked(new DefaultHttpHeaders().add("Transfer-Encoding", "chunked").add("transfer-encoding", "chunked")));
+        assertFalse(HopByHopHeaders.onlyChunked(new DefaultHttpHeaders().add("Transfer-Encoding", "gzip, chunked")));
+        assertFalse(HopByHopHeaders.onlyChunked(new DefaultHttpHeaders().add("Transfer-Encoding", "chunked").add("Transfer-Encoding", "gzip")));
+        assertFalse(HopByHopHeaders.onlyChunked(new DefaultHttpHeaders().add("Transfer-Encoding", "chunkeds")));
+    }
 }

@@ -52,9 +52,7 @@ class HttpListenerCodecTest {
 
     @Test
     void aResponseToHeadHasNoBodyFramingEvenWhenTheUpstreamSaysChunked() {
-        ch.writeInbound(ascii("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n"));
-        ch.inboundMessages().forEach(ReferenceCountUtil::release);
-        ch.inboundMessages().clear();
+        requested("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n");
 
         FullHttpResponse head = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
@@ -95,10 +93,8 @@ class HttpListenerCodecTest {
 
     @Test
     void wholeResponsesAroundAHeadAnswerAndAStreamedOneEachAnswerTheirOwnRequest() {
-        ch.writeInbound(ascii("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: x\r\n\r\n"
-                + "GET /3 HTTP/1.1\r\nHost: x\r\n\r\nGET /4 HTTP/1.1\r\nHost: x\r\n\r\n"));
-        ch.inboundMessages().forEach(ReferenceCountUtil::release);
-        ch.inboundMessages().clear();
+        requested("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /3 HTTP/1.1\r\nHost: x\r\n\r\nGET /4 HTTP/1.1\r\nHost: x\r\n\r\n");
 
         ch.writeOutbound(whole("one"));
         FullHttpResponse head = whole("");
@@ -117,9 +113,7 @@ class HttpListenerCodecTest {
 
     @Test
     void aWholeResponseInsideAStreamedOneFailsAsWithNettysEncoder() {
-        ch.writeInbound(ascii("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"));
-        ch.inboundMessages().forEach(ReferenceCountUtil::release);
-        ch.inboundMessages().clear();
+        requested("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
         HttpResponse streamed = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         HttpUtil.setTransferEncodingChunked(streamed, true);
         ch.writeOutbound(streamed);
@@ -135,5 +129,12 @@ class HttpListenerCodecTest {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, ascii(body));
         r.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length());
         return r;
+    }
+
+    /** The codec decodes {@code requests}, whose answers the test then writes; the decoded requests are dropped. */
+    private void requested(String requests) {
+        ch.writeInbound(ascii(requests));
+        ch.inboundMessages().forEach(ReferenceCountUtil::release);
+        ch.inboundMessages().clear();
     }
 }
