@@ -245,21 +245,10 @@ final class Json {
 
     /**
      * Reads {@code src}, {@code dest} and {@code body.msg_id} from the start of a line that is not
-     * valid JSON, stopping at the first syntax error.
+     * valid JSON, stopping at the first syntax error. (A line too long to parse is read by {@link EnvelopeScanner}.)
      */
     static Salvage salvage(ByteBuf line) {
-        return salvage(line, false);
-    }
-
-    /**
-     * Reads {@code src}, {@code dest} and {@code body.msg_id} from the start of a line that is not
-     * valid JSON (or was cut short), stopping at the first syntax error.
-     *
-     * @param cut true when {@code line} is only the first bytes of a longer line: a {@code msg_id} whose number
-     *            runs to the end of them is not read, since its digits may go on past the cut ({@code 12|345})
-     */
-    static Salvage salvage(ByteBuf line, boolean cut) {
-        Text text = utf8(line); // when it is not UTF-8 (or was cut inside a character), the text before that
+        Text text = utf8(line); // when it is not UTF-8, the text before that
         String src = null;
         String dest = null;
         Long msgId = null;
@@ -279,9 +268,7 @@ final class Json {
                         String field = p.currentName();
                         JsonToken v = p.nextToken();
                         if ((v == JsonToken.VALUE_NUMBER_INT || v == JsonToken.VALUE_NUMBER_FLOAT) && "msg_id".equals(field)) {
-                            // Text that stops at a byte that is not UTF-8 stops before the cut: the number ends there.
-                            boolean wholeNumber = !cut || text.error() != null || p.currentLocation().getCharOffset() < text.length();
-                            msgId = wholeNumber ? integral(p.getDecimalValue()) : null;
+                            msgId = integral(p.getDecimalValue());
                         } else {
                             p.skipChildren();
                         }
@@ -291,7 +278,7 @@ final class Json {
                 }
             }
         } catch (IOException e) {
-            // Expected: the line is broken or cut short somewhere; keep what was read before that.
+            // Expected: the line is broken somewhere; keep what was read before that.
         }
         return new Salvage(src, dest, msgId);
     }

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -48,7 +47,7 @@ public final class JsonLineEnvelopeDecoder extends ChannelInboundHandlerAdapter 
             }
         } else if (msg instanceof OversizedLine) {
             OversizedLine over = (OversizedLine) msg;
-            Json.Salvage s = Json.salvage(Unpooled.wrappedBuffer(over.head()), over.head().length < over.length());
+            Json.Salvage s = over.salvage();
             ctx.fireChannelRead(new BadLine(s.src(), s.dest(), s.msgId(), "line of " + over.length()
                     + " bytes is longer than the limit of " + over.limit() + " bytes"));
         } else {

@@ -9,7 +9,8 @@ import java.util.List;
 /**
  * Splits bytes into lines ({@code \n} or {@code \r\n}), like Netty's {@code LineBasedFrameDecoder}
  * without fail-fast: a line longer than {@code maxLineBytes} is skipped whole and becomes one
- * {@link OversizedLine} (carrying its first bytes), and the line after it is still read.
+ * {@link OversizedLine} (carrying its {@code src}, {@code dest} and {@code msg_id}, read by an
+ * {@link EnvelopeScanner} as its bytes pass), and the line after it is still read.
  * Blank lines are dropped. At end of input ({@code ChannelInputShutdownEvent}) a last line
  * without a delimiter is still emitted.
  *
@@ -22,14 +23,12 @@ import java.util.List;
 public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
     /** The default limit: 1 MiB per line. */
     public static final int DEFAULT_MAX_LINE_BYTES = 1 << 20;
-    /** Bytes of an oversized line kept for reading its {@code msg_id}. */
-    public static final int HEAD_BYTES = 16 * 1024;
 
     private final int maxLineBytes;
     /** Bytes after the reader index already searched for a delimiter. */
     private int scanned;
-    /** Non-null while the rest of an oversized line is being skipped. */
-    private byte[] discardingHead;
+    /** Non-null while the rest of an oversized line is being skipped: reads what it tells as it passes. */
+    private EnvelopeScanner discarding;
     private long discardedBytes;
     /** Whether the last byte skipped of an oversized line was a CR: the first half of its CRLF, maybe. */
     private boolean discardedCr;
@@ -52,12 +51,12 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
             int eol = in.indexOf(start + scanned, in.writerIndex(), (byte) '\n');
             if (eol < 0) {
                 scanned = in.readableBytes();
-                if (discardingHead != null) {
+                if (discarding != null) {
                     discard(in);
                     scanned = 0;
                 } else if (stripCr(in, start, in.readableBytes()) > maxLineBytes) {
                     // A trailing CR may be the first half of a CRLF whose LF has not arrived yet: not part of the line.
-                    discardingHead = head(in, in.readableBytes());
+                    discarding = new EnvelopeScanner(maxLineBytes);
                     discardedBytes = 0;
                     discard(in);
                     scanned = 0;
@@ -66,9 +65,10 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
             }
             scanned = 0;
             int length = eol - start;
-            if (discardingHead != null) {
-                out.add(new OversizedLine(discardingHead, discardedLength(in, start, length), maxLineBytes));
-                discardingHead = null;
+            if (discarding != null) {
+                in.forEachByte(start, length, discarding);
+                out.add(new OversizedLine(discarding.result(), discardedLength(in, start, length), maxLineBytes));
+                discarding = null;
                 discardedBytes = 0;
                 in.readerIndex(eol + 1);
                 continue;
@@ -81,9 +81,10 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
     @Override
     protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         decode(ctx, in, out);
-        if (discardingHead != null) {
-            out.add(new OversizedLine(discardingHead, discardedLength(in, in.readerIndex(), in.readableBytes()), maxLineBytes));
-            discardingHead = null;
+        if (discarding != null) {
+            in.forEachByte(in.readerIndex(), in.readableBytes(), discarding);
+            out.add(new OversizedLine(discarding.result(), discardedLength(in, in.readerIndex(), in.readableBytes()), maxLineBytes));
+            discarding = null;
         } else if (in.isReadable()) {
             emit(in, stripCr(in, in.readerIndex(), in.readableBytes()), out);
         }
@@ -91,11 +92,12 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
         scanned = 0;
     }
 
-    /** Skips what came of an oversized line, noting whether it ended in a CR. */
+    /** Skips what came of an oversized line (once the scanner read it), noting whether it ended in a CR. */
     private void discard(ByteBuf in) {
         if (!in.isReadable()) {
             return;
         }
+        in.forEachByte(discarding);
         discardedCr = in.getByte(in.writerIndex() - 1) == '\r';
         discardedBytes += in.readableBytes();
         in.skipBytes(in.readableBytes());
@@ -113,16 +115,12 @@ public final class JsonLineFrameDecoder extends ByteToMessageDecoder {
     private void emit(ByteBuf in, int length, List<Object> out) {
         int start = in.readerIndex();
         if (length > maxLineBytes) {
-            out.add(new OversizedLine(head(in, length), length, maxLineBytes));
+            EnvelopeScanner scanner = new EnvelopeScanner(maxLineBytes);
+            in.forEachByte(start, length, scanner);
+            out.add(new OversizedLine(scanner.result(), length, maxLineBytes));
         } else if (!isBlank(in, start, length)) {
             out.add(in.retainedSlice(start, length));
         }
-    }
-
-    private static byte[] head(ByteBuf in, int lineBytes) {
-        byte[] head = new byte[Math.min(HEAD_BYTES, lineBytes)];
-        in.getBytes(in.readerIndex(), head);
-        return head;
     }
 
     private static int stripCr(ByteBuf in, int start, int length) {

@@ -1,12 +1,12 @@
 package io.outrigger.jsonline;
 
 /**
- * A line longer than the frame decoder's limit: it was skipped, only its first bytes were kept
- * so a {@code msg_id} can still be read for the error reply.
+ * A line longer than the frame decoder's limit: it was skipped, and what it tells of its envelope
+ * was read as it passed, so its error reply can still answer its {@code msg_id}.
  *
- * @param head   a copy of the line's first bytes (at most {@link JsonLineFrameDecoder#HEAD_BYTES})
- * @param length the whole line's length in bytes, delimiter excluded
- * @param limit  the longest line accepted
+ * @param salvage its {@code src}, {@code dest} and {@code body.msg_id}, each null when not read (see {@link EnvelopeScanner})
+ * @param length  the whole line's length in bytes, delimiter excluded
+ * @param limit   the longest line accepted
  */
-public record OversizedLine(byte[] head, long length, int limit) {
+public record OversizedLine(Json.Salvage salvage, long length, int limit) {
 }

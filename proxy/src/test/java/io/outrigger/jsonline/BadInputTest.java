@@ -188,34 +188,38 @@ class BadInputTest {
     }
 
     /**
-     * Only the first 16 KiB of a line over the limit are kept: a msg_id cut there ({@code 12|345}, {@code 12|.5}) is not
-     * the one the client wrote, and answering it would reply to another request (12) of the client's.
+     * A line over the limit is rejected with code 12 (spec: "a longer line is rejected with code 12 and skipped")
+     * however late its msg_id comes, here after 2 MiB of padding and cut in two by the reads ({@code 12|345}); its
+     * dest, the reply's src, comes after the body. A msg_id that is not an integer ({@code 12.5}) is not answered.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"12345", "12.5"})
-    void aMsgIdCutShortWithTheHeadOfALineOverTheLimitIsNotAnswered(String msgId) {
-        String start = "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"init\",\"pad\":\"";
+    @CsvSource({"12345, 12345", "12.5, "})
+    void aMsgIdAnywhereInALineOverTheLimitIsAnswered(String msgId, Long answered) {
+        String start = "{\"src\":\"a\",\"body\":{\"type\":\"init\",\"pad\":\"";
         String beforeId = "\",\"msg_id\":";
-        char[] pad = new char[JsonLineFrameDecoder.HEAD_BYTES - start.length() - beforeId.length() - 2]; // 2 digits in the head
+        int read = 65536;
+        char[] pad = new char[32 * read - start.length() - beforeId.length() - 2]; // a read ends after the first 2 digits
         Arrays.fill(pad, 'x');
-        char[] rest = new char[JsonLineFrameDecoder.DEFAULT_MAX_LINE_BYTES];
-        Arrays.fill(rest, 'y');
-        String big = start + new String(pad) + beforeId + msgId + ",\"more\":\"" + new String(rest) + "\"}}\n";
+        String big = start + new String(pad) + beforeId + msgId + ",\"more\":[{\"msg_id\":1}]},\"dest\":\"b\"}\n";
         ByteBuf bytes = Unpooled.copiedBuffer(big, StandardCharsets.UTF_8);
         while (bytes.isReadable()) {
-            ch.writeInbound(bytes.readRetainedSlice(Math.min(65536, bytes.readableBytes())));
+            ch.writeInbound(bytes.readRetainedSlice(Math.min(read, bytes.readableBytes())));
         }
         bytes.release();
-        assertNull(readReply(ch));
+        assertEquals(answered == null ? null : "{\"src\":\"b\",\"dest\":\"a\",\"body\":{\"type\":\"error\",\"in_reply_to\":" + answered
+                + ",\"code\":12,\"text\":\"line of " + (big.length() - 1) + " bytes is longer than the limit of 1048576 bytes\"}}", readReply(ch));
         assertNextLineServed();
     }
 
-    /** A msg_id that ends right before the cut (the next character is cut in two) is whole: it is answered. */
+    /**
+     * A msg_id of a line over the limit whose digits end with a read, followed in the next by a byte no number holds,
+     * ends there, as in a broken line within the limit: it is answered.
+     */
     @Test
-    void aMsgIdEndingAtTheCutOfALineOverTheLimitIsAnswered() {
+    void aMsgIdEndingBeforeAByteNoNumberHoldsInALineOverTheLimitIsAnswered() {
         String start = "{\"src\":\"a\",\"dest\":\"b\",\"body\":{\"type\":\"init\",\"pad\":\"";
         String beforeId = "\",\"msg_id\":";
-        char[] pad = new char[JsonLineFrameDecoder.HEAD_BYTES - start.length() - beforeId.length() - 3]; // "12" and é's first byte
+        char[] pad = new char[65536 - start.length() - beforeId.length() - 2]; // the first read ends after "12"
         Arrays.fill(pad, 'x');
         char[] rest = new char[JsonLineFrameDecoder.DEFAULT_MAX_LINE_BYTES];
         Arrays.fill(rest, 'y');
