@@ -54,14 +54,22 @@ public final class Catalog {
         registrationListeners.add(listener);
     }
 
-    /** Adds or replaces the instance with this id; a checked instance starts critical, like Consul's. */
+    /**
+     * Adds or replaces the instance with this id. A checked instance starts critical, like Consul's, unless it
+     * replaces a checked registration of the same id: then it keeps that one's status until its own check answers, as
+     * Consul's agent restores a re-registered check's status, so that registering an instance again does not drop it
+     * from {@code ?passing=true} answers. Its time critical counts from now, as Consul's new check state's does.
+     */
     public ServiceInstance register(String id, String service, String address, int port, HttpCheck check) {
         List<Waiter> wake = new ArrayList<>();
         ServiceInstance added;
         List<Consumer<ServiceInstance>> listeners;
         synchronized (this) {
             long now = nanos.getAsLong();
-            added = new ServiceInstance(++serials, id, service, address, port, check, check == null, now);
+            ServiceInstance prev = byId.get(id);
+            boolean keep = check != null && prev != null && prev.check() != null;
+            boolean passing = keep ? prev.passing() : check == null;
+            added = new ServiceInstance(++serials, id, service, address, port, check, passing, now);
             ServiceInstance old = byId.put(id, added);
             index++;
             touch(service, wake);

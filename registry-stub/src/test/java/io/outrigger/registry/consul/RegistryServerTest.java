@@ -105,6 +105,28 @@ class RegistryServerTest {
         await("b-1 passing again", 3000, () -> json(get(port, "/v1/health/service/service-b?passing=true")).size() == 2);
     }
 
+    /**
+     * Consul's agent restores a re-registered check's status (the check keeps its id, {@code service:ID}); the stub
+     * made the new registration critical until its first check answered, so registering an instance again dropped
+     * it from {@code ?passing=true} answers for a moment. The fake service answers its checks 1 s late here, so the
+     * re-registration's own first check is still out when the registry is asked.
+     */
+    @Test
+    void reRegisteringACheckedInstanceKeepsItsStatus() throws Exception {
+        FakeService svc = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
+        closeLater.add(svc);
+        String body = "{\"ID\":\"b-1\",\"Name\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":" + svc.port()
+                + ",\"Check\":{\"HTTP\":\"http://127.0.0.1:" + svc.port() + "/health\",\"Interval\":\"50ms\",\"Timeout\":\"5s\"}}";
+        put(port, "/v1/agent/service/register", body);
+        await("b-1 passing", 3000, () -> json(get(port, "/v1/health/service/service-b?passing=true")).size() == 1);
+        svc.behaviour().setLatencyMillis(1000);
+
+        assertEquals(200, put(port, "/v1/agent/service/register", body).statusCode());
+        JsonNode list = json(get(port, "/v1/health/service/service-b"));
+        assertEquals("passing", list.get(0).path("Checks").get(0).path("Status").asText(), "re-registered: " + list);
+        assertEquals(1, json(get(port, "/v1/health/service/service-b?passing=true")).size());
+    }
+
     @Test
     void anInstanceCriticalTooLongIsRemoved() {
         // Nothing listens on port 1 of loopback: the check is refused at once.
