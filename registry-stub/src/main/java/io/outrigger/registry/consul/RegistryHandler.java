@@ -164,18 +164,20 @@ public final class RegistryHandler extends RequestHandler {
         return q.parameter(name);
     }
 
+    /** A boolean parameter as Consul reads one: present without a value is true, else Go's {@code strconv.ParseBool}. */
     private static boolean flag(RequestTarget q, String name) throws RequestRefused {
         String v = param(q, name);
         if (v == null) {
             return q.parameters().containsKey(name);
         }
-        if (v.isEmpty() || v.equals("true") || v.equals("1")) {
-            return true;
+        switch (v) {
+            case "", "1", "t", "T", "true", "TRUE", "True":
+                return true;
+            case "0", "f", "F", "false", "FALSE", "False":
+                return false;
+            default:
+                throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, name + ": \"" + v + "\" (expected: true or false)");
         }
-        if (v.equals("false") || v.equals("0")) {
-            return false;
-        }
-        throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, name + ": \"" + v + "\" (expected: true or false)");
     }
 
     private static long number(RequestTarget q, String name) throws RequestRefused {

@@ -127,6 +127,28 @@ class RegistryServerTest {
         assertEquals(1, json(get(port, "/v1/health/service/service-b?passing=true")).size());
     }
 
+    /** Consul reads {@code passing} with Go's {@code strconv.ParseBool}: {@code t}, {@code TRUE}, {@code False} ... */
+    @Test
+    void passingTakesTheBooleanSpellingsConsulTakes() {
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
+        // Nothing listens on port 1 of loopback: this instance stays critical.
+        put(port, "/v1/agent/service/register", "{\"ID\":\"b-2\",\"Name\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":1,"
+                + "\"Check\":{\"HTTP\":\"http://127.0.0.1:1/health\",\"Interval\":\"1m\"}}");
+        for (String yes : new String[] {"", "=", "=1", "=t", "=T", "=true", "=TRUE", "=True"}) {
+            HttpResponse<String> res = get(port, "/v1/health/service/service-b?passing" + yes);
+            assertEquals(200, res.statusCode(), yes + ": " + res.body());
+            assertEquals(1, json(res).size(), "passing" + yes);
+        }
+        for (String no : new String[] {"=0", "=f", "=F", "=false", "=FALSE", "=False"}) {
+            HttpResponse<String> res = get(port, "/v1/health/service/service-b?passing" + no);
+            assertEquals(200, res.statusCode(), no + ": " + res.body());
+            assertEquals(2, json(res).size(), "passing" + no);
+        }
+        HttpResponse<String> bad = get(port, "/v1/health/service/service-b?passing=yes");
+        assertEquals(400, bad.statusCode());
+        assertEquals("passing: \"yes\" (expected: true or false)\n", bad.body());
+    }
+
     @Test
     void anInstanceCriticalTooLongIsRemoved() {
         // Nothing listens on port 1 of loopback: the check is refused at once.
