@@ -112,23 +112,50 @@ public final class RegistryHandler extends RequestHandler {
     /** Answers a read now, or parks it as a blocking query. */
     private void read(ChannelHandlerContext ctx, boolean keepAlive, RequestTarget q, String key,
                       Supplier<FullHttpResponse> answer) throws RequestRefused {
-        long index = number(q, "index");
+        // Both read as Consul's parseWait reads them, whether or not the query blocks: an empty value is none given.
+        long waitMillis = waitMillis(q);
+        long index = index(q);
         if (index <= 0) {
             Responses.send(ctx, keepAlive, answer.get());
             return;
         }
-        long waitMillis = DEFAULT_WAIT_MILLIS;
+        new ParkedQuery(ctx, keepAlive, key, answer).park(index, waitMillis);
+    }
+
+    /** {@code wait}: a Consul duration, at most 10m; none, empty or 0 is the default, 5m (a 0 is not "do not block"). */
+    private static long waitMillis(RequestTarget q) throws RequestRefused {
         String wait = param(q, "wait");
-        if (wait != null) {
+        if (wait == null || wait.isEmpty()) {
+            return DEFAULT_WAIT_MILLIS;
+        }
+        try {
+            long asked = Durations.parseMillis(wait);
+            return asked == 0 ? DEFAULT_WAIT_MILLIS : Math.min(MAX_WAIT_MILLIS, asked);
+        } catch (IllegalArgumentException e) {
+            throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, "wait: " + e.getMessage());
+        }
+    }
+
+    /**
+     * {@code index}: none or empty is 0 (no blocking), else an unsigned 64-bit decimal, as Go's
+     * {@code strconv.ParseUint} reads it (no sign). One above {@link Long#MAX_VALUE} is beyond any index of this
+     * registry, and is answered at once like any such index.
+     */
+    private static long index(RequestTarget q) throws RequestRefused {
+        String v = param(q, "index");
+        if (v == null || v.isEmpty()) {
+            return 0;
+        }
+        if (v.chars().allMatch(c -> c >= '0' && c <= '9')) {
             try {
-                long asked = Durations.parseMillis(wait);
-                // As Consul: a wait of 0 is no wait given (the default), not a query that does not block.
-                waitMillis = asked == 0 ? DEFAULT_WAIT_MILLIS : Math.min(MAX_WAIT_MILLIS, asked);
-            } catch (IllegalArgumentException e) {
-                throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, "wait: " + e.getMessage());
+                long n = Long.parseUnsignedLong(v);
+                return n < 0 ? Long.MAX_VALUE : n;
+            } catch (NumberFormatException e) {
+                // above 2^64 - 1: refused below
             }
         }
-        new ParkedQuery(ctx, keepAlive, key, answer).park(index, waitMillis);
+        throw new RequestRefused(HttpResponseStatus.BAD_REQUEST,
+                "index: \"" + v + "\" (expected: an integer 0..18446744073709551615)");
     }
 
     private FullHttpResponse healthAnswer(String service, boolean passingOnly) {
@@ -178,22 +205,6 @@ public final class RegistryHandler extends RequestHandler {
             default:
                 throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, name + ": \"" + v + "\" (expected: true or false)");
         }
-    }
-
-    private static long number(RequestTarget q, String name) throws RequestRefused {
-        String v = param(q, name);
-        if (v == null) {
-            return 0;
-        }
-        try {
-            long n = Long.parseLong(v);
-            if (n >= 0) {
-                return n;
-            }
-        } catch (NumberFormatException e) {
-            // fall through to the refusal
-        }
-        throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, name + ": \"" + v + "\" (expected: an integer >= 0)");
     }
 
     /**

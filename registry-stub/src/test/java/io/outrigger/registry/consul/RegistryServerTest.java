@@ -260,6 +260,28 @@ class RegistryServerTest {
         assertTrue(index(res) < 1000000);
     }
 
+    /**
+     * Consul's parseWait reads {@code wait} and {@code index} on every read, blocking or not: an empty value is none
+     * given, a bad {@code wait} is a 400 even without an index, and the index is an unsigned 64-bit number without a
+     * sign. The stub refused {@code ?index=}, took {@code index=+5} and let a bad {@code wait} through without an index.
+     */
+    @Test
+    void indexAndWaitAreReadAsConsulReadsThem() throws Exception {
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
+        for (String q : new String[] {"?index=", "?index=&wait=", "?wait=", "?index=0&wait=", "?index=0&wait=1s"}) {
+            HttpResponse<String> res = getAsync(port, "/v1/health/service/service-b" + q).get(2, TimeUnit.SECONDS);
+            assertEquals(200, res.statusCode(), q + ": " + res.body());
+            assertEquals(1, json(res).size(), q);
+        }
+        HttpResponse<String> beyond = getAsync(port, "/v1/catalog/services?index=18446744073709551615&wait=10s").get(2, TimeUnit.SECONDS);
+        assertEquals(200, beyond.statusCode(), "the largest index Consul takes is beyond this registry's: answered at once");
+        for (String q : new String[] {"?wait=soon", "?index=0&wait=soon", "?index=+5", "?index=-0", "?index=18446744073709551616", "?index= 5"}) {
+            HttpResponse<String> res = get(port, "/v1/health/service/service-b" + q.replace(" ", "%20"));
+            assertEquals(400, res.statusCode(), q + ": " + res.body());
+            assertTrue(res.body().startsWith(q.contains("wait") ? "wait: " : "index: "), res.body());
+        }
+    }
+
     @Test
     void badRequestsAre400AndChangeNothing() {
         put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
