@@ -24,12 +24,14 @@ import java.util.Map;
  * Field names match case-insensitively, as Consul's do, and each may be given once; other fields (Tags, Meta ...)
  * are ignored. Nothing may follow the object.
  * {@code ID} defaults to {@code Name}; {@code Interval} is at least 50 ms (a shorter one is raised, and logged);
- * {@code Timeout} defaults to 10s, capped at the interval.
+ * {@code Timeout} defaults to 10s (also when 0, as in Consul), capped at the interval.
  */
 public record Registration(String id, String name, String address, int port, HttpCheck check) {
     /** Strict: data after the object and a key given twice are errors, not silently dropped or overwritten. */
     /** The shortest check interval; a shorter one is raised to it. */
     public static final long MIN_CHECK_INTERVAL_MILLIS = 50;
+    /** The check timeout when none (or 0) is given, before the cap at the interval: Consul's 10s. */
+    public static final long DEFAULT_CHECK_TIMEOUT_MILLIS = 10_000;
     private static final Logger log = LoggerFactory.getLogger(Registration.class);
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
@@ -96,10 +98,9 @@ public record Registration(String id, String name, String address, int port, Htt
                     http, MIN_CHECK_INTERVAL_MILLIS);
             interval = MIN_CHECK_INTERVAL_MILLIS;
         }
-        long timeout = Math.min(interval, duration(c, "Timeout", 10_000L));
-        if (timeout <= 0) {
-            throw new Invalid("Check.Timeout: \"" + text(c, "Timeout", true, "Check.Timeout") + "\" (expected: a duration > 0)");
-        }
+        // As Consul's HTTP check: a Timeout of 0 is none given (the default); either is capped at the interval.
+        long asked = duration(c, "Timeout", 0L);
+        long timeout = Math.min(interval, asked > 0 ? asked : DEFAULT_CHECK_TIMEOUT_MILLIS);
         long deregister = duration(c, "DeregisterCriticalServiceAfter", 0L);
         return new HttpCheck(url, interval, timeout, deregister);
     }

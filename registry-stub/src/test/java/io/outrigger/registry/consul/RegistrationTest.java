@@ -25,8 +25,20 @@ class RegistrationTest {
                 () -> Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1:99999/health\",\"Interval\":\"1s\"}")));
         assertEquals("Check.HTTP: \"http://127.0.0.1:99999/health\" (expected: a port 1..65535)", port.getMessage());
         Registration.Invalid timeout = assertThrows(Registration.Invalid.class,
-                () -> Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"1s\",\"Timeout\":\"0s\"}")));
-        assertEquals("Check.Timeout: \"0s\" (expected: a duration > 0)", timeout.getMessage());
+                () -> Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"1s\",\"Timeout\":\"soon\"}")));
+        assertEquals("Check.Timeout: \"soon\" (expected: a duration such as 10s, 500ms or 1m)", timeout.getMessage());
+    }
+
+    /** Consul's HTTP check takes a Timeout of 0 as none given: the default, 10s, capped at the interval. */
+    @Test
+    void aTimeoutOfZeroIsTheDefaultAsInConsul() throws Exception {
+        for (String zero : new String[] {"0", "0s", "0ms"}) {
+            HttpCheck check = Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"1m\",\"Timeout\":\""
+                    + zero + "\"}")).check();
+            assertEquals(10_000, check.timeoutMillis(), zero);
+        }
+        assertEquals(1000, Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"1s\",\"Timeout\":\"0s\"}"))
+                .check().timeoutMillis(), "capped at the interval like any default");
     }
 
     @Test
