@@ -24,13 +24,13 @@ import java.util.Map;
  * Field names match case-insensitively, as Consul's do, and each may be given once; other fields (Tags, Meta ...)
  * are ignored. Nothing may follow the object.
  * {@code ID} defaults to {@code Name}; {@code Interval} is at least 50 ms (a shorter one is raised, and logged);
- * {@code Timeout} defaults to 10s (also when 0, as in Consul), capped at the interval.
+ * {@code Timeout} defaults to 10s (also when 0), and is not capped at the interval, as in Consul since 1.6.
  */
 public record Registration(String id, String name, String address, int port, HttpCheck check) {
     /** Strict: data after the object and a key given twice are errors, not silently dropped or overwritten. */
     /** The shortest check interval; a shorter one is raised to it. */
     public static final long MIN_CHECK_INTERVAL_MILLIS = 50;
-    /** The check timeout when none (or 0) is given, before the cap at the interval: Consul's 10s. */
+    /** The check timeout when none (or 0) is given: Consul's 10s. */
     public static final long DEFAULT_CHECK_TIMEOUT_MILLIS = 10_000;
     private static final Logger log = LoggerFactory.getLogger(Registration.class);
     private static final ObjectMapper JSON = JsonMapper.builder()
@@ -98,9 +98,10 @@ public record Registration(String id, String name, String address, int port, Htt
                     http, MIN_CHECK_INTERVAL_MILLIS);
             interval = MIN_CHECK_INTERVAL_MILLIS;
         }
-        // As Consul's HTTP check: a Timeout of 0 is none given (the default); either is capped at the interval.
+        // As Consul's HTTP check since 1.6: the Timeout given, or 10s when none (or 0) is; not capped at the interval
+        // (the next check starts an interval after the last one ended, so checks never overlap).
         long asked = duration(c, "Timeout", 0L);
-        long timeout = Math.min(interval, asked > 0 ? asked : DEFAULT_CHECK_TIMEOUT_MILLIS);
+        long timeout = asked > 0 ? asked : DEFAULT_CHECK_TIMEOUT_MILLIS;
         long deregister = duration(c, "DeregisterCriticalServiceAfter", 0L);
         return new HttpCheck(url, interval, timeout, deregister);
     }

@@ -14,7 +14,7 @@ class RegistrationTest {
     void aShortIntervalIsRaisedToTheMinimum() throws Exception {
         HttpCheck check = Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1:80/health\",\"Interval\":\"1ms\"}")).check();
         assertEquals(Registration.MIN_CHECK_INTERVAL_MILLIS, check.intervalMillis());
-        assertEquals(Registration.MIN_CHECK_INTERVAL_MILLIS, check.timeoutMillis(), "the timeout stays capped at the interval");
+        assertEquals(10_000, check.timeoutMillis(), "the default timeout, not the interval");
         assertEquals(50, Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"50ms\"}"))
                 .check().intervalMillis(), "the tests' own 50 ms is kept");
     }
@@ -29,7 +29,7 @@ class RegistrationTest {
         assertEquals("Check.Timeout: \"soon\" (expected: a duration such as 10s, 500ms or 1m)", timeout.getMessage());
     }
 
-    /** Consul's HTTP check takes a Timeout of 0 as none given: the default, 10s, capped at the interval. */
+    /** Consul's HTTP check takes a Timeout of 0 as none given: the default, 10s. */
     @Test
     void aTimeoutOfZeroIsTheDefaultAsInConsul() throws Exception {
         for (String zero : new String[] {"0", "0s", "0ms"}) {
@@ -37,8 +37,15 @@ class RegistrationTest {
                     + zero + "\"}")).check();
             assertEquals(10_000, check.timeoutMillis(), zero);
         }
-        assertEquals(1000, Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"1s\",\"Timeout\":\"0s\"}"))
-                .check().timeoutMillis(), "capped at the interval like any default");
+    }
+
+    /** Since Consul 1.6 (hashicorp/consul#6094) a check's timeout is the one given, or 10s, whatever the interval. */
+    @Test
+    void theTimeoutIsNotCappedAtTheIntervalAsInConsul() throws Exception {
+        assertEquals(5_000, Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"1s\",\"Timeout\":\"5s\"}"))
+                .check().timeoutMillis());
+        assertEquals(10_000, Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"1s\"}"))
+                .check().timeoutMillis());
     }
 
     @Test

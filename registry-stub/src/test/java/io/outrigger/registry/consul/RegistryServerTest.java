@@ -127,6 +127,20 @@ class RegistryServerTest {
         assertEquals(1, json(get(port, "/v1/health/service/service-b?passing=true")).size());
     }
 
+    /**
+     * Since Consul 1.6 a check waits for its whole {@code Timeout}, longer than the interval or not: an instance whose
+     * {@code /health} answers in 300 ms with a 50 ms interval and a 5 s timeout passes. The stub cut every check off
+     * at the interval, so such an instance stayed critical.
+     */
+    @Test
+    void aCheckSlowerThanItsIntervalPassesWithinItsTimeout() throws Exception {
+        FakeService svc = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 300));
+        closeLater.add(svc);
+        put(port, "/v1/agent/service/register", "{\"ID\":\"b-1\",\"Name\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":" + svc.port()
+                + ",\"Check\":{\"HTTP\":\"http://127.0.0.1:" + svc.port() + "/health\",\"Interval\":\"50ms\",\"Timeout\":\"5s\"}}");
+        await("b-1 passing", 3000, () -> json(get(port, "/v1/health/service/service-b?passing=true")).size() == 1);
+    }
+
     /** Consul reads {@code passing} with Go's {@code strconv.ParseBool}: {@code t}, {@code TRUE}, {@code False} ... */
     @Test
     void passingTakesTheBooleanSpellingsConsulTakes() {
