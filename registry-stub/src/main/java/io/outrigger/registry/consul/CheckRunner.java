@@ -12,9 +12,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs each registered instance's HTTP check on its interval: an asynchronous {@code GET} (java.net.http,
- * no proxy) with the check's timeout; 2xx is passing, any other status, error or timeout critical. The next
- * check is scheduled on an event loop when the previous one finished, and checks stop by themselves once the
- * registration is replaced or removed. No thread waits for an answer. Thread-safe.
+ * no proxy, redirects followed as Consul follows them) with the check's timeout; a final 2xx is passing, any other
+ * status, error or timeout critical. The next check is scheduled on an event loop when the previous one finished,
+ * and checks stop by themselves once the registration is replaced or removed. No thread waits for an answer.
+ * Thread-safe.
  */
 public final class CheckRunner {
     private static final Logger log = LoggerFactory.getLogger(CheckRunner.class);
@@ -27,8 +28,10 @@ public final class CheckRunner {
     public CheckRunner(Catalog catalog, EventExecutor executor) {
         this.catalog = catalog;
         this.executor = executor;
+        // Redirects are followed, as by Consul's check (Go's client; DisableRedirects is false unless set): the
+        // status that counts is the final one.
         this.client = HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY).version(HttpClient.Version.HTTP_1_1)
-                .followRedirects(HttpClient.Redirect.NEVER).build();
+                .followRedirects(HttpClient.Redirect.NORMAL).build();
         catalog.onRegistered(this::start);
     }
 

@@ -141,6 +141,30 @@ class RegistryServerTest {
         await("b-1 passing", 3000, () -> json(get(port, "/v1/health/service/service-b?passing=true")).size() == 1);
     }
 
+    /**
+     * Consul's HTTP check follows redirects (Go's client; {@code DisableRedirects} is false unless set) and judges the
+     * final answer. The stub took the {@code 302} itself as a failure, so a {@code /health} that redirects stayed critical.
+     */
+    @Test
+    void aCheckFollowsRedirectsAsConsulsDoes() throws Exception {
+        com.sun.net.httpserver.HttpServer app = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        app.createContext("/", exchange -> {
+            boolean moved = exchange.getRequestURI().getPath().equals("/health");
+            if (moved) {
+                exchange.getResponseHeaders().set("Location", "/healthz");
+            }
+            exchange.sendResponseHeaders(moved ? 302 : 200, -1);
+            exchange.close();
+        });
+        app.start();
+        closeLater.add(() -> app.stop(0));
+        int appPort = app.getAddress().getPort();
+        put(port, "/v1/agent/service/register", "{\"ID\":\"b-1\",\"Name\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":" + appPort
+                + ",\"Check\":{\"HTTP\":\"http://127.0.0.1:" + appPort + "/health\",\"Interval\":\"50ms\"}}");
+        await("b-1 passing", 3000, () -> json(get(port, "/v1/health/service/service-b?passing=true")).size() == 1);
+    }
+
     /** Consul reads {@code passing} with Go's {@code strconv.ParseBool}: {@code t}, {@code TRUE}, {@code False} ... */
     @Test
     void passingTakesTheBooleanSpellingsConsulTakes() {
