@@ -98,11 +98,12 @@ public record Registration(String id, String name, String address, int port, Htt
                     http, MIN_CHECK_INTERVAL_MILLIS);
             interval = MIN_CHECK_INTERVAL_MILLIS;
         }
-        // As Consul's HTTP check since 1.6: the Timeout given, or 10s when none (or 0) is; not capped at the interval
+        // As Consul's HTTP check since 1.6: the Timeout given, or 10s when none (or 0 or below) is; not capped at the interval
         // (the next check starts an interval after the last one ended, so checks never overlap).
         long asked = duration(c, "Timeout", 0L);
         long timeout = asked > 0 ? asked : DEFAULT_CHECK_TIMEOUT_MILLIS;
-        long deregister = duration(c, "DeregisterCriticalServiceAfter", 0L);
+        // As Consul: a DeregisterCriticalServiceAfter of 0 or below is none (the instance is never removed).
+        long deregister = Math.max(0, duration(c, "DeregisterCriticalServiceAfter", 0L));
         return new HttpCheck(url, interval, timeout, deregister);
     }
 

@@ -122,7 +122,10 @@ public final class RegistryHandler extends RequestHandler {
         new ParkedQuery(ctx, keepAlive, key, answer).park(index, waitMillis);
     }
 
-    /** {@code wait}: a Consul duration, at most 10m; none, empty or 0 is the default, 5m (a 0 is not "do not block"). */
+    /**
+     * {@code wait}: a Consul duration, at most 10m; none, empty, 0 or a negative one is the default, 5m, as Consul
+     * takes them (a 0 is not "do not block").
+     */
     private static long waitMillis(RequestTarget q) throws RequestRefused {
         String wait = param(q, "wait");
         if (wait == null || wait.isEmpty()) {
@@ -130,7 +133,7 @@ public final class RegistryHandler extends RequestHandler {
         }
         try {
             long asked = Durations.parseMillis(wait);
-            return asked == 0 ? DEFAULT_WAIT_MILLIS : Math.min(MAX_WAIT_MILLIS, asked);
+            return asked <= 0 ? DEFAULT_WAIT_MILLIS : Math.min(MAX_WAIT_MILLIS, asked);
         } catch (IllegalArgumentException e) {
             throw new RequestRefused(HttpResponseStatus.BAD_REQUEST, "wait: " + e.getMessage());
         }

@@ -39,6 +39,21 @@ class RegistrationTest {
         }
     }
 
+    /**
+     * Consul takes Go durations, signed ones too: a negative Timeout is none given (10s), a negative
+     * DeregisterCriticalServiceAfter none (never removed), and a negative Interval is refused like a zero one.
+     */
+    @Test
+    void negativeDurationsMeanWhatTheyMeanToConsul() throws Exception {
+        HttpCheck check = Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"1s\",\"Timeout\":\"-1s\","
+                + "\"DeregisterCriticalServiceAfter\":\"-1m\"}")).check();
+        assertEquals(10_000, check.timeoutMillis());
+        assertEquals(0, check.deregisterAfterMillis());
+        Registration.Invalid interval = assertThrows(Registration.Invalid.class,
+                () -> Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":\"-1s\"}")));
+        assertEquals("Check.Interval: \"-1s\" (expected: a duration > 0)", interval.getMessage());
+    }
+
     /** Since Consul 1.6 (hashicorp/consul#6094) a check's timeout is the one given, or 10s, whatever the interval. */
     @Test
     void theTimeoutIsNotCappedAtTheIntervalAsInConsul() throws Exception {

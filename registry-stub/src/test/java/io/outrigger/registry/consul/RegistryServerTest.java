@@ -246,6 +246,20 @@ class RegistryServerTest {
         assertTrue(index(parked.get(5, TimeUnit.SECONDS)) > idx);
     }
 
+    /** Consul takes a negative {@code wait} (a Go duration) as none given: the query blocks for the default. */
+    @Test
+    void aNegativeWaitBlocksForTheDefaultAsConsulDoes() throws Exception {
+        put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
+        long idx = index(get(port, "/v1/health/service/service-b"));
+        CompletableFuture<HttpResponse<String>> parked = getAsync(port, "/v1/health/service/service-b?index=" + idx + "&wait=-1s");
+        await("the query parked", 3000, () -> registry.catalog().parked() == 1 || parked.isDone());
+        assertFalse(parked.isDone(), "answered at once: " + (parked.isDone() ? parked.get().body() : ""));
+        put(port, "/v1/agent/service/register", instance("b-2", "service-b", 9002));
+        HttpResponse<String> res = parked.get(5, TimeUnit.SECONDS);
+        assertEquals(200, res.statusCode());
+        assertTrue(index(res) > idx);
+    }
+
     @Test
     void pipelinedRequestsAreAnsweredInOrderBehindABlockingQuery() {
         put(port, "/v1/agent/service/register", instance("b-1", "service-b", 9001));
