@@ -8,6 +8,7 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -35,7 +36,8 @@ import java.util.function.Supplier;
  * Reads carry {@code X-Consul-Index}; with {@code ?index=N[&wait=5s]} they are blocking queries: the request is
  * parked as a callback on the catalog (no thread waits) and answered when the index moves past N, or after
  * {@code wait} (default 5m, also for {@code wait=0}, at most 10m) with the same index. An index beyond the registry's own (a client of an
- * earlier incarnation) is answered at once. Errors are plain text, as Consul's are. Stateless and {@code @Sharable}.
+ * earlier incarnation) is answered at once. {@code OPTIONS} on an endpoint is {@code 200} with {@code Allow}, another
+ * method a {@code 405} with it, as from Consul. Errors are plain text, as Consul's are. Stateless and {@code @Sharable}.
  */
 @ChannelHandler.Sharable
 public final class RegistryHandler extends RequestHandler {
@@ -63,11 +65,14 @@ public final class RegistryHandler extends RequestHandler {
         // Matched on segments decoded once each: a name or id may hold an escaped '/' or '%'.
         List<String> path = q.segments();
         if (path.equals(REGISTER)) {
-            requireMethod(req, HttpMethod.PUT);
-            register(req);
-            Responses.send(ctx, keepAlive, Responses.text(HttpResponseStatus.OK, ""));
+            if (accepts(ctx, req, keepAlive, HttpMethod.PUT)) {
+                register(req);
+                Responses.send(ctx, keepAlive, Responses.text(HttpResponseStatus.OK, ""));
+            }
         } else if (startsWith(path, DEREGISTER)) {
-            requireMethod(req, HttpMethod.PUT);
+            if (!accepts(ctx, req, keepAlive, HttpMethod.PUT)) {
+                return;
+            }
             String id = rest(path, DEREGISTER);
             if (!catalog.deregister(id)) {
                 throw new RequestRefused(HttpResponseStatus.NOT_FOUND, "Unknown service ID \"" + id + "\"");
@@ -75,13 +80,15 @@ public final class RegistryHandler extends RequestHandler {
             log.info("deregistered {}", id);
             Responses.send(ctx, keepAlive, Responses.text(HttpResponseStatus.OK, ""));
         } else if (startsWith(path, HEALTH)) {
-            requireMethod(req, HttpMethod.GET);
-            String service = rest(path, HEALTH);
-            boolean passingOnly = flag(q, "passing");
-            read(ctx, keepAlive, q, service, () -> healthAnswer(service, passingOnly));
+            if (accepts(ctx, req, keepAlive, HttpMethod.GET)) {
+                String service = rest(path, HEALTH);
+                boolean passingOnly = flag(q, "passing");
+                read(ctx, keepAlive, q, service, () -> healthAnswer(service, passingOnly));
+            }
         } else if (path.equals(CATALOG)) {
-            requireMethod(req, HttpMethod.GET);
-            read(ctx, keepAlive, q, Catalog.CATALOG_KEY, this::catalogAnswer);
+            if (accepts(ctx, req, keepAlive, HttpMethod.GET)) {
+                read(ctx, keepAlive, q, Catalog.CATALOG_KEY, this::catalogAnswer);
+            }
         } else {
             throw new RequestRefused(HttpResponseStatus.NOT_FOUND, "no such endpoint: " + q.rawPath());
         }
@@ -184,10 +191,24 @@ public final class RegistryHandler extends RequestHandler {
         return res;
     }
 
-    private static void requireMethod(FullHttpRequest req, HttpMethod method) throws RequestRefused {
-        if (!req.method().equals(method)) {
-            throw RequestRefused.methodNotAllowed(req.method(), method);
+    /**
+     * Whether the request has the endpoint's {@code method} and goes on. As Consul's HTTP server does, an
+     * {@code OPTIONS} is answered here, {@code 200} with {@code Allow: OPTIONS,METHOD}, and any other method is a
+     * {@code 405} with the same {@code Allow}.
+     */
+    private static boolean accepts(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive, HttpMethod method)
+            throws RequestRefused {
+        if (req.method().equals(method)) {
+            return true;
         }
+        String allow = HttpMethod.OPTIONS.name() + "," + method.name();
+        if (!req.method().equals(HttpMethod.OPTIONS)) {
+            throw RequestRefused.methodNotAllowed(req.method(), method, allow);
+        }
+        FullHttpResponse res = Responses.text(HttpResponseStatus.OK, "");
+        res.headers().set(HttpHeaderNames.ALLOW, allow);
+        Responses.send(ctx, keepAlive, res);
+        return false;
     }
 
     private static String param(RequestTarget q, String name) {

@@ -64,7 +64,7 @@ public abstract class RequestHandler extends SimpleChannelInboundHandler<FullHtt
         } catch (RequestRefused r) {
             FullHttpResponse res = errorResponse(r.status(), r.getMessage());
             if (r.allow() != null) {
-                res.headers().set(HttpHeaderNames.ALLOW, r.allow().name());
+                res.headers().set(HttpHeaderNames.ALLOW, r.allow());
             }
             Responses.send(ctx, keepAlive, res);
         } catch (RuntimeException e) {

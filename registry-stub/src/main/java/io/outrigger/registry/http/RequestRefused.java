@@ -7,26 +7,31 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 public final class RequestRefused extends Exception {
     private static final long serialVersionUID = 1L;
     private final transient HttpResponseStatus status;
-    private final transient HttpMethod allow;
+    private final String allow;
 
     public RequestRefused(HttpResponseStatus status, String message) {
         this(status, message, null);
     }
 
-    private RequestRefused(HttpResponseStatus status, String message, HttpMethod allow) {
+    private RequestRefused(HttpResponseStatus status, String message, String allow) {
         super(message, null, false, false);
         this.status = status;
         this.allow = allow;
     }
 
-    /** {@code 405} for a request whose method is not {@code allowed}; the answer carries {@code Allow}. */
+    /** {@code 405} for a request whose method is not {@code allowed}; the answer carries {@code Allow: allowed}. */
     public static RequestRefused methodNotAllowed(HttpMethod method, HttpMethod allowed) {
-        return new RequestRefused(HttpResponseStatus.METHOD_NOT_ALLOWED,
-                "method " + method + " not allowed (expected: " + allowed + ")", allowed);
+        return methodNotAllowed(method, allowed, allowed.name());
     }
 
-    /** The method to name in {@code Allow}, or null. */
-    public HttpMethod allow() {
+    /** {@code 405} for a request whose method is not {@code expected}; the answer carries {@code Allow: allow}. */
+    public static RequestRefused methodNotAllowed(HttpMethod method, HttpMethod expected, String allow) {
+        return new RequestRefused(HttpResponseStatus.METHOD_NOT_ALLOWED,
+                "method " + method + " not allowed (expected: " + expected + ")", allow);
+    }
+
+    /** The value of {@code Allow}, or null. */
+    public String allow() {
         return allow;
     }
 

@@ -433,8 +433,8 @@ class RegistryServerTest {
 
         HttpResponse<String> wrongMethod = get(port, "/v1/agent/service/register");
         assertEquals(405, wrongMethod.statusCode());
-        assertEquals("PUT", wrongMethod.headers().firstValue("Allow").orElse(null));
-        assertEquals("GET", put(port, "/v1/catalog/services", "").headers().firstValue("Allow").orElse(null));
+        assertEquals("OPTIONS,PUT", wrongMethod.headers().firstValue("Allow").orElse(null), "as Consul's");
+        assertEquals("OPTIONS,GET", put(port, "/v1/catalog/services", "").headers().firstValue("Allow").orElse(null));
 
         RawHttp.Response longUri = RawHttp.exchange(port, "GET /v1/health/service/" + "a".repeat(10_000)
                 + " HTTP/1.1\r\nHost: r\r\n\r\n");
@@ -444,6 +444,24 @@ class RegistryServerTest {
                 + "b".repeat(20_000) + "\r\n\r\n");
         assertEquals(431, bigHeaders.status());
         assertTrue(bigHeaders.body().startsWith("header block too large"), bigHeaders.body());
+    }
+
+    /** Consul's HTTP server answers {@code OPTIONS} on each endpoint with {@code 200} and the methods it takes. */
+    @Test
+    void optionsIsAnsweredWithTheAllowedMethodsAsConsulDoes() {
+        String[][] endpoints = {
+            {"/v1/agent/service/register", "OPTIONS,PUT"},
+            {"/v1/agent/service/deregister/b-1", "OPTIONS,PUT"},
+            {"/v1/health/service/service-b", "OPTIONS,GET"},
+            {"/v1/catalog/services", "OPTIONS,GET"},
+        };
+        for (String[] e : endpoints) {
+            RawHttp.Response res = RawHttp.exchange(port, "OPTIONS " + e[0] + " HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n");
+            assertEquals(200, res.status(), e[0] + ": " + res.body());
+            assertEquals(e[1], res.header("allow"), e[0]);
+            assertEquals("", res.body(), e[0]);
+        }
+        assertEquals("{}", get(port, "/v1/catalog/services").body(), "nothing registered or removed");
     }
 
     @Test
