@@ -23,7 +23,8 @@ import java.util.Map;
  *            "DeregisterCriticalServiceAfter": "1m"}}</pre>
  * Field names match case-insensitively, as Consul's do, and each may be given once; other fields (Tags, Meta ...)
  * are ignored. Nothing may follow the object.
- * {@code ID} defaults to {@code Name}; {@code Interval} is at least 50 ms (a shorter one is raised, and logged);
+ * {@code ID} defaults to {@code Name}, also when empty; {@code Interval} is at least 50 ms (a shorter one is raised,
+ * and logged);
  * {@code Timeout} defaults to 10s (also when 0), and is not capped at the interval, as in Consul since 1.6.
  */
 public record Registration(String id, String name, String address, int port, HttpCheck check) {
@@ -64,7 +65,9 @@ public record Registration(String id, String name, String address, int port, Htt
             throw new Invalid("request body: expected a JSON object");
         }
         String name = text(root, "Name", true);
-        String id = text(root, "ID", false);
+        // As Consul: an empty ID is none given (a Go struct cannot tell them apart), so it defaults to Name too.
+        JsonNode idNode = field(root, "ID");
+        String id = idNode != null && idNode.isTextual() && idNode.asText().isEmpty() ? null : text(root, "ID", false);
         if (id == null) {
             id = name;
         }

@@ -84,6 +84,18 @@ class RegistryServerTest {
         assertEquals(9005, list.get(0).path("Service").path("Port").asInt());
     }
 
+    /** Consul defaults an empty ID to the Name, as it does a missing one (Go's decoding cannot tell them apart). */
+    @Test
+    void anEmptyIdIsTheNameAsInConsul() {
+        HttpResponse<String> res = put(port, "/v1/agent/service/register",
+                "{\"ID\":\"\",\"Name\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":9001}");
+        assertEquals(200, res.statusCode(), res.body());
+        assertEquals("service-b", json(get(port, "/v1/health/service/service-b")).get(0).path("Service").path("ID").asText());
+        assertEquals(200, put(port, "/v1/agent/service/deregister/service-b", "").statusCode());
+        assertEquals(400, put(port, "/v1/agent/service/register", "{\"ID\":\" \",\"Name\":\"s\",\"Address\":\"127.0.0.1\",\"Port\":1}")
+                .statusCode(), "a blank ID that is not empty is still refused");
+    }
+
     @Test
     void checkGoesCriticalAndBackAndPassingFilters() throws Exception {
         FakeService svc = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
