@@ -21,6 +21,7 @@ import java.util.Map;
  * <pre>{"ID": "b-1", "Name": "service-b", "Address": "127.0.0.1", "Port": 9001,
  *  "Check": {"HTTP": "http://127.0.0.1:9001/health", "Interval": "1s", "Timeout": "1s",
  *            "DeregisterCriticalServiceAfter": "1m"}}</pre>
+ * A check duration is a Go duration string or, as Consul also takes it, a number of nanoseconds.
  * Field names match case-insensitively, as Consul's do, and each may be given once; other fields (Tags, Meta ...)
  * are ignored. Nothing may follow the object.
  * {@code ID} defaults to {@code Name}, also when empty; {@code Interval} is at least 50 ms (a shorter one is raised,
@@ -93,12 +94,12 @@ public record Registration(String id, String name, String address, int port, Htt
         URI url = checkUrl("Check.HTTP", http);
         long interval = duration(c, "Interval", null);
         if (interval <= 0) {
-            throw new Invalid("Check.Interval: \"" + text(c, "Interval", true, "Check.Interval") + "\" (expected: a duration > 0)");
+            throw new Invalid("Check.Interval: " + field(c, "Interval") + " (expected: a duration > 0)");
         }
         if (interval < MIN_CHECK_INTERVAL_MILLIS) {
             // As Consul does with its own minimum: a check every millisecond would keep a core busy.
-            log.info("Check.Interval \"{}\" of {} raised to the minimum, {} ms", text(c, "Interval", true, "Check.Interval"),
-                    http, MIN_CHECK_INTERVAL_MILLIS);
+            log.info("Check.Interval {} of {} raised to the minimum, {} ms", field(c, "Interval"), http,
+                    MIN_CHECK_INTERVAL_MILLIS);
             interval = MIN_CHECK_INTERVAL_MILLIS;
         }
         // As Consul's HTTP check since 1.6: the Timeout given, or 10s when none (or 0 or below) is; not capped at the interval
@@ -139,8 +140,21 @@ public record Registration(String id, String name, String address, int port, Htt
         return url;
     }
 
+    /**
+     * A check duration in milliseconds: a Go duration string, or, as Consul's CheckType decoding takes one, a number of
+     * nanoseconds (sub-millisecond parts round away from zero).
+     */
     private static long duration(JsonNode parent, String name, Long dflt) throws Invalid {
         String key = "Check." + name;
+        JsonNode n = field(parent, name);
+        if (n != null && n.isNumber()) {
+            double nanos = n.asDouble();
+            if (!(Math.abs(nanos) <= Long.MAX_VALUE / 2.0)) {
+                throw new Invalid(key + ": " + n + " (expected: a shorter duration)");
+            }
+            long millis = (long) Math.ceil(Math.abs(nanos) / 1_000_000.0);
+            return nanos < 0 ? -millis : millis;
+        }
         String text = text(parent, name, dflt == null, key);
         if (text == null) {
             return dflt;

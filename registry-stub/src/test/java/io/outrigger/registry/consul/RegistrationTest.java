@@ -54,6 +54,22 @@ class RegistrationTest {
         assertEquals("Check.Interval: \"-1s\" (expected: a duration > 0)", interval.getMessage());
     }
 
+    /** Consul's CheckType decoding takes a number for a duration, as nanoseconds (Go's time.Duration). */
+    @Test
+    void aNumericDurationIsNanosecondsAsInConsul() throws Exception {
+        HttpCheck check = Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":10000000000,"
+                + "\"Timeout\":2.5e9,\"DeregisterCriticalServiceAfter\":60000000000}")).check();
+        assertEquals(10_000, check.intervalMillis());
+        assertEquals(2_500, check.timeoutMillis());
+        assertEquals(60_000, check.deregisterAfterMillis());
+        Registration.Invalid zero = assertThrows(Registration.Invalid.class,
+                () -> Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":0}")));
+        assertEquals("Check.Interval: 0 (expected: a duration > 0)", zero.getMessage());
+        Registration.Invalid type = assertThrows(Registration.Invalid.class,
+                () -> Registration.parse(withCheck("{\"HTTP\":\"http://127.0.0.1/health\",\"Interval\":true}")));
+        assertEquals("Check.Interval: true (expected: a non-empty string)", type.getMessage());
+    }
+
     /** Since Consul 1.6 (hashicorp/consul#6094) a check's timeout is the one given, or 10s, whatever the interval. */
     @Test
     void theTimeoutIsNotCappedAtTheIntervalAsInConsul() throws Exception {
