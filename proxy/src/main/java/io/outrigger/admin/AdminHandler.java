@@ -84,6 +84,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
         boolean badLine = malformed != null && req instanceof FullHttpRequest && !(malformed instanceof TooLongFrameException);
         boolean http1 = req.protocolVersion().majorVersion() == 1;
         boolean keepAlive = malformed == null && http1 && HttpUtil.isKeepAlive(req);
+        // HTTP/1.0 keeps a connection only when told so (RFC 9112 9.3): without the header such a client waits for the close.
+        boolean sayKeepAlive = keepAlive && !req.protocolVersion().isKeepAliveDefault();
         HttpMethod method = req.method();
         String path = pathOf(req.uri());
         String version = req.protocolVersion().text();
@@ -108,6 +110,9 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
                 res = error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "admin " + path + " failed: " + e);
             }
             HttpUtil.setKeepAlive(res, keepAlive);
+            if (sayKeepAlive) {
+                res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+            }
             ChannelFuture written = ctx.writeAndFlush(res);
             if (!keepAlive) {
                 written.addListener(ChannelFutureListener.CLOSE);

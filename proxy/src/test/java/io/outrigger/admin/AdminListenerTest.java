@@ -475,6 +475,30 @@ class AdminListenerTest {
         }
     }
 
+    /**
+     * An HTTP/1.0 client that asks to keep its connection keeps it only when the answer says so (RFC 9112 9.3); the
+     * answer without {@code Connection: keep-alive} left it waiting for a close that came only at the idle timeout.
+     */
+    @Test
+    void anHttp10KeepAliveClientIsToldItsConnectionStaysOpen() throws Exception {
+        int port = start();
+        try (RawHttp client = new RawHttp(port)) {
+            client.send("GET /ready HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+            RawHttp.Response first = client.read();
+            assertEquals(503, first.status());
+            assertEquals("keep-alive", first.headers().get("connection"), first.headers().toString());
+            client.send("HEAD /config HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+            RawHttp.Response head = client.readHead();
+            assertEquals(200, head.status());
+            assertEquals("keep-alive", head.headers().get("connection"), head.headers().toString());
+            client.send("GET /config HTTP/1.0\r\n\r\n");
+            RawHttp.Response last = client.read();
+            assertEquals(200, last.status(), "the same connection served them all");
+            assertTrue(last.closes(), "without keep-alive an HTTP/1.0 connection ends with its answer");
+            assertTrue(client.closedByServer());
+        }
+    }
+
     @Test
     void aRequestLineTooLongIs414() throws Exception {
         int port = start();
