@@ -62,7 +62,7 @@ public final class Main implements Runnable {
         try {
             return command.call();
         } catch (UserException e) {
-            System.err.println("outrigger: " + e.getMessage());
+            System.err.println("outrigger: " + oneLine(e.getMessage()));
             return 1;
         } catch (Exception e) {
             LoggerFactory.getLogger(Main.class).error("outrigger failed", e);
@@ -83,17 +83,46 @@ public final class Main implements Runnable {
     public static CommandLine withProjectErrorHandling(CommandLine cl, String program) {
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             if (ex instanceof UserException) {
-                cmd.getErr().println(program + ": " + ex.getMessage());
+                cmd.getErr().println(program + ": " + oneLine(ex.getMessage()));
                 return 1;
             }
             throw ex;
         });
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine cmd = ex.getCommandLine();
-            cmd.getErr().println(program + ": " + ex.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+            cmd.getErr().println(program + ": " + oneLine(ex.getMessage()) + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
             return CommandLine.ExitCode.USAGE;
         });
         return cl;
+    }
+
+    /**
+     * {@code message} on one line: a value the user gave may hold a line break or another control character (a
+     * quoted shell variable, a file name), which is shown escaped as a YAML value is ({@code \n}, {@code \t}, else
+     * {@code \}{@code uXXXX}): a script reading the one line of an error must not take the rest for another.
+     */
+    static String oneLine(String message) {
+        String s = String.valueOf(message);
+        StringBuilder out = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c >= 0x20 && c != 0x7f) {
+                if (out != null) {
+                    out.append(c);
+                }
+                continue;
+            }
+            if (out == null) {
+                out = new StringBuilder(s.length() + 8).append(s, 0, i);
+            }
+            switch (c) {
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                default -> out.append(String.format("\\u%04x", (int) c));
+            }
+        }
+        return out == null ? s : out.toString();
     }
 
     @Override

@@ -64,6 +64,25 @@ class CliTest {
                 + " (letters, digits and !#$%&'*+-.^_`|~): it is sent in Via)", o.err().strip());
     }
 
+    /** A line break in a value the user gave (a quoted shell variable, a file name) stays escaped: the error is one line. */
+    @Test
+    void aLineBreakInAValueKeepsTheErrorOnOneLine(@TempDir Path dir) {
+        Outcome o = run("run", "--name", "side\ncar");
+        assertEquals(1, o.code());
+        assertEquals("outrigger: --name: \"side\\ncar\" (expected: an HTTP token such as sidecar-a"
+                + " (letters, digits and !#$%&'*+-.^_`|~): it is sent in Via)", o.err().strip());
+        o = run("run", "--config", dir.resolve("a\nb.yaml").toString());
+        assertEquals(1, o.code());
+        assertEquals("outrigger: " + dir + "/a\\nb.yaml: file not found", o.err().strip());
+        o = run("run", "--admin-port", "1\r\n2");
+        assertEquals(2, o.code());
+        assertEquals("outrigger: Invalid value for option '--admin-port': '1\\r\\n2' is not an int (see 'outrigger run --help')",
+                o.err().strip());
+        o = run("stdin", "--name", "\t\u000b");
+        assertEquals(1, o.code());
+        assertEquals("outrigger: --name: \"\\t\\u000b\" (expected: a non-empty string)", o.err().strip());
+    }
+
     @Test
     void missingRegistryFileIsAConfigErrorNamingWhereItWasSet(@TempDir Path dir) throws Exception {
         Outcome o = run("run", "--registry", "file:/nonexistent/registry.json");
