@@ -16,7 +16,6 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.util.internal.PlatformDependent;
 import io.outrigger.SidecarContext;
 import io.outrigger.discovery.Endpoint;
-import io.outrigger.discovery.HealthTracker;
 import io.outrigger.lifecycle.ConnectionTracker;
 import io.outrigger.resilience.CircuitBreaker;
 import io.outrigger.resilience.CircuitBreakers;
@@ -264,23 +263,31 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
         breakerState.register(states);
         breakerFailures.register(failures);
 
-        HealthTracker health = ctx.health();
         List<MultiGauge.Row<?>> healthy = new ArrayList<>();
         for (String service : ctx.registry().services()) {
             List<Endpoint> listed = ctx.registry().endpoints(service);
             for (Endpoint e : listed) {
-                healthy.add(MultiGauge.Row.of(Tags.of("service", service, "instance", e.toString()), health,
-                        h -> h.isHealthy(service, e) ? 1 : 0));
+                healthy.add(MultiGauge.Row.of(Tags.of("service", service, "instance", e.toString()), ctx, c -> healthy(c, service, e)));
             }
             // Listed by the registry but not passing its checks: never routed to, so 0, as /clusters shows them,
             // rather than a series that vanishes (and reads as "no data") while the instance is down.
             for (Endpoint e : ctx.registry().withheld(service).keySet()) {
                 if (!listed.contains(e)) {
-                    healthy.add(MultiGauge.Row.of(Tags.of("service", service, "instance", e.toString()), 0));
+                    healthy.add(MultiGauge.Row.of(Tags.of("service", service, "instance", e.toString()), ctx, c -> healthy(c, service, e)));
                 }
             }
         }
         instanceHealthy.register(healthy);
+    }
+
+    /**
+     * 1 when the instance is healthy and not withheld by the registry, else 0: one function for both, read at each scrape,
+     * because a gauge row keeps the function it was first registered with. An instance that turned from critical to
+     * passing (or back) kept the other's answer, 0 (or its health, 1) for as long as its series lived, while /clusters
+     * showed the change.
+     */
+    private static int healthy(SidecarContext ctx, String service, Endpoint e) {
+        return !ctx.registry().withheld(service).containsKey(e) && ctx.health().isHealthy(service, e) ? 1 : 0;
     }
 
     /**

@@ -176,4 +176,51 @@ class MicrometerProxyMetricsTest {
         // /clusters lists it as unhealthy; the gauge must say 0, not drop the series an alert would watch.
         assertTrue(text.contains("outrigger_instance_healthy{instance=\"10.0.1.2:8080\",service=\"svc\",sidecar=\"s\"} 0.0"), text);
     }
+
+    /**
+     * A gauge row keeps the function it was registered with: an instance that turned from critical to passing kept
+     * reading 0 (and one that turned critical kept reading 1) while /clusters showed the change.
+     */
+    @Test
+    void anInstanceReadsHealthyAgainOnceTheRegistryPassesIt() {
+        Endpoint flapping = new Endpoint("10.0.1.2", 8080);
+        boolean[] passing = {false};
+        Registry registry = new Registry() {
+            @Override
+            public List<Endpoint> endpoints(String service) {
+                return "svc".equals(service) ? (passing[0] ? List.of(E, flapping) : List.of(E)) : List.of();
+            }
+
+            @Override
+            public Map<Endpoint, String> withheld(String service) {
+                return "svc".equals(service) && !passing[0] ? Map.of(flapping, "registry check critical") : Map.of();
+            }
+
+            @Override
+            public boolean contains(String service) {
+                return "svc".equals(service);
+            }
+
+            @Override
+            public Set<String> services() {
+                return Set.of("svc");
+            }
+
+            @Override
+            public String describe() {
+                return "test";
+            }
+        };
+        MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
+        m.bindTo(new SidecarContext(SidecarConfig.defaults(), registry, Ticker.system(), m));
+        String series = "outrigger_instance_healthy{instance=\"10.0.1.2:8080\",service=\"svc\",sidecar=\"s\"} ";
+        String text = m.scrape();
+        assertTrue(text.contains(series + "0.0"), text);
+        passing[0] = true;
+        text = m.scrape();
+        assertTrue(text.contains(series + "1.0"), "passing again: " + text);
+        passing[0] = false;
+        text = m.scrape();
+        assertTrue(text.contains(series + "0.0"), "critical again: " + text);
+    }
 }
