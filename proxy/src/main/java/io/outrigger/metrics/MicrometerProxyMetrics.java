@@ -250,15 +250,26 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
         }
         List<MultiGauge.Row<?>> states = new ArrayList<>();
         List<MultiGauge.Row<?>> failures = new ArrayList<>();
-        for (CircuitBreaker b : ctx.breakers().all()) {
-            if (!published(ctx, b.name())) {
+        CircuitBreakers breakers = ctx.breakers();
+        for (CircuitBreaker b : breakers.all()) {
+            String key = b.name();
+            if (!published(ctx, key)) {
                 continue;
             }
-            Tags tags = breakerTags(b.name());
+            // By key, not by this breaker: a gauge row keeps the function it was first registered with, and an instance
+            // that left the registry and came back between two scrapes has a new breaker. Read through the one that
+            // left, its series stayed as it was (open, say) until that breaker was collected, then NaN.
+            Tags tags = breakerTags(key);
             for (CircuitBreaker.State s : CircuitBreaker.State.values()) {
-                states.add(MultiGauge.Row.of(tags.and("state", s.wireName()), b, br -> br.state() == s ? 1 : 0));
+                states.add(MultiGauge.Row.of(tags.and("state", s.wireName()), breakers, bs -> {
+                    CircuitBreaker now = bs.find(key);
+                    return now != null && now.state() == s ? 1 : 0;
+                }));
             }
-            failures.add(MultiGauge.Row.of(tags, b, CircuitBreaker::consecutiveFailures));
+            failures.add(MultiGauge.Row.of(tags, breakers, bs -> {
+                CircuitBreaker now = bs.find(key);
+                return now == null ? 0 : now.consecutiveFailures();
+            }));
         }
         breakerState.register(states);
         breakerFailures.register(failures);

@@ -223,4 +223,29 @@ class MicrometerProxyMetricsTest {
         text = m.scrape();
         assertTrue(text.contains(series + "0.0"), "critical again: " + text);
     }
+
+    /**
+     * An instance that leaves the registry and comes back at the same address between two scrapes (a restart) has a
+     * new breaker, closed: its series must read the new one, not the one that left (kept open, or NaN once collected).
+     */
+    @Test
+    void anInstanceBackBetweenTwoScrapesShowsItsNewBreaker() {
+        MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
+        SidecarContext ctx = new SidecarContext(SidecarConfig.defaults(),
+                new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
+        m.bindTo(ctx);
+        io.outrigger.resilience.CircuitBreaker left = ctx.breakers().forInstance("svc", E);
+        for (int i = 0; i < 5; i++) {
+            left.onFailure();
+        }
+        String labels = "breaker=\"svc/10.0.1.1:8080\",instance=\"10.0.1.1:8080\",service=\"svc\",sidecar=\"s\"";
+        String text = m.scrape();
+        assertTrue(text.contains("outrigger_breaker_state{" + labels + ",state=\"open\"} 1.0"), text);
+        ctx.breakers().retainInstances("svc", Set.of());
+        ctx.breakers().forInstance("svc", E);
+        text = m.scrape();
+        assertTrue(text.contains("outrigger_breaker_state{" + labels + ",state=\"closed\"} 1.0"), text);
+        assertTrue(text.contains("outrigger_breaker_state{" + labels + ",state=\"open\"} 0.0"), text);
+        assertTrue(text.contains("outrigger_breaker_consecutive_failures{" + labels + "} 0.0"), text);
+    }
 }
