@@ -19,6 +19,7 @@ import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.outrigger.codec.HeadWriter;
 
@@ -62,9 +63,32 @@ final class HttpListenerCodec extends CombinedChannelDuplexHandler<HttpRequestDe
 
     private final class RequestDecoder extends HttpRequestDecoder {
         private boolean discard;
+        /** A request head is being read: its field names are counted (not a trailer section's). */
+        private boolean inHead;
+        private int contentLengths;
 
         RequestDecoder(HttpDecoderConfig config) {
             super(config);
+        }
+
+        @Override
+        protected HttpMessage createMessage(String[] initialLine) throws Exception {
+            inHead = true;
+            contentLengths = 0;
+            return super.createMessage(initialLine);
+        }
+
+        /**
+         * Fails a head with a second {@code Content-Length} line, in any HTTP version: Netty refuses one in HTTP/1.1
+         * only, and reads an HTTP/1.0 body by the first, where a hop before this one may have read it by another.
+         */
+        @Override
+        protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
+            AsciiString name = super.splitHeaderName(sb, start, length);
+            if (inHead && length == 14 && name.contentEqualsIgnoreCase(HttpHeaderNames.CONTENT_LENGTH) && ++contentLengths > 1) {
+                throw new IllegalArgumentException("more than one Content-Length field");
+            }
+            return name;
         }
 
         int undecodedBytes() {
@@ -84,6 +108,7 @@ final class HttpListenerCodec extends CombinedChannelDuplexHandler<HttpRequestDe
                 if (!(msg instanceof HttpRequest)) {
                     continue;
                 }
+                inHead = false;
                 if (methods.size() >= MAX_PIPELINE_DEPTH) {
                     discard = true;
                     for (int j = out.size() - 1; j >= i; j--) {
