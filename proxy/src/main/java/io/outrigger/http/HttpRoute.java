@@ -227,7 +227,9 @@ abstract class HttpRoute {
         String path = rest.isEmpty() ? (HttpMethod.OPTIONS.equals(request.method()) ? "*" : "/")
                 : rest.charAt(0) == '/' ? rest : "/" + rest;
         request.setUri(path);
-        if (!authority.isEmpty()) {
+        // Only a valid one: this also runs for a request refused for its authority (whose answer names the service),
+        // and a control byte, which the request line lets through, would throw as a header value.
+        if (!authority.isEmpty() && RequestChecks.validAuthority(authority, 0, authority.length())) {
             request.headers().set(HttpHeaderNames.HOST, authority);
         }
         return authority.isEmpty() ? null : authority;

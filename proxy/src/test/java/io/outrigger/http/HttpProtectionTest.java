@@ -199,7 +199,9 @@ class HttpProtectionTest {
         "GET / HTTP/1.1\r\nHost: service b\r\nConnection: close\r\n\r\n|invalid Host",
         "GET / HTTP/1.1\r\nHost: service-b/evil\r\nConnection: close\r\n\r\n|invalid Host",
         "GET http://user:pw@service-b/x HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|invalid Host",
-        "GET http:///x HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|invalid Host"
+        "GET http:///x HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|invalid Host",
+        "GET http://service-\u0001b/x HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|invalid Host",
+        "GET http://service-b\u007f/x HTTP/1.1\r\nHost: service-b\r\nConnection: close\r\n\r\n|invalid Host"
     })
     void refusedBeforeRoutingWith400(String requestAndReason) throws Exception {
         start();
@@ -207,6 +209,30 @@ class HttpProtectionTest {
         String res = raw(port, parts[0]);
         assertTrue(res.startsWith("HTTP/1.1 400") && res.contains(parts[1]), res);
         assertNothingForwarded();
+    }
+
+    /**
+     * A target authority with a control byte (which Netty's decoder lets through in the request line, but not in a
+     * header value) is refused in its turn like any invalid authority: pipelined behind another request, and on a
+     * head refused for its body's size. Rewriting it into {@code Host} threw: the request got no answer, and a
+     * pipelined one left its connection open and waiting with nothing to end it.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "GET /first HTTP/1.1\r\nHost: service-b\r\n\r\nGET http://service-\u0001b/x HTTP/1.1\r\nHost: service-b\r\n"
+            + "Connection: close\r\n\r\n|200|400",
+        "GET /first HTTP/1.1\r\nHost: service-b\r\n\r\nPOST http://service-\u0000b/x HTTP/1.1\r\nHost: service-b\r\n"
+            + "Transfer-Encoding: chunked\r\n\r\n|200|400",
+        "POST http://service-\u0001b/x HTTP/1.1\r\nHost: service-b\r\nContent-Length: 2000000\r\n\r\n|413"
+    })
+    void aControlByteInTheTargetAuthorityIsAnsweredInItsTurn(String requestAndStatuses) throws Exception {
+        start();
+        String[] parts = requestAndStatuses.split("\\|");
+        String res = new String(SidecarHarness.rawLenient(port, parts[0].getBytes(StandardCharsets.ISO_8859_1)), StandardCharsets.ISO_8859_1);
+        List<String> statuses = java.util.regex.Pattern.compile("HTTP/1\\.1 (\\d{3}) ").matcher(res).results().map(m -> m.group(1)).toList();
+        assertEquals(List.of(parts).subList(1, parts.length), statuses, res);
+        assertTrue(res.contains("connection: close"), res);
+        assertStillServes();
     }
 
     @Test
