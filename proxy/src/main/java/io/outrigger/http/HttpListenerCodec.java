@@ -71,8 +71,17 @@ final class HttpListenerCodec extends CombinedChannelDuplexHandler<HttpRequestDe
             super(config);
         }
 
+        /**
+         * Also fails a request line whose version is not {@code HTTP/} in capitals (RFC 9112 2.3: the name is
+         * case-sensitive): Netty reads {@code http/1.0} or {@code FOO/1.0} as a version of its own that keeps the
+         * connection alive by default, so a request a hop before this one ends with its close would be followed by
+         * the next bytes read as another request.
+         */
         @Override
         protected HttpMessage createMessage(String[] initialLine) throws Exception {
+            if (!initialLine[2].startsWith("HTTP/")) {
+                throw new IllegalArgumentException("not an HTTP version: " + initialLine[2]);
+            }
             inHead = true;
             contentLengths = 0;
             return super.createMessage(initialLine);

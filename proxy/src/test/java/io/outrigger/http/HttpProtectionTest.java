@@ -373,6 +373,22 @@ class HttpProtectionTest {
         assertNothingForwarded();
     }
 
+    /**
+     * A version whose name is not {@code HTTP} in capitals (RFC 9112 2.3): Netty would read {@code http/1.0} as a
+     * version that keeps the connection alive, where a hop before the sidecar closes after it, and serve the bytes
+     * after it as a second request. Refused, closed, nothing forwarded.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"http/1.0", "Http/1.1", "FOO/1.0", "HTTPS/1.1"})
+    void aVersionNotNamedHttpIs400AndNothingForwarded(String version) throws Exception {
+        start();
+        String res = raw(port, "GET /one " + version + "\r\nHost: service-b\r\n\r\n" + "GET /smuggled HTTP/1.1\r\nHost: service-b\r\n\r\n");
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
+        assertTrue(res.contains("connection: close") && res.contains("\"error\": \"malformed request\""), res);
+        assertEquals(1, res.split("HTTP/1.1 ").length - 1, "one answer only: " + res);
+        assertNothingForwarded();
+    }
+
     @Test
     void bodyOverLimitIs413() throws Exception {
         start();
