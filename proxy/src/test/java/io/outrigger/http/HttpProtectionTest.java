@@ -56,6 +56,14 @@ class HttpProtectionTest {
         assertEquals(1, upstream.connections.get(), "upstream connections");
     }
 
+    /** {@code res}, all a connection got, is one 400 "malformed request" that closes it, and nothing reached the upstream. */
+    private void assertRefusedAloneAsMalformed(String res) throws Exception {
+        assertTrue(res.startsWith("HTTP/1.1 400"), res);
+        assertTrue(res.contains("connection: close") && res.contains("\"error\": \"malformed request\""), res);
+        assertEquals(1, res.split("HTTP/1.1 ").length - 1, "one answer only: " + res);
+        assertNothingForwarded();
+    }
+
     @Test
     void malformedRequestLineIs400AndClosed() throws Exception {
         start();
@@ -367,10 +375,7 @@ class HttpProtectionTest {
         String res = raw(port, "POST /one HTTP/1.0\r\nHost: service-b\r\nConnection: keep-alive\r\nContent-Length: " + cl[0]
                 + "\r\nContent-Length: " + cl[1] + "\r\n\r\n" + "abcdefghijklmnopqrstuvwx"
                 + "GET /smuggled HTTP/1.0\r\nHost: service-b\r\n\r\n");
-        assertTrue(res.startsWith("HTTP/1.1 400"), res);
-        assertTrue(res.contains("connection: close") && res.contains("\"error\": \"malformed request\""), res);
-        assertEquals(1, res.split("HTTP/1.1 ").length - 1, "one answer only: " + res);
-        assertNothingForwarded();
+        assertRefusedAloneAsMalformed(res);
     }
 
     /**
@@ -383,10 +388,7 @@ class HttpProtectionTest {
     void aVersionNotNamedHttpIs400AndNothingForwarded(String version) throws Exception {
         start();
         String res = raw(port, "GET /one " + version + "\r\nHost: service-b\r\n\r\n" + "GET /smuggled HTTP/1.1\r\nHost: service-b\r\n\r\n");
-        assertTrue(res.startsWith("HTTP/1.1 400"), res);
-        assertTrue(res.contains("connection: close") && res.contains("\"error\": \"malformed request\""), res);
-        assertEquals(1, res.split("HTTP/1.1 ").length - 1, "one answer only: " + res);
-        assertNothingForwarded();
+        assertRefusedAloneAsMalformed(res);
     }
 
     @Test

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -143,32 +144,7 @@ class MicrometerProxyMetricsTest {
     @Test
     void anInstanceTheRegistryWithholdsReadsUnhealthyRatherThanVanishing() {
         Endpoint critical = new Endpoint("10.0.1.2", 8080);
-        Registry registry = new Registry() {
-            @Override
-            public List<Endpoint> endpoints(String service) {
-                return "svc".equals(service) ? List.of(E) : List.of();
-            }
-
-            @Override
-            public Map<Endpoint, String> withheld(String service) {
-                return "svc".equals(service) ? Map.of(critical, "registry check critical") : Map.of();
-            }
-
-            @Override
-            public boolean contains(String service) {
-                return "svc".equals(service);
-            }
-
-            @Override
-            public Set<String> services() {
-                return Set.of("svc");
-            }
-
-            @Override
-            public String describe() {
-                return "test";
-            }
-        };
+        Registry registry = svc(() -> List.of(E), () -> Map.of(critical, "registry check critical"));
         MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
         m.bindTo(new SidecarContext(SidecarConfig.defaults(), registry, Ticker.system(), m));
         String text = m.scrape();
@@ -185,32 +161,8 @@ class MicrometerProxyMetricsTest {
     void anInstanceReadsHealthyAgainOnceTheRegistryPassesIt() {
         Endpoint flapping = new Endpoint("10.0.1.2", 8080);
         boolean[] passing = {false};
-        Registry registry = new Registry() {
-            @Override
-            public List<Endpoint> endpoints(String service) {
-                return "svc".equals(service) ? (passing[0] ? List.of(E, flapping) : List.of(E)) : List.of();
-            }
-
-            @Override
-            public Map<Endpoint, String> withheld(String service) {
-                return "svc".equals(service) && !passing[0] ? Map.of(flapping, "registry check critical") : Map.of();
-            }
-
-            @Override
-            public boolean contains(String service) {
-                return "svc".equals(service);
-            }
-
-            @Override
-            public Set<String> services() {
-                return Set.of("svc");
-            }
-
-            @Override
-            public String describe() {
-                return "test";
-            }
-        };
+        Registry registry = svc(() -> passing[0] ? List.of(E, flapping) : List.of(E),
+                () -> passing[0] ? Map.of() : Map.of(flapping, "registry check critical"));
         MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
         m.bindTo(new SidecarContext(SidecarConfig.defaults(), registry, Ticker.system(), m));
         String series = "outrigger_instance_healthy{instance=\"10.0.1.2:8080\",service=\"svc\",sidecar=\"s\"} ";
@@ -247,5 +199,35 @@ class MicrometerProxyMetricsTest {
         assertTrue(text.contains("outrigger_breaker_state{" + labels + ",state=\"closed\"} 1.0"), text);
         assertTrue(text.contains("outrigger_breaker_state{" + labels + ",state=\"open\"} 0.0"), text);
         assertTrue(text.contains("outrigger_breaker_consecutive_failures{" + labels + "} 0.0"), text);
+    }
+
+    /** A registry of one service, "svc", whose instances and withheld ones are read at each call. */
+    private static Registry svc(Supplier<List<Endpoint>> endpoints, Supplier<Map<Endpoint, String>> withheld) {
+        return new Registry() {
+            @Override
+            public List<Endpoint> endpoints(String service) {
+                return "svc".equals(service) ? endpoints.get() : List.of();
+            }
+
+            @Override
+            public Map<Endpoint, String> withheld(String service) {
+                return "svc".equals(service) ? withheld.get() : Map.of();
+            }
+
+            @Override
+            public boolean contains(String service) {
+                return "svc".equals(service);
+            }
+
+            @Override
+            public Set<String> services() {
+                return Set.of("svc");
+            }
+
+            @Override
+            public String describe() {
+                return "test";
+            }
+        };
     }
 }
