@@ -89,9 +89,7 @@ class MicrometerProxyMetricsTest {
             assertTrue(text.contains("outrigger_breaker_transitions_total{breaker=\"svc/10.0.1.1:8080\"," + t), t + " in " + text);
         }
         assertTrue(text.contains("outrigger_breaker_transitions_total{breaker=\"early\",from=\"closed\""), text);
-        for (int i = 0; i < 5; i++) {
-            b.onFailure();
-        }
+        trip(b);
         assertTrue(m.scrape().contains("outrigger_breaker_transitions_total{" + labels + "} 1.0"));
     }
 
@@ -108,9 +106,7 @@ class MicrometerProxyMetricsTest {
         m.bindTo(ctx);
         String named = "x".repeat(10_000);
         io.outrigger.resilience.CircuitBreaker b = ctx.breakers().forService(named);
-        for (int i = 0; i < 5; i++) {
-            b.onFailure();
-        }
+        trip(b);
         ctx.breakers().forService("svc");
         ctx.breakers().forInstance(ctx.config().service(), new Endpoint("127.0.0.1", 8080)); // the inbound app's
         String text = m.scrape();
@@ -128,9 +124,7 @@ class MicrometerProxyMetricsTest {
                 new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
         m.bindTo(ctx);
         io.outrigger.resilience.CircuitBreaker b = ctx.breakers().forInstance("svc", E);
-        for (int i = 0; i < 5; i++) {
-            b.onFailure();
-        }
+        trip(b);
         m.onExchange("outbound", "svc", E, 503, 1, 1_000);
         String text = m.scrape();
         assertTrue(text.contains("# HELP outrigger_breaker_transitions_total "), text);
@@ -187,9 +181,7 @@ class MicrometerProxyMetricsTest {
                 new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
         m.bindTo(ctx);
         io.outrigger.resilience.CircuitBreaker left = ctx.breakers().forInstance("svc", E);
-        for (int i = 0; i < 5; i++) {
-            left.onFailure();
-        }
+        trip(left);
         String labels = "breaker=\"svc/10.0.1.1:8080\",instance=\"10.0.1.1:8080\",service=\"svc\",sidecar=\"s\"";
         String text = m.scrape();
         assertTrue(text.contains("outrigger_breaker_state{" + labels + ",state=\"open\"} 1.0"), text);
@@ -229,5 +221,12 @@ class MicrometerProxyMetricsTest {
                 return "test";
             }
         };
+    }
+
+    /** Five failures in a row: the default threshold, so the breaker opens. */
+    private static void trip(io.outrigger.resilience.CircuitBreaker b) {
+        for (int i = 0; i < 5; i++) {
+            b.onFailure();
+        }
     }
 }

@@ -100,8 +100,7 @@ class RegistryServerTest {
     void checkGoesCriticalAndBackAndPassingFilters() throws Exception {
         FakeService svc = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
         closeLater.add(svc);
-        put(port, "/v1/agent/service/register", "{\"ID\":\"b-1\",\"Name\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":" + svc.port()
-                + ",\"Check\":{\"HTTP\":\"http://127.0.0.1:" + svc.port() + "/health\",\"Interval\":\"50ms\",\"Timeout\":\"1s\"}}");
+        registerChecked(svc.port(), "1s");
         put(port, "/v1/agent/service/register", instance("b-2", "service-b", 9002));
         await("b-1 passing", 3000, () -> json(get(port, "/v1/health/service/service-b?passing=true")).size() == 2);
         long before = index(get(port, "/v1/health/service/service-b"));
@@ -148,8 +147,7 @@ class RegistryServerTest {
     void aCheckSlowerThanItsIntervalPassesWithinItsTimeout() throws Exception {
         FakeService svc = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 300));
         closeLater.add(svc);
-        put(port, "/v1/agent/service/register", "{\"ID\":\"b-1\",\"Name\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":" + svc.port()
-                + ",\"Check\":{\"HTTP\":\"http://127.0.0.1:" + svc.port() + "/health\",\"Interval\":\"50ms\",\"Timeout\":\"5s\"}}");
+        registerChecked(svc.port(), "5s");
         await("b-1 passing", 3000, () -> json(get(port, "/v1/health/service/service-b?passing=true")).size() == 1);
     }
 
@@ -547,5 +545,11 @@ class RegistryServerTest {
         } finally {
             java.nio.file.Files.delete(badSeed);
         }
+    }
+
+    /** Registers b-1 of service-b at {@code svcPort} on 127.0.0.1, checked at its /health every 50 ms within {@code timeout}. */
+    private void registerChecked(int svcPort, String timeout) throws Exception {
+        put(port, "/v1/agent/service/register", "{\"ID\":\"b-1\",\"Name\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":" + svcPort
+                + ",\"Check\":{\"HTTP\":\"http://127.0.0.1:" + svcPort + "/health\",\"Interval\":\"50ms\",\"Timeout\":\"" + timeout + "\"}}");
     }
 }
