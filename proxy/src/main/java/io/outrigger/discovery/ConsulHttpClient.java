@@ -23,7 +23,10 @@ import java.nio.charset.StandardCharsets;
 final class ConsulHttpClient {
     private static final int MAX_BODY_BYTES = 16 << 20;
 
-    /** One answer: status, the {@code X-Consul-Index} header (0 when absent or malformed) and the body text. */
+    /**
+     * One answer: status, the {@code X-Consul-Index} header (0 when absent or malformed) and the body text. The index is
+     * Consul's uint64 in a long's bits: compare it with {@code ==} only and print it with {@link Long#toUnsignedString}.
+     */
     record Reply(int status, long index, String body) {}
 
     private final String host;
@@ -62,7 +65,7 @@ final class ConsulHttpClient {
 
     private static long index(FullHttpResponse res) {
         try {
-            return Long.parseLong(res.headers().get("X-Consul-Index", "0"));
+            return Long.parseUnsignedLong(res.headers().get("X-Consul-Index", "0"));
         } catch (NumberFormatException e) {
             return 0;
         }

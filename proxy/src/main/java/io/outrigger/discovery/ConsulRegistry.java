@@ -441,8 +441,8 @@ public final class ConsulRegistry implements Registry {
             long waitMillis = settings.waitMillis();
             String query = path;
             long timeout = Math.max(2_000, settings.waitMillis() / 4);
-            if (index > 0) {
-                query += (path.indexOf('?') < 0 ? '?' : '&') + "index=" + index + "&wait=" + waitMillis + "ms";
+            if (index != 0) { // an opaque uint64: above Long.MAX_VALUE its bits are a negative long
+                query += (path.indexOf('?') < 0 ? '?' : '&') + "index=" + Long.toUnsignedString(index) + "&wait=" + waitMillis + "ms";
                 timeout += waitMillis + waitMillis / 16; // the registry may add up to wait/16 of jitter
             }
             long askedIndex = index;
@@ -460,8 +460,8 @@ public final class ConsulRegistry implements Registry {
                         }
                         failures = 0;
                         onUp();
-                        long next = Math.max(1, reply.index());
-                        log.debug("{}: index {} -> {}", path, askedIndex, next);
+                        long next = reply.index() == 0 ? 1 : reply.index();
+                        log.debug("{}: index {} -> {}", path, Long.toUnsignedString(askedIndex), Long.toUnsignedString(next));
                         index = next;
                         if (next == askedIndex) {
                             loop.schedule(this::poll, UNCHANGED_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
@@ -471,7 +471,7 @@ public final class ConsulRegistry implements Registry {
                         return;
                     }
                 }
-                log.debug("{}: failed after index {} ({})", path, askedIndex, describe(failure));
+                log.debug("{}: failed after index {} ({})", path, Long.toUnsignedString(askedIndex), describe(failure));
                 onDown(service == null ? "GET " + path : "watch of " + service, failure, failures > 0);
                 index = 0;
                 if (failures++ == 0) {
