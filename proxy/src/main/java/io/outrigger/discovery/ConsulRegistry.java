@@ -336,7 +336,8 @@ public final class ConsulRegistry implements Registry {
      * The registry answered. After an outage every other watch waiting out its backoff asks now: each has its
      * own jittered delay (up to {@code retryMaxMillis}), and left alone the catalog and the services would come
      * back one by one over seconds, mixing the registry's new state with the old (a service the restarted
-     * registry no longer lists answered "no healthy instance" until the catalog's turn came). Loop only.
+     * registry no longer lists answered "no healthy instance" until the catalog's turn came). A watch asks at once
+     * only once until it answers again ({@link Watch#retryNow}). Loop only.
      */
     private void onUp() {
         if (down.compareAndSet(true, false)) {
@@ -428,6 +429,8 @@ public final class ConsulRegistry implements Registry {
         boolean stopped;
         /** The pending retry after a failure, null when none is waiting. */
         ScheduledFuture<?> retry;
+        /** Whether {@link #retryNow} cut a backoff short since this watch last answered. */
+        boolean hurried;
 
         Watch(String service, String path) {
             this.service = service;
@@ -459,6 +462,7 @@ public final class ConsulRegistry implements Registry {
                             failingWatches--;
                         }
                         failures = 0;
+                        hurried = false;
                         onUp();
                         long next = reply.index() == 0 ? 1 : reply.index();
                         log.debug("{}: index {} -> {}", path, Long.toUnsignedString(askedIndex), Long.toUnsignedString(next));
@@ -495,10 +499,16 @@ public final class ConsulRegistry implements Registry {
             poll();
         }
 
-        /** Asks at once instead of at the end of a pending backoff; nothing when no retry is pending. */
+        /**
+         * Asks at once instead of at the end of a pending backoff; nothing when no retry is pending, or when this watch
+         * was hurried before and has not answered since. A watch the registry keeps failing while the others answer (a
+         * service refused by an ACL, say) was otherwise hurried by each of their answers, asking as often as they
+         * answered, whatever its backoff.
+         */
         void retryNow() {
             ScheduledFuture<?> r = retry;
-            if (r != null && r.cancel(false)) {
+            if (!hurried && r != null && r.cancel(false)) {
+                hurried = true;
                 retry();
             }
         }
