@@ -45,10 +45,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * traffic stays visible with its reason instead of vanishing.
  *
  * Every service in the catalog is watched, plus (up to {@value #MAX_ASKED}) services asked for through
- * {@link #endpoints} that the catalog does not list yet. A watch re-asks at once when an answer moves the
- * index. When the registry fails, the last known instances stay (stale-on-error), the outage is logged once,
- * and each watch retries with exponential backoff and full jitter, asking without an index first so the
- * state resyncs with one answer (a restarted registry starts its index again from 1).
+ * {@link #endpoints} that the catalog does not list yet. A watch re-asks when an answer moves the index, at once
+ * unless its previous query went out less than {@value #MIN_QUERY_INTERVAL_MILLIS} ms before. When the registry
+ * fails, the last known instances stay (stale-on-error), the outage is logged once, and each watch retries
+ * with exponential backoff and full jitter, asking without an index first so the state resyncs with one
+ * answer (a restarted registry starts its index again from 1).
  * {@link #ready()} completes once the catalog and the first answer for each of its services arrived.
  *
  * <p>All watches run on one event loop of the registry's own single-thread group; reads never block
@@ -59,8 +60,12 @@ public final class ConsulRegistry implements Registry {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** How many services outside the catalog may be watched because someone asked for them. */
     static final int MAX_ASKED = 256;
-    /** Pause before re-asking when an answer did not move the index (guards against servers that do not block). */
-    private static final long UNCHANGED_PAUSE_MILLIS = 100;
+    /**
+     * The shortest time from one query of a watch to its next: an answer that came sooner waits out the rest. Guards
+     * against registries that do not block, whether or not they move the index at every read, and rate-limits a
+     * service (or catalog) that changes all the time, as Consul asks of blocking-query clients.
+     */
+    private static final long MIN_QUERY_INTERVAL_MILLIS = 100;
 
     /**
      * Watch settings.
@@ -431,6 +436,8 @@ public final class ConsulRegistry implements Registry {
         ScheduledFuture<?> retry;
         /** Whether {@link #retryNow} cut a backoff short since this watch last answered. */
         boolean hurried;
+        /** When the last query was sent, on the loop's ticker. */
+        long askedNanos;
 
         Watch(String service, String path) {
             this.service = service;
@@ -449,6 +456,7 @@ public final class ConsulRegistry implements Registry {
                 timeout += waitMillis + waitMillis / 16; // the registry may add up to wait/16 of jitter
             }
             long askedIndex = index;
+            askedNanos = loop.ticker().nanoTime();
             client.get(query, timeout).addListener(f -> {
                 if (closed || stopped) {
                     return;
@@ -467,8 +475,10 @@ public final class ConsulRegistry implements Registry {
                         long next = reply.index() == 0 ? 1 : reply.index();
                         log.debug("{}: index {} -> {}", path, Long.toUnsignedString(askedIndex), Long.toUnsignedString(next));
                         index = next;
-                        if (next == askedIndex) {
-                            loop.schedule(this::poll, UNCHANGED_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
+                        long pauseNanos = TimeUnit.MILLISECONDS.toNanos(MIN_QUERY_INTERVAL_MILLIS)
+                                - (loop.ticker().nanoTime() - askedNanos);
+                        if (pauseNanos > 0) {
+                            loop.schedule(this::poll, pauseNanos, TimeUnit.NANOSECONDS);
                         } else {
                             poll();
                         }
