@@ -118,7 +118,7 @@ public final class MicrometerProxyMetrics implements ProxyMetrics {
         // The jar lets Netty allocate direct buffers itself (see cli.Main): the JDK's jvm_buffer_memory_used_bytes{id="direct"}
         // no longer sees them, so Netty's own count is published.
         Gauge.builder("outrigger.direct.memory.used", PlatformDependent::usedDirectMemory).baseUnit("bytes")
-                .description("direct memory Netty allocated itself; -1 when it leaves direct buffers to the JDK (see jvm_buffer_memory_used_bytes)")
+                .description("direct memory in Netty's buffers, by its own count; -1 with -Dio.netty.maxDirectMemory=0")
                 .register(registry);
         Gauge.builder("outrigger.direct.memory.max", PlatformDependent::maxDirectMemory).baseUnit("bytes")
                 .description("the direct memory Netty may allocate (-XX:MaxDirectMemorySize, or the heap's maximum by default)")
