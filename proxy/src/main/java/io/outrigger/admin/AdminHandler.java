@@ -86,6 +86,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
         boolean keepAlive = malformed == null && http1 && HttpUtil.isKeepAlive(req);
         // HTTP/1.0 keeps a connection only when told so (RFC 9112 9.3): without the header such a client waits for the close.
         boolean sayKeepAlive = keepAlive && !req.protocolVersion().isKeepAliveDefault();
+        // RFC 9112 3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to any with more than one.
+        int hosts = req.headers().getAll(HttpHeaderNames.HOST).size();
+        String hostProblem = malformed != null || !http1 ? null
+                : hosts > 1 ? "more than one Host header"
+                : hosts == 0 && req.protocolVersion().minorVersion() >= 1 ? "an HTTP/1.1 request needs a Host header" : null;
         HttpMethod method = req.method();
         String path = pathOf(req.uri());
         String version = req.protocolVersion().text();
@@ -104,6 +109,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<HttpObject> {
                         ? error(HttpResponseStatus.BAD_REQUEST, "malformed request: " + malformed.getMessage())
                         : !http1
                         ? error(HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED, version + " not supported (expected: HTTP/1.1)")
+                        : hostProblem != null
+                        ? error(HttpResponseStatus.BAD_REQUEST, "malformed request: " + hostProblem)
                         : answer(method, path);
             } catch (RuntimeException e) {
                 log.warn("admin {} failed", path, e);

@@ -15,6 +15,8 @@ import io.outrigger.testing.RawHttp;
 import io.outrigger.time.Ticker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -412,6 +414,30 @@ class AdminListenerTest {
             assertTrue(reply.startsWith("HTTP/1.1 505 ") && reply.contains("HTTP/2.0 not supported"), "HTTP/2 prior knowledge: " + reply);
         }
         assertEquals(404, get(port, "/").statusCode());
+    }
+
+    /**
+     * RFC 9112 3.2: an HTTP/1.1 request without {@code Host}, or any request with two, is a 400 (the proxy listeners
+     * refuse two as well); an HTTP/1.0 one needs none. The requests are written with {@code \\r\\n} for CRLF.
+     */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "GET /config HTTP/1.1\\r\\nConnection: close\\r\\n\\r\\n|400|an HTTP/1.1 request needs a Host header",
+            "GET /config HTTP/1.1\\r\\nHost: a\\r\\nHost: b\\r\\nConnection: close\\r\\n\\r\\n|400|more than one Host header",
+            "GET /config HTTP/1.0\\r\\nHost: a\\r\\nHost: b\\r\\n\\r\\n|400|more than one Host header",
+            "GET /config HTTP/1.0\\r\\n\\r\\n|200|"})
+    void hostIsCheckedAsRfc9112Says(String request, int status, String reason) throws Exception {
+        int port = start();
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(request.replace("\\r\\n", "\r\n").getBytes(StandardCharsets.US_ASCII));
+            String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            assertTrue(reply.startsWith("HTTP/1.1 " + status + " "), request + ": " + reply);
+            if (reason != null) {
+                assertTrue(reply.contains(reason), request + ": " + reply);
+            }
+        }
     }
 
     /** A body, of any size, is read and dropped: the request gets its answer (405 here) and the connection stays usable. */
