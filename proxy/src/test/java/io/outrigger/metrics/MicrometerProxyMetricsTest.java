@@ -62,8 +62,7 @@ class MicrometerProxyMetricsTest {
     @Test
     void scrapeWithoutTrafficListsBreakersAndHealthOfTheBoundContext() {
         MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
-        SidecarContext ctx = new SidecarContext(SidecarConfig.defaults(),
-                new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
+        SidecarContext ctx = contextOf(m);
         assertFalse(m.scrape().contains("outrigger_instance_healthy"), "nothing before bindTo");
         m.bindTo(ctx);
         ctx.breakers().forService("svc");
@@ -101,8 +100,7 @@ class MicrometerProxyMetricsTest {
     @Test
     void breakersOfServicesOutsideTheRegistryHaveNoSeries() {
         MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
-        SidecarContext ctx = new SidecarContext(SidecarConfig.defaults(),
-                new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
+        SidecarContext ctx = contextOf(m);
         m.bindTo(ctx);
         String named = "x".repeat(10_000);
         io.outrigger.resilience.CircuitBreaker b = ctx.breakers().forService(named);
@@ -120,8 +118,7 @@ class MicrometerProxyMetricsTest {
     @Test
     void everyOwnSeriesHasAHelpText() {
         MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
-        SidecarContext ctx = new SidecarContext(SidecarConfig.defaults(),
-                new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
+        SidecarContext ctx = contextOf(m);
         m.bindTo(ctx);
         io.outrigger.resilience.CircuitBreaker b = ctx.breakers().forInstance("svc", E);
         trip(b);
@@ -177,8 +174,7 @@ class MicrometerProxyMetricsTest {
     @Test
     void anInstanceBackBetweenTwoScrapesShowsItsNewBreaker() {
         MicrometerProxyMetrics m = MicrometerProxyMetrics.create("s");
-        SidecarContext ctx = new SidecarContext(SidecarConfig.defaults(),
-                new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
+        SidecarContext ctx = contextOf(m);
         m.bindTo(ctx);
         io.outrigger.resilience.CircuitBreaker left = ctx.breakers().forInstance("svc", E);
         trip(left);
@@ -228,5 +224,10 @@ class MicrometerProxyMetricsTest {
         for (int i = 0; i < 5; i++) {
             b.onFailure();
         }
+    }
+
+    /** A context with the defaults and a file registry of one service, "svc", at {@code E}, reporting to {@code m}. */
+    private static SidecarContext contextOf(MicrometerProxyMetrics m) {
+        return new SidecarContext(SidecarConfig.defaults(), new FileRegistry(Map.of("svc", List.of(E)), "test"), Ticker.system(), m);
     }
 }
