@@ -39,6 +39,11 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     private boolean reading;
     /** The pools to return the connection to at the end of the read burst, when asked during one; else null. */
     private UpstreamPools poolAfterRead;
+    /**
+     * This handler has asked for the connection to close. On io_uring the close waits until the outstanding
+     * read is cancelled, and the channel reads as active until then: the pools must not lease it meanwhile.
+     */
+    private boolean closing;
 
     UpstreamHandler(UpstreamCodec codec) {
         this.codec = codec;
@@ -51,6 +56,19 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
      */
     public static UpstreamHandler of(Channel ch) {
         return ch.pipeline().last() instanceof UpstreamHandler h ? h : null;
+    }
+
+    /**
+     * Whether this handler has closed the connection (it idled out in the pool, sent bytes nobody asked for, or
+     * failed), also while the close is still under way and the channel still reads as active.
+     */
+    boolean closing() {
+        return closing;
+    }
+
+    private void close(ChannelHandlerContext ctx) {
+        closing = true;
+        ctx.close();
     }
 
     /** Leases the connection to {@code l}. */
@@ -97,7 +115,7 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         } else {
             // A pooled connection has nothing to say: a stray response means it is out of step.
             ReferenceCountUtil.release(msg);
-            ctx.close();
+            close(ctx);
         }
     }
 
@@ -139,7 +157,7 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof IdleStateEvent) {
             if (listener == null) {
-                ctx.close(); // idle in the pool too long; a leased connection is bounded by the request deadline
+                close(ctx); // idle in the pool too long; a leased connection is bounded by the request deadline
             }
             return;
         }
@@ -157,7 +175,7 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         closedOnError = true;
-        ctx.close();
+        close(ctx);
     }
 
     /** Whether only the sending side of {@code ch} is shut: what the instance sent can still be read. */

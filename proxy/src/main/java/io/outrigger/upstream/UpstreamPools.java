@@ -92,7 +92,7 @@ public final class UpstreamPools {
         }
         Channel ch;
         while ((ch = idle.pollFirst()) != null) {
-            if (ch.isActive()) {
+            if (open(ch)) {
                 return ch;
             }
         }
@@ -137,7 +137,7 @@ public final class UpstreamPools {
     void pool(Channel ch, UpstreamCodec codec) {
         Endpoint endpoint = ch.attr(ENDPOINT).get();
         Set<Endpoint> keep = listed;
-        if (endpoint == null || !ch.isActive() || ch instanceof DuplexChannel && ((DuplexChannel) ch).isOutputShutdown()
+        if (endpoint == null || !open(ch) || ch instanceof DuplexChannel && ((DuplexChannel) ch).isOutputShutdown()
                 || keep != null && !keep.contains(endpoint)) {
             ch.close();
             return;
@@ -154,6 +154,16 @@ public final class UpstreamPools {
         codec.idle(); // until the next request is written
         idle.addFirst(ch);
         ch.read(); // so a close by the upstream, or a stray byte, while idle is seen at once
+    }
+
+    /**
+     * Whether {@code ch} is open and no close of it is under way: on io_uring a channel reads as active until its
+     * close completes (after its outstanding read is cancelled), and one leased in that window would take a
+     * request only to close under it, a 502 for a request that cannot be sent again.
+     */
+    private static boolean open(Channel ch) {
+        UpstreamHandler handler = UpstreamHandler.of(ch);
+        return ch.isActive() && (handler == null || !handler.closing());
     }
 
     /**
