@@ -1080,8 +1080,13 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         if (closeDelimited && ctx.channel().isActive()) {
             // A FIN would end a body framed by the close as if whole: the client must read an error instead.
             ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+            ctx.close();
+        } else {
+            // The cut shows in the framing (a length or chunks not met), so the connection may end with a FIN once
+            // what went before is on the wire: earlier pipelined answers, whole and logged as sent. Closed at once, with
+            // those still buffered and the client's next requests unread, the connection would be reset and they lost.
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(LingeringClose.INSTANCE);
         }
-        ctx.close();
         complete();
     }
 
