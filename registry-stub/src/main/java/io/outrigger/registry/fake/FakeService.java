@@ -6,6 +6,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.URI;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -14,6 +15,8 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class FakeService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(FakeService.class);
+    /** How long {@link #close()} lets requests already received be answered before it closes what is left. */
+    public static final Duration DRAIN_DEADLINE = Duration.ofSeconds(5);
 
     /**
      * How to run a fake service.
@@ -143,12 +146,32 @@ public final class FakeService implements AutoCloseable {
         return registration;
     }
 
-    /** Deregisters (when registered) and stops serving. */
+    /** Requests received and not answered yet. */
+    int requestsInFlight() {
+        return http.requestsInFlight();
+    }
+
+    /** Deregisters (when registered), then drains within {@link #DRAIN_DEADLINE}: see {@link #close(Duration)}. */
     @Override
     public void close() {
+        close(DRAIN_DEADLINE);
+    }
+
+    /**
+     * Deregisters (when registered), then stops serving gracefully: new connections are refused, idle ones closed,
+     * and each request already received is answered (after its latency) with {@code Connection: close}; what is
+     * still open after {@code drainDeadline} is closed.
+     */
+    public void close(Duration drainDeadline) {
         if (registration != null) {
             registration.deregister();
         }
-        http.close();
+        log.info("draining: {} open connections, {} requests in flight (deadline {} ms)", http.openConnections(),
+                http.requestsInFlight(), drainDeadline.toMillis());
+        int cut = http.drainAndClose(drainDeadline);
+        if (cut > 0) {
+            log.warn("closed {} connections still open at the drain deadline", cut);
+        }
+        log.info("stopped");
     }
 }

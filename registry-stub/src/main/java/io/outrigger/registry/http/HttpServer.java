@@ -29,7 +29,10 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A small HTTP/1.1 server: one event loop group, one bound port, one request handler.
@@ -41,7 +44,7 @@ import java.util.concurrent.TimeUnit;
  * Pipelined requests reach the handler one at a time, each once the one before it is answered.
  *
  * The handler must be {@code @Sharable}; it answers every request, errors included. Thread-safe; {@link #close()}
- * waits for the loops to stop.
+ * and {@link #drainAndClose} wait for the loops to stop.
  */
 public final class HttpServer implements AutoCloseable {
     /** The largest request body accepted; larger ones get 413 from the aggregator. */
@@ -54,11 +57,16 @@ public final class HttpServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel channel;
     private final ChannelGroup connections;
+    private final AtomicBoolean draining;
+    private final AtomicInteger inFlight;
 
-    private HttpServer(EventLoopGroup group, Channel channel, ChannelGroup connections) {
+    private HttpServer(EventLoopGroup group, Channel channel, ChannelGroup connections, AtomicBoolean draining,
+                       AtomicInteger inFlight) {
         this.group = group;
         this.channel = channel;
         this.connections = connections;
+        this.draining = draining;
+        this.inFlight = inFlight;
     }
 
     /**
@@ -69,6 +77,8 @@ public final class HttpServer implements AutoCloseable {
     public static HttpServer bind(String name, String host, int port, int threads, RequestHandler handler) throws InterruptedException {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), NioIoHandler.newFactory());
         ChannelGroup connections = new DefaultChannelGroup(name, GlobalEventExecutor.INSTANCE);
+        AtomicBoolean draining = new AtomicBoolean();
+        AtomicInteger inFlight = new AtomicInteger();
         try {
             Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                     .handler(new ConnectionTracker(connections))
@@ -78,7 +88,7 @@ public final class HttpServer implements AutoCloseable {
                             ChannelPipeline p = ch.pipeline();
                             p.addLast(new HttpServerCodec(new HttpDecoderConfig()
                                     .setMaxInitialLineLength(MAX_INITIAL_LINE_BYTES).setMaxHeaderSize(MAX_HEADER_BYTES)),
-                                    new PipeliningHandler());
+                                    new PipeliningHandler(draining::get, inFlight));
                             if (handler.wantsHeadersAsReceived()) {
                                 p.addLast(ReceivedHeaders.INSTANCE);
                             }
@@ -86,7 +96,7 @@ public final class HttpServer implements AutoCloseable {
                         }
                     })
                     .bind(host, port).sync().channel();
-            return new HttpServer(group, ch, connections);
+            return new HttpServer(group, ch, connections, draining, inFlight);
         } catch (RuntimeException | InterruptedException e) {
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
             throw e;
@@ -99,6 +109,42 @@ public final class HttpServer implements AutoCloseable {
 
     public int port() {
         return ((InetSocketAddress) channel.localAddress()).getPort();
+    }
+
+    /** Requests received whole or in part and not answered yet, over all connections (for logs and tests). */
+    public int requestsInFlight() {
+        return inFlight.get();
+    }
+
+    /** Connections open now. */
+    public int openConnections() {
+        return connections.size();
+    }
+
+    /**
+     * Shuts down gracefully within {@code deadline}: stops accepting (a new connection is refused), closes idle
+     * connections at once, lets each request already received be answered (a delayed answer included: timers keep
+     * running), with {@code Connection: close}, and closes its connection once that is written; whatever is still
+     * open at the deadline is closed as by {@link #close()}, which follows. Returns the number of connections the
+     * deadline closed. Never call it on one of this server's event loops.
+     */
+    public int drainAndClose(Duration deadline) {
+        long end = System.nanoTime() + deadline.toNanos();
+        draining.set(true); // before the listener closes: a connection it accepts meanwhile drains when active
+        channel.close().awaitUninterruptibly(remainingMillis(end), TimeUnit.MILLISECONDS);
+        for (Channel ch : connections) { // all it will ever hold: the listener is closed
+            if (ch.isRegistered()) { // else it is not active yet, and drains itself when it is
+                ch.pipeline().fireUserEventTriggered(PipeliningHandler.DRAIN);
+            }
+        }
+        connections.newCloseFuture().awaitUninterruptibly(remainingMillis(end), TimeUnit.MILLISECONDS);
+        int cut = connections.size();
+        close();
+        return cut;
+    }
+
+    private static long remainingMillis(long endNanos) {
+        return Math.max(0, TimeUnit.NANOSECONDS.toMillis(endNanos - System.nanoTime()));
     }
 
     /**
