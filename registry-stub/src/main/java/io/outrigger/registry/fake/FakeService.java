@@ -7,6 +7,7 @@ import org.slf4j.LoggerFactory;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -160,18 +161,23 @@ public final class FakeService implements AutoCloseable {
     /**
      * Deregisters (when registered), then stops serving gracefully: new connections are refused, idle ones closed,
      * and each request already received is answered (after its latency) with {@code Connection: close}; what is
-     * still open after {@code drainDeadline} is closed.
+     * still open after {@code drainDeadline} is closed. Returns the number of requests received that the deadline
+     * cut unanswered (logged too).
      */
-    public void close(Duration drainDeadline) {
+    public int close(Duration drainDeadline) {
         if (registration != null) {
             registration.deregister();
         }
-        log.info("draining: {} open connections, {} requests in flight (deadline {} ms)", http.openConnections(),
+        log.info("draining: open connections: {}, requests in flight: {} (deadline {} ms)", http.openConnections(),
                 http.requestsInFlight(), drainDeadline.toMillis());
+        long t0 = System.nanoTime();
         int cut = http.drainAndClose(drainDeadline);
+        long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         if (cut > 0) {
-            log.warn("closed {} connections still open at the drain deadline", cut);
+            log.warn("stopped after draining for {} ms; requests cut unanswered at the deadline: {}", took, cut);
+        } else {
+            log.info("stopped after draining for {} ms; requests cut unanswered at the deadline: 0", took);
         }
-        log.info("stopped");
+        return cut;
     }
 }

@@ -125,8 +125,8 @@ public final class HttpServer implements AutoCloseable {
      * Shuts down gracefully within {@code deadline}: stops accepting (a new connection is refused), closes idle
      * connections at once, lets each request already received be answered (a delayed answer included: timers keep
      * running), with {@code Connection: close}, and closes its connection once that is written; whatever is still
-     * open at the deadline is closed as by {@link #close()}, which follows. Returns the number of connections the
-     * deadline closed. Never call it on one of this server's event loops.
+     * open at the deadline is closed as by {@link #close()}, which follows. Returns the number of requests received
+     * (whole or in part) that the deadline cut unanswered. Never call it on one of this server's event loops.
      */
     public int drainAndClose(Duration deadline) {
         long end = System.nanoTime() + deadline.toNanos();
@@ -138,7 +138,7 @@ public final class HttpServer implements AutoCloseable {
             }
         }
         connections.newCloseFuture().awaitUninterruptibly(remainingMillis(end), TimeUnit.MILLISECONDS);
-        int cut = connections.size();
+        int cut = inFlight.get(); // the listener is closed and every connection drains: none starts from here
         close();
         return cut;
     }

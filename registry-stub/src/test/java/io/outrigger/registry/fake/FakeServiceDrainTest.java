@@ -74,11 +74,15 @@ class FakeServiceDrainTest {
         }
     }
 
-    private static CompletableFuture<Long> closeInBackground(FakeService svc, Duration deadline) {
+    /** How long close() took, and the requests it reported cut. */
+    private record Closed(long millis, int cut) {
+    }
+
+    private static CompletableFuture<Closed> closeInBackground(FakeService svc, Duration deadline) {
         return CompletableFuture.supplyAsync(() -> {
             long t0 = System.nanoTime();
-            svc.close(deadline);
-            return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            int cut = svc.close(deadline);
+            return new Closed(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0), cut);
         }, r -> new Thread(r, "closer").start());
     }
 
@@ -90,7 +94,7 @@ class FakeServiceDrainTest {
         send(s, "GET /in-flight HTTP/1.1\r\nHost: b\r\n\r\n");
         await("the request received", 5000, () -> svc.requestsInFlight() == 1);
 
-        CompletableFuture<Long> closed = closeInBackground(svc, FakeService.DRAIN_DEADLINE);
+        CompletableFuture<Closed> closed = closeInBackground(svc, FakeService.DRAIN_DEADLINE);
         await("new connections refused", 5000, () -> {
             try (Socket probe = new Socket()) {
                 probe.connect(new InetSocketAddress("127.0.0.1", port), 1000);
@@ -109,8 +113,9 @@ class FakeServiceDrainTest {
         assertEquals("close", res.header("connection"), "a keep-alive client is told to move on");
         assertEquals("/in-flight", json(res.body()).get("path").asText(), "the whole answer");
         assertClosedByServer(s);
-        long took = closed.get(10, TimeUnit.SECONDS);
-        assertTrue(took < FakeService.DRAIN_DEADLINE.toMillis(), "close() returned once drained, not at the deadline: " + took + " ms");
+        Closed c = closed.get(10, TimeUnit.SECONDS);
+        assertTrue(c.millis() < FakeService.DRAIN_DEADLINE.toMillis(), "close() returned once drained, not at the deadline: " + c);
+        assertEquals(0, c.cut(), "nothing cut");
     }
 
     @Test
@@ -122,11 +127,12 @@ class FakeServiceDrainTest {
         assertEquals(200, res.status());
         assertNull(res.header("connection"), "kept alive while serving");
 
-        CompletableFuture<Long> closed = closeInBackground(svc, FakeService.DRAIN_DEADLINE);
+        CompletableFuture<Closed> closed = closeInBackground(svc, FakeService.DRAIN_DEADLINE);
         s.setSoTimeout(2000); // far below the deadline: promptly, not when the deadline cuts it
         assertClosedByServer(s);
-        long took = closed.get(10, TimeUnit.SECONDS);
-        assertTrue(took < 2000, "close() did not wait for an idle connection: " + took + " ms");
+        Closed c = closed.get(10, TimeUnit.SECONDS);
+        assertTrue(c.millis() < 2000, "close() did not wait for an idle connection: " + c);
+        assertEquals(0, c.cut(), "nothing cut");
     }
 
     @Test
@@ -137,9 +143,10 @@ class FakeServiceDrainTest {
         await("the request's head received", 5000, () -> svc.requestsInFlight() == 1);
 
         Duration deadline = Duration.ofMillis(1000);
-        long took = closeInBackground(svc, deadline).get(10, TimeUnit.SECONDS);
-        assertTrue(took >= deadline.toMillis() - 50, "it waited for the request until the deadline: " + took + " ms");
-        assertTrue(took < deadline.toMillis() + 3000, "and then closed it and stopped: " + took + " ms");
+        Closed c = closeInBackground(svc, deadline).get(10, TimeUnit.SECONDS);
+        assertTrue(c.millis() >= deadline.toMillis() - 50, "it waited for the request until the deadline: " + c);
+        assertTrue(c.millis() < deadline.toMillis() + 3000, "and then closed it and stopped: " + c);
+        assertEquals(1, c.cut(), "the request cut at the deadline is reported");
         assertClosedByServer(s);
         assertThrows(ConnectException.class, () -> connect(svc.port()));
     }
