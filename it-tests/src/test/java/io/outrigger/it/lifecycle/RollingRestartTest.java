@@ -41,9 +41,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A graceful rolling restart of a service behind a real sidecar process loses no request: a registry stub, three
  * fake-service instances of service-b that register with it, and a sidecar that follows the registry. Keep-alive
  * clients send GETs and a trickle of POSTs, each with an id, through the outbound listener while each instance in
- * turn gets SIGTERM (it deregisters, then closes), is started again on its port, and is back in rotation before the
- * next. Every request is answered 200; every POST went to an instance once (one attempt in the access log); each
- * restarted instance answers again; the sidecar logs no buffer leak (paranoid leak detection).
+ * turn gets SIGTERM (it deregisters, then drains: refuses new connections, answers what it has received with
+ * {@code Connection: close}), is started again on its port, and is back in rotation before the next. The instances
+ * answer after {@value #LATENCY_MS} ms, so requests are in flight at every SIGTERM: the drain, not luck, saves them.
+ * Every request is answered 200 (one access log line each, status 200); each stopped instance reports that its
+ * drain cut no request it had read (its log), so no request ran twice; each restarted instance answers again; the
+ * sidecar logs no buffer leak (paranoid leak detection).
+ *
+ * <p>Not asserted: that each POST took one attempt. A POST the sidecar writes on a pooled connection just as the
+ * draining instance closes it (idle, from the instance's side) was never read there, and the contract retries it on
+ * the reset, to another instance; that is correct, and it makes {@code "attempts": 2} legitimate.
  */
 class RollingRestartTest {
     private static final Duration WAIT = Duration.ofSeconds(20);
@@ -52,6 +59,8 @@ class RollingRestartTest {
     /** Per GET client: four of them make about 200 requests a second. */
     private static final long GET_PERIOD_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
     private static final long POST_PERIOD_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    /** Each instance's --latency-ms: an answer waits this long, so SIGTERM finds requests in flight. */
+    private static final int LATENCY_MS = 20;
 
     @AutoClose
     private final Closer open = new Closer();
@@ -81,7 +90,7 @@ class RollingRestartTest {
         int[] ports = {FreePorts.next(), FreePorts.next(), FreePorts.next()};
         ManagedProcess[] instances = new ManagedProcess[3];
         for (int i = 0; i < 3; i++) {
-            instances[i] = startInstance(layout, dir, i, ports[i], registryPort);
+            instances[i] = startInstance(layout, dir, "rr-service-b" + i, ports[i], registryPort);
         }
 
         int admin = FreePorts.next();
@@ -113,7 +122,13 @@ class RollingRestartTest {
 
         for (int i = 0; i < 3; i++) {
             assertEquals(143, instances[i].stop(WAIT), "service-b-" + ports[i] + " exits on SIGTERM");
-            instances[i] = startInstance(layout, dir, i, ports[i], registryPort);
+            // Every request it read was answered: none cut by the drain's deadline, so no POST it took was
+            // resent elsewhere (a resent POST is one the instance never read).
+            String stopped = instances[i].logTail(10);
+            assertTrue(stopped.contains("requests cut unanswered at the deadline: 0"),
+                    "service-b-" + ports[i] + " drained without cutting a request:\n" + stopped);
+            // its own log: the stopped one's keeps its drain lines
+            instances[i] = startInstance(layout, dir, "rr-service-b" + i + "-restarted", ports[i], registryPort);
             awaitInRotation(http, clusters, ports[i]);
             int before = answers(ports[i]);
             int port = ports[i];
@@ -135,14 +150,15 @@ class RollingRestartTest {
         assertTrue(log.stream().noneMatch(l -> l.contains("LEAK:")), "a buffer leak:\n" + sidecar.logTail(40));
         List<String> postLines = log.stream().filter(l -> l.startsWith("{\"edge\": \"outbound\"") && l.contains("\"method\": \"POST\"")).toList();
         assertEquals(postIds.size(), postLines.size(), "one access log line per POST");
-        assertTrue(postLines.stream().allMatch(l -> l.contains("\"status\": 200") && l.contains("\"attempts\": 1,")),
-                "every POST went to one instance, once:\n" + String.join("\n", postLines.stream().filter(l -> !l.contains("\"attempts\": 1,")).toList()));
+        assertTrue(postLines.stream().allMatch(l -> l.contains("\"status\": 200")),
+                "every POST answered 200:\n" + String.join("\n", postLines.stream().filter(l -> !l.contains("\"status\": 200")).toList()));
     }
 
-    private ManagedProcess startInstance(ProjectLayout layout, Path dir, int i, int port, int registryPort) {
-        ManagedProcess p = ManagedProcess.startJava("rr-service-b" + i, List.of("-jar", layout.registryStubJar().toString(),
+    private ManagedProcess startInstance(ProjectLayout layout, Path dir, String name, int port, int registryPort) {
+        ManagedProcess p = ManagedProcess.startJava(name, List.of("-jar", layout.registryStubJar().toString(),
                 "fake-service", "--name", "service-b", "--port", String.valueOf(port),
-                "--register", "http://127.0.0.1:" + registryPort, "--check-interval", "250ms"), Map.of(), dir);
+                "--register", "http://127.0.0.1:" + registryPort, "--check-interval", "250ms",
+                "--latency-ms", String.valueOf(LATENCY_MS)), Map.of(), dir);
         open.add(p::kill);
         p.awaitReady("registered", WAIT, () -> p.logTail(20).contains("registered service-b-" + port));
         return p;
