@@ -97,22 +97,8 @@ class CutAnswerAfterPipelinedAnswerTest {
     }
 
     private ServerSocket upstream() throws IOException {
-        ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        Thread acceptor = new Thread(() -> {
-            while (!server.isClosed()) {
-                try {
-                    Socket s = server.accept();
-                    Thread t = new Thread(() -> serve(s), "cut-answer-connection");
-                    t.setDaemon(true);
-                    t.start();
-                } catch (IOException e) {
-                    return; // closed at the end of the test
-                }
-            }
-        }, "cut-answer-upstream");
-        acceptor.setDaemon(true);
-        acceptor.start();
-        return server;
+        return SidecarHarness.acceptOnThread(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()), "cut-answer-connection",
+                this::serve);
     }
 
     private void serve(Socket s) {

@@ -178,29 +178,45 @@ final class SidecarHarness {
     /** A raw upstream: on each connection, answers each bodiless request with {@code answer} of its path, as bytes. */
     static void serveRaw(java.net.ServerSocket server, java.util.concurrent.atomic.AtomicInteger accepted,
                          java.util.function.Function<String, String> answer) {
+        acceptEach(server, "raw-instance-connection", s -> {
+            accepted.incrementAndGet();
+            try (s; java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
+                String line;
+                while ((line = in.readLine()) != null) {
+                    String path = line.split(" ")[1];
+                    while (!(line = in.readLine()).isEmpty()) {
+                        // the head's header lines: no body in these GETs
+                    }
+                    s.getOutputStream().write(answer.apply(path).getBytes(StandardCharsets.ISO_8859_1));
+                }
+            } catch (IOException | RuntimeException e) {
+                // the sidecar closed the connection
+            }
+        });
+    }
+
+    /**
+     * Accepts on {@code server} until it is closed, calling {@code serve} on a daemon thread of its own ({@code name})
+     * for each connection. Blocks: run it on a thread of its own, or see {@link #acceptOnThread}.
+     */
+    static void acceptEach(java.net.ServerSocket server, String name, java.util.function.Consumer<Socket> serve) {
         while (!server.isClosed()) {
             try {
                 Socket s = server.accept();
-                accepted.incrementAndGet();
-                Thread t = new Thread(() -> {
-                    try (s; java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1))) {
-                        String line;
-                        while ((line = in.readLine()) != null) {
-                            String path = line.split(" ")[1];
-                            while (!(line = in.readLine()).isEmpty()) {
-                                // the head's header lines: no body in these GETs
-                            }
-                            s.getOutputStream().write(answer.apply(path).getBytes(StandardCharsets.ISO_8859_1));
-                        }
-                    } catch (IOException | RuntimeException e) {
-                        // the sidecar closed the connection
-                    }
-                });
+                Thread t = new Thread(() -> serve.accept(s), name);
                 t.setDaemon(true);
                 t.start();
             } catch (IOException e) {
                 return; // closed at the end of the test
             }
         }
+    }
+
+    /** {@link #acceptEach} on a daemon thread named {@code name + "-acceptor"}; returns {@code server}. */
+    static java.net.ServerSocket acceptOnThread(java.net.ServerSocket server, String name, java.util.function.Consumer<Socket> serve) {
+        Thread acceptor = new Thread(() -> acceptEach(server, name, serve), name + "-acceptor");
+        acceptor.setDaemon(true);
+        acceptor.start();
+        return server;
     }
 }

@@ -263,23 +263,11 @@ class UpstreamOutOfStepTest {
      * field line, {@code /version/V} with a 200 whose status line has the version V. Requests have no body.
      */
     private ServerSocket upstream() throws IOException {
-        ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        Thread acceptor = new Thread(() -> {
-            while (!server.isClosed()) {
-                try {
-                    Socket s = server.accept();
+        return SidecarHarness.acceptOnThread(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()), "out-of-step-connection",
+                s -> {
                     accepted.incrementAndGet();
-                    Thread t = new Thread(() -> serve(s), "out-of-step-connection");
-                    t.setDaemon(true);
-                    t.start();
-                } catch (IOException e) {
-                    return; // closed at the end of the test
-                }
-            }
-        }, "out-of-step-upstream");
-        acceptor.setDaemon(true);
-        acceptor.start();
-        return server;
+                    serve(s);
+                });
     }
 
     private void serve(Socket s) {
