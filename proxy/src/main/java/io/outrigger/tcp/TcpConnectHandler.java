@@ -227,7 +227,10 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         }
         Promise<Channel> result = loop.newPromise();
         Bootstrap bootstrap = new Bootstrap();
-        Transports.readFromRing(bootstrap, loop);
+        // Not Transports.readFromRing: a channel reading into the ring keeps a multishot receive armed whatever
+        // the relay asks, so a fast sender fills the loop's shared ring with bytes queued for a slow reader; with
+        // the receiving side half-closed first the relay then stalled, megabytes unsent, until the idle timeout
+        // closed it with a FIN (the slow side saw a cut stream as complete). The relay reads one chunk at a time.
         ChannelFuture cf = bootstrap
                 .group(loop)
                 .channel(transport.clientChannel())

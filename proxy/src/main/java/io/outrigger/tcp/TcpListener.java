@@ -39,7 +39,8 @@ public final class TcpListener {
         Channel channel;
         try {
             ServerBootstrap bootstrap = new ServerBootstrap();
-            Transports.readFromRing(bootstrap, sidecar.group());
+            // No read buffer ring here (see TcpConnectHandler): the ring keeps a multishot receive armed, which
+            // ignores the relay's read-after-write backpressure, and a relay whose peer half-closed first then stalled.
             channel = bootstrap
                     .group(sidecar.group())
                     .channel(transport.serverChannel())

@@ -324,6 +324,60 @@ class TcpRelayTest {
         await("the upstream connection to close", () -> echoChildren.isEmpty());
     }
 
+    /**
+     * The upstream answers and half-closes first, then reads the client's long stream slowly. Every byte the
+     * client sent must reach it, followed by a clean end of stream. On io_uring, client connections read into the
+     * shared buffer ring kept a multishot receive armed whatever the relay's backpressure, so the ring filled with
+     * bytes queued for the slow upstream, and the relay then stalled with megabytes unsent (the idle timeout later
+     * closed it with a FIN: the upstream saw a cut stream as complete).
+     */
+    @Test
+    void relaysAClientsLongStreamToAnUpstreamThatHalfClosedFirst() throws Exception {
+        int up = 6 << 20;
+        int down = 100_000;
+        byte[] sent = new byte[up];
+        ThreadLocalRandom.current().nextBytes(sent);
+        CompletableFuture<byte[]> received = new CompletableFuture<>();
+        try (ServerSocket upstream = new ServerSocket(0, 16, java.net.InetAddress.getLoopbackAddress())) {
+            Thread server = new Thread(() -> {
+                try (Socket c = upstream.accept()) {
+                    c.getOutputStream().write(new byte[down]);
+                    c.shutdownOutput(); // its answer is complete before the client's request is
+                    InputStream in = c.getInputStream();
+                    java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream(up);
+                    byte[] buf = new byte[4096];
+                    for (int n; (n = in.read(buf)) >= 0; ) {
+                        got.write(buf, 0, n);
+                        TimeUnit.MICROSECONDS.sleep(500); // a slow reader: throttles, synchronises nothing
+                    }
+                    received.complete(got.toByteArray());
+                } catch (Exception e) {
+                    received.completeExceptionally(e);
+                }
+            }, "slow-upstream");
+            server.setDaemon(true);
+            server.start();
+            int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
+            try (Socket s = connect(port)) {
+                s.setSoTimeout(30_000);
+                Thread writer = new Thread(() -> {
+                    try {
+                        s.getOutputStream().write(sent);
+                        s.shutdownOutput();
+                    } catch (IOException e) {
+                        received.completeExceptionally(e);
+                    }
+                }, "client-writer");
+                writer.setDaemon(true);
+                writer.start();
+                assertEquals(down, s.getInputStream().readAllBytes().length);
+                byte[] got = received.get(30, TimeUnit.SECONDS);
+                assertEquals(up, got.length, "bytes the upstream received before its end of stream");
+                assertArrayEquals(sent, got);
+            }
+        }
+    }
+
     /** Another listening server on the echo group, with its own handler; closed by the caller. */
     private Channel extraServer(ChannelHandler handler) throws InterruptedException {
         return new ServerBootstrap().group(echoGroup).channel(Transports.NIO.serverChannel())
