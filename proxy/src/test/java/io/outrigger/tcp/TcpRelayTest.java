@@ -712,6 +712,44 @@ class TcpRelayTest {
         await("the upstream connection to close", () -> echoChildren.isEmpty());
     }
 
+    /**
+     * A client that stops reading while the instance's answer is still coming: at the idle timeout the relay holds
+     * bytes it could not send the client. Closed with a FIN, the client would read the part that got through and a
+     * clean end, a cut stream that looks whole; it reads a reset instead.
+     */
+    @Test
+    void anIdleClientWithBytesUnsentIsResetNotClosed() throws Exception {
+        int port = startRelay(List.of(new Endpoint("127.0.0.1", echoPort())),
+                "listeners:\n  tcp: [ { port: 0, service: svc, idle_timeout_ms: 500 } ]\n", 2);
+        try (Socket s = connect(port)) {
+            s.setReceiveBufferSize(16 * 1024);
+            Thread writer = new Thread(() -> {
+                try {
+                    s.getOutputStream().write(new byte[16 << 20]); // echoed back to a client that does not read yet
+                } catch (IOException e) {
+                    // the relay gave up on the connection
+                }
+            }, "stalled-client-writer");
+            writer.setDaemon(true);
+            writer.start();
+            await("the upstream connection to open", () -> echoChildren.size() == 1);
+            Await.until("the relay to close the idle client", Duration.ofSeconds(10),
+                    () -> sidecar.connections().openConnections() == 0);
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[64 * 1024];
+            long read = 0;
+            IOException reset = null;
+            try {
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    read += n;
+                }
+            } catch (IOException e) {
+                reset = e;
+            }
+            assertTrue(reset != null, "a clean end of stream after " + read + " of " + (16 << 20) + " bytes");
+        }
+    }
+
     @Test
     void clientGoneMidStreamReleasesTheUpstream() throws Exception {
         int port = startRelay(List.of(new Endpoint("127.0.0.1", echoPort())));
