@@ -81,14 +81,16 @@ public final class ManagedProcess {
     }
 
     /**
-     * Starts any command; its output (both streams) is appended to {@code <logDir>/<name>.log}. SIGHUP, SIGINT and
-     * SIGTERM have their default action in it even when this JVM inherited them ignored (see {@link #withDefaultSignals}).
+     * Starts any command; its output (both streams) goes to {@code <logDir>/<name>.log}, or to {@code <name>-2.log},
+     * {@code <name>-3.log}, ... when this JVM started a process of that name before (a restarted instance keeps its
+     * predecessor's log intact). SIGHUP, SIGINT and SIGTERM have their default action in it even when this JVM inherited them
+     * ignored (see {@link #withDefaultSignals}).
      */
     public static ManagedProcess start(String name, List<String> command, Map<String, String> env, Path logDir) {
         command = withDefaultSignals(command, ignoredSignalsOfThisProcess());
         try {
             Files.createDirectories(logDir);
-            Path log = logDir.resolve(name + ".log");
+            Path log = freshLog(logDir, name);
             Files.writeString(log, "$ " + String.join(" ", command) + System.lineSeparator(), StandardCharsets.UTF_8);
             ProcessBuilder pb = new ProcessBuilder(command)
                     .redirectErrorStream(true)
@@ -103,6 +105,14 @@ public final class ManagedProcess {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start " + name + ": " + e.getMessage(), e);
         }
+    }
+
+    /** How many processes of each log path's name this JVM started: an earlier run's logs are overwritten, not kept. */
+    private static final Map<Path, Integer> starts = new ConcurrentHashMap<>();
+
+    private static Path freshLog(Path logDir, String name) {
+        int n = starts.merge(logDir.resolve(name).toAbsolutePath().normalize(), 1, Integer::sum);
+        return logDir.resolve(n == 1 ? name + ".log" : name + "-" + n + ".log");
     }
 
     /** The signals the tests send to components: SIGHUP (1), SIGINT (2) and SIGTERM (15), as bits of a SigIgn mask. */

@@ -20,6 +20,7 @@ import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -66,6 +67,21 @@ class ManagedProcessTest {
         assertTrue(Duration.ofNanos(System.nanoTime() - start).toSeconds() < 15, "did not wait for the deadline");
         assertTrue(e.getMessage().contains("exited with code 3"), e.getMessage());
         assertTrue(e.getMessage().contains("asked to crash"), "the message carries the log's tail: " + e.getMessage());
+    }
+
+    @Test
+    void aProcessStartedAgainUnderItsNameKeepsThePreviousLog() throws Exception {
+        ManagedProcess first = tiny("tiny-again", FreePorts.next(), "crash");
+        assertEquals(Optional.of(3), first.awaitExit(Duration.ofSeconds(20)));
+        int port = FreePorts.next();
+        ManagedProcess second = tiny("tiny-again", port, "crash");
+        assertEquals(Optional.of(3), second.awaitExit(Duration.ofSeconds(20)));
+
+        assertNotEquals(first.logFile(), second.logFile());
+        assertEquals("tiny-again-2.log", second.logFile().getFileName().toString());
+        String before = Files.readString(first.logFile());
+        assertTrue(before.contains("asked to crash") && !before.contains(String.valueOf(port)), "the first log is intact: " + before);
+        assertTrue(Files.readString(second.logFile()).contains("TinyServer " + port + " crash"));
     }
 
     @Test

@@ -127,8 +127,8 @@ class RollingRestartTest {
             String stopped = instances[i].logTail(10);
             assertTrue(stopped.contains("requests cut unanswered at the deadline: 0"),
                     "service-b-" + ports[i] + " drained without cutting a request:\n" + stopped);
-            // its own log: the stopped one's keeps its drain lines
-            instances[i] = startInstance(layout, dir, "rr-service-b" + i + "-restarted", ports[i], registryPort);
+            // logs to rr-service-bN-2.log: the stopped one's log keeps its drain lines
+            instances[i] = startInstance(layout, dir, "rr-service-b" + i, ports[i], registryPort);
             awaitInRotation(http, clusters, ports[i]);
             int before = answers(ports[i]);
             int port = ports[i];
