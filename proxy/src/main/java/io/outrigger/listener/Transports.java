@@ -214,7 +214,7 @@ public enum Transports {
         return switch (this) {
             case IO_URING -> readRing ? IoUringIoHandler.newFactory(new IoUringIoHandlerConfig().setBufferRingConfig(readRingConfig()))
                     : IoUringIoHandler.newFactory();
-            case EPOLL -> EpollIoHandler.newFactory();
+            case EPOLL -> EpollReAddingIoHandler.wrap(EpollIoHandler.newFactory()); // Netty 4.2.18's epoll_ctl MOD after DEL
             case NIO -> NioIoHandler.newFactory();
         };
     }
