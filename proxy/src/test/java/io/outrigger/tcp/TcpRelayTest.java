@@ -34,17 +34,28 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -67,9 +78,9 @@ class TcpRelayTest {
     private final Queue<Exchange> exchanges = new ConcurrentLinkedQueue<>();
     private final AtomicInteger retries = new AtomicInteger();
     private Sidecar sidecar;
-    /** The sidecar's transport; a test run per transport sets it before starting the relay. */
+    /** The sidecar's transport: the best this machine offers, unless a test run per transport sets it before starting the relay. */
     private Transports transport = Transports.best();
-    private final List<Socket> refusing = new java.util.ArrayList<>();
+    private final List<Socket> refusing = new ArrayList<>();
 
     private record Exchange(String edge, String service, Endpoint instance, int status, int attempts) {}
 
@@ -140,7 +151,7 @@ class TcpRelayTest {
     private int refusedPort() throws IOException {
         Socket holder = new Socket();
         refusing.add(holder);
-        holder.bind(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
+        holder.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         return holder.getLocalPort();
     }
 
@@ -230,7 +241,7 @@ class TcpRelayTest {
                         out.write(payload, off, 65536);
                     }
                 } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                    throw new UncheckedIOException(e);
                 }
             });
             assertArrayEquals(payload, readN(s.getInputStream(), payload.length));
@@ -349,7 +360,7 @@ class TcpRelayTest {
         ThreadLocalRandom.current().nextBytes(sent);
         CompletableFuture<byte[]> received = new CompletableFuture<>();
         CompletableFuture<Void> written = new CompletableFuture<>();
-        try (ServerSocket upstream = new ServerSocket(0, 16, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket upstream = new ServerSocket(0, 16, InetAddress.getLoopbackAddress())) {
             Thread server = new Thread(() -> {
                 try (Socket c = upstream.accept()) {
                     c.getOutputStream().write(new byte[down]);
@@ -574,7 +585,7 @@ class TcpRelayTest {
      * and times out, as to a blackholed address. The sockets that fill it are added to {@code filling}.
      */
     private static ServerSocket blackhole(List<Socket> filling) throws IOException {
-        ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
         for (int i = 0; i < 16; i++) {
             Socket c = new Socket();
             filling.add(c);
@@ -591,7 +602,7 @@ class TcpRelayTest {
     /** A client that resets while its connect attempt hangs ends the run: no retry is taken from the budget after it. */
     @Test
     void aClientLeavingDuringAConnectTakesNoRetryFromTheBudget() throws Exception {
-        List<Socket> filling = new java.util.ArrayList<>();
+        List<Socket> filling = new ArrayList<>();
         try (ServerSocket hole = blackhole(filling)) {
             Endpoint silent = new Endpoint("127.0.0.1", hole.getLocalPort());
             // connect_ms 1500: the reset must come while the attempt hangs. At 300 ms, a test thread stalled that long
@@ -618,7 +629,7 @@ class TcpRelayTest {
     /** The service breaker's half-open probe, taken by a client that resets while its connect hangs, is given back. */
     @Test
     void aProbingClientLeavingDuringAConnectGivesTheProbeBack() throws Exception {
-        List<Socket> filling = new java.util.ArrayList<>();
+        List<Socket> filling = new ArrayList<>();
         try (ServerSocket hole = blackhole(filling)) {
             int port = startRelay(List.of(new Endpoint("127.0.0.1", hole.getLocalPort())), ONE_LISTENER, 2, 100, 300);
             CircuitBreaker service = sidecar.context().breakers().forService("svc");
@@ -797,14 +808,14 @@ class TcpRelayTest {
      */
     @Test
     void anUpstreamResetReachesTheClientAsAReset() throws Exception {
-        try (ServerSocket upstream = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
                 try (Socket c = upstream.accept()) {
                     c.getInputStream().read();
                     c.getOutputStream().write("half an ans".getBytes(StandardCharsets.US_ASCII));
                     c.setSoLinger(true, 0);
                 } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                    throw new UncheckedIOException(e);
                 }
             });
             int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
@@ -820,7 +831,7 @@ class TcpRelayTest {
     /** A client that resets its connection: the upstream reads a reset too, not a clean end of the client's stream. */
     @Test
     void aClientResetReachesTheUpstreamAsAReset() throws Exception {
-        try (ServerSocket upstream = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             CompletableFuture<Void> firstByte = new CompletableFuture<>();
             CompletableFuture<String> upstreamEnd = readsToEnd(upstream, firstByte);
             int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
@@ -843,7 +854,7 @@ class TcpRelayTest {
                 firstByte.complete(null);
                 return readToEnd(c);
             } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+                throw new UncheckedIOException(e);
             }
         });
     }
@@ -854,7 +865,7 @@ class TcpRelayTest {
      */
     @Test
     void aRelayCutByTheSidecarClosingIsResetOnBothSides() throws Exception {
-        try (ServerSocket upstream = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             CompletableFuture<Void> firstByte = new CompletableFuture<>();
             CompletableFuture<String> upstreamEnd = readsToEnd(upstream, firstByte);
             int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
@@ -867,6 +878,137 @@ class TcpRelayTest {
             }
             String end = upstreamEnd.get(5, TimeUnit.SECONDS);
             assertTrue(end.contains("reset"), "the upstream read " + end + ", not a reset");
+        }
+    }
+
+    private static byte answerByte(long i) {
+        return (byte) (i * 31 + (i >>> 13));
+    }
+
+    /**
+     * The TCP state of the loopback connection from {@code localPort} to {@code remotePort} as Linux lists it in
+     * /proc/net/tcp and tcp6 (hex: "05" is FIN_WAIT2, its FIN acknowledged), or null when it is not listed.
+     */
+    private static String tcpState(int localPort, int remotePort) {
+        String local = String.format(":%04X", localPort);
+        String remote = String.format(":%04X", remotePort);
+        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+            try {
+                for (String line : Files.readAllLines(Path.of(table))) {
+                    String[] f = line.trim().split("\\s+");
+                    if (f.length > 3 && f[1].endsWith(local) && f[2].endsWith(remote)) {
+                        return f[3];
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * An upstream sends a long answer and its FIN, then closes while the client is still streaming to it: its close
+     * with the client's bytes unread resets the connection, and the relay's next write to it fails. The client, reading
+     * slowly (the relay's backpressure leaves most of the answer in socket buffers), reads the whole answer or a prefix
+     * and a reset, never a prefix and a clean end of stream. Twice with the upstream closing at once (the kernel drops
+     * the part of its answer it had not sent yet), twice once its FIN was acknowledged (the relay's socket holds the
+     * rest of the answer and the FIN). The client stops writing before the upstream closes: a write blocked when the
+     * reset arrives takes the reset's error (Linux reports it once), and a read then returns a clean end of stream
+     * after the prefix, which a chaos run once took for a FIN from the relay.
+     */
+    @ParameterizedTest
+    @EnumSource(Transports.class)
+    void anUpstreamClosingAfterItsAnswerWhileTheClientStreamsEndsTheAnswerWholeOrWithAReset(Transports picked) throws Exception {
+        assumeTrue(picked.isAvailable(), picked + " is not available here");
+        transport = picked;
+        int answer = 4 << 20;
+        byte[] body = new byte[answer];
+        for (int i = 0; i < answer; i++) {
+            body[i] = answerByte(i);
+        }
+        boolean procNet = Files.isReadable(Path.of("/proc/net/tcp"));
+        List<Boolean> waitsForItsFinAcked = procNet ? List.of(false, false, true, true) : List.of(false, false);
+        StringBuilder outcomes = new StringBuilder();
+        try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
+            for (boolean finAcked : waitsForItsFinAcked) {
+                CountDownLatch closing = new CountDownLatch(1);
+                CountDownLatch stopped = new CountDownLatch(1);
+                CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
+                    try (Socket c = upstream.accept()) {
+                        c.getInputStream().read(); // the client streams; the rest of what it sends stays unread
+                        c.getOutputStream().write(body);
+                        c.shutdownOutput();
+                        if (finAcked) {
+                            Await.until("the relay to acknowledge the answer and its FIN", Duration.ofSeconds(30),
+                                    () -> "05".equals(tcpState(c.getLocalPort(), c.getPort())));
+                        }
+                        closing.countDown();
+                        assertTrue(stopped.await(5, TimeUnit.SECONDS), "the client went on writing");
+                    } catch (IOException | InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                long read = 0;
+                String end;
+                try (SocketChannel ch = SocketChannel.open();
+                     Selector readable = Selector.open();
+                     Selector writable = Selector.open()) {
+                    ch.setOption(StandardSocketOptions.SO_RCVBUF, 32 * 1024);
+                    ch.connect(new InetSocketAddress("127.0.0.1", port));
+                    ch.configureBlocking(false);
+                    ch.register(readable, SelectionKey.OP_READ);
+                    ch.register(writable, SelectionKey.OP_WRITE);
+                    Thread writer = new Thread(() -> {
+                        ByteBuffer out = ByteBuffer.allocate(8192);
+                        try {
+                            while (closing.getCount() > 0) {
+                                out.clear();
+                                if (ch.write(out) == 0) {
+                                    writable.select(10);
+                                    writable.selectedKeys().clear();
+                                }
+                            }
+                        } catch (IOException e) {
+                            // the relay ended the connection before the upstream closed it: the read below tells how
+                        } finally {
+                            stopped.countDown();
+                        }
+                    }, "streaming-client");
+                    writer.setDaemon(true);
+                    writer.start();
+                    ByteBuffer in = ByteBuffer.allocate(16 * 1024);
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (true) {
+                        assertTrue(System.nanoTime() < deadline, "no end of the answer after " + read + " bytes");
+                        readable.select(1000);
+                        readable.selectedKeys().clear();
+                        in.clear();
+                        int n;
+                        try {
+                            n = ch.read(in);
+                        } catch (IOException e) {
+                            end = e.toString();
+                            break;
+                        }
+                        if (n < 0) {
+                            end = "eof";
+                            break;
+                        }
+                        for (int i = 0; i < n; i++) {
+                            assertEquals(answerByte(read + i), in.get(i), "byte " + (read + i) + " of the answer");
+                        }
+                        read += n;
+                        TimeUnit.MICROSECONDS.sleep(200); // a slow reader: throttles, synchronises nothing
+                    }
+                    writer.join(5000);
+                }
+                served.get(10, TimeUnit.SECONDS);
+                outcomes.append(finAcked ? "FIN acknowledged first: " : "closed at once: ")
+                        .append(read).append(" of ").append(answer).append(" bytes, then ").append(end).append('\n');
+                assertTrue(read == answer || end.contains("reset"), "a cut answer ended cleanly:\n" + outcomes);
+            }
         }
     }
 }
