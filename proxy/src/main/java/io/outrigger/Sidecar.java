@@ -228,7 +228,9 @@ public final class Sidecar implements AutoCloseable {
         try {
             serverChannel = binder.bind();
         } catch (IOException e) { // bind(2) refused: Netty's native transports and the JDK's both say so with an IOException
-            throw new ListenerBindException(context.config().bindAddress(), port, key, e);
+            // EADDRNOTAVAIL: the address is not this host's, whatever the port: bind_address is what to fix
+            String blamed = ListenerBindException.addressNotLocal(e) ? "bind_address" : key;
+            throw new ListenerBindException(context.config().bindAddress(), port, blamed, e);
         } catch (UnresolvedAddressException e) { // bind_address names no address this host could find
             throw new ListenerBindException(context.config().bindAddress(), port, "bind_address", e);
         }

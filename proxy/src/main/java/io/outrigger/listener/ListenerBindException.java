@@ -42,6 +42,15 @@ public final class ListenerBindException extends Exception {
     }
 
     /**
+     * Whether the system refused the bind because the address is not one of this host's ({@code EADDRNOTAVAIL}):
+     * the address is at fault then, not the port. Told by the system's words, which Netty's native transports
+     * ({@code bind(..) failed with error(-99): Cannot assign requested address}) and the JDK share.
+     */
+    public static boolean addressNotLocal(Exception e) {
+        return "Cannot assign requested address".equals(reason(e));
+    }
+
+    /**
      * The reason in words, for this message and the registry stub's: the system's words only (Netty's
      * native transports say {@code bind(..) failed with error(-98): Address already in use}, the JDK's
      * {@code Address already in use}); for an address that resolves to none, which carries no message,

@@ -68,6 +68,22 @@ class ListenerBindTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Transports.class)
+    void anAddressThatIsNotThisHostsNamesBindAddressNotThePort(Transports transport) throws Exception {
+        assumeTrue(transport.isAvailable(), transport + " is not available on this machine");
+        assumeTrue("0".equals(Files.readString(Path.of("/proc/sys/net/ipv4/ip_nonlocal_bind")).trim()),
+                "binding addresses that are not this host's is allowed here");
+        Path registry = Files.writeString(dir.resolve("registry.json"), "{\"services\": {}}");
+        // 192.0.2.1 (TEST-NET-1, documentation only) is on no interface: bind(2) fails at once, nothing is sent.
+        SidecarConfig cfg = ConfigLoader.parse("registry: file:" + registry + "\nbind_address: 192.0.2.1\n"
+                + "listeners:\n  admin: { port: 0 }\n", "test");
+        try (Sidecar sidecar = new Sidecar(new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system()), transport, 1)) {
+            ListenerBindException e = assertThrows(ListenerBindException.class, sidecar::start);
+            assertEquals("cannot listen on 192.0.2.1:0 (bind_address): Cannot assign requested address", e.getMessage());
+        }
+    }
+
     @Test
     void theReasonIsTheSystemsWordsWhateverTheTransportWrapsThemIn() {
         assertEquals("Address already in use",
