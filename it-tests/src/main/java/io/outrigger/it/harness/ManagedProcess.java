@@ -27,9 +27,21 @@ import java.util.concurrent.TimeoutException;
  * Thread-safe.
  */
 public final class ManagedProcess {
-    /** JVM flags for every component: small heaps and quick start-up, since seven JVMs share two cores. */
-    public static final List<String> COMPONENT_JVM_FLAGS = List.of("-Xms32m", "-Xmx128m", "-XX:+UseSerialGC",
-            "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData");
+    /**
+     * JVM flags for every component: small heaps and quick start-up, since seven JVMs share two cores; and this JVM's
+     * {@code -Doutrigger.transport} when it has one, so that {@code mvn verify -Doutrigger.transport=epoll} runs the
+     * sidecars the tests start on epoll too, not only the in-process tests.
+     */
+    public static final List<String> COMPONENT_JVM_FLAGS = componentJvmFlags(System.getProperty("outrigger.transport", ""));
+
+    static List<String> componentJvmFlags(String transport) {
+        List<String> flags = new ArrayList<>(List.of("-Xms32m", "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-XX:-UsePerfData"));
+        if (!transport.isBlank()) {
+            flags.add("-Doutrigger.transport=" + transport.trim());
+        }
+        return List.copyOf(flags);
+    }
 
     private static final Set<ManagedProcess> alive = ConcurrentHashMap.newKeySet();
 
