@@ -22,12 +22,21 @@ import java.util.function.LongSupplier;
  * armed reads no more; {@link ReadBufferShortage} closes it. {@code -XX:+ExitOnOutOfMemoryError}
  * still ends the JVM on a heap that is full (the JVM exits before this catch); a direct buffer the
  * JDK refuses is not covered by that flag.
+ *
+ * <p>On epoll and NIO no such error leaves the turn: Netty catches a read buffer it cannot allocate and
+ * fails that connection's read (down its pipeline, then it closes), so nothing said so above DEBUG and a
+ * sidecar out of direct memory only reset connections. {@link ReadBufferShortage} reports that refusal
+ * here ({@link #readBufferRefused}), for the same line at the same rate.
  */
 final class OutOfMemoryGuardIoHandler extends ForwardingIoHandler {
     private static final Logger log = LoggerFactory.getLogger(OutOfMemoryGuardIoHandler.class);
     private static final long LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
 
+    /** The guard of the event loop the current thread runs, once that loop has run a turn. */
+    private static final ThreadLocal<OutOfMemoryGuardIoHandler> OF_THIS_LOOP = new ThreadLocal<>();
+
     private final LongSupplier nanoTime;
+    private boolean bound;
     private long lastLogNanos;
     private boolean logged;
     private int unlogged;
@@ -44,11 +53,26 @@ final class OutOfMemoryGuardIoHandler extends ForwardingIoHandler {
 
     @Override
     public int run(IoHandlerContext context) {
+        if (!bound) {
+            bound = true;
+            OF_THIS_LOOP.set(this);
+        }
         try {
             return super.run(context);
         } catch (OutOfMemoryError e) {
             outOfMemory(e);
             return 0;
+        }
+    }
+
+    /**
+     * Logs {@code e}, a read buffer refused to a connection that Netty then fails (epoll, NIO), as this thread's event loop logs
+     * an error that left its turn; nothing on a thread that is not a guarded loop's.
+     */
+    static void readBufferRefused(OutOfMemoryError e) {
+        OutOfMemoryGuardIoHandler guard = OF_THIS_LOOP.get();
+        if (guard != null) {
+            guard.outOfMemory(e);
         }
     }
 

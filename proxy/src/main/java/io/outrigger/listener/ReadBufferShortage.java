@@ -20,28 +20,37 @@ import io.netty.util.UncheckedBooleanSupplier;
  * Closed with its cause, the client connection is answered or closed at once, and an instance's
  * connection fails its exchange as the sidecar's own shortage (no verdict on the instance).
  *
+ * <p>On epoll and NIO, where Netty itself fails and closes such a connection, it only reports the refusal
+ * to the loop's {@link OutOfMemoryGuardIoHandler}, which logs it (one WARN line a second at most): nothing
+ * said so before, and a sidecar out of direct memory on epoll only reset connections.
+ *
  * <p>Installed per connection ({@link #installOn}), on its event loop, before the first read.
  */
 public final class ReadBufferShortage implements RecvByteBufAllocator {
     private final Channel channel;
     private final RecvByteBufAllocator allocator;
+    /** Whether this closes the connection (io_uring), or only reports the refusal (epoll and NIO close it themselves). */
+    private final boolean closes;
     private boolean failed;
 
-    private ReadBufferShortage(Channel channel, RecvByteBufAllocator allocator) {
+    private ReadBufferShortage(Channel channel, RecvByteBufAllocator allocator, boolean closes) {
         this.channel = channel;
         this.allocator = allocator;
+        this.closes = closes;
     }
 
-    /** Makes {@code ch} close with its cause when its next read buffer cannot be allocated; io_uring connections only (epoll and NIO already do). */
+    /**
+     * Makes {@code ch} close with its cause when its next read buffer cannot be allocated (io_uring; epoll and NIO already do),
+     * and that refusal logged.
+     */
     public static void installOn(Channel ch) {
-        if (ch instanceof IoUringSocketChannel) {
-            ch.config().setRecvByteBufAllocator(wrap(ch, ch.config().getRecvByteBufAllocator()));
-        }
+        ch.config().setRecvByteBufAllocator(new ReadBufferShortage(ch, ch.config().getRecvByteBufAllocator(),
+                ch instanceof IoUringSocketChannel));
     }
 
     /** {@code allocator} for {@code ch}, closing {@code ch} when a read buffer cannot be allocated. */
     static RecvByteBufAllocator wrap(Channel ch, RecvByteBufAllocator allocator) {
-        return new ReadBufferShortage(ch, allocator);
+        return new ReadBufferShortage(ch, allocator, true);
     }
 
     @Override
@@ -73,7 +82,11 @@ public final class ReadBufferShortage implements RecvByteBufAllocator {
             try {
                 return super.allocate(alloc);
             } catch (OutOfMemoryError e) {
-                fail(e);
+                if (closes) {
+                    fail(e); // and the loop's guard logs the error when it leaves the turn
+                } else {
+                    OutOfMemoryGuardIoHandler.readBufferRefused(e); // Netty fails the read and closes the connection
+                }
                 throw e;
             }
         }
