@@ -216,7 +216,13 @@ class FdExhaustionTest {
     /**
      * A registry poll the sidecar cannot open a socket for fails like any unreachable registry (its
      * outage WARN, the last known instances kept), without a stack trace from closing Netty's stand-in
-     * channel.
+     * channel, and the registry is followed again once descriptors are free.
+     *
+     * <p>The poll that fails is one that needs a descriptor more than the registry's connections give
+     * back: a new service in the catalog adds a watch. Re-asking alone may need none: on epoll a query's
+     * socket is closed at once when its answer arrives, and the next query's socket gets the descriptor
+     * just freed (NIO and io_uring release it a moment later, so there the re-asking query failed too, and
+     * this test relied on that).
      */
     @Test
     void registryPollsItCannotMakeLogNoStackTrace() throws Exception {
@@ -226,28 +232,37 @@ class FdExhaustionTest {
                 .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
         FakeService upstream = FakeService.start(FakeService.Settings.local("service-b"), new Behaviour(0, 0));
         open.add(upstream::close);
-        register(client, registry.port(), "b-1", upstream.port());
+        register(client, registry.port(), "b-1", "service-b", upstream.port());
         registrySpec = "http://127.0.0.1:" + registry.port();
         ManagedProcess sidecar = startSidecar("fd-registry", "");
         try (Socket held = new Socket("127.0.0.1", outbound)) {
             held.setSoTimeout((int) WAIT.toMillis());
             assertEquals(200, exchange(held, "GET /route HTTP/1.1\r\nHost: service-b\r\n\r\n"));
             List<Socket> extra = exhaustDescriptors(sidecar, outbound);
-            register(client, registry.port(), "b-2", upstream.port()); // the blocking queries return; the next ones need sockets
+            // The blocking queries return; the catalog's now lists a service more, whose watch needs a socket of its own.
+            register(client, registry.port(), "d-1", "service-d", upstream.port());
             Poller.awaitTrue("the registry outage logged", WAIT, Duration.ofMillis(50),
                     () -> log(sidecar).lines().anyMatch(l -> l.contains("registry http://")
                             && l.contains("failed (too many open files (the sidecar's open-files limit))")));
             assertEquals(200, exchange(held, "GET /during HTTP/1.1\r\nHost: service-b\r\n\r\n"), "the last known instances kept");
             closeAll(extra);
         }
-        assertFalse(log(sidecar).contains("An exception was thrown"), sidecar.logTail(30));
+        // Every watch answered again (the failing one retried with backoff), and the new service is routed.
+        Poller.awaitTrue("the registry followed again", WAIT, Duration.ofMillis(100),
+                () -> get(adminPort, "/clusters").contains("\"registry_stale\":false"));
+        Poller.awaitTrue("the new service routed", WAIT, Duration.ofMillis(100),
+                () -> status(outbound, "GET /after HTTP/1.1\r\nHost: service-d\r\nConnection: close\r\n\r\n", Duration.ofSeconds(3)) == 200);
+        String log = log(sidecar);
+        assertFalse(log.contains("An exception was thrown"), sidecar.logTail(30));
+        assertTrue(log.lines().filter(l -> l.contains("WARN io.outrigger.discovery.ConsulRegistry"))
+                .allMatch(l -> l.contains("failed (too many open files (the sidecar's open-files limit))")), sidecar.logTail(30));
     }
 
-    private static void register(java.net.http.HttpClient client, int registryPort, String id, int port) throws Exception {
+    private static void register(java.net.http.HttpClient client, int registryPort, String id, String service, int port) throws Exception {
         java.net.http.HttpResponse<String> res = client.send(java.net.http.HttpRequest.newBuilder(
                         java.net.URI.create("http://127.0.0.1:" + registryPort + "/v1/agent/service/register"))
                 .timeout(Duration.ofSeconds(5)).PUT(java.net.http.HttpRequest.BodyPublishers.ofString(
-                        "{\"ID\":\"" + id + "\",\"Name\":\"service-b\",\"Address\":\"127.0.0.1\",\"Port\":" + port + "}"))
+                        "{\"ID\":\"" + id + "\",\"Name\":\"" + service + "\",\"Address\":\"127.0.0.1\",\"Port\":" + port + "}"))
                 .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
         assertEquals(200, res.statusCode(), res.body());
     }
