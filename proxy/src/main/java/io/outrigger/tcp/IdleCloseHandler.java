@@ -25,6 +25,10 @@ final class IdleCloseHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof IdleStateEvent) {
+            RelayHandler relay = ctx.pipeline().get(RelayHandler.class);
+            if (relay != null) {
+                relay.closingIdle(); // the other side is closed, not reset (a closed relay side otherwise resets it)
+            }
             ChannelOutboundBuffer queued = ctx.channel().unsafe().outboundBuffer();
             if (queued != null && queued.totalPendingWriteBytes() > 0) {
                 log.debug("tcp connection {} idle with {} bytes unsent; resetting it and closing the other side",

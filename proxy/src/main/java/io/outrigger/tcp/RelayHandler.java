@@ -26,15 +26,28 @@ import org.slf4j.LoggerFactory;
  * a flush. A broken stream (a reset read from one side, a failed read or write) resets the other side
  * ({@code SO_LINGER} 0), so its peer reads an error, not a clean end of stream that could make a cut
  * stream look complete; so is a relay the sidecar cuts itself (its shutdown,
- * {@link ConnectionTracker#closedBySidecar}), on both sides. Not sharable: one per channel.
+ * {@link ConnectionTracker#closedBySidecar}), on both sides. A channel that closes before its input
+ * ended (no FIN read from it) resets its peer too, whatever closed it: its stream to the peer was cut.
+ * (A reset can go unreported: shutting the output of a connection the other end has just reset fails
+ * with ENOTCONN, and the relay closes it without ever reading the reset.) Only the idle timeout
+ * closes the peer with a FIN (see {@link IdleCloseHandler}). Not sharable: one per channel.
  */
 final class RelayHandler extends ChannelDuplexHandler {
     private static final Logger log = LoggerFactory.getLogger(RelayHandler.class);
 
     private final Channel peer;
+    /** A FIN was read from this channel: all it sent reached the relay, and its peer may be closed with a FIN. */
+    private boolean inputEnded;
+    /** Closed by the idle timeout, which closes the peer with a FIN whatever was read. */
+    private boolean idleClosed;
 
     RelayHandler(Channel peer) {
         this.peer = peer;
+    }
+
+    /** Marks the channel as closed by the idle timeout, which closes the peer with a FIN (documented). */
+    void closingIdle() {
+        idleClosed = true;
     }
 
     @Override
@@ -65,6 +78,7 @@ final class RelayHandler extends ChannelDuplexHandler {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt == ChannelInputShutdownEvent.INSTANCE) {
+            inputEnded = true;
             shutdownPeerOutput();
         }
         ctx.fireUserEventTriggered(evt);
@@ -96,7 +110,8 @@ final class RelayHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (ConnectionTracker.closedBySidecar(ctx.channel())) {
+        if (ConnectionTracker.closedBySidecar(ctx.channel()) || !(inputEnded || idleClosed)) {
+            // Closed before its stream to the peer ended (or cut by the sidecar): a FIN would make it look whole.
             reset(peer);
         } else {
             closeOnFlush(peer);

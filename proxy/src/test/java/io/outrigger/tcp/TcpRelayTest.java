@@ -885,6 +885,99 @@ class TcpRelayTest {
         }
     }
 
+    /**
+     * Holds every event loop of the sidecar until {@code release} counts down, so that what the sockets receive
+     * meanwhile is handled in one turn, in the order it arrived (a test's way to line events up; the loops' own
+     * code never blocks). Returns once every loop is held.
+     */
+    private void holdEventLoops(CountDownLatch release) throws InterruptedException {
+        List<io.netty.util.concurrent.EventExecutor> loops = new ArrayList<>();
+        sidecar.group().forEach(loops::add);
+        CountDownLatch held = new CountDownLatch(loops.size());
+        for (io.netty.util.concurrent.EventExecutor loop : loops) {
+            loop.execute(() -> {
+                held.countDown();
+                try {
+                    release.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        }
+        assertTrue(held.await(5, TimeUnit.SECONDS), "the event loops were not held");
+    }
+
+    /**
+     * The client half-closes, then the upstream resets before sending its FIN: the upstream's stream to the client is
+     * cut, so the client must read a reset. The relay handles the client's FIN first and shuts the upstream's output,
+     * which fails on the reset connection (ENOTCONN); the relay then closed the upstream side as if it had ended, and
+     * passed a FIN to the client: a cut stream read as whole. Both arrive while the event loop is held, so the relay
+     * sees them in one turn, the FIN first (in a chaos run the reset came in between the client's FIN and its handling).
+     */
+    @ParameterizedTest
+    @EnumSource(Transports.class)
+    void anUpstreamResettingAfterTheClientHalfClosedResetsTheClient(Transports picked) throws Exception {
+        assumeTrue(picked.isAvailable(), picked + " is not available here");
+        assumeTrue(Files.isReadable(Path.of("/proc/net/tcp")), "needs /proc/net/tcp");
+        transport = picked;
+        try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
+            try (Socket s = connect(port); Socket c = upstream.accept()) {
+                s.getOutputStream().write('x');
+                c.setSoTimeout(5000);
+                assertEquals('x', c.getInputStream().read()); // relaying
+                int relaysUpstreamPort = c.getPort();
+                CountDownLatch release = new CountDownLatch(1);
+                holdEventLoops(release);
+                try {
+                    s.shutdownOutput();
+                    await("the relay's client socket to take the FIN", () -> "08".equals(tcpState(port, s.getLocalPort())));
+                    c.setSoLinger(true, 0);
+                    c.close();
+                    await("the relay's upstream socket to take the reset",
+                            () -> tcpState(relaysUpstreamPort, upstream.getLocalPort()) == null);
+                } finally {
+                    release.countDown();
+                }
+                String end = readToEnd(s);
+                assertTrue(end.contains("reset"), picked + ": the client read " + end + ", not a reset");
+            }
+        }
+    }
+
+    /** The mirror image: the upstream half-closes, then the client resets; the upstream must read a reset. */
+    @ParameterizedTest
+    @EnumSource(Transports.class)
+    void aClientResettingAfterTheUpstreamHalfClosedResetsTheUpstream(Transports picked) throws Exception {
+        assumeTrue(picked.isAvailable(), picked + " is not available here");
+        assumeTrue(Files.isReadable(Path.of("/proc/net/tcp")), "needs /proc/net/tcp");
+        transport = picked;
+        try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            int port = startRelay(List.of(new Endpoint("127.0.0.1", upstream.getLocalPort())));
+            try (Socket s = connect(port); Socket c = upstream.accept()) {
+                s.getOutputStream().write('x');
+                c.setSoTimeout(5000);
+                assertEquals('x', c.getInputStream().read()); // relaying
+                int relaysUpstreamPort = c.getPort();
+                int clientPort = s.getLocalPort();
+                CountDownLatch release = new CountDownLatch(1);
+                holdEventLoops(release);
+                try {
+                    c.shutdownOutput();
+                    await("the relay's upstream socket to take the FIN",
+                            () -> "08".equals(tcpState(relaysUpstreamPort, upstream.getLocalPort())));
+                    s.setSoLinger(true, 0);
+                    s.close();
+                    await("the relay's client socket to take the reset", () -> tcpState(port, clientPort) == null);
+                } finally {
+                    release.countDown();
+                }
+                String end = readToEnd(c);
+                assertTrue(end.contains("reset"), picked + ": the upstream read " + end + ", not a reset");
+            }
+        }
+    }
+
     private static byte answerByte(long i) {
         return (byte) (i * 31 + (i >>> 13));
     }
