@@ -266,7 +266,9 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 breaker.onSuccess();
                 context.health().onSuccess(service, e);
                 if (!client.isActive()) {
-                    cf.channel().close(); // the client left while we connected
+                    // The client left while we connected: reset, as its bytes (if any) are lost and a FIN would
+                    // tell the upstream an empty stream had arrived whole.
+                    RelayHandler.reset(cf.channel());
                 }
                 result.setSuccess(cf.channel());
             } else if (OutOfDescriptors.causedBy(done.cause())) {
@@ -296,7 +298,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         client.closeFuture().addListener(f -> context.metrics().onExchange(EDGE, service, connected, 0, attempts,
                 context.ticker().nanos() - startNanos));
         if (!client.isActive()) {
-            upstream.close();
+            RelayHandler.reset(upstream); // as in connect: the client's stream was cut
             return;
         }
         log.debug("tcp {}: relaying {} <-> {}", service, client.remoteAddress(), connected);
