@@ -195,12 +195,17 @@ public enum Transports {
         }
     }
 
-    /** Makes the connections {@code b} opens on {@code loop} (a loop or its group) read from the loop's buffer ring, if it has one. */
-    public static void readFromRing(Bootstrap b, EventLoopGroup loop) {
+    /**
+     * Makes the connections {@code b} opens on {@code loop} (a loop or its group) read from the loop's buffer ring, if it has one;
+     * true when it does.
+     */
+    public static boolean readFromRing(Bootstrap b, EventLoopGroup loop) {
         EventLoopGroup group = loop instanceof EventLoop ? ((EventLoop) loop).parent() : loop;
         if (group instanceof ReadRingGroup) {
             b.option(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, READ_RING_GROUP);
+            return true;
         }
+        return false;
     }
 
     /** A group whose every loop holds the read buffer ring ({@link #READ_RING_GROUP}): what {@link #readFromRing} looks for. */

@@ -45,8 +45,19 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
      */
     private boolean closing;
 
-    UpstreamHandler(UpstreamCodec codec) {
+    /**
+     * {@link #closeReadBurst}, queued at the first read of a burst, when the connection reads from the loop's buffer
+     * ring (io_uring); null otherwise. One instance per handler: arming it allocates nothing.
+     */
+    private final Runnable burstGuard;
+    /** {@link #burstGuard} is queued on the event loop and has not run yet. */
+    private boolean burstGuardQueued;
+    /** This handler's context, for {@link #closeReadBurst}. */
+    private ChannelHandlerContext ctx;
+
+    UpstreamHandler(UpstreamCodec codec, boolean readsFromRing) {
         this.codec = codec;
+        this.burstGuard = readsFromRing ? this::closeReadBurst : null;
     }
 
     /**
@@ -69,6 +80,11 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     private void close(ChannelHandlerContext ctx) {
         closing = true;
         ctx.close();
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
     }
 
     /** Leases the connection to {@code l}. */
@@ -99,6 +115,10 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (burstGuard != null && !burstGuardQueued) {
+            burstGuardQueued = true;
+            ctx.executor().execute(burstGuard);
+        }
         reading = true;
         UpstreamListener l = listener;
         if (closedOnError && msg instanceof LastHttpContent && !((LastHttpContent) msg).decoderResult().isFailure()) {
@@ -116,6 +136,25 @@ public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
             // A pooled connection has nothing to say: a stray response means it is out of step.
             ReferenceCountUtil.release(msg);
             close(ctx);
+        }
+    }
+
+    /**
+     * Ends a read burst Netty left open. A connection that reads from the buffer ring keeps a multishot receive armed
+     * whether a read was asked or not. When none was asked at the end of a burst (the exchange holds its reads while
+     * the client is not writable), Netty 4.2.18 cancels that receive, but the completions the kernel had already
+     * queued (up to the ring's worth of buffers) are still handed on as {@code channelRead}s, and the cancellation
+     * that ends them completes without a {@code channelReadComplete}. The exchange flushes what it relayed, and asks
+     * for the next read, at a burst's end only: those bytes stayed unflushed in the client's connection, which stayed
+     * above its high-water mark, never turned writable and so never asked for a read again; the answer stalled until
+     * request_ms. Queued at a burst's first read, this runs after the loop's turn of completions: a burst still open
+     * then is ended here, through the whole pipeline (the decoder and the idle handler keep burst state too). One
+     * that merely goes on in the next turn is ended early, which costs a flush.
+     */
+    private void closeReadBurst() {
+        burstGuardQueued = false;
+        if (reading && ctx.channel().isRegistered()) {
+            ctx.channel().pipeline().fireChannelReadComplete();
         }
     }
 

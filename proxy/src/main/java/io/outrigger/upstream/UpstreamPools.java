@@ -68,18 +68,18 @@ public final class UpstreamPools {
                     // (an early 413 to an upload) is still read and relayed (see UpstreamHandler).
                     .option(ChannelOption.AUTO_CLOSE, false)
                     .option(ChannelOption.TCP_NODELAY, true)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectMillis))
-                    .handler(new ChannelInitializer<Channel>() {
-                        @Override
-                        protected void initChannel(Channel ch) {
-                            ReadBufferShortage.installOn(ch);
-                            UpstreamCodec codec = new UpstreamCodec(UpstreamCodec.decoderConfig(maxResponseHeaderBytes));
-                            ch.pipeline().addLast("codec", codec)
-                                    .addLast("idle", new IdleStateHandler(idleTimeoutMillis, 0, 0, TimeUnit.MILLISECONDS))
-                                    .addLast("upstream", new UpstreamHandler(codec));
-                        }
-                    });
-            Transports.readFromRing(b, loop);
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectMillis));
+            boolean ring = Transports.readFromRing(b, loop);
+            b.handler(new ChannelInitializer<Channel>() {
+                @Override
+                protected void initChannel(Channel ch) {
+                    ReadBufferShortage.installOn(ch);
+                    UpstreamCodec codec = new UpstreamCodec(UpstreamCodec.decoderConfig(maxResponseHeaderBytes));
+                    ch.pipeline().addLast("codec", codec)
+                            .addLast("idle", new IdleStateHandler(idleTimeoutMillis, 0, 0, TimeUnit.MILLISECONDS))
+                            .addLast("upstream", new UpstreamHandler(codec, ring));
+                }
+            });
             pools.put(loop, new LoopPool(b));
         }
     }
