@@ -675,8 +675,11 @@ class TcpRelayTest {
         }
     }
 
-    /** The service breaker's half-open probe, taken by a client that resets while its connect hangs, is given back. */
-    /** Per transport: NIO watches a connection for nothing while no read is asked, so it sees the reset only if the connect handler reads. */
+    /**
+     * The service breaker's half-open probe, taken by a client that resets while its connect hangs, is given back. Per
+     * transport: NIO watches a connection for nothing while no read is asked, so it sees the reset only if the connect
+     * handler reads.
+     */
     @ParameterizedTest
     @EnumSource(Transports.class)
     void aProbingClientLeavingDuringAConnectGivesTheProbeBack(Transports picked) throws Exception {
