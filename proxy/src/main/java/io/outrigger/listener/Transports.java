@@ -217,8 +217,10 @@ public enum Transports {
 
     private IoHandlerFactory ioHandlerFactory(boolean readRing) {
         return switch (this) {
-            case IO_URING -> readRing ? IoUringIoHandler.newFactory(new IoUringIoHandlerConfig().setBufferRingConfig(readRingConfig()))
-                    : IoUringIoHandler.newFactory();
+            // Netty 4.2.18 loses a POLLOUT that comes as a hang-up once the peer half-closed
+            case IO_URING -> IoUringPollOutIoHandler.wrap(readRing
+                    ? IoUringIoHandler.newFactory(new IoUringIoHandlerConfig().setBufferRingConfig(readRingConfig()))
+                    : IoUringIoHandler.newFactory());
             case EPOLL -> EpollReAddingIoHandler.wrap(EpollIoHandler.newFactory()); // Netty 4.2.18's epoll_ctl MOD after DEL
             case NIO -> NioIoHandler.newFactory();
         };
