@@ -47,9 +47,9 @@ import java.util.List;
  *   retries exhausted (resilience.retry.max_retries): service breaker told failure, close client (502)
  * </pre>
  * The upstream channel uses the client channel's event loop, so the relay needs no locks. Bytes
- * and a FIN that arrive while connecting (epoll and io_uring read on a FIN even with {@code AUTO_READ}
- * off; on NIO the handler reads, up to 64 KiB, to see a client that leaves) are held and replayed into the
- * relay in order. Each
+ * and a FIN that arrive while connecting (epoll reads on a FIN or a reset even with {@code AUTO_READ}
+ * off; on io_uring and NIO the handler reads, up to 64 KiB, to see a client that leaves) are held and replayed
+ * into the relay in order. Each
  * finished connection is reported as {@code metrics().onExchange("tcp", service, instance, status,
  * attempts, lifetime)} with status 0 for a relayed connection, 502 when no instance could be
  * connected, 503 when none could be tried (a failure of the service when instance breakers refused a call
@@ -62,12 +62,13 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(TcpConnectHandler.class);
     private static final String EDGE = "tcp";
     /**
-     * How many bytes a client on NIO may send before its upstream is connected and still be read: NIO watches a
-     * connection for nothing while no read is asked for, so a client that resets or leaves meanwhile goes unseen
-     * (its connect and retries go on, a half-open probe is held) unless the connection is read. epoll and io_uring
-     * see a FIN or a reset with reading off.
+     * How many bytes a client on io_uring or NIO may send before its upstream is connected and still be read. NIO
+     * watches a connection for nothing while no read is asked for, and io_uring, once it has seen the client's
+     * first bytes, arms nothing until a read is asked; so a client that resets or leaves meanwhile goes unseen
+     * (its connect and retries go on, a half-open probe is held) unless the connection is read. epoll sees a FIN
+     * or a reset with reading off.
      */
-    private static final int NIO_EARLY_READ_LIMIT = 64 * 1024;
+    private static final int EARLY_READ_LIMIT = 64 * 1024;
     /** How often one attempt picks again when the picked instance's breaker refuses its permit (see {@link #connect}). */
     private static final int PICKS_PER_ATTEMPT = 4;
 
@@ -154,7 +155,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         connecting = Retrier.run(client.eventLoop(), backoff, AttemptFailedException.class::isInstance,
                 (retry, delayMillis, cause) -> log.debug("tcp {}: retry {} in {} ms after {}", service, retry, delayMillis, cause.getMessage()),
                 attempt -> connect(client, attempt));
-        readEarlyOnNio(ctx);
+        readEarly(ctx);
         connecting.addListener(f -> {
             for (; retriesTaken > 0; retriesTaken--) {
                 budget.releaseRetry();
@@ -322,13 +323,13 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         if (msg instanceof ByteBuf b) {
             earlyBytes += b.readableBytes();
         }
-        readEarlyOnNio(ctx);
+        readEarly(ctx);
     }
 
-    /** On NIO, reads while the upstream is being connected, up to {@link #NIO_EARLY_READ_LIMIT}, so that a client gone meanwhile is seen. */
-    private void readEarlyOnNio(ChannelHandlerContext ctx) {
-        if (transport == Transports.NIO && connecting != null && !connecting.isDone() && !earlyInputShutdown
-                && earlyBytes < NIO_EARLY_READ_LIMIT) {
+    /** On io_uring and NIO, reads while the upstream is being connected, up to {@link #EARLY_READ_LIMIT}, so that a client gone meanwhile is seen. */
+    private void readEarly(ChannelHandlerContext ctx) {
+        if (transport != Transports.EPOLL && connecting != null && !connecting.isDone() && !earlyInputShutdown
+                && earlyBytes < EARLY_READ_LIMIT) {
             ctx.read();
         }
     }
