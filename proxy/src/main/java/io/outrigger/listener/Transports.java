@@ -20,6 +20,7 @@ import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringBufferRingAllocator;
 import io.netty.channel.uring.IoUringBufferRingConfig;
 import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.channel.uring.IoUringFixedBufferRingAllocator;
@@ -82,9 +83,17 @@ public enum Transports {
     static final short READ_RING_GROUP = 1;
     /** The ring's bytes per buffer: big enough that a streamed body is read in pieces as large as without a ring. */
     static final int READ_RING_BUFFER_BYTES = 16 * 1024;
-    /** Buffers the ring may grow to (it starts with {@value #READ_RING_BATCH} and grows by as many when the kernel finds it empty). */
+    /**
+     * The ring's buffers, all allocated when the loop starts: 2 MiB of direct memory a loop, as much as the ring grew to before.
+     *
+     * <p>Why all at once: Netty 4.2.18 grows a ring (after the kernel found it empty) by allocating a batch of
+     * buffers, and when that allocation fails (out of direct memory) it releases every buffer the ring holds,
+     * including those the kernel may still fill, which stay published to it. The kernel then writes the next reads
+     * into freed memory: the sidecar's native heap was corrupted and the JVM crashed (SIGSEGV in {@code unlink_chunk},
+     * "malloc(): unsorted double linked list corrupted") under a flood of uploads to an instance that reads none.
+     * A ring that starts at its full size never grows, so that allocation never happens ({@code ReadRingOutOfMemoryTest}).
+     */
     static final short READ_RING_BUFFERS = 128;
-    static final int READ_RING_BATCH = 32;
     /** One WARN per process for a {@value #PROPERTY} that names no transport (the sidecar asks more than once). */
     private static final AtomicBoolean UNKNOWN_WARNED = new AtomicBoolean();
 
@@ -219,7 +228,7 @@ public enum Transports {
         return switch (this) {
             // Netty 4.2.18 loses a POLLOUT that comes as a hang-up once the peer half-closed
             case IO_URING -> IoUringPollOutIoHandler.wrap(readRing
-                    ? IoUringIoHandler.newFactory(new IoUringIoHandlerConfig().setBufferRingConfig(readRingConfig()))
+                    ? readRingFactory(new IoUringFixedBufferRingAllocator(ByteBufAllocator.DEFAULT, READ_RING_BUFFER_BYTES))
                     : IoUringIoHandler.newFactory());
             case EPOLL -> EpollReAddingIoHandler.wrap(EpollIoHandler.newFactory()); // Netty 4.2.18's epoll_ctl MOD after DEL
             case NIO -> NioIoHandler.newFactory();
@@ -227,17 +236,18 @@ public enum Transports {
     }
 
     /**
-     * The ring: incremental, so a small read takes only its own bytes of a buffer and the next read goes on in the
-     * same one; buffers from the default allocator, as every other read buffer of the sidecar's.
+     * io_uring handlers whose loops each hold the read ring, its buffers from {@code allocator} (the default allocator's in
+     * the sidecar, as every other read buffer's). The ring is incremental, so a small read takes only its own bytes of a
+     * buffer and the next read goes on in the same one, and starts at its full size ({@link #READ_RING_BUFFERS}).
      */
-    private static IoUringBufferRingConfig readRingConfig() {
-        return IoUringBufferRingConfig.builder()
+    static IoHandlerFactory readRingFactory(IoUringBufferRingAllocator allocator) {
+        return IoUringIoHandler.newFactory(new IoUringIoHandlerConfig().setBufferRingConfig(IoUringBufferRingConfig.builder()
                 .bufferGroupId(READ_RING_GROUP)
                 .bufferRingSize(READ_RING_BUFFERS)
-                .batchSize(READ_RING_BATCH)
+                .batchSize(READ_RING_BUFFERS)
                 .incremental(true)
-                .allocator(new IoUringFixedBufferRingAllocator(ByteBufAllocator.DEFAULT, READ_RING_BUFFER_BYTES))
-                .build();
+                .allocator(allocator)
+                .build()));
     }
 
     public Class<? extends ServerSocketChannel> serverChannel() {
