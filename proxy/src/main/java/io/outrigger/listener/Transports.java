@@ -228,7 +228,8 @@ public enum Transports {
         return switch (this) {
             // Netty 4.2.18 loses a POLLOUT that comes as a hang-up once the peer half-closed
             case IO_URING -> IoUringPollOutIoHandler.wrap(readRing
-                    ? readRingFactory(new IoUringFixedBufferRingAllocator(ByteBufAllocator.DEFAULT, READ_RING_BUFFER_BYTES))
+                    ? readRingFactory(new ReadRingAllocator(
+                            new IoUringFixedBufferRingAllocator(ByteBufAllocator.DEFAULT, READ_RING_BUFFER_BYTES), READ_RING_BUFFER_BYTES))
                     : IoUringIoHandler.newFactory());
             case EPOLL -> EpollReAddingIoHandler.wrap(EpollIoHandler.newFactory()); // Netty 4.2.18's epoll_ctl MOD after DEL
             case NIO -> NioIoHandler.newFactory();
@@ -236,8 +237,8 @@ public enum Transports {
     }
 
     /**
-     * io_uring handlers whose loops each hold the read ring, its buffers from {@code allocator} (the default allocator's in
-     * the sidecar, as every other read buffer's). The ring is incremental, so a small read takes only its own bytes of a
+     * io_uring handlers whose loops each hold the read ring, its buffers from {@code allocator} (in the sidecar the default
+     * allocator's, as every other read buffer's, with a reserve for refills it refuses: {@link ReadRingAllocator}). The ring is incremental, so a small read takes only its own bytes of a
      * buffer and the next read goes on in the same one, and starts at its full size ({@link #READ_RING_BUFFERS}).
      */
     static IoHandlerFactory readRingFactory(IoUringBufferRingAllocator allocator) {

@@ -58,128 +58,191 @@ class ReadRingOutOfMemoryTest {
     void noBufferIsLetGoWhileTheKernelMayStillFillIt() throws Exception {
         assumeTrue(Transports.IO_URING.readRing(), "io_uring with incremental buffer rings (Linux 6.12+) is not available here");
         OwnedBuffers buffers = new OwnedBuffers(2048);
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("ring-oom-test", true),
-                Transports.readRingFactory(buffers));
-        Map<Integer, AtomicLong> received = new ConcurrentHashMap<>(); // by client port
-        Set<Integer> closed = ConcurrentHashMap.newKeySet(); // connections closed for a refused buffer, as the sidecar closes them
-        AtomicInteger exhausted = new AtomicInteger();
-        AtomicInteger foreign = new AtomicInteger();
-        List<Socket> clients = new ArrayList<>();
-        try {
-            // Room for a whole burst in each connection's socket, so that the clients' writes are all in while the loop is held.
-            ServerBootstrap server = new ServerBootstrap().group(group).channel(Transports.IO_URING.serverChannel())
-                    .option(ChannelOption.SO_RCVBUF, SOCKET_BUFFER)
-                    .childOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, Transports.READ_RING_GROUP)
-                    .childHandler(new ChannelInitializer<>() {
-                        @Override
-                        protected void initChannel(Channel ch) {
-                            int port = ((InetSocketAddress) ch.remoteAddress()).getPort();
-                            AtomicLong count = received.computeIfAbsent(port, p -> new AtomicLong());
-                            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                                @Override
-                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                    ByteBuf read = (ByteBuf) msg;
-                                    for (int i = read.readerIndex(); i < read.writerIndex(); i++) {
-                                        if (read.getByte(i) != PAYLOAD) {
-                                            foreign.incrementAndGet();
-                                        }
-                                    }
-                                    count.addAndGet(read.readableBytes());
-                                    read.release();
-                                }
-
-                                @Override
-                                public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                                    if (evt instanceof IoUringBufferRingExhaustedEvent) {
-                                        exhausted.incrementAndGet();
-                                    }
-                                    ctx.fireUserEventTriggered(evt);
-                                }
-
-                                @Override
-                                public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                                    closed.add(port);
-                                    ctx.close();
-                                }
-                            });
-                        }
-                    });
-            Channel listener = server.bind("127.0.0.1", 0).sync().channel();
-            for (int i = 0; i < CLIENTS; i++) {
-                Socket client = new Socket();
-                client.setSendBufferSize(SOCKET_BUFFER);
-                client.connect(listener.localAddress());
-                clients.add(client);
-            }
-            Map<Integer, Long> expected = new HashMap<>();
-            send(clients, BUFFER / 16, expected, closed);
-            awaitRead("the first bytes", received, expected, closed);
+        try (RingServer server = new RingServer(buffers)) {
+            server.send(BUFFER / 16);
+            server.awaitRead("the first bytes");
             // From here on memory is short: the buffers the ring holds now and a few more, no second batch.
             buffers.limitToAliveNowAnd(4);
 
             // Several times what the ring holds arrives while the loop is held: its next turn finds the ring empty.
+            server.sendWhileTheLoopIsHeld(10 * BUFFER);
+            server.awaitRead("the burst");
+            assertTrue(server.exhausted.get() + buffers.refused.get() > 0, "the ring never ran out: the test did not test (" + buffers + ")");
+
+            buffers.paintReleased();
+            server.send(4 * BUFFER);
+            server.awaitRead("the second round");
+            assertTrue(server.closed.size() < CLIENTS, "every connection closed: nothing read in the second round");
+            assertEquals(0, server.foreign.get(), "bytes read that no client sent");
+            assertEquals(0, buffers.paintedAndWritten(), "buffers the ring let go of, written by the kernel afterwards ("
+                    + buffers + "; " + server.closed.size() + " connections closed)");
+        }
+    }
+
+    /**
+     * A refill the allocator refuses takes a reserve buffer ({@link ReadRingAllocator}): the reads go on, and every
+     * buffer comes back. Netty 4.2.18 lost the slice of the used-up buffer it had just taken when the refill failed: the
+     * buffer was never released (the leak detector reported it in the sidecar under a flood), and the read failed.
+     */
+    @Test
+    void aRefusedRefillTakesAReserveBufferAndEveryBufferComesBack() throws Exception {
+        assumeTrue(Transports.IO_URING.readRing(), "io_uring with incremental buffer rings (Linux 6.12+) is not available here");
+        OwnedBuffers buffers = new OwnedBuffers(2048);
+        ReadRingAllocator allocator = new ReadRingAllocator(buffers, BUFFER);
+        try (RingServer server = new RingServer(allocator)) {
+            server.send(BUFFER / 16);
+            server.awaitRead("the first bytes");
+            // A short shortage: no buffer beyond those the ring holds, for a few refills' worth of reads.
+            buffers.limitToAliveNowAnd(0);
+            int refills = ReadRingAllocator.RESERVE / 2;
+            for (int i = 0; i < refills; i++) {
+                server.send(BUFFER / CLIENTS + 1); // a buffer's worth in all, a little more
+                server.awaitRead("reads while memory is short");
+            }
+            assertTrue(buffers.refused.get() > 0, "no refill refused: the test did not test (" + buffers + ")");
+            buffers.limitToAliveNowAnd(Integer.MAX_VALUE / 2);
+            server.send(4 * BUFFER);
+            server.awaitRead("reads once memory is back");
+            assertEquals(Set.of(), server.closed, "connections closed for a refused refill");
+            assertEquals(0, server.foreign.get(), "bytes read that no client sent");
+        }
+        assertEquals(0, buffers.alive(), "ring buffers never released (" + buffers + ")");
+        assertEquals(0, allocator.reserveHeld(), "reserve buffers never released");
+    }
+
+    private static final byte PAYLOAD = 0x3C;
+
+    /**
+     * A one-loop io_uring group whose ring takes its buffers from {@code allocator}, a server on it whose connections read
+     * from the ring (closed on any error, as the sidecar closes them), and {@value #CLIENTS} clients connected to it.
+     */
+    private static final class RingServer implements AutoCloseable {
+        final Map<Integer, AtomicLong> received = new ConcurrentHashMap<>(); // by client port
+        final Set<Integer> closed = ConcurrentHashMap.newKeySet();
+        final AtomicInteger exhausted = new AtomicInteger();
+        final AtomicInteger foreign = new AtomicInteger();
+        private final Map<Integer, Long> expected = new HashMap<>();
+        private final List<Socket> clients = new ArrayList<>();
+        private final EventLoopGroup group;
+
+        RingServer(IoUringBufferRingAllocator allocator) throws Exception {
+            group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("ring-oom-test", true), Transports.readRingFactory(allocator));
+            try {
+                // Room for a whole burst in each connection's socket, so that the clients' writes are all in while the loop is held.
+                Channel listener = new ServerBootstrap().group(group).channel(Transports.IO_URING.serverChannel())
+                        .option(ChannelOption.SO_RCVBUF, SOCKET_BUFFER)
+                        .childOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, Transports.READ_RING_GROUP)
+                        .childHandler(new ChannelInitializer<>() {
+                            @Override
+                            protected void initChannel(Channel ch) {
+                                ch.pipeline().addLast(new Counting(((InetSocketAddress) ch.remoteAddress()).getPort()));
+                            }
+                        })
+                        .bind("127.0.0.1", 0).sync().channel();
+                for (int i = 0; i < CLIENTS; i++) {
+                    Socket client = new Socket();
+                    client.setSendBufferSize(SOCKET_BUFFER);
+                    client.connect(listener.localAddress());
+                    clients.add(client);
+                }
+            } catch (Exception e) {
+                close();
+                throw e;
+            }
+        }
+
+        /** Counts what a connection reads, and any byte no client sent; closes it on an error. */
+        private final class Counting extends ChannelInboundHandlerAdapter {
+            private final int port;
+            private final AtomicLong count;
+
+            Counting(int port) {
+                this.port = port;
+                this.count = received.computeIfAbsent(port, p -> new AtomicLong());
+            }
+
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ByteBuf read = (ByteBuf) msg;
+                for (int i = read.readerIndex(); i < read.writerIndex(); i++) {
+                    if (read.getByte(i) != PAYLOAD) {
+                        foreign.incrementAndGet();
+                    }
+                }
+                count.addAndGet(read.readableBytes());
+                read.release();
+            }
+
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                if (evt instanceof IoUringBufferRingExhaustedEvent) {
+                    exhausted.incrementAndGet();
+                }
+                ctx.fireUserEventTriggered(evt);
+            }
+
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                closed.add(port);
+                ctx.close();
+            }
+        }
+
+        /** Sends {@code perClient} bytes on each client whose connection the server has not closed. */
+        void send(int perClient) {
+            byte[] bytes = new byte[perClient];
+            Arrays.fill(bytes, PAYLOAD);
+            for (Socket c : clients) {
+                if (closed.contains(c.getLocalPort())) {
+                    continue;
+                }
+                try {
+                    OutputStream out = c.getOutputStream();
+                    out.write(bytes);
+                    out.flush();
+                    expected.merge(c.getLocalPort(), (long) perClient, Long::sum);
+                } catch (IOException closedMeanwhile) {
+                    // the server closed it since: nothing more is expected of it
+                }
+            }
+        }
+
+        /** Sends while the loop is held by a task of the test's, so that the reads pile up in the sockets. */
+        void sendWhileTheLoopIsHeld(int perClient) throws InterruptedException {
             CountDownLatch held = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
             group.next().execute(() -> {
                 held.countDown();
                 try {
-                    release.await(30, TimeUnit.SECONDS); // the test holds its own loop, so that the reads pile up
+                    release.await(30, TimeUnit.SECONDS);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
             });
             assertTrue(held.await(10, TimeUnit.SECONDS), "the loop never ran the task");
             try {
-                send(clients, 10 * BUFFER, expected, closed);
+                send(perClient);
             } finally {
                 release.countDown();
             }
-            awaitRead("the burst", received, expected, closed);
-            assertTrue(exhausted.get() + buffers.refused.get() > 0, "the ring never ran out: the test did not test (" + buffers + ")");
+        }
 
-            buffers.paintReleased();
-            send(clients, 4 * BUFFER, expected, closed);
-            awaitRead("the second round", received, expected, closed);
-            assertTrue(closed.size() < CLIENTS, "every connection closed: nothing read in the second round");
-            assertEquals(0, foreign.get(), "bytes read that no client sent");
-            assertEquals(0, buffers.paintedAndWritten(), "buffers the ring let go of, written by the kernel afterwards ("
-                    + buffers + "; " + closed.size() + " connections closed)");
-        } finally {
+        /** Waits until every connection has read what its client sent, or was closed. */
+        void awaitRead(String what) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!expected.entrySet().stream().allMatch(e -> closed.contains(e.getKey())
+                    || received.containsKey(e.getKey()) && received.get(e.getKey()).get() == e.getValue())) {
+                assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what + " to be read");
+                Thread.onSpinWait();
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
             for (Socket c : clients) {
                 c.close();
             }
             group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
-        }
-    }
-
-    private static final byte PAYLOAD = 0x3C;
-
-    /** Sends {@code perClient} bytes on each client whose connection the server has not closed, adding them to {@code expected}. */
-    private static void send(List<Socket> clients, int perClient, Map<Integer, Long> expected, Set<Integer> closed) {
-        byte[] bytes = new byte[perClient];
-        Arrays.fill(bytes, PAYLOAD);
-        for (Socket c : clients) {
-            if (closed.contains(c.getLocalPort())) {
-                continue;
-            }
-            try {
-                OutputStream out = c.getOutputStream();
-                out.write(bytes);
-                out.flush();
-                expected.merge(c.getLocalPort(), (long) perClient, Long::sum);
-            } catch (IOException closedMeanwhile) {
-                // the server closed it since: nothing more is expected of it
-            }
-        }
-    }
-
-    /** Waits until every connection has read what its client sent, or was closed. */
-    private static void awaitRead(String what, Map<Integer, AtomicLong> received, Map<Integer, Long> expected, Set<Integer> closed) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!expected.entrySet().stream().allMatch(e -> closed.contains(e.getKey())
-                || received.containsKey(e.getKey()) && received.get(e.getKey()).get() == e.getValue())) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what + " to be read");
-            Thread.onSpinWait();
         }
     }
 
@@ -204,7 +267,7 @@ class ReadRingOutOfMemoryTest {
             limit = alive() + more;
         }
 
-        private int alive() {
+        synchronized int alive() {
             return (int) handedOut.stream().filter(b -> b.refCnt() > 0).count();
         }
 
