@@ -51,6 +51,20 @@ final class OutOfMemoryGuardIoHandler extends ForwardingIoHandler {
         return wrapEach(factory, handler -> new OutOfMemoryGuardIoHandler(handler, System::nanoTime));
     }
 
+    /**
+     * Starts the handler; a start that runs out of memory is logged and the loop goes on. Netty 4.2.18's io_uring
+     * handler fills its read ring here: refused, the ring is left unusable and the loop's connections read without
+     * it, where the error would have ended the loop's thread before it served anything.
+     */
+    @Override
+    public void initialize() {
+        try {
+            super.initialize();
+        } catch (OutOfMemoryError e) {
+            log.warn("event loop out of memory as it started: {}; it reads without its buffer ring", e.getMessage());
+        }
+    }
+
     @Override
     public int run(IoHandlerContext context) {
         if (!bound) {

@@ -84,16 +84,18 @@ public enum Transports {
     /** The ring's bytes per buffer: big enough that a streamed body is read in pieces as large as without a ring. */
     static final int READ_RING_BUFFER_BYTES = 16 * 1024;
     /**
-     * The ring's buffers, all allocated when the loop starts: 2 MiB of direct memory a loop, as much as the ring grew to before.
+     * The ring's buffers, allocated when the loop starts (512 KiB of direct memory a loop); the ring never grows.
      *
-     * <p>Why all at once: Netty 4.2.18 grows a ring (after the kernel found it empty) by allocating a batch of
+     * <p>Why it never grows: Netty 4.2.18 grows a ring (after the kernel found it empty) by allocating a batch of
      * buffers, and when that allocation fails (out of direct memory) it releases every buffer the ring holds,
      * including those the kernel may still fill, which stay published to it. The kernel then writes the next reads
      * into freed memory: the sidecar's native heap was corrupted and the JVM crashed (SIGSEGV in {@code unlink_chunk},
      * "malloc(): unsorted double linked list corrupted") under a flood of uploads to an instance that reads none.
-     * A ring that starts at its full size never grows, so that allocation never happens ({@code ReadRingOutOfMemoryTest}).
+     * A ring whose first batch is its whole size never asks for another ({@code ReadRingOutOfMemoryTest}). It was
+     * allowed to grow to 128 before; starting at 128 took 2 MiB a loop at once, and a sidecar with 8 MiB of direct
+     * memory and four loops had none left.
      */
-    static final short READ_RING_BUFFERS = 128;
+    static final short READ_RING_BUFFERS = 32;
     /** One WARN per process for a {@value #PROPERTY} that names no transport (the sidecar asks more than once). */
     private static final AtomicBoolean UNKNOWN_WARNED = new AtomicBoolean();
 

@@ -9,6 +9,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.uring.IoUringBufferRingAllocator;
 import io.netty.channel.uring.IoUringBufferRingExhaustedEvent;
@@ -110,6 +111,31 @@ class ReadRingOutOfMemoryTest {
         assertEquals(0, allocator.reserveHeld(), "reserve buffers never released");
     }
 
+    /**
+     * A loop whose ring cannot be filled as it starts (out of direct memory) lives on and reads without it
+     * ({@link OutOfMemoryGuardIoHandler}): the error left Netty's start of the loop and ended its thread, and the
+     * connections on it were never read.
+     */
+    @Test
+    void aLoopWhoseRingCannotBeFilledReadsWithoutIt() throws Exception {
+        assumeTrue(Transports.IO_URING.readRing(), "io_uring with incremental buffer rings (Linux 6.12+) is not available here");
+        IoUringBufferRingAllocator refusing = new IoUringBufferRingAllocator() {
+            @Override
+            public ByteBuf allocate() {
+                throw new OutOfMemoryError("refused by the test");
+            }
+
+            @Override
+            public void lastBytesRead(int attempted, int actual) {
+            }
+        };
+        try (RingServer server = new RingServer(OutOfMemoryGuardIoHandler.wrap(Transports.readRingFactory(refusing)))) {
+            server.send(1024);
+            server.awaitRead("reads without the ring");
+            assertEquals(Set.of(), server.closed, "connections closed");
+        }
+    }
+
     private static final byte PAYLOAD = 0x3C;
 
     /**
@@ -126,7 +152,11 @@ class ReadRingOutOfMemoryTest {
         private final EventLoopGroup group;
 
         RingServer(IoUringBufferRingAllocator allocator) throws Exception {
-            group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("ring-oom-test", true), Transports.readRingFactory(allocator));
+            this(Transports.readRingFactory(allocator));
+        }
+
+        RingServer(IoHandlerFactory factory) throws Exception {
+            group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("ring-oom-test", true), factory);
             try {
                 // Room for a whole burst in each connection's socket, so that the clients' writes are all in while the loop is held.
                 Channel listener = new ServerBootstrap().group(group).channel(Transports.IO_URING.serverChannel())
