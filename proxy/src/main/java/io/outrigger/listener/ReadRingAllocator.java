@@ -1,37 +1,44 @@
 package io.outrigger.listener;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
+import io.netty.buffer.UnpooledByteBufAllocator;
+import io.netty.buffer.UnpooledDirectByteBuf;
 import io.netty.channel.uring.IoUringBufferRingAllocator;
+import io.netty.util.internal.PlatformDependent;
 
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The read ring's buffers: from {@code pool} (the sidecar's allocator), and, when it refuses one (out of direct
- * memory), from a small reserve set aside when the loops start, so that refilling the ring does not fail.
+ * memory), from the JDK's own direct memory, so that refilling the ring does not fail.
  *
  * <p>Why: Netty 4.2.18 refills the ring as each buffer is used up, after it has taken the buffer's last read out as a
  * slice for the connection; when that refill fails, the error leaves with the slice still held and never released:
- * a 16 KiB buffer lost for good (the leak detector reported it) on every refill refused, and the read on that
- * connection failed. With the reserve, the refill succeeds and the read goes on; what runs the sidecar out of memory
- * fails where it is allocated, as before. A reserve buffer is handed out again once every slice of it is released.
- * Only when all of the reserve is held does the refusal go on to Netty as it was.
+ * a 16 KiB buffer lost for good (the leak detector reported it in the sidecar under a flood) on every refill refused,
+ * and the read on that connection failed. With the overflow, the refill succeeds and the read goes on; what runs the
+ * sidecar out of memory fails where it is allocated, as before.
+ *
+ * <p>An overflow buffer is the JDK's ({@link ByteBuffer#allocateDirect}), outside the count of Netty's allocator, and
+ * is freed as soon as it is released. At most {@link #overflowLimit} of them are held at a time: a quarter of the
+ * direct memory limit, and no more than 4 MiB; past that the refusal goes on to Netty as it was.
  */
 final class ReadRingAllocator implements IoUringBufferRingAllocator {
-    /** Reserve buffers: enough for the refills of a shortage that the sidecar's other refusals soon end. */
-    static final int RESERVE = 16;
+    private static final long OVERFLOW_MAX_BYTES = 4L << 20;
 
     private final IoUringBufferRingAllocator pool;
     private final int bufferBytes;
-    private final ByteBuffer reserve;
-    /** What each reserve slot was last handed out as; free again once released. */
-    private final ByteBuf[] handedOut = new ByteBuf[RESERVE];
+    private final int overflowLimit;
+    private final AtomicInteger overflowHeld = new AtomicInteger();
 
     ReadRingAllocator(IoUringBufferRingAllocator pool, int bufferBytes) {
+        this(pool, bufferBytes, (int) Math.max(1, Math.min(OVERFLOW_MAX_BYTES, PlatformDependent.maxDirectMemory() / 4) / bufferBytes));
+    }
+
+    ReadRingAllocator(IoUringBufferRingAllocator pool, int bufferBytes, int overflowLimit) {
         this.pool = pool;
         this.bufferBytes = bufferBytes;
-        // The JDK's own direct memory, outside the count of the pool's; touched only if ever used.
-        this.reserve = ByteBuffer.allocateDirect(RESERVE * bufferBytes);
+        this.overflowLimit = overflowLimit;
     }
 
     @Override
@@ -39,11 +46,16 @@ final class ReadRingAllocator implements IoUringBufferRingAllocator {
         try {
             return pool.allocate();
         } catch (OutOfMemoryError refused) {
-            ByteBuf spare = fromReserve();
-            if (spare == null) {
+            if (overflowHeld.incrementAndGet() > overflowLimit) {
+                overflowHeld.decrementAndGet();
                 throw refused;
             }
-            return spare;
+            try {
+                return new Overflow(ByteBuffer.allocateDirect(bufferBytes)).clear();
+            } catch (OutOfMemoryError alsoRefused) {
+                overflowHeld.decrementAndGet();
+                throw refused;
+            }
         }
     }
 
@@ -52,25 +64,29 @@ final class ReadRingAllocator implements IoUringBufferRingAllocator {
         pool.lastBytesRead(attempted, actual);
     }
 
-    /** A reserve buffer nothing holds any more, or null when all are held. The loops share the reserve. */
-    private synchronized ByteBuf fromReserve() {
-        for (int i = 0; i < RESERVE; i++) {
-            if (handedOut[i] == null || handedOut[i].refCnt() == 0) {
-                // A buffer of its own over the slot's bytes (not freed when released: the reserve stays).
-                ByteBuf spare = Unpooled.wrappedBuffer(reserve.slice(i * bufferBytes, bufferBytes)).clear();
-                handedOut[i] = spare;
-                return spare;
-            }
-        }
-        return null;
+    /** How many overflow buffers are held now. */
+    int overflowHeld() {
+        return overflowHeld.get();
     }
 
-    /** How many reserve buffers are held now. */
-    synchronized int reserveHeld() {
-        int held = 0;
-        for (ByteBuf b : handedOut) {
-            held += b != null && b.refCnt() > 0 ? 1 : 0;
+    /** A buffer of the JDK's direct memory, freed (and no longer counted) once released. */
+    private final class Overflow extends UnpooledDirectByteBuf {
+        private ByteBuffer memory;
+
+        Overflow(ByteBuffer memory) {
+            super(UnpooledByteBufAllocator.DEFAULT, memory, memory.capacity());
+            this.memory = memory;
         }
-        return held;
+
+        @Override
+        protected void deallocate() {
+            super.deallocate();
+            ByteBuffer freed = memory;
+            memory = null;
+            if (freed != null) {
+                PlatformDependent.freeDirectBuffer(freed);
+                overflowHeld.decrementAndGet();
+            }
+        }
     }
 }

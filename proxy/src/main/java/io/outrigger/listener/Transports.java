@@ -240,7 +240,7 @@ public enum Transports {
 
     /**
      * io_uring handlers whose loops each hold the read ring, its buffers from {@code allocator} (in the sidecar the default
-     * allocator's, as every other read buffer's, with a reserve for refills it refuses: {@link ReadRingAllocator}). The ring is incremental, so a small read takes only its own bytes of a
+     * allocator's, as every other read buffer's, with an overflow for refills it refuses: {@link ReadRingAllocator}). The ring is incremental, so a small read takes only its own bytes of a
      * buffer and the next read goes on in the same one, and starts at its full size ({@link #READ_RING_BUFFERS}).
      */
     static IoHandlerFactory readRingFactory(IoUringBufferRingAllocator allocator) {

@@ -81,12 +81,12 @@ class ReadRingOutOfMemoryTest {
     }
 
     /**
-     * A refill the allocator refuses takes a reserve buffer ({@link ReadRingAllocator}): the reads go on, and every
+     * A refill the allocator refuses takes an overflow buffer ({@link ReadRingAllocator}): the reads go on, and every
      * buffer comes back. Netty 4.2.18 lost the slice of the used-up buffer it had just taken when the refill failed: the
      * buffer was never released (the leak detector reported it in the sidecar under a flood), and the read failed.
      */
     @Test
-    void aRefusedRefillTakesAReserveBufferAndEveryBufferComesBack() throws Exception {
+    void aRefusedRefillTakesAnOverflowBufferAndEveryBufferComesBack() throws Exception {
         assumeTrue(Transports.IO_URING.readRing(), "io_uring with incremental buffer rings (Linux 6.12+) is not available here");
         OwnedBuffers buffers = new OwnedBuffers(2048);
         ReadRingAllocator allocator = new ReadRingAllocator(buffers, BUFFER);
@@ -95,7 +95,7 @@ class ReadRingOutOfMemoryTest {
             server.awaitRead("the first bytes");
             // A short shortage: no buffer beyond those the ring holds, for a few refills' worth of reads.
             buffers.limitToAliveNowAnd(0);
-            int refills = ReadRingAllocator.RESERVE / 2;
+            int refills = 8;
             for (int i = 0; i < refills; i++) {
                 server.send(BUFFER / CLIENTS + 1); // a buffer's worth in all, a little more
                 server.awaitRead("reads while memory is short");
@@ -108,7 +108,34 @@ class ReadRingOutOfMemoryTest {
             assertEquals(0, server.foreign.get(), "bytes read that no client sent");
         }
         assertEquals(0, buffers.alive(), "ring buffers never released (" + buffers + ")");
-        assertEquals(0, allocator.reserveHeld(), "reserve buffers never released");
+        assertEquals(0, allocator.overflowHeld(), "overflow buffers never released");
+    }
+
+    /** Overflow buffers are bounded: past the limit the pool's refusal goes on; one released makes room again. */
+    @Test
+    void theOverflowIsBounded() {
+        ReadRingAllocator allocator = new ReadRingAllocator(new IoUringBufferRingAllocator() {
+            @Override
+            public ByteBuf allocate() {
+                throw new OutOfMemoryError("refused by the test");
+            }
+
+            @Override
+            public void lastBytesRead(int attempted, int actual) {
+            }
+        }, BUFFER, 2);
+        ByteBuf first = allocator.allocate();
+        ByteBuf second = allocator.allocate();
+        assertEquals(BUFFER, first.writableBytes());
+        assertEquals(2, allocator.overflowHeld());
+        OutOfMemoryError refused = org.junit.jupiter.api.Assertions.assertThrows(OutOfMemoryError.class, allocator::allocate);
+        assertEquals("refused by the test", refused.getMessage());
+        first.release();
+        assertEquals(1, allocator.overflowHeld());
+        ByteBuf third = allocator.allocate();
+        third.release();
+        second.release();
+        assertEquals(0, allocator.overflowHeld());
     }
 
     /**
