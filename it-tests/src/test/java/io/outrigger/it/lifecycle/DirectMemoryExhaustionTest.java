@@ -294,10 +294,15 @@ class DirectMemoryExhaustionTest {
     private List<SocketChannel> floodUntilOutOfMemory(int outbound, ManagedProcess sidecar, ByteBuffer chunk) throws Exception {
         List<SocketChannel> uploads = openUploads(outbound, "stuck");
         open.add(() -> closeAll(uploads));
-        Poller.awaitTrue("the sidecar out of direct memory", WAIT, Duration.ofMillis(10), () -> {
-            pump(uploads, chunk);
-            return outOfDirectMemory(log(sidecar));
-        });
+        try {
+            Poller.awaitTrue("the sidecar out of direct memory", WAIT, Duration.ofMillis(10), () -> {
+                pump(uploads, chunk);
+                return outOfDirectMemory(log(sidecar));
+            });
+        } catch (Poller.ConditionTimeoutException e) {
+            // The sidecar's log says why (a native crash showed only as this timeout once): its tail goes with the failure.
+            throw new AssertionError(e.getMessage() + "; alive: " + sidecar.isAlive() + "; the sidecar's log ends:\n" + sidecar.logTail(30), e);
+        }
         return uploads;
     }
 
