@@ -29,6 +29,7 @@ import io.netty.channel.uring.IoUringIoHandlerConfig;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.internal.PlatformDependent;
 
 import org.slf4j.LoggerFactory;
 
@@ -84,18 +85,16 @@ public enum Transports {
     /** The ring's bytes per buffer: big enough that a streamed body is read in pieces as large as without a ring. */
     static final int READ_RING_BUFFER_BYTES = 16 * 1024;
     /**
-     * The ring's buffers, allocated when the loop starts (512 KiB of direct memory a loop); the ring never grows.
-     *
-     * <p>Why it never grows: Netty 4.2.18 grows a ring (after the kernel found it empty) by allocating a batch of
-     * buffers, and when that allocation fails (out of direct memory) it releases every buffer the ring holds,
-     * including those the kernel may still fill, which stay published to it. The kernel then writes the next reads
-     * into freed memory: the sidecar's native heap was corrupted and the JVM crashed (SIGSEGV in {@code unlink_chunk},
-     * "malloc(): unsorted double linked list corrupted") under a flood of uploads to an instance that reads none.
-     * A ring whose first batch is its whole size never asks for another ({@code ReadRingOutOfMemoryTest}). It was
-     * allowed to grow to 128 before; starting at 128 took 2 MiB a loop at once, and a sidecar with 8 MiB of direct
-     * memory and four loops had none left.
+     * Buffers the ring may grow to (it starts with {@value #READ_RING_BATCH} and grows by as many when the kernel finds
+     * it empty). The room to grow matters, though a growth whose allocation fails is dangerous (see {@link ReadRingAllocator}):
+     * a ring that started full (32 of 32) misread once the kernel found it empty, in a way not worked out (an upload to an
+     * instance that reads nothing got no answer in 5 runs of {@code HttpProtectionTest} in 5, its log showing a request
+     * refused for a bare line feed that no client sent).
      */
-    static final short READ_RING_BUFFERS = 32;
+    static final short READ_RING_BUFFERS = 128;
+    static final int READ_RING_BATCH = 32;
+    /** Under this direct memory limit a ring grows to half as many buffers: what a refused growth takes from the JDK is less. */
+    private static final long SMALL_DIRECT_MEMORY = 64L << 20;
     /** One WARN per process for a {@value #PROPERTY} that names no transport (the sidecar asks more than once). */
     private static final AtomicBoolean UNKNOWN_WARNED = new AtomicBoolean();
 
@@ -240,14 +239,14 @@ public enum Transports {
 
     /**
      * io_uring handlers whose loops each hold the read ring, its buffers from {@code allocator} (in the sidecar the default
-     * allocator's, as every other read buffer's, with an overflow for refills it refuses: {@link ReadRingAllocator}). The ring is incremental, so a small read takes only its own bytes of a
-     * buffer and the next read goes on in the same one, and starts at its full size ({@link #READ_RING_BUFFERS}).
+     * allocator's, as every other read buffer's, with the JDK's memory for a growth it refuses: {@link ReadRingAllocator}). The ring is incremental, so a small read takes only its own bytes of a
+     * buffer and the next read goes on in the same one.
      */
     static IoHandlerFactory readRingFactory(IoUringBufferRingAllocator allocator) {
         return IoUringIoHandler.newFactory(new IoUringIoHandlerConfig().setBufferRingConfig(IoUringBufferRingConfig.builder()
                 .bufferGroupId(READ_RING_GROUP)
-                .bufferRingSize(READ_RING_BUFFERS)
-                .batchSize(READ_RING_BUFFERS)
+                .bufferRingSize(PlatformDependent.maxDirectMemory() < SMALL_DIRECT_MEMORY ? (short) (READ_RING_BUFFERS / 2) : READ_RING_BUFFERS)
+                .batchSize(READ_RING_BATCH)
                 .incremental(true)
                 .allocator(allocator)
                 .build()));
