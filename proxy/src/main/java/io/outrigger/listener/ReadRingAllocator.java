@@ -26,6 +26,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * held are under a quarter of the direct memory limit and 4 MiB; past that it is refused, with the loop's WARN line
  * ({@link OutOfMemoryGuardIoHandler}): Netty then fails that connection's read and loses the buffer the refill was for
  * (its last slice is never released: a Netty 4.2.18 bug the leak detector reports, 16 KiB each time).
+ *
+ * <p>The JDK counts its direct memory against the same {@code -XX:MaxDirectMemorySize}, apart from Netty's count; were
+ * that count at its limit too, {@code allocateDirect} would wait for a collection (up to about half a second, on the
+ * loop) before refusing.
  */
 final class ReadRingAllocator implements IoUringBufferRingAllocator {
     private static final StackWalker STACK = StackWalker.getInstance(StackWalker.Option.RETAIN_CLASS_REFERENCE);

@@ -238,9 +238,10 @@ public enum Transports {
     }
 
     /**
-     * io_uring handlers whose loops each hold the read ring, its buffers from {@code allocator} (in the sidecar the default
-     * allocator's, as every other read buffer's, with the JDK's memory for a growth it refuses: {@link ReadRingAllocator}). The ring is incremental, so a small read takes only its own bytes of a
-     * buffer and the next read goes on in the same one.
+     * io_uring handlers whose loops each hold the read ring, its buffers from {@code allocator} (in the sidecar the
+     * default allocator's, as every other read buffer's, with the JDK's memory for what it refuses:
+     * {@link ReadRingAllocator}). The ring is incremental, so a small read takes only its own bytes of a buffer and the
+     * next read goes on in the same one.
      */
     static IoHandlerFactory readRingFactory(IoUringBufferRingAllocator allocator) {
         return IoUringIoHandler.newFactory(new IoUringIoHandlerConfig().setBufferRingConfig(IoUringBufferRingConfig.builder()

@@ -88,16 +88,7 @@ class ReadRingOutOfMemoryTest {
      */
     @Test
     void singleRefillsTakeTheJdksMemoryUpToALimit() {
-        ReadRingAllocator allocator = new ReadRingAllocator(new IoUringBufferRingAllocator() {
-            @Override
-            public ByteBuf allocate() {
-                throw new OutOfMemoryError("refused by the test");
-            }
-
-            @Override
-            public void lastBytesRead(int attempted, int actual) {
-            }
-        }, BUFFER, 1);
+        ReadRingAllocator allocator = new ReadRingAllocator(REFUSING, BUFFER, 1);
         ByteBuf first = allocator.allocate();
         assertEquals(BUFFER, first.writableBytes());
         OutOfMemoryError refused = org.junit.jupiter.api.Assertions.assertThrows(OutOfMemoryError.class, allocator::allocate);
@@ -117,17 +108,7 @@ class ReadRingOutOfMemoryTest {
     @Test
     void aLoopWhoseRingCannotBeFilledReadsWithoutIt() throws Exception {
         assumeTrue(Transports.IO_URING.readRing(), "io_uring with incremental buffer rings (Linux 6.12+) is not available here");
-        IoUringBufferRingAllocator refusing = new IoUringBufferRingAllocator() {
-            @Override
-            public ByteBuf allocate() {
-                throw new OutOfMemoryError("refused by the test");
-            }
-
-            @Override
-            public void lastBytesRead(int attempted, int actual) {
-            }
-        };
-        try (RingServer server = new RingServer(OutOfMemoryGuardIoHandler.wrap(Transports.readRingFactory(refusing)))) {
+        try (RingServer server = new RingServer(OutOfMemoryGuardIoHandler.wrap(Transports.readRingFactory(REFUSING)))) {
             server.send(1024);
             server.awaitRead("reads without the ring");
             assertEquals(Set.of(), server.closed, "connections closed");
@@ -135,6 +116,18 @@ class ReadRingOutOfMemoryTest {
     }
 
     private static final byte PAYLOAD = 0x3C;
+
+    /** A ring allocator that refuses every buffer. */
+    private static final IoUringBufferRingAllocator REFUSING = new IoUringBufferRingAllocator() {
+        @Override
+        public ByteBuf allocate() {
+            throw new OutOfMemoryError("refused by the test");
+        }
+
+        @Override
+        public void lastBytesRead(int attempted, int actual) {
+        }
+    };
 
     /**
      * A one-loop io_uring group whose ring takes its buffers from {@code allocator}, a server on it whose connections read
