@@ -250,7 +250,7 @@ done
 echo
 
 if [[ " ${TARGETS[*]} " == *" outrigger "* ]]; then
-  echo "Outrigger transport: $(grep -o '([a-z_]* transport[^)]*)' "$DIR/outrigger.log" | head -1 | sed 's/[()]//g; s/ transport//') (-Doutrigger.transport=... in OUTRIGGER_OPTS picks another; -Doutrigger.read_ring=false reads without the buffer ring)"
+  echo "Outrigger transport: $(grep -o '([a-z_]* transport[^)]*)' "$DIR/outrigger.log" | head -1 | sed 's/[()]//g; s/ transport//') (-Doutrigger.transport=... in OUTRIGGER_OPTS picks another; -Doutrigger.read_ring=true reads into a buffer ring)"
   for t in outrigger baseline; do # which builds logged their requests, so no one compares a logging build with a silent one unaware
     if [[ -f "$DIR/$t.log" ]]; then
       echo "Access log of $t: $(grep -c '^{"edge"' "$DIR/$t.log" || true) lines written (to a file)"

@@ -61,13 +61,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * upstream's connect), was never read again, so the reset went unseen until an idle timeout; the
  * exchange held its upstream connection meanwhile and ended as a 408, or as a 502 blamed on the instance.
  *
- * <p>The data plane's io_uring loops ({@link #newDataPlaneGroup}) read into a provided-buffer ring where the
+ * <p>With {@code -D}{@value #READ_RING_PROPERTY}{@code =true}, the data plane's io_uring loops ({@link #newDataPlaneGroup}) read into a provided-buffer ring where the
  * kernel consumes its buffers incrementally (Linux 6.12 and later): one armed multishot receive per
  * connection, its bytes landing in a slice of a shared {@value #READ_RING_BUFFER_BYTES}-byte buffer. Without
  * a ring, Netty 4.2.18 arms a {@code POLL_ADD} before each receive and allocates the read buffer when the
  * poll fires, so each read takes two submissions and two completions; with it, one completion. In the
  * benchmark that is about 7% less of the event loop's CPU per proxied request, and 4-7% more requests/s at 64 connections
- * (bench/README.md). {@code -D}{@value #READ_RING_PROPERTY}{@code =false} turns it off.
+ * (bench/README.md). Off by default; {@code -D}{@value #READ_RING_PROPERTY}{@code =true} turns it on (see {@link #readRing}).
  */
 public enum Transports {
     IO_URING, EPOLL, NIO;
@@ -78,7 +78,7 @@ public enum Transports {
     static final String MULTISHOT_ACCEPT_PROPERTY = "io.netty.iouring.acceptMultiShotEnabled";
     /** Netty's switch for multishot POLLIN on io_uring; off here unless set. */
     static final String MULTISHOT_POLL_PROPERTY = "io.netty.iouring.pollAddMultishotEnabled";
-    /** The system property that turns the data plane's read buffer ring off ({@code false}); on by default where the kernel allows it. */
+    /** The system property that turns the data plane's read buffer ring on ({@code true}); off by default ({@link #readRing}). */
     public static final String READ_RING_PROPERTY = "outrigger.read_ring";
     /** The ring's buffer group; one ring per data-plane event loop. */
     static final short READ_RING_GROUP = 1;
@@ -189,13 +189,23 @@ public enum Transports {
     }
 
     /**
-     * Whether this transport's data-plane loops read into a buffer ring: io_uring on a kernel that consumes
-     * ring buffers incrementally (6.12 and later), unless {@value #READ_RING_PROPERTY} is {@code false}. On an
-     * older kernel each small read would take a whole buffer of the ring, so reads go without one there.
+     * Whether this transport's data-plane loops read into a buffer ring: only when {@value #READ_RING_PROPERTY} is
+     * {@code true}, on io_uring with a kernel that consumes ring buffers incrementally ({@link #readRingSupported}).
+     *
+     * <p>Off by default: with the ring, uploads to instances that read none of them are not held back. Netty 4.2.18
+     * arms the next receive whenever the kernel finds the ring empty, whether or not the connection asked for a
+     * read, so a client's bytes keep coming while its instance takes nothing: 16 such uploads of 100 MB at once grew
+     * a sidecar to 2.8 GB resident and none got its 504 (with 32 buffers, one upload was enough;
+     * {@code HttpProtectionTest.manyUploadsToAnInstanceThatReadsNoneAllTimeOut}). The ring saved about 7% of the event
+     * loop's CPU per request in the benchmark.
      */
     public boolean readRing() {
-        return this == IO_URING && !"false".equalsIgnoreCase(System.getProperty(READ_RING_PROPERTY, "").trim())
-                && IoUring.isRegisterBufferRingSupported() && IoUring.isRegisterBufferRingIncSupported();
+        return readRingSupported() && "true".equalsIgnoreCase(System.getProperty(READ_RING_PROPERTY, "").trim());
+    }
+
+    /** Whether this transport could read into a buffer ring: io_uring on a kernel that consumes ring buffers incrementally (6.12+). */
+    public boolean readRingSupported() {
+        return this == IO_URING && IoUring.isRegisterBufferRingSupported() && IoUring.isRegisterBufferRingIncSupported();
     }
 
     /** Makes the connections {@code b} accepts on {@code group} read from its loops' buffer ring, if they have one. */

@@ -699,6 +699,57 @@ class HttpProtectionTest {
     }
 
     /**
+     * Sixteen uploads at once to an instance that reads none of them each end as a timeout, the sidecar holding back
+     * every client. With the io_uring read ring (on by default until this test), none got its 504 within 10 s: Netty
+     * 4.2.18 arms the next receive whenever the kernel finds the ring empty, whether or not the connection asked for
+     * a read, so the clients' bytes kept coming (the sidecar grew to 2.8 GB resident).
+     */
+    @Test
+    void manyUploadsToAnInstanceThatReadsNoneAllTimeOut() throws Exception {
+        ServerSocket instance = closeables.add(smallBufferInstance());
+        List<Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
+        closeables.add(() -> {
+            for (Socket c : accepted) {
+                c.close();
+            }
+        });
+        Thread acceptor = new Thread(() -> {
+            try {
+                while (true) {
+                    accepted.add(instance.accept()); // and never read
+                }
+            } catch (IOException e) {
+                // the test ended
+            }
+        }, "never-reading-instance");
+        acceptor.setDaemon(true);
+        acceptor.start();
+        port = startWithIdleTimeout300(instance.getLocalPort());
+        int clients = 16;
+        java.util.concurrent.ExecutorService callers = java.util.concurrent.Executors.newCachedThreadPool();
+        closeables.add(callers::shutdownNow);
+        List<java.util.concurrent.Future<String>> answers = new java.util.ArrayList<>();
+        for (int i = 0; i < clients; i++) {
+            answers.add(callers.submit(() -> {
+                try (Socket client = new Socket("127.0.0.1", port)) {
+                    client.setSoTimeout(10_000);
+                    client.getOutputStream().write("POST /upload HTTP/1.1\r\nHost: service-b\r\nContent-Length: 100000000\r\n\r\n"
+                            .getBytes(StandardCharsets.ISO_8859_1));
+                    uploadInBackground(client, 100_000_000);
+                    return new String(client.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+                } catch (IOException e) {
+                    return e.toString();
+                }
+            }));
+        }
+        for (java.util.concurrent.Future<String> answer : answers) {
+            String res = answer.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertTrue(res.startsWith("HTTP/1.1 504") && res.contains("\"error\": \"upstream timed out\""),
+                    res.length() > 300 ? res.substring(0, 300) : res);
+        }
+    }
+
+    /**
      * An instance that answers at once and streams its answer for longer than {@code idle_timeout_ms},
      * leaving the rest of the upload unread, is alive: its answer is relayed whole, not cut as a stall.
      */

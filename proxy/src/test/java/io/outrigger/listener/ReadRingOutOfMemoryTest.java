@@ -58,7 +58,7 @@ class ReadRingOutOfMemoryTest {
 
     @Test
     void noBufferIsLetGoWhileTheKernelMayStillFillIt() throws Exception {
-        assumeTrue(Transports.IO_URING.readRing(), "io_uring with incremental buffer rings (Linux 6.12+) is not available here");
+        assumeTrue(Transports.IO_URING.readRingSupported(), "io_uring with incremental buffer rings (Linux 6.12+) is not available here");
         OwnedBuffers buffers = new OwnedBuffers(2048);
         try (RingServer server = new RingServer(new ReadRingAllocator(buffers, BUFFER))) {
             server.send(BUFFER / 16);
@@ -107,7 +107,7 @@ class ReadRingOutOfMemoryTest {
      */
     @Test
     void aLoopWhoseRingCannotBeFilledReadsWithoutIt() throws Exception {
-        assumeTrue(Transports.IO_URING.readRing(), "io_uring with incremental buffer rings (Linux 6.12+) is not available here");
+        assumeTrue(Transports.IO_URING.readRingSupported(), "io_uring with incremental buffer rings (Linux 6.12+) is not available here");
         try (RingServer server = new RingServer(OutOfMemoryGuardIoHandler.wrap(Transports.readRingFactory(REFUSING)))) {
             server.send(1024);
             server.awaitRead("reads without the ring");
