@@ -666,24 +666,8 @@ class HttpProtectionTest {
      */
     @Test
     void anInstanceThatReadsNoneOfAnUploadTimesOutAfterTheIdleTimeout() throws Exception {
-        ServerSocket instance = closeables.add(smallBufferInstance());
         List<Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
-        closeables.add(() -> {
-            for (Socket c : accepted) {
-                c.close();
-            }
-        });
-        Thread acceptor = new Thread(() -> {
-            try {
-                while (true) {
-                    accepted.add(instance.accept()); // and never read
-                }
-            } catch (IOException e) {
-                // the test ended
-            }
-        }, "never-reading-instance");
-        acceptor.setDaemon(true);
-        acceptor.start();
+        ServerSocket instance = neverReadingInstance(accepted);
         port = startWithIdleTimeout300(instance.getLocalPort());
         try (Socket client = new Socket("127.0.0.1", port)) {
             client.setSoTimeout(10_000);
@@ -706,24 +690,8 @@ class HttpProtectionTest {
      */
     @Test
     void manyUploadsToAnInstanceThatReadsNoneAllTimeOut() throws Exception {
-        ServerSocket instance = closeables.add(smallBufferInstance());
         List<Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
-        closeables.add(() -> {
-            for (Socket c : accepted) {
-                c.close();
-            }
-        });
-        Thread acceptor = new Thread(() -> {
-            try {
-                while (true) {
-                    accepted.add(instance.accept()); // and never read
-                }
-            } catch (IOException e) {
-                // the test ended
-            }
-        }, "never-reading-instance");
-        acceptor.setDaemon(true);
-        acceptor.start();
+        ServerSocket instance = neverReadingInstance(accepted);
         port = startWithIdleTimeout300(instance.getLocalPort());
         int clients = 16;
         java.util.concurrent.ExecutorService callers = java.util.concurrent.Executors.newCachedThreadPool();
@@ -797,6 +765,28 @@ class HttpProtectionTest {
     }
 
     /** A listening instance with a small receive buffer, so what it leaves unread backs up at once. */
+    /** An instance with a small receive buffer that accepts connections (into {@code accepted}) and never reads; closed at the end. */
+    private ServerSocket neverReadingInstance(List<Socket> accepted) throws IOException {
+        ServerSocket instance = closeables.add(smallBufferInstance());
+        closeables.add(() -> {
+            for (Socket c : accepted) {
+                c.close();
+            }
+        });
+        Thread acceptor = new Thread(() -> {
+            try {
+                while (true) {
+                    accepted.add(instance.accept()); // and never read
+                }
+            } catch (IOException e) {
+                // the test ended
+            }
+        }, "never-reading-instance");
+        acceptor.setDaemon(true);
+        acceptor.start();
+        return instance;
+    }
+
     private static ServerSocket smallBufferInstance() throws IOException {
         ServerSocket instance = new ServerSocket();
         instance.setReceiveBufferSize(4096);
