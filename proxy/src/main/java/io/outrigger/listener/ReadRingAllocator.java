@@ -64,9 +64,7 @@ final class ReadRingAllocator implements IoUringBufferRingAllocator {
                 throw refused;
             }
             try {
-                ByteBuf overflow = new Overflow(ByteBuffer.allocateDirect(bufferBytes), batch ? null : refillsHeld).clear();
-                overflowHeld.incrementAndGet();
-                return overflow;
+                return new Overflow(ByteBuffer.allocateDirect(bufferBytes), batch ? null : refillsHeld).clear();
             } catch (OutOfMemoryError alsoRefused) {
                 OutOfMemoryGuardIoHandler.readBufferRefused(refused);
                 throw refused;
@@ -99,6 +97,7 @@ final class ReadRingAllocator implements IoUringBufferRingAllocator {
             super(UnpooledByteBufAllocator.DEFAULT, memory, memory.capacity());
             this.memory = memory;
             this.refills = refills;
+            overflowHeld.incrementAndGet();
             if (refills != null) {
                 refills.incrementAndGet();
             }

@@ -61,8 +61,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * upstream's connect), was never read again, so the reset went unseen until an idle timeout; the
  * exchange held its upstream connection meanwhile and ended as a 408, or as a 502 blamed on the instance.
  *
- * <p>With {@code -D}{@value #READ_RING_PROPERTY}{@code =true}, the data plane's io_uring loops ({@link #newDataPlaneGroup}) read into a provided-buffer ring where the
- * kernel consumes its buffers incrementally (Linux 6.12 and later): one armed multishot receive per
+ * <p>With {@code -D}{@value #READ_RING_PROPERTY}{@code =true}, the data plane's io_uring loops
+ * ({@link #newDataPlaneGroup}) read into a provided-buffer ring where the kernel consumes its buffers
+ * incrementally (Linux 6.12 and later): one armed multishot receive per
  * connection, its bytes landing in a slice of a shared {@value #READ_RING_BUFFER_BYTES}-byte buffer. Without
  * a ring, Netty 4.2.18 arms a {@code POLL_ADD} before each receive and allocates the read buffer when the
  * poll fires, so each read takes two submissions and two completions; with it, one completion. In the

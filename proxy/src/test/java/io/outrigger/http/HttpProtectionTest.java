@@ -764,7 +764,6 @@ class HttpProtectionTest {
         }
     }
 
-    /** A listening instance with a small receive buffer, so what it leaves unread backs up at once. */
     /** An instance with a small receive buffer that accepts connections (into {@code accepted}) and never reads; closed at the end. */
     private ServerSocket neverReadingInstance(List<Socket> accepted) throws IOException {
         ServerSocket instance = closeables.add(smallBufferInstance());
@@ -787,6 +786,7 @@ class HttpProtectionTest {
         return instance;
     }
 
+    /** A listening instance with a small receive buffer, so what it leaves unread backs up at once. */
     private static ServerSocket smallBufferInstance() throws IOException {
         ServerSocket instance = new ServerSocket();
         instance.setReceiveBufferSize(4096);
