@@ -31,7 +31,7 @@ import java.util.concurrent.CountDownLatch;
  * <p>Exit code 0 when every scenario saw what it expected, 1 otherwise (the message names the
  * step; each component's log is under {@code it-tests/target/it-logs/}), 2 on a usage error.
  */
-@Command(name = "outrigger-demo", mixinStandardHelpOptions = true, version = "outrigger-demo 0.1.0",
+@Command(name = "outrigger-demo", mixinStandardHelpOptions = true, versionProvider = DemoMain.Version.class,
         description = "Runs the two-service Outrigger demo on 127.0.0.1 and prints what happens.")
 public final class DemoMain implements Callable<Integer> {
 
@@ -183,5 +183,14 @@ public final class DemoMain implements Callable<Integer> {
         out.println("  curl -s http://127.0.0.1:" + topology.registryPort() + "/v1/health/service/service-b");
         out.println("  curl -s -X POST '" + topology.serviceBControl().get(1) + "/admin/fail?rate=0.5'   # service-b's live instance fails half its requests");
         out.println("  (service-b's first instance, " + topology.serviceBControl().get(0) + ", was killed in scenario 3)");
+    }
+
+    /** The version from the jar's manifest (the build's), or "dev" when run from classes, as the other commands say it. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = DemoMain.class.getPackage().getImplementationVersion();
+            return new String[] {"outrigger-demo " + (v == null ? "dev" : v)};
+        }
     }
 }

@@ -32,6 +32,16 @@ class DemoMainTest {
     }
 
     @Test
+    void versionIsTheBuildsNotAFixedString() {
+        StringWriter out = new StringWriter();
+        int exit = DemoMain.commandLine(new DemoMain()).setOut(new PrintWriter(out)).execute("--version");
+        assertEquals(0, exit);
+        // Run from classes there is no manifest: "dev", as the sidecar and the registry stub say; the jar says its build's version.
+        String expected = DemoMain.class.getPackage().getImplementationVersion();
+        assertEquals("outrigger-demo " + (expected == null ? "dev" : expected), out.toString().strip());
+    }
+
+    @Test
     void anUnknownFlagIsAUsageErrorOfOneLine() {
         StringWriter err = new StringWriter();
         int exit = DemoMain.commandLine(new DemoMain()).setErr(new PrintWriter(err)).execute("--keep-runing");
