@@ -224,6 +224,7 @@ final class ProxyExchange implements UpstreamListener, ChannelFutureListener {
         }
         long hopsLeft = MaxForwards.of(request);
         if (hopsLeft == 0) {
+            knownService = service != null && conn.route.knows(service); // counted under the service it named, as if forwarded
             answer(MaxForwards.answer(ctx.alloc(), request), false); // the last hop: the sidecar answers as the final recipient
             return;
         }

@@ -44,6 +44,29 @@ class MaxForwardsTest {
         assertNothingForwardedBefore("marker");
     }
 
+    /** Answered here or not, the exchange counts under the service it named when the registry lists it, as a forwarded one does. */
+    @Test
+    void anAnswerGivenHereIsCountedUnderTheServiceItNamed() throws Exception {
+        java.util.concurrent.BlockingQueue<String> services = new java.util.concurrent.LinkedBlockingQueue<>();
+        io.outrigger.metrics.ProxyMetrics recording = new io.outrigger.metrics.ProxyMetrics() {
+            @Override
+            public void onExchange(String edge, String service, io.outrigger.discovery.Endpoint instance, int status, int attempts,
+                                   long durationNanos) {
+                services.add(service + " " + status);
+            }
+        };
+        Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + SidecarHarness.instance(upstream.port()) + "]");
+        io.outrigger.Sidecar s = closeables.add(new io.outrigger.Sidecar(new io.outrigger.SidecarContext(
+                io.outrigger.config.ConfigLoader.parse(SidecarHarness.yaml(registry, SidecarHarness.RESILIENCE), "test"),
+                io.outrigger.discovery.FileRegistry.load(registry), io.outrigger.time.Ticker.system(), recording)));
+        s.start();
+        int recordingPort = s.boundPorts().get("outbound");
+        assertTrue(raw(recordingPort, "OPTIONS * HTTP/1.1\r\nHost: service-b\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n").startsWith("HTTP/1.1 200"));
+        assertEquals("service-b 200", services.poll(5, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(raw(recordingPort, "OPTIONS * HTTP/1.1\r\nHost: service-x\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n").startsWith("HTTP/1.1 200"));
+        assertEquals("unknown 200", services.poll(5, java.util.concurrent.TimeUnit.SECONDS), "a name the registry does not list is no label");
+    }
+
     @Test
     void traceWithNoHopLeftEchoesTheHeadWithoutCredentials() throws Exception {
         String res = raw(port, "TRACE /x HTTP/1.1\r\nHost: service-b\r\nMax-Forwards: 0\r\nX-Probe: one\r\n"
