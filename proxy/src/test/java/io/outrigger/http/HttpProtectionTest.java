@@ -536,11 +536,7 @@ class HttpProtectionTest {
             }
         };
         Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + instance(upstreamPort) + "]");
-        Sidecar s = closeables.add(new Sidecar(new io.outrigger.SidecarContext(io.outrigger.config.ConfigLoader.parse(
-                SidecarHarness.yaml(registry, RESILIENCE), "test"), io.outrigger.discovery.FileRegistry.load(registry),
-                io.outrigger.time.Ticker.system(), recording)));
-        s.start();
-        return s;
+        return closeables.add(SidecarHarness.startReportingTo(registry, recording));
     }
 
     /**

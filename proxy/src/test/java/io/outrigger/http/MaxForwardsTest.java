@@ -56,11 +56,7 @@ class MaxForwardsTest {
             }
         };
         Path registry = SidecarHarness.registry(dir, "\"service-b\": [" + SidecarHarness.instance(upstream.port()) + "]");
-        io.outrigger.Sidecar s = closeables.add(new io.outrigger.Sidecar(new io.outrigger.SidecarContext(
-                io.outrigger.config.ConfigLoader.parse(SidecarHarness.yaml(registry, SidecarHarness.RESILIENCE), "test"),
-                io.outrigger.discovery.FileRegistry.load(registry), io.outrigger.time.Ticker.system(), recording)));
-        s.start();
-        int recordingPort = s.boundPorts().get("outbound");
+        int recordingPort = closeables.add(SidecarHarness.startReportingTo(registry, recording)).boundPorts().get("outbound");
         assertTrue(raw(recordingPort, "OPTIONS * HTTP/1.1\r\nHost: service-b\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n").startsWith("HTTP/1.1 200"));
         assertEquals("service-b 200", services.poll(5, java.util.concurrent.TimeUnit.SECONDS));
         assertTrue(raw(recordingPort, "OPTIONS * HTTP/1.1\r\nHost: service-x\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n").startsWith("HTTP/1.1 200"));

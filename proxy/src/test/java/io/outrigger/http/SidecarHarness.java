@@ -5,6 +5,7 @@ import io.outrigger.SidecarContext;
 import io.outrigger.config.ConfigLoader;
 import io.outrigger.config.SidecarConfig;
 import io.outrigger.discovery.FileRegistry;
+import io.outrigger.metrics.ProxyMetrics;
 import io.outrigger.time.Ticker;
 
 import java.io.ByteArrayOutputStream;
@@ -75,6 +76,14 @@ final class SidecarHarness {
     static Sidecar start(Path registry, String extraYaml, int ioThreads) throws Exception {
         SidecarConfig cfg = ConfigLoader.parse(yaml(registry, extraYaml).replace("io_threads: 2\n", "io_threads: " + ioThreads + "\n"), "test");
         Sidecar sidecar = new Sidecar(new SidecarContext(cfg, FileRegistry.load(registry), Ticker.system()));
+        sidecar.start();
+        return sidecar;
+    }
+
+    /** A started sidecar ({@link #RESILIENCE} settings) over {@code registry} that reports its exchanges to {@code metrics}. */
+    static Sidecar startReportingTo(Path registry, ProxyMetrics metrics) throws Exception {
+        Sidecar sidecar = new Sidecar(new SidecarContext(ConfigLoader.parse(yaml(registry, RESILIENCE), "test"),
+                FileRegistry.load(registry), Ticker.system(), metrics));
         sidecar.start();
         return sidecar;
     }
