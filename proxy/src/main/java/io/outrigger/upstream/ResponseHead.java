@@ -188,6 +188,10 @@ final class ResponseHead {
             return null;
         }
         HttpHeaders headers = factory.newHeaders();
+        // The fields' values are views of one copy of the head, made for this response (this connection's
+        // array is reused for the next head), and common names are shared constants: two allocations a
+        // field fewer than copying each name and value.
+        byte[] copy = lf + 1 < end - 1 ? java.util.Arrays.copyOf(b, end) : null;
         long length = -1;
         for (int line = lf + 1; line < end - 1; ) { // to the blank line, end - 1 and end
             lf = indexOfLf(line, end + 1);
@@ -225,8 +229,9 @@ final class ResponseHead {
                     return null; // a second one, or not a plain number
                 }
             }
-            headers.add(new AsciiString(b, line, nameLength, true),
-                    valueEnd == valueStart ? AsciiString.EMPTY_STRING : new AsciiString(b, valueStart, valueEnd - valueStart, true));
+            AsciiString name = CommonNames.find(b, line, nameLength);
+            headers.add(name != null ? name : new AsciiString(copy, line, nameLength, false),
+                    valueEnd == valueStart ? AsciiString.EMPTY_STRING : new AsciiString(copy, valueStart, valueEnd - valueStart, false));
             line = lf + 1;
         }
         if (length < 0) {
