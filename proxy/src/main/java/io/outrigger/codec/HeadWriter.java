@@ -107,10 +107,18 @@ public final class HeadWriter {
             ByteBuf content = msg.content();
             int body = content.readableBytes();
             boolean merged = body <= MERGED_BODY;
-            ByteBuf head = alloc.buffer(merged ? at + body : at);
+            if (merged) {
+                // The body goes through the array too: Netty 4.2.18's pooled buffer copies from another buffer
+                // through two new NIO views of them, from an array with none.
+                if (at + body > a.length) {
+                    a = grown(a, at, at + body);
+                }
+                content.getBytes(content.readerIndex(), a, at, body);
+                at += body;
+            }
+            ByteBuf head = alloc.buffer(at);
             head.writeBytes(a, 0, at);
             if (merged) {
-                head.writeBytes(content, content.readerIndex(), body);
                 out.add(head);
             } else {
                 out.add(head);
