@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
@@ -110,8 +111,8 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
 
         /** The fields of the responses built from {@link #head} ({@link ResponseHead#plainResponse}). */
         private final HttpHeadersFactory headersFactory;
-        /** The trailer section that ends a plain response's body. */
-        private final HttpHeadersFactory trailersFactory;
+        /** The trailer section that ends every plain response's body: empty, read-only, shared. */
+        private static final HttpHeaders NO_TRAILERS = LastHttpContent.EMPTY_LAST_CONTENT.trailingHeaders();
         /** A head this long or longer is left to Netty, whose limits it may break. */
         private final int plainLimit;
         private final int maxChunkSize;
@@ -124,7 +125,6 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
             super(config);
             headLimit = 2 * config.getMaxInitialLineLength() + 3 * config.getMaxHeaderSize() + 4;
             headersFactory = config.getHeadersFactory();
-            trailersFactory = config.getTrailersFactory();
             plainLimit = Math.min(config.getMaxInitialLineLength(), config.getMaxHeaderSize());
             maxChunkSize = config.getMaxChunkSize();
         }
@@ -211,7 +211,8 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<HttpResponseDecod
             int n = (int) Math.min(Math.min(readable, maxChunkSize), bodyLeft);
             ByteBuf content = in.readRetainedSlice(n);
             bodyLeft -= n;
-            out.add(bodyLeft == 0 ? new DefaultLastHttpContent(content, trailersFactory) : new DefaultHttpContent(content));
+            // A body framed by its length has no trailer section: the last piece shares the empty, read-only one.
+            out.add(bodyLeft == 0 ? new DefaultLastHttpContent(content, NO_TRAILERS) : new DefaultHttpContent(content));
         }
 
         @Override
