@@ -2,10 +2,10 @@
 # HTTP proxy benchmark on loopback: direct backend vs HAProxy vs nginx (proxy) vs Outrigger's
 # outbound listener, each proxy held to one worker thread / one event loop.
 #
-#   bench/http-bench.sh            # ~3-4 minutes; installs wrk, haproxy, nginx, curl if missing
+#   bench/http-bench.sh            # ~8 minutes; installs wrk, haproxy, nginx, curl if missing
 #
 # Environment (all optional):
-#   DURATION=3      seconds per measurement      ROUNDS=3    interleaved rounds (median reported)
+#   DURATION=3      seconds per measurement      ROUNDS=9    interleaved rounds (median reported)
 #   CONNS="1 16 64" connection counts            WARMUP=30   seconds of JVM warm-up for Outrigger (2 s runs, every count)
 #   OUTRIGGER_JAR=proxy/target/outrigger.jar     (built with `mvn package -DskipTests` when missing)
 #   BASELINE_JAR=                                another Outrigger build measured in the same interleaved run
@@ -28,7 +28,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DURATION=${DURATION:-3}
-ROUNDS=${ROUNDS:-3}
+# Nine rounds: on a shared 2-core machine one round in three or four is disturbed by other work (every
+# target's CPU per request rises in it), and a median of three can then land on a disturbed round.
+ROUNDS=${ROUNDS:-9}
 CONNS=${CONNS:-"1 16 64"}
 # The JIT keeps compiling for about 30 s under this load (requests/s still climb from 36k at 10 s to
 # 45k at 20-50 s on the 2-core machine this was tuned on); a sidecar runs for days, so the steady
@@ -268,6 +270,13 @@ if [[ " ${TARGETS[*]} " == *" outrigger "* ]]; then
   if ((o_rps < h_rps)) || ((o_p99 > h_p99)) || ((${ERR[outrigger,$top]} > 0)); then verdict="MISSES"; fi
   echo "Target at $top connections (req/s >= HAProxy's, p99 no worse, no errors): $verdict" \
        "(Outrigger ${o_rps} req/s p99 ${o_p99}us vs HAProxy ${h_rps} req/s p99 ${h_p99}us)"
+  # Round by round (the two were measured moments apart in each round): how often each half held.
+  paired() { # OUTRIGGER_LIST HAPROXY_LIST ge|le -> "k of n"
+    awk -v a="$1" -v b="$2" -v op="$3" 'BEGIN { n = split(a, x, " "); split(b, y, " "); k = 0
+      for (i = 1; i <= n; i++) k += (op == "ge" ? x[i] >= y[i] : x[i] <= y[i]); printf "%d of %d", k, n }'
+  }
+  echo "Round by round at $top connections: req/s >= HAProxy's in $(paired "${RPS[outrigger,$top]}" "${RPS[haproxy,$top]}" ge)" \
+       "rounds, p99 no worse in $(paired "${P99[outrigger,$top]}" "${P99[haproxy,$top]}" le)"
 else
   echo "Outrigger was not measured: its outbound listener did not answer (see above)."
 fi
